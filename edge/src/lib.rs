@@ -1,0 +1,20 @@
+//! The viewer-request check, as a sans-IO core.
+//!
+//! Nothing here performs I/O or needs an async runtime, so the same code runs natively inside
+//! `tfreg serve` and, compiled to `wasm32-unknown-unknown`, inside the Lambda@Edge handler. The
+//! caller hands [`EdgeCheck::check`] a request and the clock; the answer is allow, deny, or "look
+//! up this token hash", and after a lookup the caller feeds the result to [`EdgeCheck::complete`].
+
+mod check;
+mod identity;
+mod route;
+mod signing;
+mod tier;
+mod token;
+
+pub use check::{Decision, Denial, EdgeCheck, EdgeConfig, TokenInfo, ViewerRequest};
+pub use identity::{Identity, IDENTITY_HEADER};
+pub use route::{required_access, Access};
+pub use signing::{ArchiveSigner, SignatureError, ARCHIVE_PATH_PREFIX};
+pub use tier::{Tier, UnknownTier};
+pub use token::{bearer_token, hash_token, TokenHash, MAX_TOKEN_LEN};
