@@ -1,0 +1,7 @@
+//! The distribution assembled as CloudFront runs it, and `tfreg serve`, which runs it on one
+//! machine over embedded storage.
+
+pub mod data_dir;
+pub mod distribution;
+pub mod server;
+pub mod tls;

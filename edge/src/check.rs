@@ -93,11 +93,15 @@ impl Denial {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Pass the request on; `identity` is set when a token was checked.
-    Allow { identity: Option<Identity> },
+    Allow {
+        identity: Option<Identity>,
+    },
     Deny(Denial),
     /// The cache does not know this token: look it up by hash, then call
     /// [`EdgeCheck::complete`] with what the store said.
-    Lookup { token_hash: TokenHash },
+    Lookup {
+        token_hash: TokenHash,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -203,11 +207,7 @@ impl EdgeCheck {
     }
 
     fn check_signature(&self, request: &ViewerRequest<'_>, now: u64) -> Decision {
-        match self
-            .config
-            .signer
-            .verify(request.path, request.query, now)
-        {
+        match self.config.signer.verify(request.path, request.query, now) {
             Ok(()) => Decision::Allow { identity: None },
             Err(error) => {
                 let code = match error {
@@ -317,7 +317,9 @@ mod tests {
         let hash = lookup_hash(edge.check(&request, 0));
         assert_eq!(hash, hash_token("secret"));
         let allowed = edge.complete(&request, &hash, Some(info(Tier::Downloader, None)), 0);
-        assert!(matches!(allowed, Decision::Allow { identity: Some(ref i) } if i.token_name == "ci"));
+        assert!(
+            matches!(allowed, Decision::Allow { identity: Some(ref i) } if i.token_name == "ci")
+        );
         assert_eq!(edge.check(&request, 59), allowed);
         // After the TTL the store is asked again.
         lookup_hash(edge.check(&request, 60));
@@ -346,7 +348,10 @@ mod tests {
         let hash = lookup_hash(edge.check(&request, 0));
         let denied = denial(edge.complete(&request, &hash, Some(info(Tier::Downloader, None)), 0));
         assert_eq!(denied.status, 403);
-        assert_eq!(denied.message, "token \"ci\" has the downloader tier; this needs uploader");
+        assert_eq!(
+            denied.message,
+            "token \"ci\" has the downloader tier; this needs uploader"
+        );
     }
 
     #[test]
@@ -403,6 +408,9 @@ mod tests {
         assert_eq!(edge.check(&signed, 99), Decision::Allow { identity: None });
         assert_eq!(denial(edge.check(&signed, 100)).code, "expired_archive_url");
         let unsigned = denial(edge.check(&get(path, Some("Bearer t")), 0));
-        assert_eq!((unsigned.status, unsigned.code), (403, "unsigned_archive_url"));
+        assert_eq!(
+            (unsigned.status, unsigned.code),
+            (403, "unsigned_archive_url")
+        );
     }
 }

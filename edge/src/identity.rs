@@ -52,7 +52,13 @@ mod tests {
 
     #[test]
     fn malformed_identity_headers_are_rejected() {
-        for bad in ["", "token=a", "tier=master", "token=a;tier=root", "token=a;tier=master;x=1"] {
+        for bad in [
+            "",
+            "token=a",
+            "tier=master",
+            "token=a;tier=root",
+            "token=a;tier=master;x=1",
+        ] {
             assert_eq!(Identity::from_header_value(bad), None, "{bad:?}");
         }
     }

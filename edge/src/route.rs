@@ -46,17 +46,41 @@ mod tests {
     fn routes_map_to_the_tier_they_need() {
         let cases = [
             ("GET", "/.well-known/terraform.json", Access::Public),
-            ("POST", "/.well-known/terraform.json", Access::Token(Tier::Downloader)),
-            ("GET", "/v1/modules/acme/vpc/aws/versions", Access::Token(Tier::Downloader)),
-            ("GET", "/v1/modules/acme/vpc/aws/1.0.0/download", Access::Token(Tier::Downloader)),
-            ("PUT", "/v1/modules/acme/vpc/aws/1.0.0", Access::Token(Tier::Uploader)),
+            (
+                "POST",
+                "/.well-known/terraform.json",
+                Access::Token(Tier::Downloader),
+            ),
+            (
+                "GET",
+                "/v1/modules/acme/vpc/aws/versions",
+                Access::Token(Tier::Downloader),
+            ),
+            (
+                "GET",
+                "/v1/modules/acme/vpc/aws/1.0.0/download",
+                Access::Token(Tier::Downloader),
+            ),
+            (
+                "PUT",
+                "/v1/modules/acme/vpc/aws/1.0.0",
+                Access::Token(Tier::Uploader),
+            ),
             ("GET", "/v1/tokens", Access::Token(Tier::Master)),
             ("POST", "/v1/tokens", Access::Token(Tier::Master)),
             ("DELETE", "/v1/tokens/ci", Access::Token(Tier::Master)),
             ("GET", "/v1/tokensmith", Access::Token(Tier::Downloader)),
             ("GET", "/v1/pins", Access::Token(Tier::Master)),
-            ("GET", "/archives/acme/vpc/aws/1.0.0.tar.gz", Access::SignedArchive),
-            ("PUT", "/archives/acme/vpc/aws/1.0.0.tar.gz", Access::Token(Tier::Downloader)),
+            (
+                "GET",
+                "/archives/acme/vpc/aws/1.0.0.tar.gz",
+                Access::SignedArchive,
+            ),
+            (
+                "PUT",
+                "/archives/acme/vpc/aws/1.0.0.tar.gz",
+                Access::Token(Tier::Downloader),
+            ),
             ("GET", "/anything/else", Access::Token(Tier::Downloader)),
         ];
         for (method, path, access) in cases {

@@ -110,13 +110,19 @@ mod tests {
         let signer = ArchiveSigner::new(b"k".to_vec());
         let query = signer.sign(PATH, 1_000);
         assert_eq!(signer.verify(PATH, &query, 999), Ok(()));
-        assert_eq!(signer.verify(PATH, &query, 1_000), Err(SignatureError::Expired));
+        assert_eq!(
+            signer.verify(PATH, &query, 1_000),
+            Err(SignatureError::Expired)
+        );
     }
 
     #[test]
     fn unsigned_parameters_are_ignored() {
         let signer = ArchiveSigner::new(b"k".to_vec());
-        let query = format!("{}&checksum=sha256:00&archive=tar.gz", signer.sign(PATH, 1_000));
+        let query = format!(
+            "{}&checksum=sha256:00&archive=tar.gz",
+            signer.sign(PATH, 1_000)
+        );
         assert_eq!(signer.verify(PATH, &query, 1), Ok(()));
     }
 
@@ -125,12 +131,24 @@ mod tests {
         let signer = ArchiveSigner::new(b"k".to_vec());
         let query = signer.sign(PATH, 1_000);
         let other_path = "/archives/acme/vpc/aws/1.3.0.tar.gz";
-        assert_eq!(signer.verify(other_path, &query, 1), Err(SignatureError::Mismatch));
+        assert_eq!(
+            signer.verify(other_path, &query, 1),
+            Err(SignatureError::Mismatch)
+        );
         let later = query.replace("expires=1000", "expires=9999");
-        assert_eq!(signer.verify(PATH, &later, 1), Err(SignatureError::Mismatch));
+        assert_eq!(
+            signer.verify(PATH, &later, 1),
+            Err(SignatureError::Mismatch)
+        );
         let other_key = ArchiveSigner::new(b"other".to_vec());
-        assert_eq!(other_key.verify(PATH, &query, 1), Err(SignatureError::Mismatch));
-        assert_eq!(signer.verify(PATH, "expires=1000", 1), Err(SignatureError::Missing));
+        assert_eq!(
+            other_key.verify(PATH, &query, 1),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            signer.verify(PATH, "expires=1000", 1),
+            Err(SignatureError::Missing)
+        );
         assert_eq!(
             signer.verify(PATH, "expires=x&signature=abc", 1),
             Err(SignatureError::Malformed)

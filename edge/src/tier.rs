@@ -3,7 +3,10 @@ use std::str::FromStr;
 
 /// What a token may do. Each tier inherits everything the tiers below it may do, so the
 /// derived order (`Downloader < Uploader < Master`) is the permission check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// List versions and download archives.
     Downloader,

@@ -73,7 +73,10 @@ mod tests {
         assert_eq!(bearer_token("Basic dXNlcjpwYXNz"), None);
         assert_eq!(bearer_token("Bearer"), None);
         assert_eq!(bearer_token("Bearer "), None);
-        assert_eq!(bearer_token(&format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1))), None);
+        assert_eq!(
+            bearer_token(&format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1))),
+            None
+        );
         assert_eq!(bearer_token("Bearer a\u{7f}b"), None);
     }
 

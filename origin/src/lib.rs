@@ -1,5 +1,18 @@
 //! Registry logic as plain functions over storage traits.
 //!
-//! `tfreg serve` and (later) the origin Lambda call the same [`Registry::handle`].
+//! `tfreg serve` and the origin Lambda call the same [`Registry::handle`]; storage is
+//! reached only through [`ArchiveStore`] and [`TokenStore`].
 
 pub mod archive;
+pub mod embedded;
+mod error;
+pub mod names;
+mod registry;
+pub mod storage;
+
+pub use error::ApiError;
+pub use registry::{
+    now_unix, OriginRequest, OriginResponse, Registry, RegistryConfig, RequestBody,
+    DEFAULT_ARCHIVE_URL_TTL_SECS, DEFAULT_MAX_UPLOAD_BYTES, MASTER_TOKEN_NAME, MAX_JSON_BODY_BYTES,
+};
+pub use storage::{ArchiveStore, TokenStore};

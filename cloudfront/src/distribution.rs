@@ -1,0 +1,320 @@
+//! The distribution assembled as CloudFront runs it, in one process: the static discovery
+//! document first, then the viewer-request check (the `edge` crate) on everything else, then
+//! either the archive store (`/archives/*`, S3 behind CloudFront) or the registry origin
+//! (`/v1/*`, the origin Lambda).
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Body, Frame};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use tfreg_edge::{
+    Decision, Denial, EdgeCheck, Identity, TokenHash, TokenInfo, ViewerRequest,
+    ARCHIVE_PATH_PREFIX, IDENTITY_HEADER,
+};
+use tfreg_origin::names::ArchiveKey;
+use tfreg_origin::{
+    now_unix, ApiError, OriginRequest, OriginResponse, Registry, RequestBody, MAX_JSON_BODY_BYTES,
+};
+
+pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+pub const DISCOVERY_PATH: &str = "/.well-known/terraform.json";
+pub const DISCOVERY_DOCUMENT: &str = r#"{"modules.v1":"/v1/modules/"}"#;
+
+pub struct Distribution {
+    edge: Mutex<EdgeCheck>,
+    registry: Arc<Registry>,
+}
+
+fn full(bytes: impl Into<Bytes>) -> ResponseBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn json_response(status: u16, body: String) -> Response<ResponseBody> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn denial_response(denial: &Denial) -> Response<ResponseBody> {
+    let mut response = json_response(denial.status, denial.body_json());
+    if let Some(challenge) = denial.www_authenticate() {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+    response
+}
+
+fn api_error_response(error: &ApiError) -> Response<ResponseBody> {
+    origin_response(OriginResponse::error(error))
+}
+
+fn origin_response(origin: OriginResponse) -> Response<ResponseBody> {
+    let mut response = Response::new(full(origin.body));
+    *response.status_mut() =
+        StatusCode::from_u16(origin.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in origin.headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+impl Distribution {
+    pub fn new(edge: EdgeCheck, registry: Arc<Registry>) -> Self {
+        Distribution {
+            edge: Mutex::new(edge),
+            registry,
+        }
+    }
+
+    pub async fn serve<B>(&self, request: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+
+        if path == DISCOVERY_PATH && (method == Method::GET || method == Method::HEAD) {
+            return json_response(200, DISCOVERY_DOCUMENT.to_owned());
+        }
+
+        let identity = match self.viewer_check(&request).await {
+            Ok(identity) => identity,
+            Err(response) => return response,
+        };
+
+        if path.starts_with(ARCHIVE_PATH_PREFIX) {
+            return self.archive(&path[ARCHIVE_PATH_PREFIX.len()..]).await;
+        }
+        self.origin(request, identity).await
+    }
+
+    /// The viewer-request function: the edge core decides, this does the one lookup it may
+    /// ask for.
+    async fn viewer_check<B>(
+        &self,
+        request: &Request<B>,
+    ) -> Result<Option<Identity>, Response<ResponseBody>> {
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let viewer = ViewerRequest {
+            method: request.method().as_str(),
+            path: request.uri().path(),
+            query: request.uri().query().unwrap_or(""),
+            authorization,
+        };
+        let now = now_unix();
+        let decision = self.edge.lock().expect("edge lock").check(&viewer, now);
+        let decision = match decision {
+            Decision::Lookup { token_hash } => {
+                let found = self
+                    .lookup(&token_hash)
+                    .await
+                    .map_err(|error| api_error_response(&error))?;
+                self.edge
+                    .lock()
+                    .expect("edge lock")
+                    .complete(&viewer, &token_hash, found, now)
+            }
+            decided => decided,
+        };
+        match decision {
+            Decision::Allow { identity } => Ok(identity),
+            Decision::Deny(denial) => Err(denial_response(&denial)),
+            Decision::Lookup { .. } => unreachable!("complete never asks for another lookup"),
+        }
+    }
+
+    async fn lookup(&self, token_hash: &TokenHash) -> Result<Option<TokenInfo>, ApiError> {
+        let record = self.registry.tokens().find_by_hash(token_hash).await?;
+        Ok(record
+            .filter(|r| {
+                TokenHash::from_hex(&r.token_hash).is_some_and(|stored| stored.ct_eq(token_hash))
+            })
+            .map(|r| TokenInfo {
+                token_name: r.token_name,
+                tier: r.permission,
+                expires_at: r.expires_at,
+            }))
+    }
+
+    async fn archive(&self, key_path: &str) -> Response<ResponseBody> {
+        let not_found = || api_error_response(&ApiError::not_found("no such archive"));
+        let Some(key) = ArchiveKey::parse(key_path) else {
+            return not_found();
+        };
+        match self.registry.archives().open_archive(&key).await {
+            Ok(Some(archive)) => {
+                let stream = tokio_util::io::ReaderStream::with_capacity(archive.reader, 64 * 1024)
+                    .map_ok(Frame::data);
+                let mut response = Response::new(BodyExt::boxed_unsync(StreamBody::new(stream)));
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/gzip"),
+                );
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(archive.len));
+                // A version never changes, so a cache may keep it; the signature is what
+                // gates access, not the cache.
+                headers.insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=31536000, immutable"),
+                );
+                response
+            }
+            Ok(None) => not_found(),
+            Err(error) => api_error_response(&error.into()),
+        }
+    }
+
+    async fn origin<B>(
+        &self,
+        request: Request<B>,
+        identity: Option<Identity>,
+    ) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (parts, body) = request.into_parts();
+        let is_upload = parts.method == Method::PUT && parts.uri.path().starts_with("/v1/modules/");
+        let body = if is_upload {
+            self.spool_upload(&parts.headers, body).await
+        } else {
+            read_small_body(body).await
+        };
+        let body = match body {
+            Ok(body) => body,
+            Err(error) => return api_error_response(&error),
+        };
+        // Whatever identity header the viewer sent is dropped; only the edge's goes on.
+        let mut headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .filter(|(name, _)| name.as_str() != IDENTITY_HEADER && *name != header::AUTHORIZATION)
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        if let Some(identity) = &identity {
+            headers.push((IDENTITY_HEADER.to_owned(), identity.to_header_value()));
+        }
+        let is_revocation = parts.method == Method::DELETE;
+        let origin_request = OriginRequest {
+            method: parts.method.as_str().to_owned(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().unwrap_or("").to_owned(),
+            headers,
+            body,
+        };
+        let response = self.registry.handle(origin_request).await;
+        if is_revocation && response.status == 204 {
+            // In one process the revocation can reach the cache at once; at the edge it waits
+            // for the cache TTL.
+            self.edge.lock().expect("edge lock").clear_cache();
+        }
+        origin_response(response)
+    }
+
+    /// Streams an upload into a scratch file, never into memory, stopping at the size cap.
+    async fn spool_upload<B>(
+        &self,
+        headers: &http::HeaderMap,
+        mut body: B,
+    ) -> Result<RequestBody, ApiError>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let limit = self.registry.config().max_upload_bytes;
+        let too_large = || {
+            ApiError::new(
+                413,
+                "archive_too_large",
+                format!("the archive is larger than the {limit}-byte upload limit"),
+            )
+        };
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit) {
+            return Err(too_large());
+        }
+        let scratch = self.registry.config().scratch_dir.clone();
+        let io_error =
+            |e: std::io::Error| ApiError::from(tfreg_origin::storage::StorageError::Io(e));
+        let mut file = tempfile::tempfile_in(&scratch).map_err(io_error)?;
+        let mut written: u64 = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                ApiError::bad_request(format!("reading the request body failed: {e}"))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                written += data.len() as u64;
+                if written > limit {
+                    return Err(too_large());
+                }
+                // Small synchronous writes to a local file; the page cache absorbs them.
+                file.write_all(&data).map_err(io_error)?;
+            }
+        }
+        Ok(RequestBody::File(file))
+    }
+}
+
+async fn read_small_body<B>(body: B) -> Result<RequestBody, ApiError>
+where
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match Limited::new(body, MAX_JSON_BODY_BYTES as usize)
+        .collect()
+        .await
+    {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            Ok(if bytes.is_empty() {
+                RequestBody::Empty
+            } else {
+                RequestBody::Bytes(bytes.to_vec())
+            })
+        }
+        Err(error) => {
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(ApiError::new(
+                    413,
+                    "body_too_large",
+                    format!("request bodies here are limited to {MAX_JSON_BODY_BYTES} bytes"),
+                ))
+            } else {
+                Err(ApiError::bad_request(format!(
+                    "reading the request body failed: {error}"
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! `tfreg serve`: the distribution over HTTPS on one machine.
+
+use crate::distribution::Distribution;
+use crate::{data_dir, tls};
+use anyhow::{Context, Result};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tfreg_edge::{ArchiveSigner, EdgeCheck, EdgeConfig};
+use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
+use tfreg_origin::{Registry, RegistryConfig};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub archive_url_ttl_secs: u64,
+    pub max_upload_bytes: u64,
+    pub token_cache_ttl_secs: u64,
+}
+
+/// Everything `serve` prepared, for the start-up message.
+struct Prepared {
+    distribution: Arc<Distribution>,
+    tls: rustls::ServerConfig,
+    ca_cert: PathBuf,
+    new_master_token: Option<String>,
+}
+
+async fn prepare(options: &ServeOptions) -> Result<Prepared> {
+    let data_dir = &options.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let (tls, tls_files) = tls::server_config(&data_dir.join("tls"), options.listen.ip())?;
+    let signer = ArchiveSigner::new(data_dir::signing_key(data_dir)?);
+    let archives = FileArchiveStore::open(data_dir).context("opening the archive store")?;
+    let tokens =
+        RedbTokenStore::open(&data_dir.join("tokens.redb")).context("opening the token store")?;
+    let mut config = RegistryConfig::new(archives.staging_dir().to_path_buf());
+    config.archive_url_ttl_secs = options.archive_url_ttl_secs;
+    config.max_upload_bytes = options.max_upload_bytes;
+    let registry = Arc::new(Registry::new(
+        Arc::new(archives),
+        Arc::new(tokens),
+        signer.clone(),
+        config,
+    ));
+    let new_master_token = registry
+        .ensure_master_token()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the master token: {}", e.message))?;
+    if let Some(token) = &new_master_token {
+        data_dir::write_private_file(
+            &data_dir.join("master-token"),
+            format!("{token}\n").as_bytes(),
+        )?;
+    }
+    let mut edge_config = EdgeConfig::new(signer);
+    edge_config.positive_ttl_secs = options.token_cache_ttl_secs;
+    let distribution = Arc::new(Distribution::new(EdgeCheck::new(edge_config), registry));
+    Ok(Prepared {
+        distribution,
+        tls,
+        ca_cert: tls_files.ca_cert,
+        new_master_token,
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn print_banner(addr: SocketAddr, options: &ServeOptions, prepared: &Prepared) {
+    let host = addr.to_string();
+    let url = format!("https://{host}");
+    let ca = absolute(&prepared.ca_cert);
+    let token_file = absolute(&options.data_dir.join("master-token"));
+    println!("tfreg listening on {url}");
+    println!();
+    println!("  Registry:        {url}");
+    println!("  CA certificate:  {}", ca.display());
+    println!("  Trust it:        export SSL_CERT_FILE={}", ca.display());
+    println!();
+    match &prepared.new_master_token {
+        Some(token) => {
+            println!(
+                "  Master token (shown once; also saved in {}):",
+                token_file.display()
+            );
+            println!("  Paste this into your Terraform CLI config (~/.terraformrc or TF_CLI_CONFIG_FILE):");
+            println!();
+            println!("    credentials \"{host}\" {{");
+            println!("      token = \"{token}\"");
+            println!("    }}");
+        }
+        None => println!("  Master token:    in {}", token_file.display()),
+    }
+    println!();
+    println!("  Use a module:");
+    println!("    module \"vpc\" {{");
+    println!("      source  = \"{host}/acme/vpc/aws\"");
+    println!("      version = \"~> 1.0\"");
+    println!("    }}");
+    println!();
+    println!("  Publish a version:");
+    println!(
+        "    curl --cacert {} -H \"Authorization: Bearer $(cat {})\" \\",
+        ca.display(),
+        token_file.display()
+    );
+    println!("      -X PUT --data-binary @module.tar.gz {url}/v1/modules/acme/vpc/aws/1.0.0");
+    println!();
+}
+
+pub async fn serve(options: ServeOptions) -> Result<()> {
+    let prepared = prepare(&options).await?;
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    print_banner(addr, &options, &prepared);
+    tracing::info!(%addr, data_dir = %options.data_dir.display(), "serving");
+
+    let acceptor = TlsAcceptor::from(Arc::new(prepared.tls));
+    let distribution = prepared.distribution;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Headers and body leave in separate writes; without this, Nagle's algorithm meets
+        // the client's delayed ACK and every keep-alive response stalls ~40 ms.
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let distribution = distribution.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls_stream = match tokio::time::timeout(
+                Duration::from_secs(10),
+                acceptor.accept(stream),
+            )
+            .await
+            {
+                Ok(Ok(tls_stream)) => tls_stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let distribution = distribution.clone();
+                async move {
+                    let started = Instant::now();
+                    let method = request.method().clone();
+                    let path = request.uri().path().to_owned();
+                    let response = distribution.serve(request).await;
+                    // The path only: archive URLs carry their signature in the query.
+                    tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+
+    tracing::info!("shutting down: finishing requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("requests still in flight after 10 s; stopping anyway");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,316 @@
+//! Embedded storage for `tfreg serve`: archives as files in the data directory, tokens in a
+//! redb database file. No server to run, nothing to configure.
+//!
+//! Layout beneath the data directory:
+//!
+//! ```text
+//! modules/{namespace}/{name}/{system}/{version}/module.tar.gz   the normalised archive
+//! modules/{namespace}/{name}/{system}/{version}/meta.json       VersionMeta
+//! staging/                                                      uploads being processed
+//! tokens.redb                                                   token records by hash
+//! ```
+
+use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion, ARCHIVE_FILE_NAME};
+use crate::storage::{
+    ArchiveBody, ArchiveStore, CreateOutcome, PublishOutcome, StorageError, TokenRecord,
+    TokenStore, VersionMeta,
+};
+use async_trait::async_trait;
+use redb::{Database, ReadableTable, TableDefinition};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tfreg_edge::TokenHash;
+
+const META_FILE_NAME: &str = "meta.json";
+
+/// Archives as files. A version is a directory that appears in one `rename`, so it is never
+/// seen half-written, and `rename` onto a directory that already exists (and is not empty)
+/// fails, so of concurrent publishers exactly one wins.
+#[derive(Debug, Clone)]
+pub struct FileArchiveStore {
+    modules_dir: PathBuf,
+    staging_dir: PathBuf,
+}
+
+impl FileArchiveStore {
+    pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
+        let store = FileArchiveStore {
+            modules_dir: data_dir.join("modules"),
+            staging_dir: data_dir.join("staging"),
+        };
+        std::fs::create_dir_all(&store.modules_dir)?;
+        std::fs::create_dir_all(&store.staging_dir)?;
+        Ok(store)
+    }
+
+    /// Where uploads are spooled and normalised: on the same file system as the modules, so
+    /// publishing is a rename.
+    pub fn staging_dir(&self) -> &Path {
+        &self.staging_dir
+    }
+
+    fn module_dir(&self, module: &ModuleAddress) -> PathBuf {
+        self.modules_dir
+            .join(&module.namespace)
+            .join(&module.name)
+            .join(&module.system)
+    }
+
+    fn version_dir(&self, key: &ArchiveKey) -> PathBuf {
+        self.module_dir(&key.module).join(key.version.to_string())
+    }
+}
+
+fn not_found_is_none<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for FileArchiveStore {
+    async fn list_versions(
+        &self,
+        module: &ModuleAddress,
+    ) -> Result<Vec<ModuleVersion>, StorageError> {
+        let Some(mut entries) =
+            not_found_is_none(tokio::fs::read_dir(self.module_dir(module)).await)?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut versions = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            // A directory that is not a version (left by hand, say) is not listed.
+            if let Some(version) = entry.file_name().to_str().and_then(|name| {
+                ModuleVersion::parse(name)
+                    .ok()
+                    .filter(|v| v.to_string() == name)
+            }) {
+                versions.push(version);
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {
+        let path = self.version_dir(key).join(META_FILE_NAME);
+        let Some(bytes) = not_found_is_none(tokio::fs::read(&path).await)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt(format!("{}: {e}", path.display())))
+    }
+
+    async fn publish(
+        &self,
+        key: &ArchiveKey,
+        staged: PathBuf,
+        meta: &VersionMeta,
+    ) -> Result<PublishOutcome, StorageError> {
+        let store = self.clone();
+        let key = key.clone();
+        let meta = meta.clone();
+        tokio::task::spawn_blocking(move || store.publish_blocking(&key, &staged, &meta))
+            .await
+            .map_err(|e| StorageError::Backend(format!("publish task failed: {e}")))?
+    }
+
+    async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
+        let path = self.version_dir(key).join(ARCHIVE_FILE_NAME);
+        let Some(file) = not_found_is_none(tokio::fs::File::open(&path).await)? else {
+            return Ok(None);
+        };
+        let len = file.metadata().await?.len();
+        Ok(Some(ArchiveBody {
+            len,
+            reader: Box::pin(file),
+        }))
+    }
+}
+
+impl FileArchiveStore {
+    fn publish_blocking(
+        &self,
+        key: &ArchiveKey,
+        staged: &Path,
+        meta: &VersionMeta,
+    ) -> Result<PublishOutcome, StorageError> {
+        let final_dir = self.version_dir(key);
+        if final_dir.join(META_FILE_NAME).exists() {
+            return Ok(PublishOutcome::AlreadyExists);
+        }
+        let version_dir = tempfile::Builder::new()
+            .prefix("version-")
+            .tempdir_in(&self.staging_dir)?;
+        let archive_path = version_dir.path().join(ARCHIVE_FILE_NAME);
+        if std::fs::rename(staged, &archive_path).is_err() {
+            // A staged file on another file system: copy instead.
+            std::fs::copy(staged, &archive_path)?;
+        }
+        std::fs::File::open(&archive_path)?.sync_all()?;
+        let mut meta_file = std::fs::File::create(version_dir.path().join(META_FILE_NAME))?;
+        meta_file.write_all(&serde_json::to_vec_pretty(meta).expect("meta serialises"))?;
+        meta_file.sync_all()?;
+        std::fs::create_dir_all(final_dir.parent().expect("version dir has a parent"))?;
+        match std::fs::rename(version_dir.path(), &final_dir) {
+            Ok(()) => {
+                // The directory is now the published version; do not let TempDir remove it.
+                let _ = version_dir.keep();
+                if let Some(parent) = final_dir.parent() {
+                    std::fs::File::open(parent)?.sync_all()?;
+                }
+                Ok(PublishOutcome::Created)
+            }
+            // Linux reports ENOTEMPTY (39) or EEXIST when the target is a non-empty directory.
+            Err(error)
+                if error.kind() == std::io::ErrorKind::AlreadyExists
+                    || error.kind() == std::io::ErrorKind::DirectoryNotEmpty
+                    || error.raw_os_error() == Some(39) =>
+            {
+                Ok(PublishOutcome::AlreadyExists)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+const TOKENS_BY_HASH: TableDefinition<&str, &str> = TableDefinition::new("tokens_by_hash");
+const TOKEN_HASH_BY_NAME: TableDefinition<&str, &str> = TableDefinition::new("token_hash_by_name");
+
+/// Tokens in a redb database: records keyed by token hash, and a name index. redb write
+/// transactions are serialised, so "create unless the name exists" is atomic.
+#[derive(Clone)]
+pub struct RedbTokenStore {
+    db: Arc<Database>,
+}
+
+fn backend(error: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend(error.to_string())
+}
+
+impl RedbTokenStore {
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let db = Database::create(path).map_err(backend)?;
+        let txn = db.begin_write().map_err(backend)?;
+        txn.open_table(TOKENS_BY_HASH).map_err(backend)?;
+        txn.open_table(TOKEN_HASH_BY_NAME).map_err(backend)?;
+        txn.commit().map_err(backend)?;
+        Ok(RedbTokenStore { db: Arc::new(db) })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|e| StorageError::Backend(format!("token store task failed: {e}")))?
+    }
+}
+
+fn decode(json: &str) -> Result<TokenRecord, StorageError> {
+    serde_json::from_str(json).map_err(|e| StorageError::Corrupt(format!("token record: {e}")))
+}
+
+fn read_by_hash(db: &Database, hash: &str) -> Result<Option<TokenRecord>, StorageError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let table = txn.open_table(TOKENS_BY_HASH).map_err(backend)?;
+    let found = table.get(hash).map_err(backend)?;
+    found.map(|json| decode(json.value())).transpose()
+}
+
+#[async_trait]
+impl TokenStore for RedbTokenStore {
+    async fn create(&self, record: &TokenRecord) -> Result<CreateOutcome, StorageError> {
+        let record = record.clone();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut names = txn.open_table(TOKEN_HASH_BY_NAME).map_err(backend)?;
+                if names
+                    .get(record.token_name.as_str())
+                    .map_err(backend)?
+                    .is_some()
+                {
+                    return Ok(CreateOutcome::NameTaken);
+                }
+                names
+                    .insert(record.token_name.as_str(), record.token_hash.as_str())
+                    .map_err(backend)?;
+                let mut by_hash = txn.open_table(TOKENS_BY_HASH).map_err(backend)?;
+                let json = serde_json::to_string(&record).expect("record serialises");
+                by_hash
+                    .insert(record.token_hash.as_str(), json.as_str())
+                    .map_err(backend)?;
+            }
+            txn.commit().map_err(backend)?;
+            Ok(CreateOutcome::Created)
+        })
+        .await
+    }
+
+    async fn find_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError> {
+        let hash = hash.as_hex().to_owned();
+        self.run(move |db| read_by_hash(db, &hash)).await
+    }
+
+    async fn find_by_name(&self, name: &str) -> Result<Option<TokenRecord>, StorageError> {
+        let name = name.to_owned();
+        self.run(move |db| {
+            let hash = {
+                let txn = db.begin_read().map_err(backend)?;
+                let names = txn.open_table(TOKEN_HASH_BY_NAME).map_err(backend)?;
+                let found = names.get(name.as_str()).map_err(backend)?;
+                match found {
+                    Some(hash) => hash.value().to_owned(),
+                    None => return Ok(None),
+                }
+            };
+            read_by_hash(db, &hash)
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<TokenRecord>, StorageError> {
+        self.run(|db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let table = txn.open_table(TOKENS_BY_HASH).map_err(backend)?;
+            let mut records = Vec::new();
+            for entry in table.iter().map_err(backend)? {
+                let (_, json) = entry.map_err(backend)?;
+                records.push(decode(json.value())?);
+            }
+            records.sort_by(|a, b| a.token_name.cmp(&b.token_name));
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn delete_by_name(&self, name: &str) -> Result<bool, StorageError> {
+        let name = name.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            let existed = {
+                let mut names = txn.open_table(TOKEN_HASH_BY_NAME).map_err(backend)?;
+                let removed = names.remove(name.as_str()).map_err(backend)?;
+                match removed {
+                    Some(hash) => {
+                        let hash = hash.value().to_owned();
+                        let mut by_hash = txn.open_table(TOKENS_BY_HASH).map_err(backend)?;
+                        by_hash.remove(hash.as_str()).map_err(backend)?;
+                        true
+                    }
+                    None => false,
+                }
+            };
+            txn.commit().map_err(backend)?;
+            Ok(existed)
+        })
+        .await
+    }
+}

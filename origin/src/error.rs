@@ -1,0 +1,63 @@
+use crate::archive::ArchiveError;
+use crate::names::NameError;
+use crate::storage::StorageError;
+
+/// An error as the registry answers it: a status, a stable machine-readable code, and a
+/// message for the user, rendered as `{"errors":["…"],"code":"…"}` (the registry protocol's
+/// convention, with the code beside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "not_found", message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "bad_request", message)
+    }
+
+    pub fn body_json(&self) -> String {
+        serde_json::json!({ "errors": [self.message], "code": self.code }).to_string()
+    }
+}
+
+impl From<NameError> for ApiError {
+    fn from(error: NameError) -> Self {
+        let code = match error {
+            NameError::Version(_) => "invalid_version",
+            _ => "invalid_name",
+        };
+        ApiError::new(400, code, error.to_string())
+    }
+}
+
+impl From<ArchiveError> for ApiError {
+    fn from(error: ArchiveError) -> Self {
+        ApiError::new(400, "invalid_archive", error.to_string())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        // The detail goes to the log, not to the caller.
+        tracing::error!(%error, "storage failed");
+        ApiError::new(
+            503,
+            "storage_unavailable",
+            "storage is unavailable; try again",
+        )
+    }
+}

@@ -1,0 +1,565 @@
+//! The registry's HTTP surface as one plain async function, [`Registry::handle`], from an
+//! [`OriginRequest`] to an [`OriginResponse`]. `tfreg serve` calls it in-process after the
+//! edge check; the origin Lambda calls it from its event adapter.
+
+use crate::archive::{normalize_archive, ArchiveLimits};
+use crate::error::ApiError;
+use crate::names::{validate_token_name, ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::storage::{
+    ArchiveStore, CreateOutcome, PublishOutcome, TokenRecord, TokenStore, VersionMeta,
+};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::json;
+use std::io::{Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tfreg_edge::{
+    hash_token, required_access, Access, ArchiveSigner, Identity, Tier, ARCHIVE_PATH_PREFIX,
+    IDENTITY_HEADER,
+};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// The name of the token made on first start.
+pub const MASTER_TOKEN_NAME: &str = "master";
+
+/// Largest upload accepted by default: 100 MiB. Terraform modules are source code; an archive
+/// this large almost always carries something it should not (provider binaries, state).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Largest non-upload request body (token requests): 64 KiB.
+pub const MAX_JSON_BODY_BYTES: u64 = 64 * 1024;
+
+/// How long a signed archive URL stays valid by default. Terraform fetches it right after it
+/// asks for the download, so minutes are plenty.
+pub const DEFAULT_ARCHIVE_URL_TTL_SECS: u64 = 300;
+
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub archive_url_ttl_secs: u64,
+    pub max_upload_bytes: u64,
+    pub archive_limits: ArchiveLimits,
+    /// Where uploads are normalised before they are published.
+    pub scratch_dir: PathBuf,
+}
+
+impl RegistryConfig {
+    pub fn new(scratch_dir: PathBuf) -> Self {
+        RegistryConfig {
+            archive_url_ttl_secs: DEFAULT_ARCHIVE_URL_TTL_SECS,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            archive_limits: ArchiveLimits::default(),
+            scratch_dir,
+        }
+    }
+}
+
+/// A request body as the origin receives it.
+pub enum RequestBody {
+    Empty,
+    Bytes(Vec<u8>),
+    /// An upload already spooled to a file (by `tfreg serve`, which streams large bodies to
+    /// disk rather than memory).
+    File(std::fs::File),
+}
+
+pub struct OriginRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Header names in lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: RequestBody,
+}
+
+impl OriginRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl OriginResponse {
+    fn json(status: u16, value: serde_json::Value) -> Self {
+        OriginResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    fn no_content() -> Self {
+        OriginResponse {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn error(error: &ApiError) -> Self {
+        let mut response = OriginResponse {
+            status: error.status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: error.body_json().into_bytes(),
+        };
+        if error.status == 401 {
+            response
+                .headers
+                .push(("www-authenticate".into(), "Bearer realm=\"tfreg\"".into()));
+        }
+        response
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("zero nanoseconds is valid")
+        .format(&Rfc3339)
+        .expect("RFC 3339 formats any UTC time")
+}
+
+fn unix_to_rfc3339(seconds: u64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
+}
+
+/// A new token value: a prefix that secret scanners can match, and 256 random bits.
+fn mint_token_value() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("tfr_{}", hex::encode(bytes))
+}
+
+pub struct Registry {
+    archives: Arc<dyn ArchiveStore>,
+    tokens: Arc<dyn TokenStore>,
+    signer: ArchiveSigner,
+    config: RegistryConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTokenRequest {
+    name: String,
+    permission: String,
+    #[serde(default)]
+    description: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+impl Registry {
+    pub fn new(
+        archives: Arc<dyn ArchiveStore>,
+        tokens: Arc<dyn TokenStore>,
+        signer: ArchiveSigner,
+        config: RegistryConfig,
+    ) -> Self {
+        Registry {
+            archives,
+            tokens,
+            signer,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    pub fn archives(&self) -> &Arc<dyn ArchiveStore> {
+        &self.archives
+    }
+
+    pub fn tokens(&self) -> &Arc<dyn TokenStore> {
+        &self.tokens
+    }
+
+    /// Creates the master token if none exists and returns its value, which is never
+    /// recoverable afterwards. `None` when a master token already exists.
+    pub async fn ensure_master_token(&self) -> Result<Option<String>, ApiError> {
+        if self.tokens.find_by_name(MASTER_TOKEN_NAME).await?.is_some() {
+            return Ok(None);
+        }
+        let value = mint_token_value();
+        let record = TokenRecord {
+            token_hash: hash_token(&value).as_hex().to_owned(),
+            token_name: MASTER_TOKEN_NAME.into(),
+            permission: Tier::Master,
+            created_at: now_rfc3339(),
+            expires_at: None,
+            description: Some("created on first start".into()),
+        };
+        match self.tokens.create(&record).await? {
+            CreateOutcome::Created => Ok(Some(value)),
+            CreateOutcome::NameTaken => Ok(None),
+        }
+    }
+
+    pub async fn handle(&self, request: OriginRequest) -> OriginResponse {
+        let method = request.method.clone();
+        let path = request.path.clone();
+        match self.route(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                if error.status >= 500 {
+                    tracing::warn!(%method, %path, status = error.status, code = error.code, "request failed");
+                }
+                OriginResponse::error(&error)
+            }
+        }
+    }
+
+    async fn route(&self, request: OriginRequest) -> Result<OriginResponse, ApiError> {
+        let identity = self.authorize(&request)?;
+        let segments: Vec<&str> = request
+            .path
+            .strip_prefix("/v1/")
+            .map(|rest| rest.split('/').collect())
+            .unwrap_or_default();
+        let method = request.method.as_str();
+        match (method, segments.as_slice()) {
+            ("GET" | "HEAD", ["modules", ns, name, system, "versions"]) => {
+                self.versions(&ModuleAddress::new(ns, name, system)?).await
+            }
+            ("GET" | "HEAD", ["modules", ns, name, system, version, "download"]) => {
+                self.download(archive_key(ns, name, system, version)?).await
+            }
+            ("GET" | "HEAD", ["modules", ns, name, system, version]) => {
+                self.version_info(archive_key(ns, name, system, version)?)
+                    .await
+            }
+            ("PUT", ["modules", ns, name, system, version]) => {
+                let key = archive_key(ns, name, system, version)?;
+                let uploader = identity.map(|i| i.token_name).unwrap_or_default();
+                self.upload(key, request.body, uploader).await
+            }
+            ("GET", ["tokens"]) => self.list_tokens().await,
+            ("POST", ["tokens"]) => self.create_token(request.body).await,
+            ("DELETE", ["tokens", name]) => self.revoke_token(name, identity.as_ref()).await,
+            (_, ["modules", _, _, _, "versions"] | ["modules", _, _, _, _, "download"]) => {
+                Err(method_not_allowed(method, "GET"))
+            }
+            (_, ["modules", _, _, _, _]) => Err(method_not_allowed(method, "GET, PUT")),
+            (_, ["tokens"]) => Err(method_not_allowed(method, "GET, POST")),
+            (_, ["tokens", _]) => Err(method_not_allowed(method, "DELETE")),
+            _ => Err(ApiError::not_found(format!(
+                "no such endpoint: {} {}",
+                method, request.path
+            ))),
+        }
+    }
+
+    /// The edge has already checked the token; the origin checks the identity it passed on
+    /// against the same route table, so a misrouted request cannot skip the check.
+    fn authorize(&self, request: &OriginRequest) -> Result<Option<Identity>, ApiError> {
+        let needed = match required_access(&request.method, &request.path) {
+            Access::Token(tier) => tier,
+            Access::Public | Access::SignedArchive => return Ok(None),
+        };
+        let identity = request
+            .header(IDENTITY_HEADER)
+            .and_then(Identity::from_header_value)
+            .ok_or_else(|| ApiError::new(401, "missing_token", "this needs a bearer token"))?;
+        if !identity.tier.grants(needed) {
+            return Err(ApiError::new(
+                403,
+                "insufficient_tier",
+                format!(
+                    "token {:?} has the {} tier; this needs {}",
+                    identity.token_name, identity.tier, needed
+                ),
+            ));
+        }
+        Ok(Some(identity))
+    }
+
+    async fn versions(&self, module: &ModuleAddress) -> Result<OriginResponse, ApiError> {
+        let mut versions = self.archives.list_versions(module).await?;
+        if versions.is_empty() {
+            return Err(ApiError::not_found(format!("module {module} not found")));
+        }
+        versions.sort();
+        let versions: Vec<_> = versions
+            .iter()
+            .map(|v| json!({ "version": v.to_string() }))
+            .collect();
+        Ok(OriginResponse::json(
+            200,
+            json!({ "modules": [{ "source": module.to_string(), "versions": versions }] }),
+        ))
+    }
+
+    async fn version_info(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
+        let meta = self.find_version(&key).await?;
+        Ok(OriginResponse::json(200, describe_version(&key, &meta)))
+    }
+
+    async fn find_version(&self, key: &ArchiveKey) -> Result<VersionMeta, ApiError> {
+        self.archives.version_meta(key).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "module {} has no version {}",
+                key.module, key.version
+            ))
+        })
+    }
+
+    /// `204` with `X-Terraform-Get`: a root-relative, signed, short-lived archive URL that
+    /// carries go-getter's `checksum=sha256:…`, so Terraform verifies what it unpacks.
+    async fn download(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
+        let meta = self.find_version(&key).await?;
+        let location = self.signed_archive_url(&key, &meta.sha256);
+        let mut response = OriginResponse::no_content();
+        response.headers.push(("x-terraform-get".into(), location));
+        Ok(response)
+    }
+
+    pub fn signed_archive_url(&self, key: &ArchiveKey, sha256: &str) -> String {
+        let path = format!("{ARCHIVE_PATH_PREFIX}{}", key.as_path());
+        let expires = now_unix() + self.config.archive_url_ttl_secs;
+        // go-getter strips `checksum` before it requests the URL, so it stays out of the
+        // signature.
+        format!(
+            "{path}?{}&checksum=sha256:{sha256}",
+            self.signer.sign(&path, expires)
+        )
+    }
+
+    async fn upload(
+        &self,
+        key: ArchiveKey,
+        body: RequestBody,
+        uploader: String,
+    ) -> Result<OriginResponse, ApiError> {
+        // Cheap early answer; the conditional publish below is what makes it correct.
+        if self.archives.version_meta(&key).await?.is_some() {
+            return Err(version_exists(&key));
+        }
+        let limits = self.config.archive_limits.clone();
+        let scratch_dir = self.config.scratch_dir.clone();
+        let (normalized, staged) = tokio::task::spawn_blocking(move || {
+            let output = tempfile::Builder::new()
+                .prefix("upload-")
+                .suffix(".tar.gz")
+                .tempfile_in(&scratch_dir)
+                .map_err(|e| ApiError::from(crate::storage::StorageError::Io(e)))?;
+            let normalized = match body {
+                RequestBody::Empty => return Err(empty_body()),
+                RequestBody::Bytes(bytes) if bytes.is_empty() => return Err(empty_body()),
+                RequestBody::Bytes(bytes) => {
+                    normalize_archive(std::io::Cursor::new(bytes), output.as_file(), &limits)?
+                }
+                RequestBody::File(mut file) => {
+                    file.seek(SeekFrom::Start(0))
+                        .map_err(|e| ApiError::from(crate::storage::StorageError::Io(e)))?;
+                    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+                        return Err(empty_body());
+                    }
+                    normalize_archive(std::io::BufReader::new(file), output.as_file(), &limits)?
+                }
+            };
+            Ok((normalized, output.into_temp_path()))
+        })
+        .await
+        .map_err(|e| ApiError::new(500, "internal", format!("upload task failed: {e}")))??;
+
+        let meta = VersionMeta {
+            sha256: normalized.sha256.clone(),
+            size: normalized.size,
+            uploaded_at: now_rfc3339(),
+            uploader,
+            source: "upload".into(),
+        };
+        let outcome = self
+            .archives
+            .publish(&key, staged.to_path_buf(), &meta)
+            .await?;
+        drop(staged);
+        match outcome {
+            PublishOutcome::Created => {
+                tracing::info!(module = %key.module, version = %key.version, size = meta.size, uploader = %meta.uploader, "version published");
+                let mut body = describe_version(&key, &meta);
+                body["files"] = json!(normalized.files);
+                let mut response = OriginResponse::json(201, body);
+                response.headers.push((
+                    "location".into(),
+                    format!("/v1/modules/{}/{}", key.module, key.version),
+                ));
+                Ok(response)
+            }
+            PublishOutcome::AlreadyExists => Err(version_exists(&key)),
+        }
+    }
+
+    async fn list_tokens(&self) -> Result<OriginResponse, ApiError> {
+        let tokens: Vec<_> = self
+            .tokens
+            .list()
+            .await?
+            .iter()
+            .map(describe_token)
+            .collect();
+        Ok(OriginResponse::json(200, json!({ "tokens": tokens })))
+    }
+
+    async fn create_token(&self, body: RequestBody) -> Result<OriginResponse, ApiError> {
+        let bytes = match body {
+            RequestBody::Bytes(bytes) => bytes,
+            RequestBody::Empty | RequestBody::File(_) => Vec::new(),
+        };
+        let request: CreateTokenRequest = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "expected a JSON body like {{\"name\":\"ci\",\"permission\":\"uploader\"}}: {e}"
+            ))
+        })?;
+        validate_token_name(&request.name)?;
+        let permission: Tier = request
+            .permission
+            .parse()
+            .map_err(|e: tfreg_edge::UnknownTier| ApiError::bad_request(e.to_string()))?;
+        let expires_at = match &request.expires_at {
+            None => None,
+            Some(text) => {
+                let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid expires_at {text:?}: use RFC 3339, such as 2027-01-31T00:00:00Z"
+                    ))
+                })?;
+                let seconds = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+                if seconds <= now_unix() {
+                    return Err(ApiError::bad_request("expires_at must be in the future"));
+                }
+                Some(seconds)
+            }
+        };
+        let value = mint_token_value();
+        let record = TokenRecord {
+            token_hash: hash_token(&value).as_hex().to_owned(),
+            token_name: request.name,
+            permission,
+            created_at: now_rfc3339(),
+            expires_at,
+            description: request.description,
+        };
+        match self.tokens.create(&record).await? {
+            CreateOutcome::Created => {
+                tracing::info!(token = %record.token_name, tier = %record.permission, "token created");
+                let mut body = describe_token(&record);
+                body["token_value"] = json!(value);
+                Ok(OriginResponse::json(201, body))
+            }
+            CreateOutcome::NameTaken => Err(ApiError::new(
+                409,
+                "token_exists",
+                format!("a token named {:?} already exists", record.token_name),
+            )),
+        }
+    }
+
+    async fn revoke_token(
+        &self,
+        name: &str,
+        caller: Option<&Identity>,
+    ) -> Result<OriginResponse, ApiError> {
+        validate_token_name(name)?;
+        if caller.is_some_and(|c| c.token_name == name) {
+            return Err(ApiError::new(
+                409,
+                "revoking_own_token",
+                "a token cannot revoke itself: use another master token",
+            ));
+        }
+        if self.tokens.delete_by_name(name).await? {
+            tracing::info!(token = %name, "token revoked");
+            Ok(OriginResponse::no_content())
+        } else {
+            Err(ApiError::not_found(format!("no token named {name:?}")))
+        }
+    }
+}
+
+fn archive_key(ns: &str, name: &str, system: &str, version: &str) -> Result<ArchiveKey, ApiError> {
+    Ok(ArchiveKey::new(
+        ModuleAddress::new(ns, name, system)?,
+        ModuleVersion::parse(version)?,
+    ))
+}
+
+fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_json::Value {
+    json!({
+        "source": key.module.to_string(),
+        "namespace": key.module.namespace,
+        "name": key.module.name,
+        "system": key.module.system,
+        "version": key.version.to_string(),
+        "sha256": meta.sha256,
+        "size": meta.size,
+        "uploaded_at": meta.uploaded_at,
+        "uploader": meta.uploader,
+        "origin": meta.source,
+    })
+}
+
+fn describe_token(record: &TokenRecord) -> serde_json::Value {
+    json!({
+        "token_name": record.token_name,
+        "permission": record.permission,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at.and_then(unix_to_rfc3339),
+        "description": record.description,
+    })
+}
+
+fn version_exists(key: &ArchiveKey) -> ApiError {
+    ApiError::new(
+        409,
+        "version_exists",
+        format!(
+            "module {} version {} already exists; versions are immutable, publish a new one",
+            key.module, key.version
+        ),
+    )
+}
+
+fn empty_body() -> ApiError {
+    ApiError::bad_request(
+        "the request body is empty: send the module archive (tar.gz or zip) as the body",
+    )
+}
+
+fn method_not_allowed(method: &str, allowed: &str) -> ApiError {
+    ApiError::new(
+        405,
+        "method_not_allowed",
+        format!("{method} is not allowed here; use {allowed}"),
+    )
+}

@@ -1,0 +1,109 @@
+//! The two storage traits the registry runs on: one for archives, one for tokens. `tfreg
+//! serve` uses the embedded implementations ([`crate::embedded`]); on AWS the same traits are
+//! implemented over S3 and DynamoDB.
+
+use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::pin::Pin;
+use tfreg_edge::{Tier, TokenHash};
+use tokio::io::AsyncRead;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What is stored beside each version's archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionMeta {
+    /// SHA-256 of the stored (normalised) archive, lowercase hex.
+    pub sha256: String,
+    /// Size of the stored archive in bytes.
+    pub size: u64,
+    /// RFC 3339.
+    pub uploaded_at: String,
+    /// Name of the token that published the version.
+    pub uploader: String,
+    /// Where the version came from: `upload` here; `pin` and `proxy` later.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Created,
+    /// The version was already there; nothing was changed.
+    AlreadyExists,
+}
+
+/// An archive's bytes as a stream, with its length for `Content-Length`.
+pub struct ArchiveBody {
+    pub len: u64,
+    pub reader: Pin<Box<dyn AsyncRead + Send>>,
+}
+
+#[async_trait]
+pub trait ArchiveStore: Send + Sync {
+    /// Every published version of `module`, in no particular order. Empty when the module
+    /// does not exist.
+    async fn list_versions(
+        &self,
+        module: &ModuleAddress,
+    ) -> Result<Vec<ModuleVersion>, StorageError>;
+
+    async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError>;
+
+    /// Publishes the normalised archive at `staged` (a file the store may move or consume)
+    /// with `meta`, if and only if the version does not exist yet. Atomic: readers see either
+    /// nothing or the complete version, and of concurrent publishers exactly one gets
+    /// [`PublishOutcome::Created`].
+    async fn publish(
+        &self,
+        key: &ArchiveKey,
+        staged: PathBuf,
+        meta: &VersionMeta,
+    ) -> Result<PublishOutcome, StorageError>;
+
+    async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError>;
+}
+
+/// A token as stored: its hash, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub token_hash: String,
+    pub token_name: String,
+    pub permission: Tier,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Seconds since the Unix epoch; `None` for tokens that do not expire.
+    pub expires_at: Option<u64>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created,
+    NameTaken,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores `record` unless a token of the same name exists (checked atomically).
+    async fn create(&self, record: &TokenRecord) -> Result<CreateOutcome, StorageError>;
+
+    async fn find_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError>;
+
+    async fn find_by_name(&self, name: &str) -> Result<Option<TokenRecord>, StorageError>;
+
+    /// Every token, ordered by name.
+    async fn list(&self) -> Result<Vec<TokenRecord>, StorageError>;
+
+    /// Returns whether a token of that name existed.
+    async fn delete_by_name(&self, name: &str) -> Result<bool, StorageError>;
+}

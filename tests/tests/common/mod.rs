@@ -1,0 +1,345 @@
+//! Shared harness: starts the real `tfreg serve` binary on a free loopback port with a
+//! temporary data directory, and talks to it over HTTPS with its own CA.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+/// The `tfreg` binary, built once per test run if it is not there yet.
+pub fn tfreg_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "tfreg-cloudfront",
+                    "--bin",
+                    "tfreg",
+                ])
+                .current_dir(workspace_root())
+                .status()
+                .expect("running cargo build");
+            assert!(status.success(), "building tfreg failed");
+            // The test executable is target/<profile>/deps/<name>; the binary is beside deps/.
+            let exe = std::env::current_exe().expect("test executable path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>");
+            let binary = profile_dir.join("tfreg");
+            assert!(binary.exists(), "{} was not built", binary.display());
+            binary
+        })
+        .clone()
+}
+
+/// Terraform v1.0.3 from the project's virtualenv, installed by `tests/setup.sh`.
+pub fn terraform_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let root = workspace_root();
+            let binary = root.join(".venv/bin/terraform");
+            if !binary.exists() {
+                let status = Command::new("bash")
+                    .arg(root.join("tests/setup.sh"))
+                    .status()
+                    .expect("running tests/setup.sh");
+                assert!(status.success(), "tests/setup.sh failed");
+            }
+            binary
+        })
+        .clone()
+}
+
+pub struct TestRegistry {
+    child: Child,
+    /// `127.0.0.1:PORT`
+    pub host: String,
+    pub data_dir: tempfile::TempDir,
+    pub master_token: String,
+    pub ca_pem: PathBuf,
+    pub stdout: Arc<Mutex<String>>,
+    pub stderr: Arc<Mutex<String>>,
+    pub client: reqwest::Client,
+}
+
+fn drain(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            into.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+}
+
+impl TestRegistry {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra_args: &[&str]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary data dir");
+        Self::start_in(data_dir, extra_args)
+    }
+
+    /// Starts on an existing data directory (to test restarts).
+    pub fn start_in(data_dir: tempfile::TempDir, extra_args: &[&str]) -> Self {
+        let mut child = Command::new(tfreg_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .args(extra_args)
+            .env("TFREG_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("starting tfreg serve");
+        let stdout_pipe = child.stdout.take().expect("stdout");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        drain(child.stderr.take().expect("stderr"), stderr.clone());
+
+        // The first line names the address: "tfreg listening on https://127.0.0.1:PORT".
+        let mut reader = BufReader::new(stdout_pipe);
+        let mut first = String::new();
+        reader
+            .read_line(&mut first)
+            .expect("reading tfreg's first line");
+        let host = first
+            .trim()
+            .strip_prefix("tfreg listening on https://")
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line {first:?}; stderr: {}",
+                    stderr.lock().unwrap()
+                )
+            })
+            .to_owned();
+        // Read the rest of the banner before going on; it ends with the curl example.
+        let mut banner = first;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            banner.push_str(&line);
+            if line.contains("--data-binary") {
+                break;
+            }
+        }
+        let stdout = Arc::new(Mutex::new(banner));
+        drain(reader, stdout.clone());
+
+        let ca_pem = data_dir.path().join("tls/ca.pem");
+        let master_token = std::fs::read_to_string(data_dir.path().join("master-token"))
+            .expect("master-token file")
+            .trim()
+            .to_owned();
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(&ca_pem).expect("ca.pem"))
+            .expect("CA certificate");
+        let client = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .tls_built_in_root_certs(false)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        TestRegistry {
+            child,
+            host,
+            data_dir,
+            master_token,
+            ca_pem,
+            stdout,
+            stderr,
+            client,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{}", self.host, path)
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("request reaches tfreg");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.expect("response body").to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send("GET", path, token, None).await
+    }
+
+    pub async fn create_token(&self, name: &str, permission: &str) -> String {
+        let body = serde_json::json!({ "name": name, "permission": permission });
+        let reply = self
+            .send(
+                "POST",
+                "/v1/tokens",
+                Some(&self.master_token),
+                Some(body.to_string().into_bytes()),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "creating token {name}: {}", reply.text());
+        reply.json()["token_value"]
+            .as_str()
+            .expect("token_value")
+            .to_owned()
+    }
+
+    pub async fn upload(
+        &self,
+        module: &str,
+        version: &str,
+        archive: Vec<u8>,
+        token: &str,
+    ) -> Reply {
+        self.send(
+            "PUT",
+            &format!("/v1/modules/{module}/{version}"),
+            Some(token),
+            Some(archive),
+        )
+        .await
+    }
+
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn banner(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Stops the server with SIGTERM and returns its data directory.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.terminate();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+
+    fn terminate(&mut self) {
+        // SAFETY-free: `kill` via the command keeps this test crate free of libc.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit after a signal and returns its exit status.
+    pub fn terminate_and_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.terminate();
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The first message of a `{"errors":[…]}` body.
+    pub fn error(&self) -> String {
+        self.json()["errors"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// A module archive (tar.gz) holding `files`.
+pub fn module_archive(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, contents) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, contents.as_bytes())
+            .expect("adding a file");
+    }
+    builder.into_inner().expect("tar").finish().expect("gzip")
+}
+
+/// A minimal module whose output names its version, so a test can tell which one Terraform
+/// installed.
+pub fn versioned_module(version: &str) -> Vec<u8> {
+    module_archive(&[
+        (
+            "main.tf",
+            &format!("output \"version\" {{\n  value = \"{version}\"\n}}\n"),
+        ),
+        ("README.md", "A test module.\n"),
+    ])
+}

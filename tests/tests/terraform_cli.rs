@@ -1,0 +1,231 @@
+//! The real Terraform CLI (v1.0.3, from `tests/setup.sh`) installing modules from the real
+//! `tfreg serve` binary over HTTPS, with credentials from a CLI config file.
+
+mod common;
+
+use common::{module_archive, terraform_binary, versioned_module, TestRegistry};
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct TerraformRun {
+    output: Output,
+    dir: tempfile::TempDir,
+}
+
+impl TerraformRun {
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    fn succeeded(&self) -> bool {
+        self.output.status.success()
+    }
+
+    /// `key -> (source, version)` from `.terraform/modules/modules.json`.
+    fn installed(&self) -> std::collections::BTreeMap<String, (String, String)> {
+        let manifest = std::fs::read(self.dir.path().join(".terraform/modules/modules.json"))
+            .expect("modules.json");
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        manifest["Modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["Key"] != "")
+            .map(|m| {
+                (
+                    m["Key"].as_str().unwrap().to_owned(),
+                    (
+                        m["Source"].as_str().unwrap().to_owned(),
+                        m["Version"].as_str().unwrap_or_default().to_owned(),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    fn file(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+}
+
+/// Runs `terraform init` on a root module made of `main_tf`, with a CLI config that holds
+/// `token` (if any) for the registry's host. Every variable Terraform reads for TLS and
+/// credentials is set here, so the machine's own settings play no part.
+fn terraform_init(registry: &TestRegistry, main_tf: &str, token: Option<&str>) -> TerraformRun {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
+    let cli_config = dir.path().join("terraform.rc");
+    let credentials = match token {
+        Some(token) => format!(
+            "credentials \"{}\" {{\n  token = \"{token}\"\n}}\n",
+            registry.host
+        ),
+        None => String::new(),
+    };
+    std::fs::write(&cli_config, credentials).unwrap();
+    let empty_cert_dir = dir.path().join("no-certs");
+    std::fs::create_dir(&empty_cert_dir).unwrap();
+    let output = Command::new(terraform_binary())
+        .args(["init", "-input=false", "-no-color", "-backend=false"])
+        .current_dir(dir.path())
+        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .env("SSL_CERT_FILE", &registry.ca_pem)
+        .env("SSL_CERT_DIR", &empty_cert_dir)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("HOME", dir.path())
+        .env_remove("TF_LOG")
+        .env_remove("TF_PLUGIN_CACHE_DIR")
+        .output()
+        .expect("running terraform");
+    TerraformRun { output, dir }
+}
+
+async fn publish(registry: &TestRegistry, module: &str, versions: &[&str]) {
+    for version in versions {
+        let reply = registry
+            .upload(
+                module,
+                version,
+                versioned_module(version),
+                &registry.master_token,
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{module} {version}: {}", reply.text());
+    }
+}
+
+fn module_block(registry: &TestRegistry, key: &str, module: &str, version: &str) -> String {
+    format!(
+        "module \"{key}\" {{\n  source  = \"{}/{module}\"\n  version = \"{version}\"\n}}\n",
+        registry.host
+    )
+}
+
+#[tokio::test]
+async fn terraform_init_resolves_constraints_and_installs_the_chosen_versions() {
+    let registry = TestRegistry::start();
+    publish(
+        &registry,
+        "acme/vpc/aws",
+        &["1.0.0", "1.1.0", "1.1.5", "1.2.0", "1.10.0", "2.0.0"],
+    )
+    .await;
+    publish(&registry, "acme/dns/aws", &["0.3.0", "0.3.1"]).await;
+    let reader = registry.create_token("ci-read", "downloader").await;
+
+    let main_tf = [
+        module_block(&registry, "vpc", "acme/vpc/aws", "~> 1.1"),
+        module_block(&registry, "vpc_patch", "acme/vpc/aws", "~> 1.1.0"),
+        module_block(&registry, "dns", "acme/dns/aws", "0.3.0"),
+    ]
+    .concat();
+    let run = terraform_init(&registry, &main_tf, Some(&reader));
+    assert!(
+        run.succeeded(),
+        "terraform init failed:\n{}\n{}",
+        run.stdout(),
+        run.stderr()
+    );
+
+    let installed = run.installed();
+    let source = |m: &str| format!("{}/{m}", registry.host);
+    assert_eq!(installed["vpc"], (source("acme/vpc/aws"), "1.10.0".into()));
+    assert_eq!(
+        installed["vpc_patch"],
+        (source("acme/vpc/aws"), "1.1.5".into())
+    );
+    assert_eq!(installed["dns"], (source("acme/dns/aws"), "0.3.0".into()));
+    // The files Terraform unpacked are the module root of the chosen version.
+    assert!(run
+        .file(".terraform/modules/vpc/main.tf")
+        .contains("value = \"1.10.0\""));
+    assert!(run
+        .file(".terraform/modules/vpc_patch/main.tf")
+        .contains("value = \"1.1.5\""));
+    assert!(run
+        .file(".terraform/modules/dns/README.md")
+        .contains("A test module."));
+}
+
+#[tokio::test]
+async fn terraform_installs_a_module_uploaded_with_a_top_folder_and_submodules() {
+    let registry = TestRegistry::start();
+    let archive = module_archive(&[
+        (
+            "network-2.1.0/main.tf",
+            "module \"sub\" {\n  source = \"./modules/sub\"\n}\n",
+        ),
+        (
+            "network-2.1.0/modules/sub/main.tf",
+            "output \"x\" {\n  value = 1\n}\n",
+        ),
+    ]);
+    let reply = registry
+        .upload("acme/network/aws", "2.1.0", archive, &registry.master_token)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let main_tf = module_block(&registry, "net", "acme/network/aws", "2.1.0");
+    let run = terraform_init(&registry, &main_tf, Some(&registry.master_token));
+    assert!(run.succeeded(), "{}", run.stderr());
+    assert!(run
+        .file(".terraform/modules/net/modules/sub/main.tf")
+        .contains("value = 1"));
+}
+
+#[tokio::test]
+async fn terraform_init_with_a_wrong_or_missing_token_fails_with_an_auth_error() {
+    let registry = TestRegistry::start();
+    publish(&registry, "acme/vpc/aws", &["1.0.0"]).await;
+    let main_tf = module_block(&registry, "vpc", "acme/vpc/aws", "~> 1.0");
+
+    let wrong = terraform_init(&registry, &main_tf, Some("tfr_0000000000000000"));
+    assert!(!wrong.succeeded(), "init with a wrong token must fail");
+    assert!(
+        wrong.stderr().contains("401 Unauthorized"),
+        "{}",
+        wrong.stderr()
+    );
+    assert!(!wrong.dir.path().join(".terraform/modules/vpc").exists());
+
+    let missing = terraform_init(&registry, &main_tf, None);
+    assert!(!missing.succeeded(), "init without a token must fail");
+    assert!(
+        missing.stderr().contains("401 Unauthorized"),
+        "{}",
+        missing.stderr()
+    );
+}
+
+#[tokio::test]
+async fn terraform_verifies_the_archive_checksum() {
+    let registry = TestRegistry::start();
+    publish(&registry, "acme/vpc/aws", &["1.0.0"]).await;
+    // Swap the stored archive for another valid one behind the registry's back: the download
+    // answer still carries the original checksum, and Terraform must refuse what it gets.
+    let stored = registry
+        .data_dir
+        .path()
+        .join("modules/acme/vpc/aws/1.0.0/module.tar.gz");
+    assert!(Path::new(&stored).exists());
+    std::fs::write(&stored, versioned_module("tampered")).unwrap();
+
+    let main_tf = module_block(&registry, "vpc", "acme/vpc/aws", "1.0.0");
+    let run = terraform_init(&registry, &main_tf, Some(&registry.master_token));
+    assert!(
+        !run.succeeded(),
+        "a tampered archive must fail terraform init"
+    );
+    assert!(
+        run.stderr()
+            .to_lowercase()
+            .contains("checksums did not match"),
+        "{}",
+        run.stderr()
+    );
+}
