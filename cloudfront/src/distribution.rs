@@ -101,8 +101,8 @@ impl Distribution {
             Err(response) => return response,
         };
 
-        if path.starts_with(ARCHIVE_PATH_PREFIX) {
-            return self.archive(&path[ARCHIVE_PATH_PREFIX.len()..]).await;
+        if let Some(key_path) = path.strip_prefix(ARCHIVE_PATH_PREFIX) {
+            return self.archive(key_path).await;
         }
         self.origin(request, identity).await
     }

@@ -46,7 +46,11 @@ impl From<NameError> for ApiError {
 
 impl From<ArchiveError> for ApiError {
     fn from(error: ArchiveError) -> Self {
-        ApiError::new(400, "invalid_archive", error.to_string())
+        match error {
+            // Our disk failed, not the caller's archive.
+            ArchiveError::Io(io) => StorageError::Io(io).into(),
+            invalid => ApiError::new(400, "invalid_archive", invalid.to_string()),
+        }
     }
 }
 
