@@ -6,5 +6,4 @@ cd "$root"
 bash tests/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo build --locked -p tfreg-cloudfront --bin tfreg
 cargo test --workspace --locked

@@ -8,7 +8,6 @@ use futures_util::TryStreamExt;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Body, Frame};
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tfreg_edge::{
     Decision, Denial, EdgeCheck, Identity, TokenHash, TokenInfo, ViewerRequest,
@@ -18,6 +17,7 @@ use tfreg_origin::names::ArchiveKey;
 use tfreg_origin::{
     now_unix, ApiError, OriginRequest, OriginResponse, Registry, RequestBody, MAX_JSON_BODY_BYTES,
 };
+use tokio::io::AsyncWriteExt;
 
 pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -264,7 +264,8 @@ impl Distribution {
         let scratch = self.registry.config().scratch_dir.clone();
         let io_error =
             |e: std::io::Error| ApiError::from(tfreg_origin::storage::StorageError::Io(e));
-        let mut file = tempfile::tempfile_in(&scratch).map_err(io_error)?;
+        let file = tempfile::tempfile_in(&scratch).map_err(io_error)?;
+        let mut file = tokio::fs::File::from_std(file);
         let mut written: u64 = 0;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| {
@@ -273,13 +274,32 @@ impl Distribution {
             if let Ok(data) = frame.into_data() {
                 written += data.len() as u64;
                 if written > limit {
+                    drain(&mut body, DRAIN_AFTER_REJECT_BYTES).await;
                     return Err(too_large());
                 }
-                // Small synchronous writes to a local file; the page cache absorbs them.
-                file.write_all(&data).map_err(io_error)?;
+                file.write_all(&data).await.map_err(io_error)?;
             }
         }
+        file.flush().await.map_err(io_error)?;
+        let file = file.into_std().await;
         Ok(RequestBody::File(file))
+    }
+}
+
+/// How much of a rejected body is still read, so that a client that is still sending gets
+/// the 413 instead of a reset connection. Past this the connection is simply closed.
+const DRAIN_AFTER_REJECT_BYTES: u64 = 8 * 1024 * 1024;
+
+async fn drain<B>(body: &mut B, mut budget: u64)
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    while let Some(Ok(frame)) = body.frame().await {
+        let len = frame.data_ref().map_or(0, |d| d.len() as u64);
+        if len > budget {
+            return;
+        }
+        budget -= len;
     }
 }
 

@@ -141,6 +141,7 @@ impl FileArchiveStore {
     ) -> Result<PublishOutcome, StorageError> {
         let final_dir = self.version_dir(key);
         if final_dir.join(META_FILE_NAME).exists() {
+            let _ = std::fs::remove_file(staged);
             return Ok(PublishOutcome::AlreadyExists);
         }
         let version_dir = tempfile::Builder::new()
@@ -150,6 +151,7 @@ impl FileArchiveStore {
         if std::fs::rename(staged, &archive_path).is_err() {
             // A staged file on another file system: copy instead.
             std::fs::copy(staged, &archive_path)?;
+            let _ = std::fs::remove_file(staged);
         }
         std::fs::File::open(&archive_path)?.sync_all()?;
         let mut meta_file = std::fs::File::create(version_dir.path().join(META_FILE_NAME))?;

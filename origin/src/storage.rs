@@ -59,7 +59,8 @@ pub trait ArchiveStore: Send + Sync {
 
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError>;
 
-    /// Publishes the normalised archive at `staged` (a file the store may move or consume)
+    /// Publishes the normalised archive at `staged` (a file the store takes over: it is gone
+    /// afterwards, whatever the outcome)
     /// with `meta`, if and only if the version does not exist yet. Atomic: readers see either
     /// nothing or the complete version, and of concurrent publishers exactly one gets
     /// [`PublishOutcome::Created`].

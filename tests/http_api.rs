@@ -586,3 +586,48 @@ async fn a_restart_keeps_everything_and_prints_no_new_token() {
         .await;
     assert_eq!(versions.status, 200);
 }
+
+#[tokio::test]
+async fn a_forged_identity_header_is_ignored() {
+    let (registry, tokens) = registry_with_tokens().await;
+    let forged = "token=master;tier=master";
+    let as_downloader = registry
+        .client
+        .get(registry.url("/v1/tokens"))
+        .bearer_auth(&tokens.downloader)
+        .header("x-tfreg-identity", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_downloader.status(), 403);
+    let anonymous = registry
+        .client
+        .get(registry.url("/v1/tokens"))
+        .header("x-tfreg-identity", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn a_streamed_upload_over_the_limit_is_413_without_a_content_length() {
+    let registry = TestRegistry::start_with(&["--max-upload-bytes", "100000"]);
+    let spool = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(spool.path(), vec![7u8; 300_000]).unwrap();
+    let file = tokio::fs::File::open(spool.path()).await.unwrap();
+    let reply = registry
+        .client
+        .put(registry.url(&format!("/v1/modules/{MODULE}/1.0.0")))
+        .bearer_auth(&registry.master_token)
+        .body(reqwest::Body::from(file))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 413);
+    let body: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0],
+        "the archive is larger than the 100000-byte upload limit"
+    );
+}

@@ -11,40 +11,13 @@ use std::time::{Duration, Instant};
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("tests/ lives in the workspace")
+        .expect("the package lives in the workspace")
         .to_path_buf()
 }
 
-/// The `tfreg` binary, built once per test run if it is not there yet.
+/// The `tfreg` binary Cargo built for this test run.
 pub fn tfreg_binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "tfreg-cloudfront",
-                    "--bin",
-                    "tfreg",
-                ])
-                .current_dir(workspace_root())
-                .status()
-                .expect("running cargo build");
-            assert!(status.success(), "building tfreg failed");
-            // The test executable is target/<profile>/deps/<name>; the binary is beside deps/.
-            let exe = std::env::current_exe().expect("test executable path");
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>");
-            let binary = profile_dir.join("tfreg");
-            assert!(binary.exists(), "{} was not built", binary.display());
-            binary
-        })
-        .clone()
+    PathBuf::from(env!("CARGO_BIN_EXE_tfreg"))
 }
 
 /// Terraform v1.0.3 from the project's virtualenv, installed by `tests/setup.sh`.

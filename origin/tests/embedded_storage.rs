@@ -1,0 +1,61 @@
+//! The storage conformance suite against the embedded stores `tfreg serve` uses.
+
+use std::sync::Arc;
+use tfreg_origin::conformance;
+use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
+
+fn archive_store() -> (tempfile::TempDir, Arc<FileArchiveStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileArchiveStore::open(dir.path()).unwrap());
+    (dir, store)
+}
+
+#[tokio::test]
+async fn file_archive_store_basics() {
+    let (_dir, store) = archive_store();
+    let scratch = store.staging_dir().to_path_buf();
+    conformance::archive_store_basics(store, &scratch).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_archive_store_race_has_one_winner() {
+    let (dir, store) = archive_store();
+    let scratch = store.staging_dir().to_path_buf();
+    conformance::archive_store_race(store, &scratch, 50).await;
+    let leftovers = std::fs::read_dir(dir.path().join("staging"))
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 0, "losers leave nothing behind in staging");
+}
+
+#[tokio::test]
+async fn file_archive_store_lists_many_versions() {
+    let (_dir, store) = archive_store();
+    let scratch = store.staging_dir().to_path_buf();
+    conformance::archive_store_many_versions(store, &scratch, 1_100).await;
+}
+
+#[tokio::test]
+async fn redb_token_store_basics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap();
+    conformance::token_store_basics(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redb_token_store_race_has_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap();
+    conformance::token_store_race(Arc::new(store), 20).await;
+}
+
+#[tokio::test]
+async fn hand_made_directories_that_are_not_versions_are_not_listed() {
+    let (dir, store) = archive_store();
+    let module_dir = dir.path().join("modules/acme/vpc/aws");
+    std::fs::create_dir_all(module_dir.join("notes")).unwrap();
+    std::fs::create_dir_all(module_dir.join("v1.0.0")).unwrap();
+    let module = tfreg_origin::names::ModuleAddress::new("acme", "vpc", "aws").unwrap();
+    use tfreg_origin::ArchiveStore;
+    assert!(store.list_versions(&module).await.unwrap().is_empty());
+}
