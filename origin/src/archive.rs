@@ -629,7 +629,10 @@ fn check_duplicates(entries: &[Planned]) -> Result<(), ArchiveError> {
 fn output_builder<W: Write>(output: W) -> tar::Builder<flate2::write::GzEncoder<W>> {
     let gz = GzBuilder::new()
         .operating_system(255)
-        .write(output, Compression::default());
+        // Level 1: four times the throughput of the default level (measured by
+        // `cargo bench -p tfreg-origin`), for archives a little larger. Uploads are source
+        // code that is small either way; the CPU an upload holds matters more.
+        .write(output, Compression::fast());
     tar::Builder::new(gz)
 }
 

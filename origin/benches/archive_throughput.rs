@@ -1,0 +1,140 @@
+//! Upload validation throughput and peak memory: normalises generated tar.gz archives of
+//! growing size and prints MB/s (of unpacked data) and the process's peak resident memory
+//! after each. Memory must not grow with archive size: the archive streams through
+//! fixed-size buffers, never into memory whole.
+//!
+//! Run: `cargo bench -p tfreg-origin --bench archive_throughput`
+
+use std::io::{Seek, SeekFrom, Write};
+use std::time::Instant;
+use tfreg_origin::archive::{normalize_archive, ArchiveLimits};
+
+/// Peak resident set size of this process so far, in KiB (Linux `VmHWM`).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Writes a tar.gz of `files` files of `file_size` bytes each (text-like, so it compresses
+/// about as source code does) to a temporary file, streaming.
+fn make_archive(files: usize, file_size: usize) -> std::fs::File {
+    let file = tempfile::tempfile().expect("temp file");
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let words = [
+        "resource",
+        "variable",
+        "output",
+        "module",
+        "locals",
+        "aws_vpc",
+        "cidr_block",
+        "tags",
+        "count",
+        "for_each",
+        "=",
+        "{",
+        "}",
+        "\"10.0.0.0/16\"",
+        "true",
+        "var.name",
+        "\n",
+    ];
+    let mut contents = String::with_capacity(file_size);
+    for i in 0..files {
+        contents.clear();
+        while contents.len() < file_size {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            contents.push_str(words[(state % words.len() as u64) as usize]);
+            contents.push(' ');
+        }
+        contents.truncate(file_size);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(file_size as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let name = if i == 0 {
+            "main.tf".to_owned()
+        } else {
+            format!("files/f{i}.tf")
+        };
+        builder
+            .append_data(&mut header, name, contents.as_bytes())
+            .expect("append");
+    }
+    let mut file = builder.into_inner().unwrap().finish().unwrap();
+    file.flush().unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file
+}
+
+const CHILD_ENV: &str = "TFREG_BENCH_NORMALIZE";
+
+fn limits() -> ArchiveLimits {
+    ArchiveLimits {
+        max_unpacked_bytes: 4 * 1024 * 1024 * 1024,
+        max_files: 1_000_000,
+    }
+}
+
+/// In a child process: normalise one archive and print `seconds unpacked_bytes peak_kib`, so
+/// the peak memory is normalisation's alone.
+fn child(path: &str) {
+    let input = std::fs::File::open(path).expect("input archive");
+    let output = tempfile::tempfile().unwrap();
+    let started = Instant::now();
+    let normalized = normalize_archive(input, output, &limits()).expect("valid archive");
+    let seconds = started.elapsed().as_secs_f64();
+    println!("{seconds} {} {}", normalized.unpacked_bytes, peak_rss_kib());
+}
+
+fn main() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        return child(&path);
+    }
+    println!("archive normalisation (tar.gz in, normalised tar.gz out), one process per size");
+    println!(
+        "{:>12} {:>12} {:>10} {:>10} {:>14}",
+        "unpacked MB", "gzipped MB", "seconds", "MB/s", "peak RSS MiB"
+    );
+    // The same number of files each time, growing in size: only the bytes grow.
+    for (files, file_size) in [(64, 256 * 1024), (64, 1024 * 1024), (64, 4096 * 1024)] {
+        let mut input = make_archive(files, file_size);
+        let gz_len = input.seek(SeekFrom::End(0)).unwrap();
+        input.seek(SeekFrom::Start(0)).unwrap();
+        let mut named = tempfile::NamedTempFile::new().unwrap();
+        std::io::copy(&mut input, named.as_file_mut()).unwrap();
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(CHILD_ENV, named.path())
+            .output()
+            .expect("running the child");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let fields: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let [seconds, unpacked, peak_kib] = fields[..] else {
+            panic!("child said {text:?}");
+        };
+        let unpacked_mb = unpacked / 1e6;
+        println!(
+            "{:>12.1} {:>12.1} {:>10.3} {:>10.1} {:>14.1}",
+            unpacked_mb,
+            gz_len as f64 / 1e6,
+            seconds,
+            unpacked_mb / seconds,
+            peak_kib / 1024.0
+        );
+    }
+}
