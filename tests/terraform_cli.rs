@@ -179,6 +179,44 @@ async fn terraform_installs_a_module_uploaded_with_a_top_folder_and_submodules()
 }
 
 #[tokio::test]
+async fn terraform_installs_a_module_uploaded_as_a_zip() {
+    use std::io::Write;
+    let registry = TestRegistry::start();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("main.tf", options).unwrap();
+    zip.write_all(b"output \"from\" {\n  value = \"zip\"\n}\n")
+        .unwrap();
+    zip.add_directory("scripts/", options).unwrap();
+    zip.start_file("scripts/setup.sh", options.unix_permissions(0o755))
+        .unwrap();
+    zip.write_all(b"#!/bin/sh\necho hi\n").unwrap();
+    let archive = zip.finish().unwrap().into_inner();
+    let reply = registry
+        .upload("acme/zipped/aws", "1.0.0", archive, &registry.master_token)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+
+    let main_tf = module_block(&registry, "zipped", "acme/zipped/aws", "1.0.0");
+    let run = terraform_init(&registry, &main_tf, Some(&registry.master_token));
+    assert!(run.succeeded(), "{}", run.stderr());
+    assert!(run
+        .file(".terraform/modules/zipped/main.tf")
+        .contains("value = \"zip\""));
+    use std::os::unix::fs::PermissionsExt;
+    let script = run
+        .dir
+        .path()
+        .join(".terraform/modules/zipped/scripts/setup.sh");
+    let mode = std::fs::metadata(script).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o111,
+        0o111,
+        "the executable bit survives normalisation"
+    );
+}
+
+#[tokio::test]
 async fn terraform_init_with_a_wrong_or_missing_token_fails_with_an_auth_error() {
     let registry = TestRegistry::start();
     publish(&registry, "acme/vpc/aws", &["1.0.0"]).await;

@@ -98,7 +98,12 @@ impl Distribution {
 
         let identity = match self.viewer_check(&request).await {
             Ok(identity) => identity,
-            Err(response) => return response,
+            Err(response) => {
+                // Read what the client is still sending (within a budget), so it sees the
+                // refusal rather than a reset connection.
+                drain(&mut request.into_body(), DRAIN_AFTER_REJECT_BYTES).await;
+                return response;
+            }
         };
 
         if let Some(key_path) = path.strip_prefix(ARCHIVE_PATH_PREFIX) {
@@ -258,7 +263,10 @@ impl Distribution {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit) {
+        if let Some(len) = declared.filter(|len| *len > limit) {
+            if len <= limit + DRAIN_AFTER_REJECT_BYTES {
+                drain(&mut body, DRAIN_AFTER_REJECT_BYTES).await;
+            }
             return Err(too_large());
         }
         let scratch = self.registry.config().scratch_dir.clone();

@@ -1207,13 +1207,13 @@ mod tests {
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(data).unwrap();
         gz.finish().unwrap()
     }
 
     fn deflate(data: &[u8]) -> Vec<u8> {
-        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), Compression::fast());
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
         enc.write_all(data).unwrap();
         enc.finish().unwrap()
     }

@@ -219,9 +219,12 @@ impl TestRegistry {
         self.stdout.lock().unwrap().clone()
     }
 
-    /// Stops the server with SIGTERM and returns its data directory.
+    /// Stops the server with SIGTERM, checks that it shut down cleanly, and returns its data
+    /// directory.
     pub fn stop(mut self) -> tempfile::TempDir {
         self.terminate();
+        let status = self.child.wait().expect("waiting for tfreg");
+        assert!(status.success(), "tfreg exits 0 on SIGTERM, got {status}");
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.data_dir, dir)
     }
@@ -240,12 +243,6 @@ impl TestRegistry {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-
-    /// Waits for the process to exit after a signal and returns its exit status.
-    pub fn terminate_and_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.terminate();
-        self.child.try_wait().ok().flatten()
     }
 }
 
