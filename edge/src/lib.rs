@@ -4,13 +4,21 @@
 //! `tfreg serve` and, compiled to `wasm32-unknown-unknown`, inside the Lambda@Edge handler. The
 //! caller hands [`EdgeCheck::check`] a request and the clock; the answer is allow, deny, or "look
 //! up this token hash", and after a lookup the caller feeds the result to [`EdgeCheck::complete`].
+//!
+//! [`cloudfront`] speaks CloudFront's viewer-request event and result; [`bundle`] is the
+//! JSON-in, JSON-out face of the Lambda@Edge bundle, whose WebAssembly exports (`wasm`, built
+//! only for `wasm32`) the Node.js handler in `edge/js/` calls.
 
+pub mod bundle;
 mod check;
+pub mod cloudfront;
 mod identity;
 mod route;
 mod signing;
 mod tier;
 mod token;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 
 pub use check::{Decision, Denial, EdgeCheck, EdgeConfig, TokenInfo, ViewerRequest};
 pub use identity::{Identity, IDENTITY_HEADER};

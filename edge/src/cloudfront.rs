@@ -1,0 +1,704 @@
+//! The CloudFront viewer-request event and result, as AWS documents them for Lambda@Edge, and
+//! the function that runs [`EdgeCheck`] over them.
+//!
+//! `aws_lambda_events` has no CloudFront types, so the shapes are written out here from the
+//! CloudFront Developer Guide ("Lambda@Edge event structure", "Generate HTTP responses in
+//! request triggers"):
+//!
+//! ```json
+//! {"Records":[{"cf":{
+//!   "config":{"distributionDomainName":"d111111abcdef8.cloudfront.net","distributionId":"EDFDVBD6EXAMPLE",
+//!             "eventType":"viewer-request","requestId":"4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ=="},
+//!   "request":{"clientIp":"203.0.113.178","method":"GET","querystring":"","uri":"/",
+//!              "headers":{"host":[{"key":"Host","value":"d111111abcdef8.cloudfront.net"}]}}}}]}
+//! ```
+//!
+//! The function answers with the request (possibly modified), which CloudFront goes on to
+//! serve, or with a generated response (`status` is the only required field, a string),
+//! which CloudFront returns to the viewer without caching it.
+
+use crate::check::{Decision, Denial, EdgeCheck, TokenInfo, ViewerRequest};
+use crate::route::{required_access, Access};
+use crate::token::{bearer_token, hash_token, TokenHash};
+use crate::{Tier, IDENTITY_HEADER};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The header that proves to the origin that a request came through the edge check. Its value
+/// is a secret baked into the bundle and the origin at deploy time; the origin refuses requests
+/// without it. The edge removes any copy a viewer sent.
+pub const ORIGIN_SECRET_HEADER: &str = "x-tfreg-origin-secret";
+
+/// Requests under this prefix go to the registry origin (the origin Lambda); everything else
+/// the viewer check allows goes to S3 (archives, the discovery document).
+pub const ORIGIN_PATH_PREFIX: &str = "/v1/";
+
+/// Headers as CloudFront represents them: lowercase name -> one entry per value, each with
+/// the name as it appeared on the wire (`key`) and the value.
+pub type CfHeaders = BTreeMap<String, Vec<CfHeader>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CfHeader {
+    /// The header name in its original case. Optional in what a function returns: CloudFront
+    /// derives it from the map key when it is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub value: String,
+}
+
+impl CfHeader {
+    fn new(key: &str, value: impl Into<String>) -> Self {
+        CfHeader {
+            key: Some(key.to_owned()),
+            value: value.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewerRequestEvent {
+    #[serde(rename = "Records")]
+    pub records: Vec<EventRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub cf: CfRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CfRecord {
+    #[serde(default)]
+    pub config: CfConfig,
+    pub request: CfRequest,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CfConfig {
+    #[serde(default)]
+    pub distribution_domain_name: String,
+    #[serde(default)]
+    pub distribution_id: String,
+    /// `viewer-request` for this function. Anything else means it was associated with the
+    /// wrong trigger, which would let cached responses bypass the check: refused.
+    #[serde(default)]
+    pub event_type: String,
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// The request in a viewer-request event, and the request a function returns to let it
+/// through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CfRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    #[serde(default)]
+    pub headers: CfHeaders,
+    pub method: String,
+    /// The raw query string, without the `?`; empty when there is none. Returned unchanged:
+    /// the `expires`/`signature` parameters of archive URLs stay, because the archive
+    /// behaviour's cache key policy leaves the query string out of the cache key, so one
+    /// cached copy serves every signed URL for that archive.
+    #[serde(default)]
+    pub querystring: String,
+    pub uri: String,
+    /// Present only when the cache behaviour has "include body" on. Passed back untouched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<CfBody>,
+    /// Anything else CloudFront sends (none today for viewer requests; `origin` for
+    /// origin-facing events), passed back unchanged.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CfBody {
+    #[serde(default)]
+    pub input_truncated: bool,
+    /// `read-only` or `replace`.
+    pub action: String,
+    /// `base64` or `text`.
+    pub encoding: String,
+    pub data: String,
+}
+
+/// A response generated at the edge. `bodyEncoding` is left out, so CloudFront treats the
+/// body as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CfResponse {
+    /// The status code, as a string.
+    pub status: String,
+    pub status_description: String,
+    pub headers: CfHeaders,
+    pub body: String,
+}
+
+impl CfResponse {
+    /// A JSON error in the registry's convention (`{"errors":[…],"code":…}`).
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        let body = serde_json::json!({ "errors": [message], "code": code }).to_string();
+        Self::json(status, body)
+    }
+
+    fn json(status: u16, body: String) -> Self {
+        let mut headers = CfHeaders::new();
+        headers.insert(
+            "content-type".into(),
+            vec![CfHeader::new("Content-Type", "application/json")],
+        );
+        // CloudFront never caches a response generated at viewer request; say so to anything
+        // between CloudFront and the viewer too.
+        headers.insert(
+            "cache-control".into(),
+            vec![CfHeader::new("Cache-Control", "no-store")],
+        );
+        CfResponse {
+            status: status.to_string(),
+            status_description: status_description(status).to_owned(),
+            headers,
+            body,
+        }
+    }
+
+    fn denial(denial: &Denial) -> Self {
+        let mut response = Self::json(denial.status, denial.body_json());
+        if let Some(challenge) = denial.www_authenticate() {
+            response.headers.insert(
+                "www-authenticate".into(),
+                vec![CfHeader::new("WWW-Authenticate", challenge)],
+            );
+        }
+        response
+    }
+}
+
+fn status_description(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        413 => "Payload Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// What a viewer-request function returns to CloudFront: the request, to let it through, or
+/// a response for the viewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ViewerRequestResult {
+    Forward(CfRequest),
+    Respond(CfResponse),
+}
+
+/// One step of the check over an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EdgeStep {
+    Done(ViewerRequestResult),
+    /// The token is not in the cache: read the token item stored under this hash and call
+    /// [`ViewerRequestHandler::complete`] with it.
+    Lookup {
+        token_hash: TokenHash,
+    },
+}
+
+/// A token item as the edge reads it from the token table, attribute values unwrapped:
+/// `token_name` (S), `permission` (S: downloader, uploader or master), `expires_at` (N,
+/// seconds since the Unix epoch, absent for tokens that do not expire). The item's key is
+/// `pk = "token#<sha256 hex>"`; this is the contract with the origin's DynamoDB store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenItem {
+    pub token_name: String,
+    pub permission: Tier,
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+}
+
+impl From<TokenItem> for TokenInfo {
+    fn from(item: TokenItem) -> Self {
+        TokenInfo {
+            token_name: item.token_name,
+            tier: item.permission,
+            expires_at: item.expires_at,
+        }
+    }
+}
+
+/// Why an event could not be handled. These are deployment or programming errors, not viewer
+/// errors: the caller answers them with a 500 and logs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventError {
+    NoRecord,
+    WrongEventType(String),
+    /// `complete` was called for a request that needs no token lookup, or with the hash of a
+    /// different token than the request carries.
+    UnexpectedLookup,
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventError::NoRecord => f.write_str("the event has no Records[0].cf.request"),
+            EventError::WrongEventType(kind) => write!(
+                f,
+                "the function is associated with the {kind:?} event; it must run at viewer-request"
+            ),
+            EventError::UnexpectedLookup => {
+                f.write_str("the token lookup does not belong to this request")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
+/// The viewer-request function, minus the token store: drives [`EdgeCheck`] over CloudFront
+/// events and turns its decisions into what CloudFront expects back.
+pub struct ViewerRequestHandler {
+    check: EdgeCheck,
+    origin_secret: String,
+}
+
+impl ViewerRequestHandler {
+    pub fn new(check: EdgeCheck, origin_secret: impl Into<String>) -> Self {
+        ViewerRequestHandler {
+            check,
+            origin_secret: origin_secret.into(),
+        }
+    }
+
+    pub fn edge_check(&self) -> &EdgeCheck {
+        &self.check
+    }
+
+    /// Checks the event's request at `now` (seconds since the Unix epoch).
+    pub fn viewer_request(
+        &mut self,
+        event: ViewerRequestEvent,
+        now: u64,
+    ) -> Result<EdgeStep, EventError> {
+        let request = into_request(event)?;
+        let decision = self.check.check(&viewer_view(&request), now);
+        match decision {
+            Decision::Lookup { token_hash } => Ok(EdgeStep::Lookup { token_hash }),
+            decision => self.finish(request, decision).map(EdgeStep::Done),
+        }
+    }
+
+    /// Finishes a check that asked for a lookup: `found` is the token item stored under
+    /// `token_hash`, or `None` when there is none. The answer is cached (found tokens for the
+    /// positive TTL, unknown ones for the negative TTL). A failed lookup must not come here:
+    /// answer it without caching anything.
+    pub fn complete(
+        &mut self,
+        event: ViewerRequestEvent,
+        token_hash: &TokenHash,
+        found: Option<TokenInfo>,
+        now: u64,
+    ) -> Result<ViewerRequestResult, EventError> {
+        let request = into_request(event)?;
+        let view = viewer_view(&request);
+        // Only a token route with a well-formed bearer token asks for a lookup, and only for
+        // that token's hash: anything else would cache a store answer under the wrong key.
+        let expected = match required_access(view.method, view.path) {
+            Access::Token(_) => view.authorization.and_then(bearer_token).map(hash_token),
+            Access::Public | Access::SignedArchive => None,
+        };
+        if expected.as_ref() != Some(token_hash) {
+            return Err(EventError::UnexpectedLookup);
+        }
+        let decision = self.check.complete(&view, token_hash, found, now);
+        self.finish(request, decision)
+    }
+
+    fn finish(
+        &self,
+        mut request: CfRequest,
+        decision: Decision,
+    ) -> Result<ViewerRequestResult, EventError> {
+        Ok(match decision {
+            Decision::Allow { identity } => {
+                // Whatever the viewer sent under our names is dropped; only the edge's own
+                // values go on, so the origin can trust them.
+                request
+                    .headers
+                    .retain(|name, _| !is_edge_header(name.as_str()));
+                if let Some(identity) = identity {
+                    request.headers.insert(
+                        IDENTITY_HEADER.to_owned(),
+                        vec![CfHeader::new(
+                            "X-Tfreg-Identity",
+                            identity.to_header_value(),
+                        )],
+                    );
+                }
+                // The secret goes only where it is checked: never to S3 (archives, discovery),
+                // whose logs and errors it has no business in.
+                if request.uri.starts_with(ORIGIN_PATH_PREFIX) {
+                    request.headers.insert(
+                        ORIGIN_SECRET_HEADER.to_owned(),
+                        vec![CfHeader::new(
+                            "X-Tfreg-Origin-Secret",
+                            self.origin_secret.clone(),
+                        )],
+                    );
+                }
+                ViewerRequestResult::Forward(request)
+            }
+            Decision::Deny(denial) => ViewerRequestResult::Respond(CfResponse::denial(&denial)),
+            // Only a token route asks for a lookup, and `complete` answers those itself.
+            Decision::Lookup { .. } => return Err(EventError::UnexpectedLookup),
+        })
+    }
+}
+
+fn is_edge_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case(IDENTITY_HEADER) || name.eq_ignore_ascii_case(ORIGIN_SECRET_HEADER)
+}
+
+fn into_request(event: ViewerRequestEvent) -> Result<CfRequest, EventError> {
+    let record = event
+        .records
+        .into_iter()
+        .next()
+        .ok_or(EventError::NoRecord)?;
+    let event_type = record.cf.config.event_type;
+    // An event without a type is accepted (hand-written events in tests and tools); a wrong
+    // one is not.
+    if !event_type.is_empty() && event_type != "viewer-request" {
+        return Err(EventError::WrongEventType(event_type));
+    }
+    Ok(record.cf.request)
+}
+
+fn viewer_view(request: &CfRequest) -> ViewerRequest<'_> {
+    ViewerRequest {
+        method: &request.method,
+        path: &request.uri,
+        query: &request.querystring,
+        authorization: request
+            .headers
+            .get("authorization")
+            .and_then(|values| values.first())
+            .map(|header| header.value.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ArchiveSigner, EdgeConfig, Identity};
+
+    const SECRET: &str = "origin-secret-value";
+    const VERSIONS: &str = "/v1/modules/acme/vpc/aws/versions";
+
+    fn handler() -> ViewerRequestHandler {
+        let check = EdgeCheck::new(EdgeConfig::new(ArchiveSigner::new(b"key".to_vec())));
+        ViewerRequestHandler::new(check, SECRET)
+    }
+
+    /// A viewer-request event in the documented shape.
+    fn event(method: &str, uri: &str, querystring: &str, headers: &[(&str, &str)]) -> String {
+        let mut map = serde_json::Map::new();
+        map.insert(
+            "host".into(),
+            serde_json::json!([{"key": "Host", "value": "d111111abcdef8.cloudfront.net"}]),
+        );
+        for (name, value) in headers {
+            map.insert(
+                name.to_ascii_lowercase(),
+                serde_json::json!([{"key": name, "value": value}]),
+            );
+        }
+        serde_json::json!({"Records": [{"cf": {
+            "config": {
+                "distributionDomainName": "d111111abcdef8.cloudfront.net",
+                "distributionId": "EDFDVBD6EXAMPLE",
+                "eventType": "viewer-request",
+                "requestId": "4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ=="
+            },
+            "request": {
+                "clientIp": "203.0.113.178",
+                "headers": map,
+                "method": method,
+                "querystring": querystring,
+                "uri": uri
+            }
+        }}]})
+        .to_string()
+    }
+
+    fn parse(json: &str) -> ViewerRequestEvent {
+        serde_json::from_str(json).expect("a valid event")
+    }
+
+    fn done(step: EdgeStep) -> ViewerRequestResult {
+        match step {
+            EdgeStep::Done(result) => result,
+            other => panic!("expected a result, got {other:?}"),
+        }
+    }
+
+    fn forwarded(result: ViewerRequestResult) -> CfRequest {
+        match result {
+            ViewerRequestResult::Forward(request) => request,
+            other => panic!("expected the request to pass, got {other:?}"),
+        }
+    }
+
+    fn responded(result: ViewerRequestResult) -> CfResponse {
+        match result {
+            ViewerRequestResult::Respond(response) => response,
+            other => panic!("expected a generated response, got {other:?}"),
+        }
+    }
+
+    fn header<'a>(request: &'a CfRequest, name: &str) -> Option<&'a str> {
+        request
+            .headers
+            .get(name)
+            .map(|values| values[0].value.as_str())
+    }
+
+    fn downloader() -> Option<TokenInfo> {
+        Some(TokenInfo {
+            token_name: "ci".into(),
+            tier: Tier::Downloader,
+            expires_at: None,
+        })
+    }
+
+    #[test]
+    fn the_documented_example_event_parses_and_round_trips() {
+        let json = event("GET", "/", "", &[("User-Agent", "curl/7.66.0")]);
+        let parsed = parse(&json);
+        assert_eq!(parsed.records[0].cf.config.event_type, "viewer-request");
+        let request = &parsed.records[0].cf.request;
+        assert_eq!(request.client_ip.as_deref(), Some("203.0.113.178"));
+        assert_eq!(header(request, "user-agent"), Some("curl/7.66.0"));
+        let again: serde_json::Value = serde_json::to_value(&parsed).unwrap();
+        assert_eq!(
+            again,
+            serde_json::from_str::<serde_json::Value>(&json).unwrap()
+        );
+    }
+
+    #[test]
+    fn no_token_is_a_401_generated_response_with_a_challenge() {
+        let mut handler = handler();
+        let step = handler
+            .viewer_request(parse(&event("GET", VERSIONS, "", &[])), 0)
+            .unwrap();
+        let response = responded(done(step));
+        assert_eq!(response.status, "401");
+        assert_eq!(response.status_description, "Unauthorized");
+        assert_eq!(
+            response.headers["www-authenticate"][0].value,
+            "Bearer realm=\"tfreg\""
+        );
+        assert_eq!(
+            response.headers["content-type"][0].value,
+            "application/json"
+        );
+        let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(body["code"], "missing_token");
+        // The documented field names, nothing CloudFront would reject.
+        let json = serde_json::to_value(&response).unwrap();
+        let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["body", "headers", "status", "statusDescription"]);
+    }
+
+    #[test]
+    fn an_allowed_origin_request_carries_the_identity_and_the_secret_and_nothing_forged() {
+        let mut handler = handler();
+        let json = event(
+            "GET",
+            VERSIONS,
+            "",
+            &[
+                ("Authorization", "Bearer tfr_abc"),
+                ("X-Tfreg-Identity", "token=admin;tier=master"),
+                ("X-TFREG-ORIGIN-SECRET", "guess"),
+            ],
+        );
+        let token_hash = match handler.viewer_request(parse(&json), 0).unwrap() {
+            EdgeStep::Lookup { token_hash } => token_hash,
+            other => panic!("expected a lookup, got {other:?}"),
+        };
+        assert_eq!(token_hash, hash_token("tfr_abc"));
+        let request = forwarded(
+            handler
+                .complete(parse(&json), &token_hash, downloader(), 0)
+                .unwrap(),
+        );
+        assert_eq!(
+            Identity::from_header_value(header(&request, IDENTITY_HEADER).unwrap()),
+            Some(Identity {
+                token_name: "ci".into(),
+                tier: Tier::Downloader
+            })
+        );
+        assert_eq!(header(&request, ORIGIN_SECRET_HEADER), Some(SECRET));
+        let names: Vec<_> = request.headers.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "authorization",
+                "host",
+                "x-tfreg-identity",
+                "x-tfreg-origin-secret"
+            ]
+        );
+        // The warm path: the same token is answered from the cache.
+        let cached = forwarded(done(handler.viewer_request(parse(&json), 1).unwrap()));
+        assert_eq!(cached, request);
+    }
+
+    #[test]
+    fn a_downloader_may_not_publish() {
+        let mut handler = handler();
+        let json = event(
+            "PUT",
+            "/v1/modules/acme/vpc/aws/1.0.0",
+            "",
+            &[("Authorization", "Bearer tfr_dl")],
+        );
+        let response = responded(
+            handler
+                .complete(parse(&json), &hash_token("tfr_dl"), downloader(), 0)
+                .unwrap(),
+        );
+        assert_eq!(response.status, "403");
+        assert!(!response.headers.contains_key("www-authenticate"));
+    }
+
+    #[test]
+    fn archives_and_discovery_pass_without_the_secret_or_forged_headers() {
+        let mut handler = handler();
+        let path = "/archives/acme/vpc/aws/1.0.0/module.tar.gz";
+        let query = format!(
+            "{}&checksum=sha256:00",
+            handler.edge_check().config().signer.sign(path, 100)
+        );
+        let forged = [
+            ("X-Tfreg-Identity", "token=admin;tier=master"),
+            ("X-Tfreg-Origin-Secret", "guess"),
+        ];
+        let archive = forwarded(done(
+            handler
+                .viewer_request(parse(&event("GET", path, &query, &forged)), 10)
+                .unwrap(),
+        ));
+        assert_eq!(archive.querystring, query, "the query string is kept as is");
+        let discovery = forwarded(done(
+            handler
+                .viewer_request(
+                    parse(&event("GET", "/.well-known/terraform.json", "", &forged)),
+                    10,
+                )
+                .unwrap(),
+        ));
+        for request in [archive, discovery] {
+            assert_eq!(header(&request, IDENTITY_HEADER), None);
+            assert_eq!(header(&request, ORIGIN_SECRET_HEADER), None);
+        }
+    }
+
+    #[test]
+    fn a_tampered_archive_url_is_403() {
+        let mut handler = handler();
+        let path = "/archives/acme/vpc/aws/1.0.0/module.tar.gz";
+        let query = handler
+            .edge_check()
+            .config()
+            .signer
+            .sign(path, 100)
+            .replace("expires=100", "expires=999");
+        let response = responded(done(
+            handler
+                .viewer_request(parse(&event("GET", path, &query, &[])), 10)
+                .unwrap(),
+        ));
+        assert_eq!(response.status, "403");
+        let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(body["code"], "invalid_archive_signature");
+    }
+
+    #[test]
+    fn complete_refuses_a_lookup_that_is_not_this_requests() {
+        let mut handler = handler();
+        let json = event("GET", VERSIONS, "", &[("Authorization", "Bearer mine")]);
+        assert_eq!(
+            handler.complete(parse(&json), &hash_token("theirs"), downloader(), 0),
+            Err(EventError::UnexpectedLookup)
+        );
+        let discovery = event("GET", "/.well-known/terraform.json", "", &[]);
+        assert_eq!(
+            handler.complete(parse(&discovery), &hash_token("mine"), downloader(), 0),
+            Err(EventError::UnexpectedLookup)
+        );
+        assert_eq!(handler.edge_check().cached_lookups(), 0);
+    }
+
+    #[test]
+    fn the_wrong_trigger_is_refused() {
+        let mut handler = handler();
+        let json = event("GET", VERSIONS, "", &[]).replace("viewer-request", "origin-request");
+        assert_eq!(
+            handler.viewer_request(parse(&json), 0),
+            Err(EventError::WrongEventType("origin-request".into()))
+        );
+        let empty = ViewerRequestEvent { records: vec![] };
+        assert_eq!(handler.viewer_request(empty, 0), Err(EventError::NoRecord));
+    }
+
+    #[test]
+    fn unknown_request_fields_and_the_body_pass_through() {
+        let mut handler = handler();
+        let mut value: serde_json::Value =
+            serde_json::from_str(&event("GET", "/.well-known/terraform.json", "", &[])).unwrap();
+        let request = &mut value["Records"][0]["cf"]["request"];
+        request["body"] = serde_json::json!({
+            "inputTruncated": false, "action": "read-only", "encoding": "base64", "data": ""
+        });
+        request["somethingNew"] = serde_json::json!({"a": 1});
+        let expected = request.clone();
+        let event: ViewerRequestEvent = serde_json::from_value(value).unwrap();
+        let passed = forwarded(done(handler.viewer_request(event, 0).unwrap()));
+        assert_eq!(serde_json::to_value(&passed).unwrap(), expected);
+    }
+
+    #[test]
+    fn token_items_map_to_token_info() {
+        let item: TokenItem = serde_json::from_str(
+            r#"{"token_name":"ci","permission":"uploader","expires_at":1700000000}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            TokenInfo::from(item),
+            TokenInfo {
+                token_name: "ci".into(),
+                tier: Tier::Uploader,
+                expires_at: Some(1_700_000_000)
+            }
+        );
+        let no_expiry: TokenItem =
+            serde_json::from_str(r#"{"token_name":"ci","permission":"master"}"#).unwrap();
+        assert_eq!(no_expiry.expires_at, None);
+        assert!(
+            serde_json::from_str::<TokenItem>(r#"{"token_name":"ci","permission":"root"}"#)
+                .is_err()
+        );
+    }
+}
