@@ -7,3 +7,4 @@ bash tests/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+(cd edge/js && npm test)  # packages the Lambda@Edge bundle, unzips it and runs it under Node.js against moto

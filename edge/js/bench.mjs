@@ -1,0 +1,126 @@
+// Measures the Lambda@Edge bundle under Node.js: WebAssembly instantiation, the edge decision
+// per request on a token-cache hit and on a miss (check + complete, the DynamoDB call left
+// out), a signed archive URL, and the zip size. Prints numbers; asserts nothing.
+//
+//   node edge/js/bench.mjs        (or: cd edge/js && npm run bench)
+//
+// It packages its own bundle with package.sh (throwaway keys) into a temporary directory.
+
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { freePort, packageBundle, randomHex, signArchive, viewerRequestEvent } from './harness.mjs';
+
+process.env.AWS_ACCESS_KEY_ID ??= 'bench';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
+
+const VERSIONS = '/v1/modules/acme/vpc/aws/versions';
+const ARCHIVE = '/archives/acme/vpc/aws/1.2.0/module.tar.gz';
+const ITEM = JSON.stringify({ token_name: 'bench', permission: 'downloader', expires_at: null });
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Microseconds per call of `run(i)` over `n` calls, after a warm-up. */
+async function perCall(n, run) {
+  for (let i = 0; i < Math.min(n, 2000); i += 1) await run(i);
+  const start = performance.now();
+  for (let i = 0; i < n; i += 1) await run(i);
+  return ((performance.now() - start) * 1000) / n;
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+// A stand-in for DynamoDB that finds every token, so the real handler's cache can be warmed.
+const stubPort = await freePort();
+const stub = createServer((request, response) => {
+  request.resume();
+  request.on('end', () => {
+    response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+    response.end(JSON.stringify({
+      Item: { token_name: { S: 'bench' }, permission: { S: 'downloader' } },
+    }));
+  });
+});
+await new Promise((resolve) => stub.listen(stubPort, '127.0.0.1', resolve));
+
+const signingKey = randomHex(32);
+const bundle = packageBundle({
+  table: 'tfreg-tokens',
+  region: 'us-east-1',
+  'signing-key-hex': signingKey,
+  'origin-secret': `bench-${randomHex(16)}`,
+  'dynamodb-endpoint': `http://127.0.0.1:${stubPort}`,
+});
+
+try {
+  const wasmBytes = readFileSync(join(bundle.dir, 'edge.wasm'));
+  const loadStart = performance.now();
+  const { handler, EdgeWasm, configJson } = await bundle.load();
+  const moduleLoadMs = performance.now() - loadStart;
+
+  const token = `tfr_${randomHex(32)}`;
+  const hitEvent = viewerRequestEvent({ uri: VERSIONS, headers: { Authorization: `Bearer ${token}` } });
+
+  // V8 compiles WebAssembly lazily, function by function, on first call: a cold container
+  // pays for it on its first request, not at instantiation. Only the first of these runs
+  // cold; V8 then shares the compiled code between modules of the same bytes.
+  const firstCallMs = [];
+  for (let i = 0; i < 20; i += 1) {
+    const fresh = new EdgeWasm(new WebAssembly.Module(wasmBytes), configJson);
+    const json = JSON.stringify(viewerRequestEvent({ uri: VERSIONS, headers: { Authorization: `Bearer tfr_${randomHex(32)}` } }));
+    const start = performance.now();
+    const first = fresh.viewerRequest(json, now());
+    fresh.complete(json, first.lookup, ITEM, now());
+    firstCallMs.push(performance.now() - start);
+  }
+
+  // Compile + instantiate + init, as a cold container does once.
+  const instantiateMs = [];
+  for (let i = 0; i < 20; i += 1) {
+    const start = performance.now();
+    new EdgeWasm(new WebAssembly.Module(wasmBytes), configJson);
+    instantiateMs.push(performance.now() - start);
+  }
+
+  // The whole handler on a hit (event to JSON, the wasm call, the answer back to an object).
+  await handler(hitEvent); // the miss: one call to the stub
+  const handlerHit = await perCall(50_000, () => handler(hitEvent));
+
+  // The wasm decision alone, through the same marshalling the handler uses.
+  const edge = new EdgeWasm(new WebAssembly.Module(wasmBytes), configJson);
+  const hitJson = JSON.stringify(hitEvent);
+  const warm = edge.viewerRequest(hitJson, now());
+  edge.complete(hitJson, warm.lookup, ITEM, now());
+  const decisionHit = await perCall(50_000, () => edge.viewerRequest(JSON.stringify(hitEvent), now()));
+
+  // A miss: a token the cache has not seen, then complete with the item (no DynamoDB call).
+  const missEvents = Array.from({ length: 30_000 }, () =>
+    viewerRequestEvent({ uri: VERSIONS, headers: { Authorization: `Bearer tfr_${randomHex(32)}` } }),
+  );
+  const decisionMiss = await perCall(missEvents.length - 2000, (i) => {
+    const json = JSON.stringify(missEvents[i]);
+    const first = edge.viewerRequest(json, now());
+    return edge.complete(json, first.lookup, ITEM, now());
+  });
+
+  const archiveEvent = viewerRequestEvent({ uri: ARCHIVE, querystring: signArchive(signingKey, ARCHIVE, now() + 300) });
+  const decisionArchive = await perCall(50_000, () => edge.viewerRequest(JSON.stringify(archiveEvent), now()));
+
+  const rows = [
+    ['node', process.version],
+    ['zip size (dist/edge.zip layout)', `${bundle.zipSize} bytes (${(bundle.zipSize / 1024).toFixed(1)} KiB; limit 1 MiB)`],
+    ['edge.wasm', `${wasmBytes.length} bytes uncompressed`],
+    ['handler module load (SDK import + wasm), once', `${moduleLoadMs.toFixed(1)} ms`],
+    ['WebAssembly compile + instantiate + init', `${median(instantiateMs).toFixed(2)} ms median, ${instantiateMs[0].toFixed(2)} ms first`],
+    ['first miss decision of a cold instance (lazy compile)', `${firstCallMs[0].toFixed(2)} ms, then ${median(firstCallMs).toFixed(2)} ms`],
+    ['handler(event), token cache hit', `${handlerHit.toFixed(1)} µs`],
+    ['edge decision, token cache hit', `${decisionHit.toFixed(1)} µs`],
+    ['edge decision, cache miss (check + complete, DynamoDB excluded)', `${decisionMiss.toFixed(1)} µs`],
+    ['edge decision, signed archive URL', `${decisionArchive.toFixed(1)} µs`],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  for (const [name, value] of rows) console.log(`${name.padEnd(width)}  ${value}`);
+} finally {
+  stub.close();
+  bundle.remove();
+}

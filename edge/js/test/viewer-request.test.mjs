@@ -1,0 +1,289 @@
+// The Lambda@Edge bundle under the real Node.js runtime: packaged with package.sh, unpacked
+// from its zip, its handler imported and called with CloudFront viewer-request events of the
+// documented shape, and its token lookups going over the DynamoDB wire protocol to moto.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  packageBundle,
+  randomHex,
+  sha256Hex,
+  signArchive,
+  startCountingProxy,
+  startMoto,
+  viewerRequestEvent,
+} from '../harness.mjs';
+
+// The handler's SDK client takes its credentials from the environment, as on Lambda.
+process.env.AWS_ACCESS_KEY_ID = 'testing';
+process.env.AWS_SECRET_ACCESS_KEY = 'testing';
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+delete process.env.AWS_PROFILE;
+
+const TABLE = 'tfreg-tokens';
+const REGION = 'us-east-1';
+const SIGNING_KEY = randomHex(32);
+const ORIGIN_SECRET = `secret-${randomHex(16)}`;
+const VERSIONS = '/v1/modules/acme/vpc/aws/versions';
+const ARCHIVE = '/archives/acme/vpc/aws/1.2.0/module.tar.gz';
+
+const now = () => Math.floor(Date.now() / 1000);
+
+let moto;
+let proxy;
+let bundle;
+let handler;
+let store;
+
+/** Stores a token item the way the origin's DynamoDB store does; returns the token value. */
+async function createToken(name, permission, expiresAt) {
+  const token = `tfr_${randomHex(32)}`;
+  const item = {
+    pk: { S: `token#${sha256Hex(token)}` },
+    token_name: { S: name },
+    permission: { S: permission },
+    created_at: { S: new Date().toISOString() },
+  };
+  if (expiresAt !== undefined) item.expires_at = { N: String(expiresAt) };
+  await store.send(new PutItemCommand({ TableName: TABLE, Item: item }));
+  return token;
+}
+
+const bearer = (token) => ({ Authorization: `Bearer ${token}` });
+
+function header(request, name) {
+  return request.headers[name]?.map((entry) => entry.value);
+}
+
+/** Asserts a generated response of the documented shape and returns its parsed body. */
+function assertGenerated(result, status) {
+  assert.equal(result.status, String(status), JSON.stringify(result));
+  assert.equal(typeof result.statusDescription, 'string');
+  assert.deepEqual(header(result, 'content-type'), ['application/json']);
+  for (const [name, values] of Object.entries(result.headers)) {
+    assert.equal(name, name.toLowerCase());
+    for (const entry of values) assert.equal(typeof entry.value, 'string');
+  }
+  assert.equal(result.uri, undefined, 'a response, not the request');
+  const body = JSON.parse(result.body);
+  assert.equal(body.errors.length, 1);
+  return body;
+}
+
+/** Asserts the request was passed on unchanged but for the edge's own headers. */
+function assertPassed(result, event) {
+  const original = event.Records[0].cf.request;
+  assert.equal(result.status, undefined, JSON.stringify(result));
+  assert.equal(result.uri, original.uri);
+  assert.equal(result.method, original.method);
+  assert.equal(result.querystring, original.querystring);
+  assert.equal(result.clientIp, original.clientIp);
+  for (const [name, values] of Object.entries(original.headers)) {
+    if (name.startsWith('x-tfreg-')) continue;
+    assert.deepEqual(result.headers[name], values, name);
+  }
+  return result;
+}
+
+describe('the viewer-request bundle under Node.js', () => {
+  before(async () => {
+    moto = await startMoto();
+    proxy = await startCountingProxy(moto.url);
+    store = new DynamoDBClient({ region: REGION, endpoint: moto.url });
+    await store.send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    bundle = packageBundle({
+      table: TABLE,
+      region: REGION,
+      'signing-key-hex': SIGNING_KEY,
+      'origin-secret': ORIGIN_SECRET,
+      'dynamodb-endpoint': proxy.url,
+    });
+    ({ handler } = await bundle.load());
+  });
+
+  after(async () => {
+    store?.destroy();
+    await proxy?.stop();
+    await moto?.stop();
+    bundle?.remove();
+  });
+
+  it('is a zip of index.mjs, edge.wasm and config.json under 1 MB, with an import-free module', () => {
+    assert.deepEqual(bundle.files, ['config.json', 'edge.wasm', 'index.mjs']);
+    assert.ok(bundle.zipSize < 1024 * 1024, `${bundle.zipSize} bytes`);
+    const wasm = new WebAssembly.Module(readFileSync(join(bundle.dir, 'edge.wasm')));
+    assert.deepEqual(WebAssembly.Module.imports(wasm), []);
+    const config = JSON.parse(readFileSync(join(bundle.dir, 'config.json'), 'utf8'));
+    assert.equal(config.table, TABLE);
+    assert.equal(config.positive_ttl_secs, 60);
+    assert.equal(config.negative_ttl_secs, 10);
+  });
+
+  it('answers a request without a token with 401 and a Bearer challenge', async () => {
+    const result = await handler(viewerRequestEvent({ uri: VERSIONS }));
+    const body = assertGenerated(result, 401);
+    assert.equal(body.code, 'missing_token');
+    assert.equal(result.statusDescription, 'Unauthorized');
+    assert.deepEqual(header(result, 'www-authenticate'), ['Bearer realm="tfreg"']);
+  });
+
+  it('passes a downloader listing versions to the origin with its identity and the origin secret', async () => {
+    const token = await createToken('ci-reader', 'downloader');
+    const event = viewerRequestEvent({ uri: VERSIONS, headers: bearer(token) });
+    const result = assertPassed(await handler(event), event);
+    assert.deepEqual(header(result, 'x-tfreg-identity'), ['token=ci-reader;tier=downloader']);
+    assert.deepEqual(header(result, 'x-tfreg-origin-secret'), [ORIGIN_SECRET]);
+  });
+
+  it('refuses a downloader publishing with 403', async () => {
+    const token = await createToken('ci-reader-2', 'downloader');
+    const event = viewerRequestEvent({
+      method: 'PUT',
+      uri: '/v1/modules/acme/vpc/aws/1.0.0',
+      headers: bearer(token),
+    });
+    const body = assertGenerated(await handler(event), 403);
+    assert.equal(body.code, 'insufficient_tier');
+    assert.equal(body.errors[0], 'token "ci-reader-2" has the downloader tier; this needs uploader');
+  });
+
+  it('lets an uploader publish', async () => {
+    const token = await createToken('ci-publisher', 'uploader');
+    const event = viewerRequestEvent({
+      method: 'PUT',
+      uri: '/v1/modules/acme/vpc/aws/1.0.0',
+      headers: { ...bearer(token), 'Content-Type': 'application/gzip' },
+    });
+    const result = assertPassed(await handler(event), event);
+    assert.deepEqual(header(result, 'x-tfreg-identity'), ['token=ci-publisher;tier=uploader']);
+  });
+
+  it('replaces a forged identity and origin secret sent by the viewer', async () => {
+    const token = await createToken('plain-reader', 'downloader');
+    const forged = {
+      'X-Tfreg-Identity': 'token=admin;tier=master',
+      'X-Tfreg-Origin-Secret': 'a-guess',
+    };
+    const event = viewerRequestEvent({ uri: VERSIONS, headers: { ...bearer(token), ...forged } });
+    const result = assertPassed(await handler(event), event);
+    assert.deepEqual(header(result, 'x-tfreg-identity'), ['token=plain-reader;tier=downloader']);
+    assert.deepEqual(header(result, 'x-tfreg-origin-secret'), [ORIGIN_SECRET]);
+
+    // A forged identity without a token grants nothing.
+    const anonymous = await handler(viewerRequestEvent({ uri: '/v1/tokens', headers: forged }));
+    assert.equal(assertGenerated(anonymous, 401).code, 'missing_token');
+  });
+
+  it('answers an unknown token with 401', async () => {
+    const event = viewerRequestEvent({ uri: VERSIONS, headers: bearer(`tfr_${randomHex(32)}`) });
+    const body = assertGenerated(await handler(event), 401);
+    assert.equal(body.code, 'unknown_token');
+  });
+
+  it('answers an expired token with 401', async () => {
+    const token = await createToken('old-ci', 'master', now() - 60);
+    const event = viewerRequestEvent({ uri: VERSIONS, headers: bearer(token) });
+    const result = await handler(event);
+    const body = assertGenerated(result, 401);
+    assert.equal(body.code, 'expired_token');
+    assert.deepEqual(header(result, 'www-authenticate'), ['Bearer realm="tfreg"']);
+  });
+
+  it('passes a token that expires later', async () => {
+    const token = await createToken('new-ci', 'downloader', now() + 3600);
+    const event = viewerRequestEvent({ uri: VERSIONS, headers: bearer(token) });
+    assertPassed(await handler(event), event);
+  });
+
+  it('passes a valid signed archive URL to S3 without a token, the secret or forged headers', async () => {
+    const before = proxy.count('GetItem');
+    const querystring = `${signArchive(SIGNING_KEY, ARCHIVE, now() + 300)}&checksum=sha256:${'0'.repeat(64)}`;
+    const event = viewerRequestEvent({
+      uri: ARCHIVE,
+      querystring,
+      headers: { 'X-Tfreg-Identity': 'token=admin;tier=master', 'X-Tfreg-Origin-Secret': 'a-guess' },
+    });
+    const result = assertPassed(await handler(event), event);
+    // The query string is kept as it is: the archive behaviour's cache key leaves it out.
+    assert.equal(result.querystring, querystring);
+    assert.equal(result.headers['x-tfreg-identity'], undefined);
+    assert.equal(result.headers['x-tfreg-origin-secret'], undefined);
+    assert.equal(proxy.count('GetItem'), before, 'no token lookup for an archive');
+  });
+
+  it('refuses a tampered signed archive URL with 403', async () => {
+    const expires = now() + 300;
+    const signed = signArchive(SIGNING_KEY, ARCHIVE, expires);
+    const otherPath = await handler(
+      viewerRequestEvent({ uri: '/archives/acme/vpc/aws/9.9.9/module.tar.gz', querystring: signed }),
+    );
+    assert.equal(assertGenerated(otherPath, 403).code, 'invalid_archive_signature');
+    const later = await handler(
+      viewerRequestEvent({ uri: ARCHIVE, querystring: signed.replace(`expires=${expires}`, `expires=${expires + 1}`) }),
+    );
+    assert.equal(assertGenerated(later, 403).code, 'invalid_archive_signature');
+    const otherKey = await handler(
+      viewerRequestEvent({ uri: ARCHIVE, querystring: signArchive(randomHex(32), ARCHIVE, expires) }),
+    );
+    assert.equal(assertGenerated(otherKey, 403).code, 'invalid_archive_signature');
+    const unsigned = await handler(viewerRequestEvent({ uri: ARCHIVE }));
+    assert.equal(assertGenerated(unsigned, 403).code, 'unsigned_archive_url');
+  });
+
+  it('refuses an expired signed archive URL with 403', async () => {
+    const event = viewerRequestEvent({ uri: ARCHIVE, querystring: signArchive(SIGNING_KEY, ARCHIVE, now() - 1) });
+    const body = assertGenerated(await handler(event), 403);
+    assert.equal(body.code, 'expired_archive_url');
+  });
+
+  it('passes discovery without a token, a lookup or the origin secret', async () => {
+    const before = proxy.count('GetItem');
+    const event = viewerRequestEvent({ uri: '/.well-known/terraform.json' });
+    const result = assertPassed(await handler(event), event);
+    assert.equal(result.headers['x-tfreg-origin-secret'], undefined);
+    assert.equal(proxy.count('GetItem'), before);
+  });
+
+  it('reads a token from DynamoDB once, then answers from its cache', async () => {
+    const token = await createToken('warm-path', 'downloader');
+    const event = () => viewerRequestEvent({ uri: VERSIONS, headers: bearer(token) });
+    const before = proxy.count('GetItem');
+    assertPassed(await handler(event()), event());
+    assert.equal(proxy.count('GetItem'), before + 1, 'one GetItem on the miss');
+    const second = await handler(event());
+    assert.deepEqual(header(second, 'x-tfreg-identity'), ['token=warm-path;tier=downloader']);
+    const download = viewerRequestEvent({ uri: '/v1/modules/acme/vpc/aws/1.2.0/download', headers: bearer(token) });
+    assertPassed(await handler(download), download);
+    assert.equal(proxy.count('GetItem'), before + 1, 'no GetItem on the hits');
+
+    // An unknown token is remembered too (for the shorter negative TTL).
+    const unknown = () => viewerRequestEvent({ uri: VERSIONS, headers: bearer(`tfr_${'9'.repeat(64)}`) });
+    assertGenerated(await handler(unknown()), 401);
+    assertGenerated(await handler(unknown()), 401);
+    assert.equal(proxy.count('GetItem'), before + 2);
+  });
+
+  it('answers 503 when DynamoDB fails, and caches nothing', async () => {
+    const token = await createToken('unlucky', 'downloader');
+    const event = () => viewerRequestEvent({ uri: VERSIONS, headers: bearer(token) });
+    proxy.failNext(10);
+    const failed = await handler(event());
+    proxy.failNext(0);
+    const body = assertGenerated(failed, 503);
+    assert.equal(body.code, 'token_store_unavailable');
+    const before = proxy.count('GetItem');
+    const retried = await handler(event());
+    assert.deepEqual(header(retried, 'x-tfreg-identity'), ['token=unlucky;tier=downloader']);
+    assert.equal(proxy.count('GetItem'), before + 1, 'the failure was not cached');
+  });
+});
