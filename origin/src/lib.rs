@@ -4,6 +4,7 @@
 //! reached only through [`ArchiveStore`] and [`TokenStore`].
 
 pub mod archive;
+pub mod aws;
 pub mod conformance;
 pub mod embedded;
 mod error;

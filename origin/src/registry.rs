@@ -334,7 +334,9 @@ impl Registry {
     }
 
     /// `204` with `X-Terraform-Get`: a root-relative, signed, short-lived archive URL that
-    /// carries go-getter's `checksum=sha256:…`, so Terraform verifies what it unpacks.
+    /// carries go-getter's `checksum=sha256:…`, so Terraform verifies what it unpacks (except
+    /// for an archive put into S3 by hand without a `sha256` in its metadata: no checksum is
+    /// known, so none is sent).
     async fn download(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
         let meta = self.find_version(&key).await?;
         let location = self.signed_archive_url(&key, &meta.sha256);
@@ -346,12 +348,14 @@ impl Registry {
     pub fn signed_archive_url(&self, key: &ArchiveKey, sha256: &str) -> String {
         let path = format!("{ARCHIVE_PATH_PREFIX}{}", key.as_path());
         let expires = now_unix() + self.config.archive_url_ttl_secs;
+        let signed = format!("{path}?{}", self.signer.sign(&path, expires));
         // go-getter strips `checksum` before it requests the URL, so it stays out of the
-        // signature.
-        format!(
-            "{path}?{}&checksum=sha256:{sha256}",
-            self.signer.sign(&path, expires)
-        )
+        // signature. An empty one would fail every download: leave it out instead.
+        if sha256.is_empty() {
+            signed
+        } else {
+            format!("{signed}&checksum=sha256:{sha256}")
+        }
     }
 
     async fn upload(

@@ -1,0 +1,392 @@
+//! [`TokenStore`] over one DynamoDB table: a token item keyed by the token's hash (what the
+//! edge reads) and a name item keyed by its name (what keeps names unique), written and
+//! deleted together in transactions. The item schema is in the [module docs](super).
+
+use super::{backend_error, backoff, SdkConfig, CONFLICT_RETRIES};
+use crate::storage::{CreateOutcome, StorageError, TokenRecord, TokenStore};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+use tfreg_edge::{Tier, TokenHash};
+
+/// The table's partition key.
+pub const PARTITION_KEY: &str = "pk";
+/// `pk` of a token item: this prefix, then the SHA-256 hex of the token.
+pub const TOKEN_KEY_PREFIX: &str = "token#";
+/// `pk` of a name item: this prefix, then the token's name.
+pub const NAME_KEY_PREFIX: &str = "name#";
+/// The table's TTL attribute (seconds since the epoch), on both items of an expiring token.
+pub const EXPIRES_AT: &str = "expires_at";
+
+const TOKEN_NAME: &str = "token_name";
+const PERMISSION: &str = "permission";
+const CREATED_AT: &str = "created_at";
+const DESCRIPTION: &str = "description";
+const TOKEN_HASH: &str = "token_hash";
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, Clone)]
+pub struct DynamoTokenStore {
+    client: Client,
+    table: String,
+}
+
+/// Why a transaction was cancelled, per item, as DynamoDB reports it.
+enum TransactionOutcome {
+    Committed,
+    /// `ConditionalCheckFailed` on the item at this position.
+    ConditionFailed(usize),
+    /// Another transaction touched the same items (`TransactionConflict`): try again.
+    Conflict,
+}
+
+fn key_of(pk: String) -> Item {
+    HashMap::from([(PARTITION_KEY.to_owned(), AttributeValue::S(pk))])
+}
+
+fn string_attribute<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn corrupt(pk: &str, what: &str) -> StorageError {
+    StorageError::Corrupt(format!("token item {pk:?}: {what}"))
+}
+
+fn build_error(error: impl std::error::Error) -> StorageError {
+    StorageError::Backend(format!("building a DynamoDB request: {error}"))
+}
+
+impl DynamoTokenStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoTokenStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn from_sdk_config(config: &SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn token_item(record: &TokenRecord) -> Item {
+        let mut item = key_of(format!("{TOKEN_KEY_PREFIX}{}", record.token_hash));
+        item.insert(
+            TOKEN_NAME.into(),
+            AttributeValue::S(record.token_name.clone()),
+        );
+        item.insert(
+            PERMISSION.into(),
+            AttributeValue::S(record.permission.as_str().into()),
+        );
+        item.insert(
+            CREATED_AT.into(),
+            AttributeValue::S(record.created_at.clone()),
+        );
+        if let Some(expires_at) = record.expires_at {
+            item.insert(EXPIRES_AT.into(), AttributeValue::N(expires_at.to_string()));
+        }
+        if let Some(description) = &record.description {
+            item.insert(DESCRIPTION.into(), AttributeValue::S(description.clone()));
+        }
+        item
+    }
+
+    fn name_item(record: &TokenRecord) -> Item {
+        let mut item = key_of(format!("{NAME_KEY_PREFIX}{}", record.token_name));
+        item.insert(
+            TOKEN_HASH.into(),
+            AttributeValue::S(record.token_hash.clone()),
+        );
+        if let Some(expires_at) = record.expires_at {
+            item.insert(EXPIRES_AT.into(), AttributeValue::N(expires_at.to_string()));
+        }
+        item
+    }
+
+    /// A token item back as a record. An expired token whose item DynamoDB's TTL has not
+    /// removed yet (that can take days) comes back as it is, with its `expires_at`: the
+    /// callers (the edge, the registry) are the ones that refuse it.
+    fn record_from_item(item: &Item) -> Result<TokenRecord, StorageError> {
+        let pk = string_attribute(item, PARTITION_KEY).unwrap_or_default();
+        let token_hash = pk
+            .strip_prefix(TOKEN_KEY_PREFIX)
+            .ok_or_else(|| corrupt(pk, "not a token item"))?;
+        let required = |name: &str| {
+            string_attribute(item, name)
+                .map(str::to_owned)
+                .ok_or_else(|| corrupt(pk, &format!("no {name} string")))
+        };
+        let permission: Tier = required(PERMISSION)?
+            .parse()
+            .map_err(|e: tfreg_edge::UnknownTier| corrupt(pk, &e.to_string()))?;
+        let expires_at = match item.get(EXPIRES_AT) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_n()
+                    .ok()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .ok_or_else(|| corrupt(pk, "expires_at is not a number of seconds"))?,
+            ),
+        };
+        Ok(TokenRecord {
+            token_hash: token_hash.to_owned(),
+            token_name: required(TOKEN_NAME)?,
+            permission,
+            created_at: required(CREATED_AT)?,
+            expires_at,
+            description: string_attribute(item, DESCRIPTION).map(str::to_owned),
+        })
+    }
+
+    async fn get_item(&self, pk: String) -> Result<Option<Item>, StorageError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(pk.clone())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend_error(&format!("reading {pk:?} from {}", self.table), e))?;
+        Ok(output.item)
+    }
+
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<TransactionOutcome, StorageError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(TransactionOutcome::Committed),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let codes: Vec<Option<&str>> = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code())
+                        .collect();
+                    if let Some(position) = codes
+                        .iter()
+                        .position(|code| *code == Some("ConditionalCheckFailed"))
+                    {
+                        Ok(TransactionOutcome::ConditionFailed(position))
+                    } else if codes.contains(&Some("TransactionConflict")) {
+                        Ok(TransactionOutcome::Conflict)
+                    } else {
+                        Err(StorageError::Backend(format!(
+                            "transaction on {} cancelled: {codes:?}",
+                            self.table
+                        )))
+                    }
+                }
+                TransactWriteItemsError::TransactionInProgressException(_) => {
+                    Ok(TransactionOutcome::Conflict)
+                }
+                _ => Err(backend_error(
+                    &format!("writing to {}", self.table),
+                    SdkError::ServiceError(service),
+                )),
+            },
+            Err(error) => Err(backend_error(&format!("writing to {}", self.table), error)),
+        }
+    }
+
+    fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StorageError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+#[async_trait]
+impl TokenStore for DynamoTokenStore {
+    async fn create(&self, record: &TokenRecord) -> Result<CreateOutcome, StorageError> {
+        for attempt in 0..=CONFLICT_RETRIES {
+            let items = vec![
+                self.put_if_absent(Self::token_item(record))?,
+                self.put_if_absent(Self::name_item(record))?,
+            ];
+            match self.transact(items).await? {
+                TransactionOutcome::Committed => return Ok(CreateOutcome::Created),
+                TransactionOutcome::ConditionFailed(1) => return Ok(CreateOutcome::NameTaken),
+                TransactionOutcome::ConditionFailed(_) => {
+                    // Two tokens with one SHA-256: only a reused value can do that.
+                    return Err(StorageError::Backend(format!(
+                        "a token with the same hash as {:?} already exists",
+                        record.token_name
+                    )));
+                }
+                TransactionOutcome::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(StorageError::Backend(format!(
+            "creating token {:?}: transactions kept conflicting",
+            record.token_name
+        )))
+    }
+
+    async fn find_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError> {
+        self.get_item(format!("{TOKEN_KEY_PREFIX}{}", hash.as_hex()))
+            .await?
+            .map(|item| Self::record_from_item(&item))
+            .transpose()
+    }
+
+    async fn find_by_name(&self, name: &str) -> Result<Option<TokenRecord>, StorageError> {
+        let Some(name_item) = self.get_item(format!("{NAME_KEY_PREFIX}{name}")).await? else {
+            return Ok(None);
+        };
+        let Some(hash) = string_attribute(&name_item, TOKEN_HASH) else {
+            return Err(corrupt(
+                &format!("{NAME_KEY_PREFIX}{name}"),
+                "no token_hash",
+            ));
+        };
+        let Some(item) = self.get_item(format!("{TOKEN_KEY_PREFIX}{hash}")).await? else {
+            return Ok(None);
+        };
+        let record = Self::record_from_item(&item)?;
+        Ok((record.token_name == name).then_some(record))
+    }
+
+    async fn list(&self) -> Result<Vec<TokenRecord>, StorageError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :token)")
+            .expression_attribute_values(":token", AttributeValue::S(TOKEN_KEY_PREFIX.into()))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut records = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend_error(&format!("scanning {}", self.table), e))?;
+            for item in page.items() {
+                records.push(Self::record_from_item(item)?);
+            }
+        }
+        records.sort_by(|a, b| a.token_name.cmp(&b.token_name));
+        Ok(records)
+    }
+
+    async fn delete_by_name(&self, name: &str) -> Result<bool, StorageError> {
+        let name_pk = format!("{NAME_KEY_PREFIX}{name}");
+        for attempt in 0..=CONFLICT_RETRIES {
+            let Some(name_item) = self.get_item(name_pk.clone()).await? else {
+                return Ok(false);
+            };
+            let hash = string_attribute(&name_item, TOKEN_HASH)
+                .ok_or_else(|| corrupt(&name_pk, "no token_hash"))?
+                .to_owned();
+            // The name item is deleted only if it still names the token just read, so a
+            // concurrent revoke-and-recreate cannot make this delete the new token.
+            let delete_name = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(name_pk.clone())))
+                .condition_expression("token_hash = :hash")
+                .expression_attribute_values(":hash", AttributeValue::S(hash.clone()))
+                .build()
+                .map_err(build_error)?;
+            let delete_token = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(format!("{TOKEN_KEY_PREFIX}{hash}"))))
+                .build()
+                .map_err(build_error)?;
+            let items = vec![
+                TransactWriteItem::builder().delete(delete_name).build(),
+                TransactWriteItem::builder().delete(delete_token).build(),
+            ];
+            match self.transact(items).await? {
+                TransactionOutcome::Committed => return Ok(true),
+                // Changed since it was read: read it again.
+                TransactionOutcome::ConditionFailed(_) => {}
+                TransactionOutcome::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(StorageError::Backend(format!(
+            "revoking token {name:?}: transactions kept conflicting"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(expires_at: Option<u64>, description: Option<&str>) -> TokenRecord {
+        TokenRecord {
+            token_hash: "ab".repeat(32),
+            token_name: "ci".into(),
+            permission: Tier::Uploader,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            expires_at,
+            description: description.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn items_follow_the_schema_the_edge_reads() {
+        let record = record(Some(1_900_000_000), Some("CI"));
+        let token = DynamoTokenStore::token_item(&record);
+        assert_eq!(
+            token["pk"],
+            AttributeValue::S(format!("token#{}", "ab".repeat(32)))
+        );
+        assert_eq!(token["token_name"], AttributeValue::S("ci".into()));
+        assert_eq!(token["permission"], AttributeValue::S("uploader".into()));
+        assert_eq!(
+            token["created_at"],
+            AttributeValue::S("2026-01-01T00:00:00Z".into())
+        );
+        assert_eq!(token["expires_at"], AttributeValue::N("1900000000".into()));
+        assert_eq!(token["description"], AttributeValue::S("CI".into()));
+        assert_eq!(token.len(), 6);
+
+        let name = DynamoTokenStore::name_item(&record);
+        assert_eq!(name["pk"], AttributeValue::S("name#ci".into()));
+        assert_eq!(name["token_hash"], AttributeValue::S("ab".repeat(32)));
+        assert_eq!(name["expires_at"], AttributeValue::N("1900000000".into()));
+        assert_eq!(name.len(), 3);
+    }
+
+    #[test]
+    fn records_round_trip_through_items() {
+        for record in [record(None, None), record(Some(5), Some("x"))] {
+            let item = DynamoTokenStore::token_item(&record);
+            assert_eq!(DynamoTokenStore::record_from_item(&item).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn malformed_items_are_reported_as_corrupt() {
+        let mut item = DynamoTokenStore::token_item(&record(None, None));
+        item.insert("permission".into(), AttributeValue::S("admin".into()));
+        let error = DynamoTokenStore::record_from_item(&item).unwrap_err();
+        assert!(error.to_string().contains("unknown permission"), "{error}");
+    }
+}

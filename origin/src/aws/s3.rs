@@ -1,0 +1,540 @@
+//! [`ArchiveStore`] over S3: one object per version, metadata as user metadata, a
+//! per-module `versions.json` index. The layout and the reasoning are in the
+//! [module docs](super).
+
+use super::{backend_error, backoff, http_status, SdkConfig, CONFLICT_RETRIES, INDEX_RETRIES};
+use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::storage::{ArchiveBody, ArchiveStore, PublishOutcome, StorageError, VersionMeta};
+use async_trait::async_trait;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::{ByteStream, DateTimeFormat};
+use aws_sdk_s3::Client;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+/// The name of the per-module index object, beside the version prefixes.
+pub const INDEX_FILE_NAME: &str = "versions.json";
+
+/// User-metadata keys (sent as `x-amz-meta-<key>`; S3 lowercases them).
+const META_SHA256: &str = "sha256";
+const META_SIZE: &str = "size";
+const META_UPLOADED_AT: &str = "uploaded-at";
+const META_UPLOADER: &str = "uploader";
+const META_SOURCE: &str = "source";
+
+/// What [`VersionMeta::source`] says for an object that carries none of our metadata: it was
+/// put into the bucket by hand.
+pub const MANUAL_SOURCE: &str = "manual";
+
+#[derive(Debug, Clone)]
+pub struct S3ArchiveStore {
+    client: Client,
+    bucket: String,
+    prefix: String,
+}
+
+/// The body of `versions.json`.
+#[derive(Serialize, Deserialize)]
+struct VersionIndex {
+    versions: Vec<String>,
+}
+
+/// `versions.json` as read, with the ETag a compare-and-swap needs.
+enum IndexState {
+    Missing,
+    /// `versions` is `None` when the object is not a readable index.
+    Found {
+        etag: String,
+        versions: Option<BTreeSet<ModuleVersion>>,
+    },
+}
+
+/// The condition an index write is made under.
+enum IndexPrecondition {
+    /// `If-None-Match: *`
+    Absent,
+    /// `If-Match: <etag>`
+    Unchanged(String),
+}
+
+enum WriteOutcome {
+    Written,
+    /// Someone else changed the index first: read it again.
+    LostRace,
+}
+
+/// Removes the staged upload however `publish` ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `412 PreconditionFailed`: the condition did not hold.
+fn is_precondition_failed<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    http_status(error) == Some(412) || error.code() == Some("PreconditionFailed")
+}
+
+/// `409 ConditionalRequestConflict`: a concurrent conditional write to the same key was in
+/// flight; S3 asks for a retry.
+fn is_conditional_conflict<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    http_status(error) == Some(409) || error.code() == Some("ConditionalRequestConflict")
+}
+
+fn is_no_such_key<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    http_status(error) == Some(404) || matches!(error.code(), Some("NoSuchKey" | "NotFound"))
+}
+
+/// A key prefix as stored: no leading `/`, and a trailing `/` unless it is empty.
+fn normalize_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("{trimmed}/")
+    }
+}
+
+fn canonical_version(text: &str) -> Option<ModuleVersion> {
+    ModuleVersion::parse(text)
+        .ok()
+        .filter(|v| v.to_string() == text)
+}
+
+impl S3ArchiveStore {
+    /// A store over `bucket`, with archives under `prefix` (such as `archives/`).
+    pub fn new(client: Client, bucket: impl Into<String>, prefix: &str) -> Self {
+        S3ArchiveStore {
+            client,
+            bucket: bucket.into(),
+            prefix: normalize_prefix(prefix),
+        }
+    }
+
+    /// Builds the S3 client from `config`, with path-style addressing when the config
+    /// overrides the endpoint (local S3-compatible servers rarely resolve
+    /// `bucket.host` names).
+    pub fn from_sdk_config(config: &SdkConfig, bucket: impl Into<String>, prefix: &str) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        Self::new(Client::from_conf(s3_config), bucket, prefix)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The normalised key prefix (`archives/`, or empty).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `{prefix}{ns}/{name}/{system}/{version}/module.tar.gz`
+    pub fn object_key(&self, key: &ArchiveKey) -> String {
+        format!("{}{}", self.prefix, key.as_path())
+    }
+
+    /// `{prefix}{ns}/{name}/{system}/versions.json`
+    pub fn index_key(&self, module: &ModuleAddress) -> String {
+        format!("{}{module}/{INDEX_FILE_NAME}", self.prefix)
+    }
+
+    fn module_prefix(&self, module: &ModuleAddress) -> String {
+        format!("{}{module}/", self.prefix)
+    }
+
+    /// Rewrites `versions.json` from a listing of the module's objects and returns the
+    /// versions found. This is how versions uploaded by hand become visible, and how versions
+    /// deleted by hand disappear. Safe to run beside publishers: the write is a
+    /// compare-and-swap on the ETag read before the listing, retried if anyone changed the
+    /// index meanwhile.
+    pub async fn rebuild_index(
+        &self,
+        module: &ModuleAddress,
+    ) -> Result<Vec<ModuleVersion>, StorageError> {
+        for attempt in 0..INDEX_RETRIES {
+            let precondition = match self.index_etag(module).await? {
+                Some(etag) => IndexPrecondition::Unchanged(etag),
+                None => IndexPrecondition::Absent,
+            };
+            let listed = self.list_version_prefixes(module).await?;
+            if listed.is_empty() && matches!(precondition, IndexPrecondition::Absent) {
+                // Nothing to index, and no index to correct: write nothing, so asking for
+                // modules that do not exist leaves no objects behind.
+                return Ok(Vec::new());
+            }
+            match self.write_index(module, &listed, precondition).await? {
+                WriteOutcome::Written => return Ok(listed.into_iter().collect()),
+                WriteOutcome::LostRace => backoff(attempt).await,
+            }
+        }
+        Err(StorageError::Backend(format!(
+            "rebuilding the version index of {module}: it kept changing under us"
+        )))
+    }
+
+    /// Every version prefix under the module, from `ListObjectsV2` with a `/` delimiter,
+    /// following continuation tokens past S3's 1,000 entries a page.
+    async fn list_version_prefixes(
+        &self,
+        module: &ModuleAddress,
+    ) -> Result<BTreeSet<ModuleVersion>, StorageError> {
+        let module_prefix = self.module_prefix(module);
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&module_prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        let mut versions = BTreeSet::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend_error(&format!("listing {module_prefix}"), e))?;
+            for common in page.common_prefixes() {
+                // A folder whose name is not a canonical version (notes/, v1.0.0/) is not one.
+                if let Some(version) = common
+                    .prefix()
+                    .and_then(|p| p.strip_prefix(&module_prefix))
+                    .and_then(|p| p.strip_suffix('/'))
+                    .and_then(canonical_version)
+                {
+                    versions.insert(version);
+                }
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn index_etag(&self, module: &ModuleAddress) -> Result<Option<String>, StorageError> {
+        let key = self.index_key(module);
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(head.e_tag().map(str::to_owned)),
+            Err(error) if is_no_such_key(&error) => Ok(None),
+            Err(error) => Err(backend_error(&format!("reading {key}"), error)),
+        }
+    }
+
+    async fn read_index(&self, module: &ModuleAddress) -> Result<IndexState, StorageError> {
+        let key = self.index_key(module);
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(error) if is_no_such_key(&error) => return Ok(IndexState::Missing),
+            Err(error) => return Err(backend_error(&format!("reading {key}"), error)),
+        };
+        let etag = object.e_tag().unwrap_or_default().to_owned();
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| backend_error(&format!("reading {key}"), e))?
+            .into_bytes();
+        let versions = match serde_json::from_slice::<VersionIndex>(&bytes) {
+            Ok(index) => Some(
+                index
+                    .versions
+                    .iter()
+                    .filter_map(|v| canonical_version(v))
+                    .collect(),
+            ),
+            Err(error) => {
+                tracing::warn!(%key, %error, "the version index is unreadable; rebuilding it");
+                None
+            }
+        };
+        Ok(IndexState::Found { etag, versions })
+    }
+
+    async fn write_index(
+        &self,
+        module: &ModuleAddress,
+        versions: &BTreeSet<ModuleVersion>,
+        precondition: IndexPrecondition,
+    ) -> Result<WriteOutcome, StorageError> {
+        let key = self.index_key(module);
+        let body = serde_json::to_vec(&VersionIndex {
+            versions: versions.iter().map(ToString::to_string).collect(),
+        })
+        .expect("the index serialises");
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        let request = match precondition {
+            IndexPrecondition::Absent => request.if_none_match("*"),
+            IndexPrecondition::Unchanged(etag) => request.if_match(etag),
+        };
+        match request.send().await {
+            Ok(_) => Ok(WriteOutcome::Written),
+            // 412: the condition failed; 409: a concurrent conditional write; 404: an
+            // `If-Match` on an index that was deleted meanwhile.
+            Err(error)
+                if is_precondition_failed(&error)
+                    || is_conditional_conflict(&error)
+                    || is_no_such_key(&error) =>
+            {
+                Ok(WriteOutcome::LostRace)
+            }
+            Err(error) => Err(backend_error(&format!("writing {key}"), error)),
+        }
+    }
+
+    /// Adds a just-published version to the index (compare-and-swap, retried). A missing or
+    /// unreadable index is rebuilt from the listing, which already holds the new object.
+    async fn add_to_index(&self, key: &ArchiveKey) -> Result<(), StorageError> {
+        for attempt in 0..INDEX_RETRIES {
+            let (precondition, versions) = match self.read_index(&key.module).await? {
+                IndexState::Found {
+                    etag,
+                    versions: Some(mut versions),
+                } => {
+                    if !versions.insert(key.version.clone()) {
+                        return Ok(());
+                    }
+                    (IndexPrecondition::Unchanged(etag), versions)
+                }
+                IndexState::Found {
+                    etag,
+                    versions: None,
+                } => {
+                    let mut listed = self.list_version_prefixes(&key.module).await?;
+                    listed.insert(key.version.clone());
+                    (IndexPrecondition::Unchanged(etag), listed)
+                }
+                IndexState::Missing => {
+                    let mut listed = self.list_version_prefixes(&key.module).await?;
+                    listed.insert(key.version.clone());
+                    (IndexPrecondition::Absent, listed)
+                }
+            };
+            match self
+                .write_index(&key.module, &versions, precondition)
+                .await?
+            {
+                WriteOutcome::Written => return Ok(()),
+                WriteOutcome::LostRace => backoff(attempt).await,
+            }
+        }
+        Err(StorageError::Backend(format!(
+            "adding {} to the version index of {}: it kept changing under us",
+            key.version, key.module
+        )))
+    }
+
+    /// Deletes the index so that the next listing rebuilds it: the fallback when it could not
+    /// be updated.
+    async fn drop_index(&self, module: &ModuleAddress) -> Result<(), StorageError> {
+        let key = self.index_key(module);
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend_error(&format!("deleting {key}"), e))
+    }
+
+    async fn put_version(
+        &self,
+        key: &ArchiveKey,
+        staged: &std::path::Path,
+        meta: &VersionMeta,
+    ) -> Result<PublishOutcome, StorageError> {
+        let object_key = self.object_key(key);
+        let len = tokio::fs::metadata(staged).await?.len();
+        let metadata = HashMap::from([
+            (META_SHA256.to_owned(), meta.sha256.clone()),
+            (META_SIZE.to_owned(), meta.size.to_string()),
+            (META_UPLOADED_AT.to_owned(), meta.uploaded_at.clone()),
+            (META_UPLOADER.to_owned(), meta.uploader.clone()),
+            (META_SOURCE.to_owned(), meta.source.clone()),
+        ]);
+        for attempt in 0..=CONFLICT_RETRIES {
+            let body = ByteStream::from_path(staged)
+                .await
+                .map_err(|e| backend_error(&format!("reading {}", staged.display()), e))?;
+            let sent = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&object_key)
+                .if_none_match("*")
+                .content_type("application/gzip")
+                .content_length(len as i64)
+                .set_metadata(Some(metadata.clone()))
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(PublishOutcome::Created),
+                Err(error) if is_precondition_failed(&error) => {
+                    return Ok(PublishOutcome::AlreadyExists)
+                }
+                Err(error) if is_conditional_conflict(&error) && attempt < CONFLICT_RETRIES => {
+                    tracing::debug!(key = %object_key, attempt, "conditional write conflict; retrying");
+                    backoff(attempt).await;
+                }
+                Err(error) => {
+                    return Err(backend_error(&format!("writing {object_key}"), error));
+                }
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for S3ArchiveStore {
+    async fn list_versions(
+        &self,
+        module: &ModuleAddress,
+    ) -> Result<Vec<ModuleVersion>, StorageError> {
+        match self.read_index(module).await? {
+            IndexState::Found {
+                versions: Some(versions),
+                ..
+            } => Ok(versions.into_iter().collect()),
+            IndexState::Found { versions: None, .. } => self.rebuild_index(module).await,
+            IndexState::Missing => {
+                // One attempt to create it: if another reader or a publisher wrote it first,
+                // this listing is still a true answer for now.
+                let listed = self.list_version_prefixes(module).await?;
+                if !listed.is_empty() {
+                    self.write_index(module, &listed, IndexPrecondition::Absent)
+                        .await?;
+                }
+                Ok(listed.into_iter().collect())
+            }
+        }
+    }
+
+    async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {
+        let object_key = self.object_key(key);
+        let head = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&object_key)
+            .send()
+            .await
+        {
+            Ok(head) => head,
+            Err(error) if is_no_such_key(&error) => return Ok(None),
+            Err(error) => return Err(backend_error(&format!("reading {object_key}"), error)),
+        };
+        let length = head.content_length().unwrap_or(0).max(0) as u64;
+        let empty = HashMap::new();
+        let user = head.metadata().unwrap_or(&empty);
+        let field = |name: &str| user.get(name).cloned();
+        // An object put into the bucket by hand carries none of this: it is still a version,
+        // without a checksum (so its download URL carries none).
+        Ok(Some(VersionMeta {
+            sha256: field(META_SHA256).unwrap_or_default(),
+            size: field(META_SIZE)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(length),
+            uploaded_at: field(META_UPLOADED_AT)
+                .or_else(|| {
+                    head.last_modified()
+                        .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
+                })
+                .unwrap_or_default(),
+            uploader: field(META_UPLOADER).unwrap_or_default(),
+            source: field(META_SOURCE).unwrap_or_else(|| MANUAL_SOURCE.to_owned()),
+        }))
+    }
+
+    async fn publish(
+        &self,
+        key: &ArchiveKey,
+        staged: PathBuf,
+        meta: &VersionMeta,
+    ) -> Result<PublishOutcome, StorageError> {
+        let staged = RemoveOnDrop(staged);
+        let outcome = self.put_version(key, &staged.0, meta).await?;
+        drop(staged);
+        if outcome == PublishOutcome::Created {
+            // The version is published whatever happens to the index; a failure here only
+            // delays its listing, so it is logged, and the index dropped for a rebuild.
+            if let Err(error) = self.add_to_index(key).await {
+                tracing::error!(module = %key.module, version = %key.version, %error, "could not add the version to the index; dropping the index so the next listing rebuilds it");
+                if let Err(error) = self.drop_index(&key.module).await {
+                    tracing::error!(module = %key.module, %error, "could not drop the version index; run `tfreg reindex` for this module");
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
+        let object_key = self.object_key(key);
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&object_key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(error) if is_no_such_key(&error) => return Ok(None),
+            Err(error) => return Err(backend_error(&format!("reading {object_key}"), error)),
+        };
+        let len = object.content_length().unwrap_or(0).max(0) as u64;
+        Ok(Some(ArchiveBody {
+            len,
+            reader: Box::pin(object.body.into_async_read()),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::ARCHIVE_FILE_NAME;
+
+    #[test]
+    fn prefixes_are_normalised() {
+        assert_eq!(normalize_prefix("archives/"), "archives/");
+        assert_eq!(normalize_prefix("/archives"), "archives/");
+        assert_eq!(normalize_prefix("a/b"), "a/b/");
+        assert_eq!(normalize_prefix(""), "");
+        assert_eq!(normalize_prefix("/"), "");
+    }
+
+    #[test]
+    fn only_canonical_versions_name_a_version_folder() {
+        assert!(canonical_version("1.2.0").is_some());
+        assert!(canonical_version("1.2.0-rc.1").is_some());
+        assert!(canonical_version("v1.2.0").is_none());
+        assert!(canonical_version("notes").is_none());
+        assert!(canonical_version(ARCHIVE_FILE_NAME).is_none());
+    }
+}
