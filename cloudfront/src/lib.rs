@@ -5,3 +5,4 @@ pub mod data_dir;
 pub mod distribution;
 pub mod server;
 pub mod tls;
+pub mod lambda;

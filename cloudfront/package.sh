@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds the deployable artifacts into dist/ (git-ignored):
+#   dist/origin.zip   the origin Lambda: `bootstrap` for provided.al2023 on x86_64
+#   dist/edge.zip     the viewer-request Lambda@Edge bundle (Node.js handler + WebAssembly core)
+#
+# The origin binary is linked against glibc 2.26 with cargo-lambda (zig as the linker), so it
+# runs on Amazon Linux 2023 (glibc 2.34) and on anything newer; glibc rather than a static
+# musl build because musl's allocator is markedly slower for a multi-threaded async server,
+# and zig makes the old-glibc link a one-liner. cargo-lambda and zig come from the Python
+# package index into the project's .venv.
+#
+# Usage: bash cloudfront/package.sh [--origin-only|--edge-only]
+# The edge bundle bakes its settings in (Lambda@Edge has no environment variables), so they
+# come from TFREG_EDGE_TABLE, TFREG_EDGE_REGION, TFREG_EDGE_SIGNING_KEY_HEX and
+# TFREG_EDGE_ORIGIN_SECRET (see edge/js/package.sh for the rest); without them only the
+# origin is built.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+mkdir -p dist
+what="${1:-all}"
+
+if [ "$what" != "--edge-only" ]; then
+  if [ ! -x .venv/bin/cargo-lambda ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.8,<2'
+  fi
+  # cargo-lambda finds zig through the ziglang package of the Python on PATH.
+  PATH="$root/.venv/bin:$PATH" cargo-lambda lambda build --release --locked \
+    -p tfreg-cloudfront --bin bootstrap --x86-64 \
+    --output-format zip --lambda-dir target/lambda
+  cp target/lambda/bootstrap/bootstrap.zip dist/origin.zip
+  echo "dist/origin.zip: $(stat -c %s dist/origin.zip) bytes (bootstrap: $(unzip -Z -t dist/origin.zip 2>/dev/null | tail -n 1 || true))"
+fi
+
+if [ "$what" != "--origin-only" ]; then
+  if [ -n "${TFREG_EDGE_TABLE:-}" ] && [ -n "${TFREG_EDGE_ORIGIN_SECRET:-}" ]; then
+    bash edge/js/package.sh
+  else
+    echo "dist/edge.zip: not built; set TFREG_EDGE_TABLE, TFREG_EDGE_REGION, TFREG_EDGE_SIGNING_KEY_HEX and TFREG_EDGE_ORIGIN_SECRET to bake its settings" >&2
+  fi
+fi

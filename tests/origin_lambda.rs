@@ -1,0 +1,206 @@
+//! The origin Lambda's adapter driven with Lambda Function URL events of the documented shape
+//! (tests/fixtures/function-url/*.json, as CloudFront's origin request delivers them after the
+//! edge function added the identity and origin-secret headers).
+
+mod common;
+
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
+use base64::Engine;
+use std::sync::Arc;
+use tfreg_cloudfront::lambda::OriginLambda;
+use tfreg_edge::ArchiveSigner;
+use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
+use tfreg_origin::{Registry, RegistryConfig};
+
+const SECRET: &str = "origin-secret-for-tests";
+
+fn fixture(name: &str, secret: &str, body_base64: &str) -> LambdaFunctionUrlRequest {
+    let path = common::workspace_root()
+        .join("tests/fixtures/function-url")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("{{ORIGIN_SECRET}}", secret)
+        .replace("{{BODY_BASE64}}", body_base64);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn lambda() -> (tempfile::TempDir, OriginLambda) {
+    let dir = tempfile::tempdir().unwrap();
+    let archives = FileArchiveStore::open(dir.path()).unwrap();
+    let tokens = RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap();
+    let config = RegistryConfig::new(archives.staging_dir().to_path_buf());
+    let registry = Registry::new(
+        Arc::new(archives),
+        Arc::new(tokens),
+        ArchiveSigner::new(b"k".to_vec()),
+        config,
+    );
+    (dir, OriginLambda::new(Arc::new(registry), SECRET))
+}
+
+fn json(body: &Option<String>) -> serde_json::Value {
+    serde_json::from_str(body.as_deref().unwrap_or("null")).unwrap()
+}
+
+#[tokio::test]
+async fn function_url_events_reach_the_registry() {
+    let (_dir, lambda) = lambda();
+    let archive =
+        base64::engine::general_purpose::STANDARD.encode(common::versioned_module("1.2.0"));
+
+    let uploaded = lambda
+        .handle(fixture("put-upload.json", SECRET, &archive))
+        .await;
+    assert_eq!(uploaded.status_code, 201, "{:?}", uploaded.body);
+    assert_eq!(json(&uploaded.body)["uploader"], "ci-upload");
+
+    let versions = lambda
+        .handle(fixture("get-versions.json", SECRET, ""))
+        .await;
+    assert_eq!(versions.status_code, 200);
+    assert_eq!(versions.headers["content-type"], "application/json");
+    assert_eq!(
+        json(&versions.body)["modules"][0]["versions"][0]["version"],
+        "1.2.0"
+    );
+
+    let download = lambda
+        .handle(fixture("get-download.json", SECRET, ""))
+        .await;
+    assert_eq!(download.status_code, 204);
+    assert!(download.body.is_none());
+    let location = download.headers["x-terraform-get"].to_str().unwrap();
+    assert!(location.starts_with("/archives/acme/vpc/aws/1.2.0/module.tar.gz?expires="));
+
+    let token = lambda.handle(fixture("post-tokens.json", SECRET, "")).await;
+    assert_eq!(token.status_code, 201);
+    assert!(json(&token.body)["token_value"]
+        .as_str()
+        .unwrap()
+        .starts_with("tfr_"));
+}
+
+#[tokio::test]
+async fn requests_without_the_origin_secret_are_refused() {
+    let (_dir, lambda) = lambda();
+    for secret in ["", "wrong-secret", "origin-secret-for-test"] {
+        let response = lambda
+            .handle(fixture("get-versions.json", secret, ""))
+            .await;
+        assert_eq!(response.status_code, 403, "secret {secret:?}");
+        assert_eq!(json(&response.body)["code"], "not_through_cloudfront");
+    }
+}
+
+#[tokio::test]
+async fn an_identity_the_tier_does_not_cover_is_refused_by_the_origin_too() {
+    let (_dir, lambda) = lambda();
+    let mut event = fixture("put-upload.json", SECRET, "");
+    event.headers.insert(
+        "x-tfreg-identity",
+        "token=ci-read;tier=downloader".parse().unwrap(),
+    );
+    let response = lambda.handle(event).await;
+    assert_eq!(response.status_code, 403);
+}
+
+#[path = "../origin/tests/support/moto.rs"]
+mod moto;
+
+#[path = "common/lambda_api.rs"]
+mod lambda_api;
+
+/// The real `bootstrap` binary, run as Lambda runs it (polling a Runtime API), on S3 and
+/// DynamoDB through the real SDK clients against the protocol server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
+    let moto = moto::Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let bucket = moto.create_bucket(&sdk).await;
+    let table = moto.create_table(&sdk).await;
+    let api = lambda_api::FakeRuntimeApi::start().await;
+
+    let mut bootstrap = std::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "tfreg-origin")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/tfreg-origin")
+        .env("AWS_REGION", moto::REGION)
+        .env("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY)
+        .env("TFREG_S3_BUCKET", &bucket)
+        .env("TFREG_DYNAMODB_TABLE", &table)
+        .env("TFREG_SIGNING_KEY", hex::encode(b"signing key for tests"))
+        .env("TFREG_ORIGIN_SECRET", SECRET)
+        .env("TFREG_ENDPOINT_URL", moto.endpoint())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("starting bootstrap");
+
+    let event = |name: &str, body: &str| {
+        serde_json::to_value(fixture(name, SECRET, body)).expect("event serialises")
+    };
+    let respond = |outcome: lambda_api::Outcome| match outcome {
+        lambda_api::Outcome::Response(value) => value,
+        lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
+    };
+    let archive =
+        base64::engine::general_purpose::STANDARD.encode(common::versioned_module("1.2.0"));
+
+    let uploaded = respond(api.invoke(event("put-upload.json", &archive)).await);
+    assert_eq!(uploaded["statusCode"], 201, "{uploaded}");
+    let stored: serde_json::Value =
+        serde_json::from_str(uploaded["body"].as_str().unwrap()).unwrap();
+    assert_eq!(stored["version"], "1.2.0");
+
+    let versions = respond(api.invoke(event("get-versions.json", "")).await);
+    assert_eq!(versions["statusCode"], 200);
+    let listed: serde_json::Value =
+        serde_json::from_str(versions["body"].as_str().unwrap()).unwrap();
+    assert_eq!(listed["modules"][0]["versions"][0]["version"], "1.2.0");
+
+    let download = respond(api.invoke(event("get-download.json", "")).await);
+    assert_eq!(download["statusCode"], 204);
+    let location = download["headers"]["x-terraform-get"].as_str().unwrap();
+    assert!(
+        location.ends_with(&format!(
+            "checksum=sha256:{}",
+            stored["sha256"].as_str().unwrap()
+        )),
+        "{location}"
+    );
+
+    let created = respond(api.invoke(event("post-tokens.json", "")).await);
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let token: serde_json::Value = serde_json::from_str(created["body"].as_str().unwrap()).unwrap();
+    let value = token["token_value"].as_str().unwrap();
+    // In DynamoDB the token is a hash; its value appears nowhere.
+    let items = tfreg_origin::aws::aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let dump = format!("{:?}", items.items());
+    assert!(dump.contains(tfreg_edge::hash_token(value).as_hex()));
+    assert!(!dump.contains(value), "the token value is not stored");
+
+    let refused = respond(api.invoke(event("get-versions.json", "")).await);
+    assert_eq!(refused["statusCode"], 200);
+    let mut without_secret = fixture("get-versions.json", "not-the-secret", "");
+    without_secret.headers.remove("x-tfreg-origin-secret");
+    let refused = respond(
+        api.invoke(serde_json::to_value(without_secret).unwrap())
+            .await,
+    );
+    assert_eq!(refused["statusCode"], 403);
+
+    assert!(api.init_errors().is_empty(), "{:?}", api.init_errors());
+    let _ = bootstrap.kill();
+    let _ = bootstrap.wait();
+}
