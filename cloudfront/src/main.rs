@@ -1,7 +1,10 @@
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tfreg_cloudfront::server::{serve, ServeOptions};
+use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
+use tfreg_origin::aws::{AwsStorageConfig, S3ArchiveStore, DEFAULT_S3_PREFIX};
+use tfreg_origin::names::ModuleAddress;
 
 /// An edge-first private Terraform module registry.
 #[derive(Parser)]
@@ -11,9 +14,52 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// Files and an embedded database in the data directory.
+    Embedded,
+    /// S3 for archives and DynamoDB for tokens (or any server speaking their protocols).
+    Aws,
+}
+
+/// Where the AWS services are. Credentials come from the standard AWS chain
+/// (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity, container or instance
+/// roles).
+#[derive(Args)]
+struct AwsArgs {
+    /// AWS region [default: AWS_REGION / AWS_DEFAULT_REGION, the profile's, or us-east-1].
+    #[arg(long, env = "TFREG_REGION")]
+    region: Option<String>,
+    /// Endpoint URL for both S3 and DynamoDB, for S3/DynamoDB-compatible servers (S3 is then
+    /// addressed path-style).
+    #[arg(long, env = "TFREG_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+}
+
+#[derive(Args)]
+struct S3Args {
+    /// S3 bucket of the module archives (with --backend aws).
+    #[arg(long, env = "TFREG_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// Key prefix of the archives in the bucket; keep the default so that keys equal the
+    /// /archives/ URL paths CloudFront forwards.
+    #[arg(long, env = "TFREG_S3_PREFIX", default_value = DEFAULT_S3_PREFIX)]
+    s3_prefix: String,
+}
+
+impl S3Args {
+    fn bucket(&self, why: &str) -> anyhow::Result<String> {
+        match &self.s3_bucket {
+            Some(bucket) if !bucket.is_empty() => Ok(bucket.clone()),
+            _ => bail!("{why} needs --s3-bucket (or TFREG_S3_BUCKET)"),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole registry on this machine over HTTPS, with embedded storage.
+    /// Run the whole registry on this machine over HTTPS, with embedded storage (or S3 and
+    /// DynamoDB with --backend aws).
     Serve {
         /// Address to listen on. Terraform refuses `localhost` as a registry host; use an IP.
         #[arg(long, default_value = "127.0.0.1:8443", env = "TFREG_LISTEN")]
@@ -30,7 +76,84 @@ enum Command {
         /// Seconds a token lookup is cached (revocations through this server apply at once).
         #[arg(long, default_value_t = tfreg_edge::EdgeConfig::DEFAULT_POSITIVE_TTL_SECS)]
         token_cache_ttl: u64,
+        /// Where modules and tokens are kept. Keys, the local CA and the master-token file
+        /// stay in the data directory either way.
+        #[arg(long, value_enum, default_value = "embedded", env = "TFREG_BACKEND")]
+        backend: Backend,
+        #[command(flatten)]
+        s3: S3Args,
+        /// DynamoDB table of the tokens (with --backend aws): partition key `pk` (string).
+        #[arg(long, env = "TFREG_DYNAMODB_TABLE")]
+        dynamodb_table: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
+    /// Rebuild the version index (versions.json) of modules in S3 from the objects under
+    /// their prefix: picks up versions uploaded to the bucket by hand, drops deleted ones.
+    Reindex {
+        /// Modules to reindex, as namespace/name/system (e.g. acme/vpc/aws).
+        #[arg(required = true)]
+        modules: Vec<String>,
+        #[command(flatten)]
+        s3: S3Args,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+}
+
+fn storage_backend(
+    backend: Backend,
+    s3: S3Args,
+    dynamodb_table: Option<String>,
+    aws: AwsArgs,
+) -> anyhow::Result<StorageBackend> {
+    if backend == Backend::Embedded {
+        return Ok(StorageBackend::Embedded);
+    }
+    let s3_bucket = s3.bucket("--backend aws")?;
+    let Some(dynamodb_table) = dynamodb_table.filter(|t| !t.is_empty()) else {
+        bail!("--backend aws needs --dynamodb-table (or TFREG_DYNAMODB_TABLE)");
+    };
+    Ok(StorageBackend::Aws(AwsStorageConfig {
+        s3_bucket,
+        s3_prefix: s3.s3_prefix,
+        dynamodb_table,
+        region: aws.region,
+        endpoint_url: aws.endpoint_url,
+    }))
+}
+
+async fn reindex(modules: Vec<String>, s3: S3Args, aws: AwsArgs) -> anyhow::Result<()> {
+    let modules = modules
+        .iter()
+        .map(|text| {
+            let parts: Vec<&str> = text.split('/').collect();
+            let [namespace, name, system] = parts[..] else {
+                bail!("{text:?} is not a module address: use namespace/name/system");
+            };
+            Ok(ModuleAddress::new(namespace, name, system)?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let bucket = s3.bucket("reindex")?;
+    let config =
+        tfreg_origin::aws::sdk_config(aws.region.as_deref(), aws.endpoint_url.as_deref()).await;
+    let store = S3ArchiveStore::from_sdk_config(&config, bucket, &s3.s3_prefix);
+    for module in modules {
+        let mut versions = store
+            .rebuild_index(&module)
+            .await
+            .with_context(|| format!("reindexing {module}"))?;
+        versions.sort();
+        let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
+        println!(
+            "{module}: {} version(s) [{}] in s3://{}/{}",
+            listed.len(),
+            listed.join(", "),
+            store.bucket(),
+            store.index_key(&module)
+        );
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +170,9 @@ fn main() -> anyhow::Result<()> {
         logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Serve {
             listen,
@@ -54,17 +180,21 @@ fn main() -> anyhow::Result<()> {
             archive_url_ttl,
             max_upload_bytes,
             token_cache_ttl,
+            backend,
+            s3,
+            dynamodb_table,
+            aws,
         } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let storage = storage_backend(backend, s3, dynamodb_table, aws)?;
             runtime.block_on(serve(ServeOptions {
                 listen,
                 data_dir,
                 archive_url_ttl_secs: archive_url_ttl,
                 max_upload_bytes,
                 token_cache_ttl_secs: token_cache_ttl,
+                storage,
             }))
         }
+        Command::Reindex { modules, s3, aws } => runtime.block_on(reindex(modules, s3, aws)),
     }
 }

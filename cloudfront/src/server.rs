@@ -11,18 +11,50 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tfreg_edge::{ArchiveSigner, EdgeCheck, EdgeConfig};
+use tfreg_origin::aws::AwsStorageConfig;
 use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
-use tfreg_origin::{Registry, RegistryConfig};
+use tfreg_origin::{ArchiveStore, Registry, RegistryConfig, TokenStore};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub listen: SocketAddr,
+    /// Keys (archive signing key, local CA), the master token file, and, with the embedded
+    /// backend, the modules and tokens themselves.
     pub data_dir: PathBuf,
     pub archive_url_ttl_secs: u64,
     pub max_upload_bytes: u64,
     pub token_cache_ttl_secs: u64,
+    pub storage: StorageBackend,
+}
+
+/// Where `serve` keeps modules and tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageBackend {
+    /// Files and a redb database in the data directory.
+    Embedded,
+    /// S3 and DynamoDB (or any server speaking their protocols), as the AWS deployment does.
+    Aws(AwsStorageConfig),
+}
+
+impl StorageBackend {
+    /// One line for the banner and the log.
+    pub fn describe(&self) -> String {
+        match self {
+            StorageBackend::Embedded => "embedded (in the data directory)".to_owned(),
+            StorageBackend::Aws(aws) => {
+                let mut text = format!(
+                    "s3://{}/{} and DynamoDB table {}",
+                    aws.s3_bucket, aws.s3_prefix, aws.dynamodb_table
+                );
+                if let Some(endpoint) = &aws.endpoint_url {
+                    text.push_str(&format!(" at {endpoint}"));
+                }
+                text
+            }
+        }
+    }
 }
 
 /// Everything `serve` prepared, for the start-up message.
@@ -39,22 +71,36 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let (tls, tls_files) = tls::server_config(&data_dir.join("tls"), options.listen.ip())?;
     let signer = ArchiveSigner::new(data_dir::signing_key(data_dir)?);
-    let archives = FileArchiveStore::open(data_dir).context("opening the archive store")?;
-    let tokens =
-        RedbTokenStore::open(&data_dir.join("tokens.redb")).context("opening the token store")?;
-    let mut config = RegistryConfig::new(archives.staging_dir().to_path_buf());
+    let (archives, tokens, scratch_dir): (Arc<dyn ArchiveStore>, Arc<dyn TokenStore>, PathBuf) =
+        match &options.storage {
+            StorageBackend::Embedded => {
+                let archives =
+                    FileArchiveStore::open(data_dir).context("opening the archive store")?;
+                let tokens = RedbTokenStore::open(&data_dir.join("tokens.redb"))
+                    .context("opening the token store")?;
+                let scratch_dir = archives.staging_dir().to_path_buf();
+                (Arc::new(archives), Arc::new(tokens), scratch_dir)
+            }
+            StorageBackend::Aws(aws) => {
+                // Uploads are still normalised on local disk before the one PUT to S3.
+                let scratch_dir = data_dir.join("staging");
+                std::fs::create_dir_all(&scratch_dir)
+                    .with_context(|| format!("creating {}", scratch_dir.display()))?;
+                let (archives, tokens) = aws.connect().await;
+                (Arc::new(archives), Arc::new(tokens), scratch_dir)
+            }
+        };
+    let mut config = RegistryConfig::new(scratch_dir);
     config.archive_url_ttl_secs = options.archive_url_ttl_secs;
     config.max_upload_bytes = options.max_upload_bytes;
-    let registry = Arc::new(Registry::new(
-        Arc::new(archives),
-        Arc::new(tokens),
-        signer.clone(),
-        config,
-    ));
-    let new_master_token = registry
-        .ensure_master_token()
-        .await
-        .map_err(|e| anyhow::anyhow!("creating the master token: {}", e.message))?;
+    let registry = Arc::new(Registry::new(archives, tokens, signer.clone(), config));
+    let new_master_token = registry.ensure_master_token().await.map_err(|e| {
+        anyhow::anyhow!(
+            "creating the master token in {}: {} (the log above has the cause)",
+            options.storage.describe(),
+            e.message
+        )
+    })?;
     if let Some(token) = &new_master_token {
         data_dir::write_private_file(
             &data_dir.join("master-token"),
@@ -86,6 +132,7 @@ fn print_banner(addr: SocketAddr, options: &ServeOptions, prepared: &Prepared) {
     println!("  Registry:        {url}");
     println!("  CA certificate:  {}", ca.display());
     println!("  Trust it:        export SSL_CERT_FILE={}", ca.display());
+    println!("  Storage:         {}", options.storage.describe());
     println!();
     match &prepared.new_master_token {
         Some(token) => {
@@ -99,7 +146,14 @@ fn print_banner(addr: SocketAddr, options: &ServeOptions, prepared: &Prepared) {
             println!("      token = \"{token}\"");
             println!("    }}");
         }
-        None => println!("  Master token:    in {}", token_file.display()),
+        None if token_file.exists() => {
+            println!("  Master token:    in {}", token_file.display())
+        }
+        // A shared token table (AWS) whose master token was made from another machine: only
+        // its hash is stored, so the value is wherever it was saved then.
+        None => println!(
+            "  Master token:    already in the token store; its value was saved where it was created"
+        ),
     }
     println!();
     println!("  Use a module:");
@@ -125,7 +179,7 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
         .with_context(|| format!("listening on {}", options.listen))?;
     let addr = listener.local_addr()?;
     print_banner(addr, &options, &prepared);
-    tracing::info!(%addr, data_dir = %options.data_dir.display(), "serving");
+    tracing::info!(%addr, data_dir = %options.data_dir.display(), storage = %options.storage.describe(), "serving");
 
     let acceptor = TlsAcceptor::from(Arc::new(prepared.tls));
     let distribution = prepared.distribution;

@@ -74,10 +74,26 @@ impl TestRegistry {
 
     /// Starts on an existing data directory (to test restarts).
     pub fn start_in(data_dir: tempfile::TempDir, extra_args: &[&str]) -> Self {
+        Self::start_in_with_env(data_dir, extra_args, &[])
+    }
+
+    /// Starts with extra environment variables (AWS credentials for `--backend aws`).
+    pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary data dir");
+        Self::start_in_with_env(data_dir, extra_args, env)
+    }
+
+    /// Starts on an existing data directory with extra environment variables.
+    pub fn start_in_with_env(
+        data_dir: tempfile::TempDir,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(tfreg_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .args(extra_args)
+            .envs(env.iter().copied())
             .env("TFREG_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
