@@ -204,3 +204,149 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
     let _ = bootstrap.kill();
     let _ = bootstrap.wait();
 }
+
+/// The large-upload path on S3: ask for an upload URL, PUT the archive to it with curl (as a
+/// user would), finalize, and find the version published and the staged object gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_archive_goes_through_a_presigned_upload_and_finalize() {
+    use tfreg_edge::{Identity, Tier, IDENTITY_HEADER};
+    use tfreg_origin::aws::{S3ArchiveStore, S3UploadStaging, DEFAULT_STAGING_PREFIX};
+    use tfreg_origin::{OriginRequest, RequestBody};
+
+    let moto = moto::Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let bucket = moto.create_bucket(&sdk).await;
+    let table = moto.create_table(&sdk).await;
+    let archives = S3ArchiveStore::from_sdk_config(&sdk, &bucket, "archives/");
+    let staging = S3UploadStaging::new(archives.client().clone(), &bucket, DEFAULT_STAGING_PREFIX);
+    let tokens = tfreg_origin::aws::DynamoTokenStore::from_sdk_config(&sdk, &table);
+    let scratch = tempfile::tempdir().unwrap();
+    let mut config = RegistryConfig::new(scratch.path().to_path_buf());
+    config.max_upload_bytes = 1024;
+    config.max_staged_upload_bytes = 64 * 1024 * 1024;
+    let registry = Registry::new(
+        Arc::new(archives),
+        Arc::new(tokens),
+        ArchiveSigner::new(b"k".to_vec()),
+        config,
+    )
+    .with_upload_staging(Arc::new(staging));
+
+    let request = |method: &str, path: &str| OriginRequest {
+        method: method.into(),
+        path: path.into(),
+        query: String::new(),
+        headers: vec![(
+            IDENTITY_HEADER.into(),
+            Identity {
+                token_name: "ci".into(),
+                tier: Tier::Uploader,
+            }
+            .to_header_value(),
+        )],
+        body: RequestBody::Empty,
+    };
+    let body = |response: &tfreg_origin::OriginResponse| -> serde_json::Value {
+        serde_json::from_slice(&response.body).unwrap()
+    };
+
+    // An archive of several MB: bigger than this registry takes in a PUT body.
+    let big = "# padding\n".repeat(600_000);
+    let archive = common::module_archive(&[
+        ("main.tf", "output \"x\" {\n  value = 1\n}\n"),
+        ("big.txt", &big),
+    ]);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &archive).unwrap();
+
+    let started = registry
+        .handle(request("POST", "/v1/modules/acme/big/aws/1.0.0/uploads"))
+        .await;
+    assert_eq!(
+        started.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&started.body)
+    );
+    let started = body(&started);
+    let upload_url = started["upload_url"].as_str().unwrap();
+    let finalize = started["finalize"].as_str().unwrap().to_owned();
+
+    // Finalizing before the upload says what to do.
+    let early = registry.handle(request("POST", &finalize)).await;
+    assert_eq!(early.status, 404);
+
+    let curl = std::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail",
+            "-X",
+            "PUT",
+            "--upload-file",
+        ])
+        .arg(file.path())
+        .arg(upload_url)
+        .status()
+        .expect("running curl");
+    assert!(curl.success(), "curl PUT to the presigned URL failed");
+
+    let finalized = registry.handle(request("POST", &finalize)).await;
+    assert_eq!(
+        finalized.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&finalized.body)
+    );
+    assert_eq!(body(&finalized)["uploader"], "ci");
+
+    let versions = registry
+        .handle(request("GET", "/v1/modules/acme/big/aws/versions"))
+        .await;
+    assert_eq!(
+        body(&versions)["modules"][0]["versions"][0]["version"],
+        "1.0.0"
+    );
+    // The staged object is gone: finalizing again finds nothing.
+    let again = registry.handle(request("POST", &finalize)).await;
+    assert_eq!(again.status, 404);
+    // And the version cannot be started again.
+    let exists = registry
+        .handle(request("POST", "/v1/modules/acme/big/aws/1.0.0/uploads"))
+        .await;
+    assert_eq!(exists.status, 409);
+
+    // A staged archive that fails validation is refused and removed.
+    let started = body(
+        &registry
+            .handle(request("POST", "/v1/modules/acme/big/aws/2.0.0/uploads"))
+            .await,
+    );
+    std::fs::write(file.path(), b"not an archive").unwrap();
+    let curl = std::process::Command::new("curl")
+        .args(["--silent", "--fail", "-X", "PUT", "--upload-file"])
+        .arg(file.path())
+        .arg(started["upload_url"].as_str().unwrap())
+        .status()
+        .unwrap();
+    assert!(curl.success());
+    let finalize = started["finalize"].as_str().unwrap();
+    let refused = registry.handle(request("POST", finalize)).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(registry.handle(request("POST", finalize)).await.status, 404);
+
+    let bad_id = registry
+        .handle(request(
+            "POST",
+            "/v1/modules/acme/big/aws/2.0.0/uploads/../x",
+        ))
+        .await;
+    assert_eq!(bad_id.status, 404);
+    let bad_id = registry
+        .handle(request(
+            "POST",
+            "/v1/modules/acme/big/aws/2.0.0/uploads/XYZ",
+        ))
+        .await;
+    assert_eq!(bad_id.status, 400);
+}

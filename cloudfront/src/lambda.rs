@@ -25,11 +25,12 @@ use tfreg_origin::{
 
 /// The header the edge adds to every request it passes to the origin, holding a secret baked
 /// into both at deploy time.
-pub const ORIGIN_SECRET_HEADER: &str = "x-tfreg-origin-secret";
+pub use tfreg_edge::cloudfront::ORIGIN_SECRET_HEADER;
 
-/// Lambda's request payload limit. A Function URL refuses larger requests before the function
-/// runs; the edge answers such uploads with a 413 that names the large-upload path.
-pub const LAMBDA_PAYLOAD_LIMIT_BYTES: u64 = 6 * 1024 * 1024;
+/// The largest body that reaches the origin through a Function URL (Lambda's 6 MB payload
+/// holds it base64-encoded); the edge answers larger uploads with a 413 that names the
+/// large-upload path.
+pub use tfreg_edge::cloudfront::DEFAULT_MAX_ORIGIN_BODY_BYTES as LAMBDA_BODY_LIMIT_BYTES;
 
 pub struct OriginLambda {
     registry: Arc<Registry>,
@@ -177,16 +178,22 @@ impl OriginConfig {
     /// Builds the clients (once) and the registry on them.
     pub async fn connect(self) -> OriginLambda {
         let (archives, tokens) = self.storage.connect().await;
+        let staging = tfreg_origin::aws::S3UploadStaging::new(
+            archives.client().clone(),
+            archives.bucket(),
+            tfreg_origin::aws::DEFAULT_STAGING_PREFIX,
+        );
         let mut config = RegistryConfig::new(std::env::temp_dir());
         config.archive_url_ttl_secs = self.archive_url_ttl_secs;
         // Lambda refuses larger payloads before the function runs.
-        config.max_upload_bytes = LAMBDA_PAYLOAD_LIMIT_BYTES;
+        config.max_upload_bytes = LAMBDA_BODY_LIMIT_BYTES;
         let registry = Registry::new(
             Arc::new(archives),
             Arc::new(tokens),
             ArchiveSigner::new(self.signing_key),
             config,
-        );
+        )
+        .with_upload_staging(Arc::new(staging));
         OriginLambda::new(Arc::new(registry), self.origin_secret)
     }
 }

@@ -45,6 +45,10 @@ pub struct BundleConfig {
     pub negative_ttl_secs: u64,
     #[serde(default = "default_cache_capacity")]
     pub cache_capacity: usize,
+    /// Largest upload body passed to the origin Lambda; larger ones get a 413 naming the
+    /// large-upload path.
+    #[serde(default = "default_max_origin_body_bytes")]
+    pub max_origin_body_bytes: u64,
 }
 
 fn default_positive_ttl() -> u64 {
@@ -53,6 +57,10 @@ fn default_positive_ttl() -> u64 {
 
 fn default_negative_ttl() -> u64 {
     EdgeConfig::DEFAULT_NEGATIVE_TTL_SECS
+}
+
+fn default_max_origin_body_bytes() -> u64 {
+    crate::cloudfront::DEFAULT_MAX_ORIGIN_BODY_BYTES
 }
 
 fn default_cache_capacity() -> usize {
@@ -162,7 +170,8 @@ impl EdgeBundle {
         let secret = config.checked_origin_secret()?;
         let check = EdgeCheck::new(config.edge_config()?);
         Ok(EdgeBundle {
-            handler: ViewerRequestHandler::new(check, secret),
+            handler: ViewerRequestHandler::new(check, secret)
+                .with_max_origin_body_bytes(config.max_origin_body_bytes),
         })
     }
 

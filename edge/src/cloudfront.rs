@@ -34,6 +34,11 @@ pub const ORIGIN_SECRET_HEADER: &str = "x-tfreg-origin-secret";
 /// the viewer check allows goes to S3 (archives, the discovery document).
 pub const ORIGIN_PATH_PREFIX: &str = "/v1/";
 
+/// Largest request body the edge passes to the origin Lambda by default. Lambda caps the
+/// invocation payload at 6 MB, and a Function URL delivers a binary body base64-encoded
+/// (4/3 larger) inside the JSON event beside the headers: 4 MiB of archive is what fits.
+pub const DEFAULT_MAX_ORIGIN_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Headers as CloudFront represents them: lowercase name -> one entry per value, each with
 /// the name as it appeared on the wire (`key`) and the value.
 pub type CfHeaders = BTreeMap<String, Vec<CfHeader>>;
@@ -267,6 +272,7 @@ impl std::error::Error for EventError {}
 pub struct ViewerRequestHandler {
     check: EdgeCheck,
     origin_secret: String,
+    max_origin_body_bytes: u64,
 }
 
 impl ViewerRequestHandler {
@@ -274,7 +280,15 @@ impl ViewerRequestHandler {
         ViewerRequestHandler {
             check,
             origin_secret: origin_secret.into(),
+            max_origin_body_bytes: DEFAULT_MAX_ORIGIN_BODY_BYTES,
         }
+    }
+
+    /// Sets the largest body passed to the origin (`Content-Length`); larger uploads get a
+    /// 413 that names the large-upload path instead of the Function URL's bare refusal.
+    pub fn with_max_origin_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_origin_body_bytes = bytes;
+        self
     }
 
     pub fn edge_check(&self) -> &EdgeCheck {
@@ -327,6 +341,17 @@ impl ViewerRequestHandler {
         decision: Decision,
     ) -> Result<ViewerRequestResult, EventError> {
         Ok(match decision {
+            Decision::Allow { .. } if self.body_too_large(&request) => {
+                ViewerRequestResult::Respond(CfResponse::error(
+                    413,
+                    "archive_too_large",
+                    &format!(
+                        "the body is larger than the {} bytes the origin accepts; for a larger archive, POST {}/uploads, PUT the archive to the upload_url it returns, then POST the finalize path it returns",
+                        self.max_origin_body_bytes,
+                        request.uri.trim_end_matches('/'),
+                    ),
+                ))
+            }
             Decision::Allow { identity } => {
                 // Whatever the viewer sent under our names is dropped; only the edge's own
                 // values go on, so the origin can trust them.
@@ -359,6 +384,23 @@ impl ViewerRequestHandler {
             // Only a token route asks for a lookup, and `complete` answers those itself.
             Decision::Lookup { .. } => return Err(EventError::UnexpectedLookup),
         })
+    }
+}
+
+impl ViewerRequestHandler {
+    /// A PUT or POST to the origin whose declared length is over the limit. (CloudFront shows
+    /// viewer-request functions the `Content-Length` header read-only; a chunked body without
+    /// one meets the Function URL's own 413.)
+    fn body_too_large(&self, request: &CfRequest) -> bool {
+        let writes = matches!(request.method.as_str(), "PUT" | "POST");
+        writes
+            && request.uri.starts_with(ORIGIN_PATH_PREFIX)
+            && request
+                .headers
+                .get("content-length")
+                .and_then(|values| values.first())
+                .and_then(|header| header.value.trim().parse::<u64>().ok())
+                .is_some_and(|len| len > self.max_origin_body_bytes)
     }
 }
 
@@ -563,6 +605,37 @@ mod tests {
         // The warm path: the same token is answered from the cache.
         let cached = forwarded(done(handler.viewer_request(parse(&json), 1).unwrap()));
         assert_eq!(cached, request);
+    }
+
+    #[test]
+    fn an_upload_over_the_origin_limit_is_413_naming_the_large_upload_path() {
+        let mut handler = handler().with_max_origin_body_bytes(1_000);
+        let uploader = Some(TokenInfo {
+            token_name: "ci".into(),
+            tier: Tier::Uploader,
+            expires_at: None,
+        });
+        let run = |handler: &mut ViewerRequestHandler, len: &str| {
+            let json = event(
+                "PUT",
+                "/v1/modules/acme/vpc/aws/1.0.0",
+                "",
+                &[("authorization", "Bearer up"), ("content-length", len)],
+            );
+            match handler.viewer_request(parse(&json), 0).unwrap() {
+                EdgeStep::Lookup { token_hash } => handler
+                    .complete(parse(&json), &token_hash, uploader.clone(), 0)
+                    .unwrap(),
+                // The second time the token comes from the cache.
+                EdgeStep::Done(result) => result,
+            }
+        };
+        let refused = responded(run(&mut handler, "1001"));
+        assert_eq!(refused.status, "413");
+        assert!(refused.body.contains(
+            "POST /v1/modules/acme/vpc/aws/1.0.0/uploads, PUT the archive to the upload_url"
+        ));
+        forwarded(run(&mut handler, "1000"));
     }
 
     #[test]

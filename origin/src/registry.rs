@@ -6,7 +6,8 @@ use crate::archive::{normalize_archive, ArchiveLimits};
 use crate::error::ApiError;
 use crate::names::{validate_token_name, ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::storage::{
-    ArchiveStore, CreateOutcome, PublishOutcome, TokenRecord, TokenStore, VersionMeta,
+    ArchiveStore, CreateOutcome, PublishOutcome, StorageError, TokenRecord, TokenStore,
+    UploadStaging, VersionMeta,
 };
 use rand::RngCore;
 use serde::Deserialize;
@@ -36,10 +37,17 @@ pub const MAX_JSON_BODY_BYTES: u64 = 64 * 1024;
 /// asks for the download, so minutes are plenty.
 pub const DEFAULT_ARCHIVE_URL_TTL_SECS: u64 = 300;
 
+/// How long the presigned URL of a large upload stays valid.
+pub const DEFAULT_STAGED_UPLOAD_URL_TTL_SECS: u64 = 900;
+
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     pub archive_url_ttl_secs: u64,
+    /// Largest archive in the body of a `PUT`.
     pub max_upload_bytes: u64,
+    /// Largest archive through the large-upload path (staged, then finalized).
+    pub max_staged_upload_bytes: u64,
+    pub staged_upload_url_ttl_secs: u64,
     pub archive_limits: ArchiveLimits,
     /// Where uploads are normalised before they are published.
     pub scratch_dir: PathBuf,
@@ -50,6 +58,8 @@ impl RegistryConfig {
         RegistryConfig {
             archive_url_ttl_secs: DEFAULT_ARCHIVE_URL_TTL_SECS,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_staged_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            staged_upload_url_ttl_secs: DEFAULT_STAGED_UPLOAD_URL_TTL_SECS,
             archive_limits: ArchiveLimits::default(),
             scratch_dir,
         }
@@ -161,6 +171,7 @@ fn mint_token_value() -> String {
 pub struct Registry {
     archives: Arc<dyn ArchiveStore>,
     tokens: Arc<dyn TokenStore>,
+    staging: Option<Arc<dyn UploadStaging>>,
     signer: ArchiveSigner,
     config: RegistryConfig,
 }
@@ -187,9 +198,16 @@ impl Registry {
         Registry {
             archives,
             tokens,
+            staging: None,
             signer,
             config,
         }
+    }
+
+    /// Turns on the large-upload path (presigned upload, then finalize).
+    pub fn with_upload_staging(mut self, staging: Arc<dyn UploadStaging>) -> Self {
+        self.staging = Some(staging);
+        self
     }
 
     pub fn config(&self) -> &RegistryConfig {
@@ -262,6 +280,15 @@ impl Registry {
                 let key = archive_key(ns, name, system, version)?;
                 let uploader = identity.map(|i| i.token_name).unwrap_or_default();
                 self.upload(key, request.body, uploader).await
+            }
+            ("POST", ["modules", ns, name, system, version, "uploads"]) => {
+                self.start_staged_upload(archive_key(ns, name, system, version)?)
+                    .await
+            }
+            ("POST", ["modules", ns, name, system, version, "uploads", upload_id]) => {
+                let key = archive_key(ns, name, system, version)?;
+                let uploader = identity.map(|i| i.token_name).unwrap_or_default();
+                self.finalize_staged_upload(key, upload_id, uploader).await
             }
             ("GET", ["tokens"]) => self.list_tokens().await,
             ("POST", ["tokens"]) => self.create_token(request.body).await,
@@ -424,6 +451,90 @@ impl Registry {
         }
     }
 
+    fn staging(&self) -> Result<&Arc<dyn UploadStaging>, ApiError> {
+        self.staging.as_ref().ok_or_else(|| {
+            ApiError::not_found(format!(
+                "this registry takes archives of up to {} bytes directly in the body of a PUT; it has no separate large-upload path",
+                self.config.max_upload_bytes
+            ))
+        })
+    }
+
+    /// Step one of a large upload: a presigned URL to PUT the archive to, and where to
+    /// finalize it.
+    async fn start_staged_upload(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
+        let staging = self.staging()?;
+        if self.archives.version_meta(&key).await?.is_some() {
+            return Err(version_exists(&key));
+        }
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let upload_id = hex::encode(id);
+        let ttl = self.config.staged_upload_url_ttl_secs;
+        let upload_url = staging.upload_url(&key, &upload_id, ttl).await?;
+        let finalize = format!(
+            "/v1/modules/{}/{}/uploads/{upload_id}",
+            key.module, key.version
+        );
+        Ok(OriginResponse::json(
+            201,
+            json!({
+                "upload_id": upload_id,
+                "upload_url": upload_url,
+                "method": "PUT",
+                "expires_at": unix_to_rfc3339(now_unix() + ttl),
+                "max_bytes": self.config.max_staged_upload_bytes,
+                "finalize": finalize,
+                "next": format!("PUT the archive to upload_url, then POST {finalize}"),
+            }),
+        ))
+    }
+
+    /// Step two: validate the staged archive and publish it like any upload. The staged
+    /// object is removed once it has an answer other than "try again".
+    async fn finalize_staged_upload(
+        &self,
+        key: ArchiveKey,
+        upload_id: &str,
+        uploader: String,
+    ) -> Result<OriginResponse, ApiError> {
+        let staging = self.staging()?;
+        let well_formed = upload_id.len() == 32
+            && upload_id
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !well_formed {
+            return Err(ApiError::bad_request(format!(
+                "invalid upload id {upload_id:?}: use the upload_id the uploads request returned"
+            )));
+        }
+        let Some(mut staged) = staging.open(&key, upload_id).await? else {
+            return Err(ApiError::not_found(format!(
+                "nothing was uploaded for upload {upload_id}: PUT the archive to its upload_url first (the URL lives {} seconds)",
+                self.config.staged_upload_url_ttl_secs
+            )));
+        };
+        let limit = self.config.max_staged_upload_bytes;
+        let outcome = if staged.len > limit {
+            Err(ApiError::new(
+                413,
+                "archive_too_large",
+                format!("the archive is larger than the {limit}-byte upload limit"),
+            ))
+        } else {
+            let spooled = spool(&mut staged, &self.config.scratch_dir, limit).await?;
+            self.upload(key.clone(), RequestBody::File(spooled), uploader)
+                .await
+        };
+        let settled = outcome
+            .as_ref()
+            .map_or_else(|error| error.status < 500, |_| true);
+        if settled {
+            staging.delete(&key, upload_id).await?;
+        }
+        outcome
+    }
+
     async fn list_tokens(&self) -> Result<OriginResponse, ApiError> {
         let tokens: Vec<_> = self
             .tokens
@@ -509,6 +620,28 @@ impl Registry {
             Err(ApiError::not_found(format!("no token named {name:?}")))
         }
     }
+}
+
+/// Copies a staged archive into an unnamed scratch file, refusing more than `limit` bytes.
+async fn spool(
+    staged: &mut crate::storage::ArchiveBody,
+    scratch_dir: &std::path::Path,
+    limit: u64,
+) -> Result<std::fs::File, ApiError> {
+    use tokio::io::AsyncReadExt;
+    let file = tempfile::tempfile_in(scratch_dir).map_err(StorageError::Io)?;
+    let mut file = tokio::fs::File::from_std(file);
+    let copied = tokio::io::copy(&mut (&mut staged.reader).take(limit + 1), &mut file)
+        .await
+        .map_err(StorageError::Io)?;
+    if copied > limit {
+        return Err(ApiError::new(
+            413,
+            "archive_too_large",
+            format!("the archive is larger than the {limit}-byte upload limit"),
+        ));
+    }
+    Ok(file.into_std().await)
 }
 
 fn archive_key(ns: &str, name: &str, system: &str, version: &str) -> Result<ArchiveKey, ApiError> {

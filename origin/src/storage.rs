@@ -108,3 +108,27 @@ pub trait TokenStore: Send + Sync {
     /// Returns whether a token of that name existed.
     async fn delete_by_name(&self, name: &str) -> Result<bool, StorageError>;
 }
+
+/// Where archives too large for the origin's request limit are uploaded first: the client
+/// PUTs the archive to a short-lived presigned URL, then asks the registry to finalize, which
+/// validates it and publishes it like any upload. Stores without such a path (the embedded
+/// one, which takes large bodies directly) have no `UploadStaging`.
+#[async_trait]
+pub trait UploadStaging: Send + Sync {
+    /// A URL the client can PUT the archive to, valid for `expires_in_secs`.
+    async fn upload_url(
+        &self,
+        key: &ArchiveKey,
+        upload_id: &str,
+        expires_in_secs: u64,
+    ) -> Result<String, StorageError>;
+
+    /// The uploaded archive, if the client has uploaded one.
+    async fn open(
+        &self,
+        key: &ArchiveKey,
+        upload_id: &str,
+    ) -> Result<Option<ArchiveBody>, StorageError>;
+
+    async fn delete(&self, key: &ArchiveKey, upload_id: &str) -> Result<(), StorageError>;
+}

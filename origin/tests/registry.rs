@@ -166,3 +166,21 @@ async fn the_master_token_is_made_once() {
     assert!(first.unwrap().starts_with("tfr_"));
     assert_eq!(registry.ensure_master_token().await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn without_upload_staging_the_large_upload_path_explains_itself() {
+    let (_dir, registry) = registry();
+    let response = registry
+        .handle(request(
+            "POST",
+            "/v1/modules/acme/vpc/aws/1.0.0/uploads",
+            Some(Tier::Uploader),
+            RequestBody::Empty,
+        ))
+        .await;
+    assert_eq!(response.status, 404);
+    assert_eq!(
+        error_of(&response.body),
+        "this registry takes archives of up to 104857600 bytes directly in the body of a PUT; it has no separate large-upload path"
+    );
+}

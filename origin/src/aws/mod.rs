@@ -44,9 +44,11 @@
 
 mod dynamodb;
 mod s3;
+mod staging;
 
 pub use dynamodb::DynamoTokenStore;
 pub use s3::S3ArchiveStore;
+pub use staging::{S3UploadStaging, DEFAULT_STAGING_PREFIX};
 
 /// The SDK crates these stores are built on, so that callers build clients of exactly the
 /// versions the stores take.
