@@ -45,7 +45,7 @@ impl OriginLambda {
         }
     }
 
-    fn from_the_edge(&self, headers: &HeaderMap) -> bool {
+    fn came_through_the_edge(&self, headers: &HeaderMap) -> bool {
         let presented = headers
             .get(ORIGIN_SECRET_HEADER)
             .map(HeaderValue::as_bytes)
@@ -54,7 +54,7 @@ impl OriginLambda {
     }
 
     pub async fn handle(&self, event: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
-        if !self.from_the_edge(&event.headers) {
+        if !self.came_through_the_edge(&event.headers) {
             return to_lambda(OriginResponse::error(&ApiError::new(
                 403,
                 "not_through_cloudfront",

@@ -3,6 +3,6 @@
 
 pub mod data_dir;
 pub mod distribution;
+pub mod lambda;
 pub mod server;
 pub mod tls;
-pub mod lambda;
