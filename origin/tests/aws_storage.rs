@@ -264,6 +264,7 @@ async fn published_objects_carry_their_metadata_and_content_type() {
     assert_eq!(user["uploaded-at"], "2026-01-01T00:00:00Z");
     assert_eq!(user["uploader"], "tests");
     assert_eq!(user["source"], "upload");
+    assert_eq!(user["publish-id"].len(), 32, "a random id per publish");
 }
 
 #[tokio::test]

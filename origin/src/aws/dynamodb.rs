@@ -38,8 +38,8 @@ pub struct DynamoTokenStore {
 /// Why a transaction was cancelled, per item, as DynamoDB reports it.
 enum TransactionOutcome {
     Committed,
-    /// `ConditionalCheckFailed` on the item at this position.
-    ConditionFailed(usize),
+    /// `ConditionalCheckFailed` on the items at these positions.
+    ConditionFailed(Vec<usize>),
     /// Another transaction touched the same items (`TransactionConflict`): try again.
     Conflict,
 }
@@ -185,11 +185,14 @@ impl DynamoTokenStore {
                         .iter()
                         .map(|reason| reason.code())
                         .collect();
-                    if let Some(position) = codes
+                    let failed: Vec<usize> = codes
                         .iter()
-                        .position(|code| *code == Some("ConditionalCheckFailed"))
-                    {
-                        Ok(TransactionOutcome::ConditionFailed(position))
+                        .enumerate()
+                        .filter(|(_, code)| **code == Some("ConditionalCheckFailed"))
+                        .map(|(position, _)| position)
+                        .collect();
+                    if !failed.is_empty() {
+                        Ok(TransactionOutcome::ConditionFailed(failed))
                     } else if codes.contains(&Some("TransactionConflict")) {
                         Ok(TransactionOutcome::Conflict)
                     } else {
@@ -232,7 +235,10 @@ impl TokenStore for DynamoTokenStore {
             ];
             match self.transact(items).await? {
                 TransactionOutcome::Committed => return Ok(CreateOutcome::Created),
-                TransactionOutcome::ConditionFailed(1) => return Ok(CreateOutcome::NameTaken),
+                // Position 1 is the name item.
+                TransactionOutcome::ConditionFailed(failed) if failed.contains(&1) => {
+                    return Ok(CreateOutcome::NameTaken)
+                }
                 TransactionOutcome::ConditionFailed(_) => {
                     // Two tokens with one SHA-256: only a reused value can do that.
                     return Err(StorageError::Backend(format!(

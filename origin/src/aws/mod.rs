@@ -21,7 +21,8 @@
 //! `-size`, `-uploaded-at`, `-uploader`, `-source`), so publishing is one `PutObject` with
 //! `If-None-Match: *`: S3 makes the object visible whole or not at all, and of concurrent
 //! publishers exactly one succeeds (the rest get `412`). That conditional write is what keeps
-//! versions immutable.
+//! versions immutable. A random `x-amz-meta-publish-id` lets a publisher whose request the SDK
+//! retried (the first answer lost) recognise its own object behind a `412`.
 //!
 //! `versions.json` is an index, kept because a LIST costs 12.5 times a GET: a publisher adds
 //! its version after the object is written, with a compare-and-swap on the index's ETag

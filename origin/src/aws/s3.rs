@@ -23,6 +23,8 @@ const META_SIZE: &str = "size";
 const META_UPLOADED_AT: &str = "uploaded-at";
 const META_UPLOADER: &str = "uploader";
 const META_SOURCE: &str = "source";
+/// A random id per publish attempt, so that a publisher can recognise its own write.
+const META_PUBLISH_ID: &str = "publish-id";
 
 /// What [`VersionMeta::source`] says for an object that carries none of our metadata: it was
 /// put into the bucket by hand.
@@ -361,6 +363,24 @@ impl S3ArchiveStore {
             .map_err(|e| backend_error(&format!("deleting {key}"), e))
     }
 
+    async fn publish_id_of(&self, object_key: &str) -> Result<Option<String>, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(head
+                .metadata()
+                .and_then(|m| m.get(META_PUBLISH_ID))
+                .cloned()),
+            Err(error) if is_no_such_key(&error) => Ok(None),
+            Err(error) => Err(backend_error(&format!("reading {object_key}"), error)),
+        }
+    }
+
     async fn put_version(
         &self,
         key: &ArchiveKey,
@@ -369,7 +389,9 @@ impl S3ArchiveStore {
     ) -> Result<PublishOutcome, StorageError> {
         let object_key = self.object_key(key);
         let len = tokio::fs::metadata(staged).await?.len();
+        let publish_id = format!("{:032x}", rand::random::<u128>());
         let metadata = HashMap::from([
+            (META_PUBLISH_ID.to_owned(), publish_id.clone()),
             (META_SHA256.to_owned(), meta.sha256.clone()),
             (META_SIZE.to_owned(), meta.size.to_string()),
             (META_UPLOADED_AT.to_owned(), meta.uploaded_at.clone()),
@@ -395,7 +417,16 @@ impl S3ArchiveStore {
             match sent {
                 Ok(_) => return Ok(PublishOutcome::Created),
                 Err(error) if is_precondition_failed(&error) => {
-                    return Ok(PublishOutcome::AlreadyExists)
+                    // The SDK retries a request whose answer was lost (a timeout, a 500); if
+                    // the lost attempt was written, the retry meets our own object. That is
+                    // still our publish, not someone else's.
+                    return if self.publish_id_of(&object_key).await?.as_deref()
+                        == Some(publish_id.as_str())
+                    {
+                        Ok(PublishOutcome::Created)
+                    } else {
+                        Ok(PublishOutcome::AlreadyExists)
+                    };
                 }
                 Err(error) if is_conditional_conflict(&error) && attempt < CONFLICT_RETRIES => {
                     tracing::debug!(key = %object_key, attempt, "conditional write conflict; retrying");
@@ -427,8 +458,13 @@ impl ArchiveStore for S3ArchiveStore {
                 // this listing is still a true answer for now.
                 let listed = self.list_version_prefixes(module).await?;
                 if !listed.is_empty() {
-                    self.write_index(module, &listed, IndexPrecondition::Absent)
-                        .await?;
+                    // Best effort: the listing is the answer either way.
+                    if let Err(error) = self
+                        .write_index(module, &listed, IndexPrecondition::Absent)
+                        .await
+                    {
+                        tracing::warn!(%module, %error, "could not write the rebuilt version index");
+                    }
                 }
                 Ok(listed.into_iter().collect())
             }
