@@ -4,6 +4,8 @@
 //! Paths and headers are the documented ones (`/2018-06-01/runtime/invocation/next`,
 //! `Lambda-Runtime-Aws-Request-Id`, `Lambda-Runtime-Deadline-Ms`, …).
 
+#![allow(dead_code)]
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -25,6 +27,8 @@ struct Shared {
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, serde_json::Value)>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     init_errors: Mutex<Vec<String>>,
+    /// When the function first asked for an invocation: it is ready.
+    first_poll: Mutex<Option<std::time::Instant>>,
 }
 
 pub struct FakeRuntimeApi {
@@ -43,6 +47,7 @@ impl FakeRuntimeApi {
             queue: tokio::sync::Mutex::new(receiver),
             waiting: Mutex::new(HashMap::new()),
             init_errors: Mutex::new(Vec::new()),
+            first_poll: Mutex::new(None),
         });
         let server_shared = shared.clone();
         tokio::spawn(async move {
@@ -86,6 +91,11 @@ impl FakeRuntimeApi {
         }
     }
 
+    /// When the function first polled for an invocation, if it has.
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        *self.shared.first_poll.lock().unwrap()
+    }
+
     pub fn init_errors(&self) -> Vec<String> {
         self.shared.init_errors.lock().unwrap().clone()
     }
@@ -106,6 +116,11 @@ async fn serve(
             .unwrap()
     };
     if method == hyper::Method::GET && path == "/2018-06-01/runtime/invocation/next" {
+        shared
+            .first_poll
+            .lock()
+            .unwrap()
+            .get_or_insert_with(std::time::Instant::now);
         let (id, event) = {
             let mut queue = shared.queue.lock().await;
             queue.recv().await.expect("the test keeps the sender")
