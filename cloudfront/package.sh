@@ -3,8 +3,8 @@
 #   dist/origin.zip   the origin Lambda: `bootstrap` for provided.al2023 on x86_64
 #   dist/edge.zip     the viewer-request Lambda@Edge bundle (Node.js handler + WebAssembly core)
 #
-# The origin binary is linked against glibc 2.26 with cargo-lambda (zig as the linker), so it
-# runs on Amazon Linux 2023 (glibc 2.34) and on anything newer; glibc rather than a static
+# The origin binary is linked by cargo-lambda with zig against an old glibc (it needs at most
+# GLIBC_2.30; checked below), so it runs on Amazon Linux 2023 (glibc 2.34); glibc rather than a static
 # musl build because musl's allocator is markedly slower for a multi-threaded async server,
 # and zig makes the old-glibc link a one-liner. cargo-lambda and zig come from the Python
 # package index into the project's .venv.
@@ -30,6 +30,17 @@ if [ "$what" != "--edge-only" ]; then
     -p tfreg-cloudfront --bin bootstrap --x86-64 \
     --output-format zip --lambda-dir target/lambda
   cp target/lambda/bootstrap/bootstrap.zip dist/origin.zip
+  if command -v objdump >/dev/null 2>&1; then
+    check_dir="$(mktemp -d)"
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' dist/origin.zip "$check_dir"
+    newest="$(objdump -T "$check_dir/bootstrap" | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -n 1)"
+    rm -rf "$check_dir"
+    if [ "$(printf '%s\nGLIBC_2.34\n' "$newest" | sort -V | tail -n 1)" != "GLIBC_2.34" ]; then
+      echo "bootstrap needs $newest, newer than Amazon Linux 2023's GLIBC_2.34" >&2
+      exit 1
+    fi
+    echo "bootstrap needs at most $newest (Amazon Linux 2023 has GLIBC_2.34)"
+  fi
   echo "dist/origin.zip: $(stat -c %s dist/origin.zip) bytes (bootstrap: $(unzip -Z -t dist/origin.zip 2>/dev/null | tail -n 1 || true))"
 fi
 

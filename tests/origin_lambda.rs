@@ -111,7 +111,7 @@ mod moto;
 #[path = "common/lambda_api.rs"]
 mod lambda_api;
 
-/// The real `bootstrap` binary, run as Lambda runs it (polling a Runtime API), on S3 and
+/// The real `bootstrap` binary (or the packaged one, see below), run as Lambda runs it (polling a Runtime API), on S3 and
 /// DynamoDB through the real SDK clients against the protocol server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
@@ -121,7 +121,10 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
     let table = moto.create_table(&sdk).await;
     let api = lambda_api::FakeRuntimeApi::start().await;
 
-    let mut bootstrap = std::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+    // TFREG_BOOTSTRAP_BIN runs the same test on the packaged binary (dist/origin.zip).
+    let binary = std::env::var("TFREG_BOOTSTRAP_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned());
+    let mut bootstrap = std::process::Command::new(&binary)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())

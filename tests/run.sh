@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, formatting, lints, and every test (unit, HTTP, Terraform CLI).
+# The whole test suite: set-up, formatting, lints, every test (unit, HTTP, Terraform CLI,
+# S3/DynamoDB against moto, the Lambda@Edge bundle under Node.js), and the packaged origin Lambda.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -8,3 +9,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 (cd edge/js && npm test)  # packages the Lambda@Edge bundle, unzips it and runs it under Node.js against moto
+# The deployable origin: package it, then run the Lambda test on the packaged bootstrap.
+bash cloudfront/package.sh --origin-only
+unpacked="$(mktemp -d)"; trap 'rm -rf "$unpacked"' EXIT
+python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' dist/origin.zip "$unpacked"
+chmod +x "$unpacked/bootstrap"
+TFREG_BOOTSTRAP_BIN="$unpacked/bootstrap" cargo test --locked -p tfreg-cloudfront --test origin_lambda -- the_bootstrap_binary

