@@ -6,7 +6,8 @@ mod common;
 #[path = "../origin/tests/support/moto.rs"]
 mod moto;
 
-use common::{terraform_binary, tfreg_binary, versioned_module, TestRegistry};
+use common::terraform::terraform_init;
+use common::{tfreg_binary, versioned_module, TestRegistry};
 use moto::Moto;
 use std::process::{Command, Output};
 use tfreg_origin::aws::aws_sdk_dynamodb::types::AttributeValue;
@@ -71,60 +72,6 @@ impl AwsTarget {
             .output()
             .expect("running tfreg reindex")
     }
-}
-
-/// `terraform init` of a root module made of `main_tf`, with the token in a CLI config file
-/// and every TLS and credentials variable Terraform reads set here.
-fn terraform_init(
-    registry: &TestRegistry,
-    main_tf: &str,
-    token: &str,
-) -> (Output, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
-    let cli_config = dir.path().join("terraform.rc");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "credentials \"{}\" {{\n  token = \"{token}\"\n}}\n",
-            registry.host
-        ),
-    )
-    .unwrap();
-    let empty_cert_dir = dir.path().join("no-certs");
-    std::fs::create_dir(&empty_cert_dir).unwrap();
-    let output = Command::new(terraform_binary())
-        .args(["init", "-input=false", "-no-color", "-backend=false"])
-        .current_dir(dir.path())
-        .env("TF_CLI_CONFIG_FILE", &cli_config)
-        .env("SSL_CERT_FILE", &registry.ca_pem)
-        .env("SSL_CERT_DIR", &empty_cert_dir)
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("TF_IN_AUTOMATION", "1")
-        .env("HOME", dir.path())
-        .env_remove("TF_LOG")
-        .env_remove("TF_PLUGIN_CACHE_DIR")
-        .output()
-        .expect("running terraform");
-    (output, dir)
-}
-
-/// `key -> version` from `.terraform/modules/modules.json`.
-fn installed_versions(dir: &tempfile::TempDir) -> std::collections::BTreeMap<String, String> {
-    let manifest = std::fs::read(dir.path().join(".terraform/modules/modules.json")).unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
-    manifest["Modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["Key"] != "")
-        .map(|m| {
-            (
-                m["Key"].as_str().unwrap().to_owned(),
-                m["Version"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,18 +210,22 @@ async fn terraform_installs_from_tfreg_serve_over_s3_and_dynamodb() {
             )
         })
         .collect::<String>();
-    let (run, dir) = terraform_init(&registry, &main_tf, &reader);
+    let run = terraform_init(&registry, &main_tf, Some(&reader));
     assert!(
-        run.status.success(),
+        run.succeeded(),
         "terraform init failed:\n{}\n{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr),
+        run.stdout(),
+        run.stderr(),
         registry.logs()
     );
-    let installed = installed_versions(&dir);
-    assert_eq!(installed["latest_1"], "1.3.0", "the hand-uploaded version");
-    assert_eq!(installed["patch"], "1.1.0");
-    assert_eq!(installed["exact"], "1.0.0");
+    let installed = run.installed();
+    assert_eq!(
+        installed["latest_1"].1, "1.3.0",
+        "the hand-uploaded version"
+    );
+    assert_eq!(installed["patch"].1, "1.1.0");
+    assert_eq!(installed["exact"].1, "1.0.0");
+    let dir = &run.dir;
     for (key, version) in [
         ("latest_1", "1.3.0"),
         ("patch", "1.1.0"),

@@ -2,6 +2,8 @@
 //! temporary data directory, and talks to it over HTTPS with its own CA.
 #![allow(dead_code)]
 
+pub mod terraform;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
