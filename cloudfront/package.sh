@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the deployable artifacts into dist/ (git-ignored):
 #   dist/origin.zip   the origin Lambda: `bootstrap` for provided.al2023 on x86_64
-#   dist/edge.zip     the viewer-request Lambda@Edge bundle (Node.js handler + WebAssembly core)
+#   dist/edge-bundle/ the viewer-request Lambda@Edge bundle without its settings: index.mjs (the
+#                     Node.js handler), edge.wasm (the WebAssembly core), config.template.json;
+#                     the Terraform module renders config.json and zips the three at deploy time
+#   dist/edge.zip     the same bundle with config.json baked in, when TFREG_EDGE_* settings are given
 #
 # The origin binary is linked by cargo-lambda with zig against an old glibc (it needs at most
 # GLIBC_2.30; checked below), so it runs on Amazon Linux 2023 (glibc 2.34); glibc rather than a static
@@ -45,6 +48,11 @@ if [ "$what" != "--edge-only" ]; then
 fi
 
 if [ "$what" != "--origin-only" ]; then
+  cargo build --quiet --locked -p tfreg-edge --target wasm32-unknown-unknown --profile wasm
+  rm -rf dist/edge-bundle && mkdir -p dist/edge-bundle
+  cp edge/js/index.mjs edge/js/config.template.json dist/edge-bundle/
+  cp "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm/tfreg_edge.wasm" dist/edge-bundle/edge.wasm
+  echo "dist/edge-bundle: index.mjs, edge.wasm ($(stat -c %s dist/edge-bundle/edge.wasm) bytes), config.template.json"
   if [ -n "${TFREG_EDGE_TABLE:-}" ] && [ -n "${TFREG_EDGE_ORIGIN_SECRET:-}" ]; then
     bash edge/js/package.sh
   else

@@ -10,7 +10,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 (cd edge/js && npm test)  # packages the Lambda@Edge bundle, unzips it and runs it under Node.js against moto
 # The deployable origin: package it, then run the Lambda test on the packaged bootstrap.
-bash cloudfront/package.sh --origin-only
+bash cloudfront/package.sh
 unpacked="$(mktemp -d)"; trap 'rm -rf "$unpacked"' EXIT
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' dist/origin.zip "$unpacked"
 chmod +x "$unpacked/bootstrap"

@@ -22,7 +22,9 @@ use tokio::io::AsyncWriteExt;
 pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
 
 pub const DISCOVERY_PATH: &str = "/.well-known/terraform.json";
-pub const DISCOVERY_DOCUMENT: &str = r#"{"modules.v1":"/v1/modules/"}"#;
+/// The discovery document. The deployment module uploads the same file to S3, so the local
+/// server and CloudFront answer the same bytes.
+pub const DISCOVERY_DOCUMENT: &str = include_str!("../../terraform/discovery.json");
 
 pub struct Distribution {
     edge: Mutex<EdgeCheck>,

@@ -37,6 +37,14 @@ pub const MAX_JSON_BODY_BYTES: u64 = 64 * 1024;
 /// asks for the download, so minutes are plenty.
 pub const DEFAULT_ARCHIVE_URL_TTL_SECS: u64 = 300;
 
+/// `Cache-Control` of version lists and download answers: shared caches (CloudFront, after
+/// the edge check) may keep them 30 s; clients revalidate. A download answer's archive URL
+/// outlives that by minutes.
+pub const CACHEABLE_READ: &str = "max-age=0, s-maxage=30";
+
+/// `Cache-Control` of everything else: token administration, writes, errors.
+pub const NOT_CACHEABLE: &str = "no-store";
+
 /// How long the presigned URL of a large upload stays valid.
 pub const DEFAULT_STAGED_UPLOAD_URL_TTL_SECS: u64 = 900;
 
@@ -104,7 +112,10 @@ impl OriginResponse {
     fn json(status: u16, value: serde_json::Value) -> Self {
         OriginResponse {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("cache-control".into(), NOT_CACHEABLE.into()),
+            ],
             body: value.to_string().into_bytes(),
         }
     }
@@ -112,15 +123,28 @@ impl OriginResponse {
     fn no_content() -> Self {
         OriginResponse {
             status: 204,
-            headers: Vec::new(),
+            headers: vec![("cache-control".into(), NOT_CACHEABLE.into())],
             body: Vec::new(),
         }
+    }
+
+    /// Marks a read that a shared cache may keep for a short while.
+    fn cacheable(mut self) -> Self {
+        for (name, value) in &mut self.headers {
+            if name == "cache-control" {
+                *value = CACHEABLE_READ.into();
+            }
+        }
+        self
     }
 
     pub fn error(error: &ApiError) -> Self {
         let mut response = OriginResponse {
             status: error.status,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("cache-control".into(), NOT_CACHEABLE.into()),
+            ],
             body: error.body_json().into_bytes(),
         };
         if error.status == 401 {
@@ -343,7 +367,8 @@ impl Registry {
         Ok(OriginResponse::json(
             200,
             json!({ "modules": [{ "source": module.to_string(), "versions": versions }] }),
-        ))
+        )
+        .cacheable())
     }
 
     async fn version_info(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
@@ -367,7 +392,7 @@ impl Registry {
     async fn download(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
         let meta = self.find_version(&key).await?;
         let location = self.signed_archive_url(&key, &meta.sha256);
-        let mut response = OriginResponse::no_content();
+        let mut response = OriginResponse::no_content().cacheable();
         response.headers.push(("x-terraform-get".into(), location));
         Ok(response)
     }

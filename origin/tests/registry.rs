@@ -103,6 +103,7 @@ async fn the_origin_checks_the_tier_itself() {
         ))
         .await;
     assert_eq!(tokens.status, 403);
+    assert_eq!(tokens.header("cache-control"), Some("no-store"));
 }
 
 #[tokio::test]
@@ -131,6 +132,12 @@ async fn an_upload_delivered_in_memory_is_published() {
         ))
         .await;
     assert_eq!(download.status, 204);
+    // CloudFront may keep a download answer for 30 s after the edge check; the signed URL
+    // inside lives 300 s.
+    assert_eq!(
+        download.header("cache-control"),
+        Some("max-age=0, s-maxage=30")
+    );
     assert!(download
         .header("x-terraform-get")
         .unwrap()
