@@ -1,0 +1,24 @@
+output "registry_url" {
+  description = "Base URL of the registry."
+  value       = module.registry.registry_url
+}
+
+output "registry_host" {
+  description = "Host for module sources and the credentials block."
+  value       = module.registry.registry_host
+}
+
+output "master_token_secret_arn" {
+  description = "Secrets Manager secret holding the master token."
+  value       = module.registry.master_token_secret_arn
+}
+
+output "s3_bucket_name" {
+  description = "The archive bucket."
+  value       = module.registry.s3_bucket_name
+}
+
+output "custom_domain_target" {
+  description = "DNS record to create for the custom domain, if any."
+  value       = module.registry.custom_domain_target
+}

@@ -1,0 +1,23 @@
+variable "region" {
+  type        = string
+  description = "Region of the bucket, table, secret and origin Lambda."
+  default     = "eu-west-1"
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of the deployment's resource names."
+  default     = "tfreg"
+}
+
+variable "domain_name" {
+  type        = string
+  description = "Optional custom host name (set with certificate_arn)."
+  default     = null
+}
+
+variable "certificate_arn" {
+  type        = string
+  description = "Optional ACM certificate in us-east-1 for domain_name."
+  default     = null
+}

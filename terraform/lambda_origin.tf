@@ -1,0 +1,167 @@
+# The origin Lambda: the registry API (/v1/*), Rust on provided.al2023, behind a Function URL.
+#
+# The Function URL has auth type NONE and is guarded by a secret header, x-tfreg-origin-secret,
+# that only the edge function adds (it strips any copy a viewer sends) and the origin compares
+# in constant time. Not Origin Access Control: OAC signs with SigV4, which makes viewers send
+# x-amz-content-sha256 on PUT/POST (curl and Terraform do not) and takes the Authorization
+# header. Anything reaching the URL without the secret gets a 403 from the origin.
+
+data "aws_iam_policy_document" "origin_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "origin" {
+  name               = local.origin_function_name
+  description        = "tfreg origin Lambda (${var.name_prefix})"
+  assume_role_policy = data.aws_iam_policy_document.origin_assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "origin" {
+  # Archives and indexes are read and written (conditional PutObject); staged large uploads are
+  # read, written by the viewer through a presigned PUT signed with this role, and deleted once
+  # finalized. Nothing under archives/ is ever deleted by the registry.
+  statement {
+    sid     = "ReadWriteArchivesAndStaging"
+    actions = ["s3:GetObject", "s3:PutObject"]
+    resources = [
+      "${aws_s3_bucket.archives.arn}/${local.archive_prefix}*",
+      "${aws_s3_bucket.archives.arn}/${local.staging_prefix}*",
+    ]
+  }
+
+  statement {
+    sid       = "DeleteFinalizedStagedUploads"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.archives.arn}/${local.staging_prefix}*"]
+  }
+
+  # Listing rebuilds a module's versions.json. ListBucket is also what makes S3 answer 404
+  # rather than 403 for a missing object; that check comes with no s3:prefix in its request
+  # context, hence ...IfExists: explicit listings must stay under archives/.
+  statement {
+    sid       = "ListArchives"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.archives.arn]
+    condition {
+      test     = "StringLikeIfExists"
+      variable = "s3:prefix"
+      values   = ["${local.archive_prefix}*"]
+    }
+  }
+
+  # Token create/list/revoke. TransactWriteItems needs no action of its own: IAM authorises
+  # each Put/Delete inside it as dynamodb:PutItem/DeleteItem and each ConditionCheck as
+  # dynamodb:ConditionCheckItem (DynamoDB Developer Guide, "Using IAM with DynamoDB
+  # transactions").
+  statement {
+    sid = "Tokens"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:Scan",
+    ]
+    resources = [aws_dynamodb_table.tokens.arn]
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.origin.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "origin" {
+  name   = "registry"
+  role   = aws_iam_role.origin.id
+  policy = data.aws_iam_policy_document.origin.json
+}
+
+resource "aws_cloudwatch_log_group" "origin" {
+  #checkov:skip=CKV_AWS_158:Encrypted by CloudWatch Logs with its service key; the origin logs no secrets (token values and the origin secret never reach a log line).
+  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (log_retention_days, 30 days by default): request logs of a package registry, not an audit trail; set 365 or more where policy asks for it.
+  name              = "/aws/lambda/${local.origin_function_name}"
+  retention_in_days = var.log_retention_days
+  tags              = local.tags
+}
+
+resource "aws_lambda_function" "origin" {
+  #checkov:skip=CKV_AWS_117:No VPC: the function reaches only S3 and DynamoDB over their public endpoints with IAM, and a VPC would add NAT or endpoint costs.
+  #checkov:skip=CKV_AWS_116:Invoked synchronously through its Function URL only; a dead-letter queue applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_173:Environment variables are encrypted at rest by Lambda with its service key; the signing key and origin secret are also in Terraform state and the edge bundle, which a customer-managed key would not change.
+  #checkov:skip=CKV_AWS_272:The artifact is built and deployed by this module from dist/origin.zip; code signing needs a signing profile and a signed S3 object this flow does not have.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is a variable (origin_reserved_concurrency), unreserved by default so that a small account's concurrency pool is not split.
+  function_name = local.origin_function_name
+  description   = "tfreg origin: registry API behind CloudFront (${var.name_prefix})"
+  role          = aws_iam_role.origin.arn
+
+  filename         = local.origin_zip_path
+  source_code_hash = filebase64sha256(local.origin_zip_path)
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = ["x86_64"]
+  memory_size      = var.origin_memory_mb
+  timeout          = var.origin_timeout_seconds
+
+  reserved_concurrent_executions = var.origin_reserved_concurrency
+
+  tracing_config {
+    mode = "PassThrough"
+  }
+
+  environment {
+    variables = {
+      TFREG_S3_BUCKET       = aws_s3_bucket.archives.id
+      TFREG_S3_PREFIX       = local.archive_prefix
+      TFREG_DYNAMODB_TABLE  = aws_dynamodb_table.tokens.name
+      TFREG_SIGNING_KEY     = local.signing_key
+      TFREG_ORIGIN_SECRET   = local.origin_secret
+      TFREG_ARCHIVE_URL_TTL = tostring(var.archive_url_ttl_seconds)
+      # Read from the proxy feature on; the current origin ignores them.
+      TFREG_PROXY_ENABLED    = tostring(var.proxy_enabled)
+      TFREG_PROXY_ALLOW_LIST = join(",", var.proxy_allow_list)
+      TFREG_PROXY_DENY_LIST  = join(",", var.proxy_deny_list)
+    }
+  }
+
+  tags = local.tags
+
+  depends_on = [aws_iam_role_policy.origin, aws_cloudwatch_log_group.origin]
+}
+
+resource "aws_lambda_function_url" "origin" {
+  #checkov:skip=CKV_AWS_258:Auth type NONE on purpose: the edge function adds x-tfreg-origin-secret, which the origin requires (403 without it). AWS_IAM would mean CloudFront OAC, which requires viewers to send x-amz-content-sha256 on PUT/POST (curl does not) and reserves the Authorization header.
+  function_name      = aws_lambda_function.origin.function_name
+  authorization_type = "NONE"
+  invoke_mode        = "BUFFERED"
+}
+
+# A Function URL with auth type NONE answers only if the resource policy lets anyone invoke it
+# through the URL: lambda:InvokeFunctionUrl for auth type NONE, and (for URLs created since
+# October 2025) lambda:InvokeFunction limited to invocations through a Function URL. Neither
+# lets a caller use the Invoke API directly.
+resource "aws_lambda_permission" "origin_url" {
+  #checkov:skip=CKV_AWS_301:Public through its Function URL only (function_url_auth_type NONE) by design; requests without the edge's x-tfreg-origin-secret are refused by the origin.
+  statement_id           = "FunctionUrlAllowPublicAccess"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.origin.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "origin_url_invoke" {
+  #checkov:skip=CKV_AWS_301:Limited to invocations through the Function URL (invoked_via_function_url); requests without the edge's x-tfreg-origin-secret are refused by the origin.
+  statement_id             = "FunctionUrlAllowInvokeAction"
+  action                   = "lambda:InvokeFunction"
+  function_name            = aws_lambda_function.origin.function_name
+  principal                = "*"
+  invoked_via_function_url = true
+}

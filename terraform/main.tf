@@ -1,0 +1,45 @@
+# tfreg on AWS: CloudFront in front of a static discovery document (S3), a viewer-request
+# Lambda@Edge token/signature check, the origin Lambda behind a Function URL (/v1/*) and the
+# module archives in S3 (/archives/*). The resources are split by concern:
+#   s3.tf             the archive bucket and the discovery document
+#   dynamodb.tf       the token table and the master token's items
+#   secrets.tf        the master token, the archive-URL signing key and the origin secret
+#   lambda_origin.tf  the origin Lambda, its Function URL, role and logs
+#   lambda_edge.tf    the viewer-request Lambda@Edge function (us-east-1), its bundle and role
+#   cloudfront.tf     the distribution, its cache and origin request policies, OAC
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+
+  bucket_name = coalesce(var.s3_bucket_name, "${var.name_prefix}-${local.account_id}-${local.region}")
+  table_name  = coalesce(var.dynamodb_table_name, "${var.name_prefix}-tokens")
+  secret_name = coalesce(var.master_token_secret_name, "${var.name_prefix}/master-token")
+
+  origin_function_name = "${var.name_prefix}-origin"
+  edge_function_name   = "${var.name_prefix}-edge"
+
+  # The packaged artifacts (bash cloudfront/package.sh), relative to this repository by default.
+  origin_zip_path = coalesce(var.origin_zip_path, "${path.module}/../dist/origin.zip")
+  edge_bundle_dir = coalesce(var.edge_bundle_dir, "${path.module}/../dist/edge-bundle")
+
+  # Key prefixes in the bucket; archives/ is also the URL path CloudFront forwards unchanged.
+  archive_prefix = "archives/"
+  staging_prefix = "staging/"
+
+  # Both or neither. Variable validations cannot see each other before Terraform 1.9, so this
+  # fails the plan through file() of a path that names the mistake.
+  custom_domain = var.domain_name != null
+  custom_domain_check = (var.domain_name == null) == (var.certificate_arn == null) ? "ok" : file(
+    "ERROR: set domain_name and certificate_arn together, or neither"
+  )
+
+  registry_host = local.custom_domain ? var.domain_name : aws_cloudfront_distribution.registry.domain_name
+
+  tags = merge({ "tfreg:deployment" = var.name_prefix }, var.tags)
+}

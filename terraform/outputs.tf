@@ -1,0 +1,58 @@
+output "registry_url" {
+  description = "Base URL of the registry (the custom domain if set, else the distribution's name). Module sources use its host: <host>/<namespace>/<name>/<system>."
+  value       = "https://${local.registry_host}"
+}
+
+output "registry_host" {
+  description = "Host name to use in module sources and in the CLI configuration's credentials block."
+  value       = local.registry_host
+}
+
+output "master_token_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the master token (read it with `aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text`)."
+  value       = aws_secretsmanager_secret.master_token.arn
+}
+
+output "s3_bucket_name" {
+  description = "Name of the S3 bucket holding the archives (archives/), staged uploads (staging/) and the discovery document."
+  value       = aws_s3_bucket.archives.id
+}
+
+output "dynamodb_table_name" {
+  description = "Name of the DynamoDB token table."
+  value       = aws_dynamodb_table.tokens.name
+}
+
+output "cloudfront_distribution_id" {
+  description = "ID of the CloudFront distribution (for invalidations)."
+  value       = aws_cloudfront_distribution.registry.id
+}
+
+output "cloudfront_domain_name" {
+  description = "The distribution's own domain name (d111111abcdef8.cloudfront.net)."
+  value       = aws_cloudfront_distribution.registry.domain_name
+}
+
+output "custom_domain_target" {
+  description = "Where to point the custom domain, or null without one: a CNAME to domain_name, or a Route 53 alias (A and AAAA) to domain_name in hosted_zone_id (CloudFront's, Z2FDTNDATAQYW2)."
+  value = local.custom_domain ? {
+    record_name    = var.domain_name
+    domain_name    = aws_cloudfront_distribution.registry.domain_name
+    hosted_zone_id = aws_cloudfront_distribution.registry.hosted_zone_id
+  } : null
+}
+
+output "origin_function_name" {
+  description = "Name of the origin Lambda (its logs are in /aws/lambda/<name> in the module's region)."
+  value       = aws_lambda_function.origin.function_name
+}
+
+output "edge_function_qualified_arn" {
+  description = "Versioned ARN of the viewer-request Lambda@Edge function associated with the distribution (its logs are in /aws/lambda/us-east-1.<name> in each region it runs in)."
+  value       = aws_lambda_function.edge.qualified_arn
+}
+
+output "custom_domain_check" {
+  description = "Internal: \"ok\" when domain_name and certificate_arn are set together or not at all (the plan fails otherwise)."
+  value       = local.custom_domain_check
+}

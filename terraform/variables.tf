@@ -1,0 +1,268 @@
+# Naming and tagging
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every resource name (functions, roles, table, secret, policies), so that two deployments fit in one account. Lowercase letters, digits and hyphens, 1-24 characters, starting with a letter."
+  default     = "tfreg"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,23}$", var.name_prefix)) && !can(regex("-$", var.name_prefix))
+    error_message = "The name_prefix must be 1-24 lowercase letters, digits or hyphens, start with a letter and not end with a hyphen."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags added to every resource that takes tags."
+  default     = {}
+}
+
+variable "s3_bucket_name" {
+  type        = string
+  description = "Name of the S3 bucket for module archives and the discovery document. Default: \"<name_prefix>-<account id>-<region>\"."
+  default     = null
+
+  validation {
+    condition     = var.s3_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.s3_bucket_name))
+    error_message = "The s3_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "dynamodb_table_name" {
+  type        = string
+  description = "Name of the DynamoDB token table. Default: \"<name_prefix>-tokens\"."
+  default     = null
+
+  validation {
+    condition     = var.dynamodb_table_name == null || can(regex("^[A-Za-z0-9_.-]{3,255}$", var.dynamodb_table_name))
+    error_message = "The dynamodb_table_name must be 3-255 letters, digits, underscores, dots or hyphens."
+  }
+}
+
+variable "master_token_secret_name" {
+  type        = string
+  description = "Name of the Secrets Manager secret that holds the master token. Default: \"<name_prefix>/master-token\"."
+  default     = null
+
+  validation {
+    condition     = var.master_token_secret_name == null || can(regex("^[A-Za-z0-9/_+=.@-]{1,512}$", var.master_token_secret_name))
+    error_message = "The master_token_secret_name may contain only letters, digits and /_+=.@- (1-512 characters)."
+  }
+}
+
+# Custom domain
+
+variable "domain_name" {
+  type        = string
+  description = "Custom host name for the registry (for example registry.example.com). Optional; set together with certificate_arn. Without it the registry is reached at the distribution's *.cloudfront.net name."
+  default     = null
+
+  validation {
+    condition     = var.domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
+    error_message = "The domain_name must be a lowercase DNS host name with at least one dot, such as registry.example.com (Terraform rejects registry hosts without a dot)."
+  }
+}
+
+variable "certificate_arn" {
+  type        = string
+  description = "ARN of an ACM certificate in us-east-1 that covers domain_name (CloudFront only takes certificates from us-east-1). Optional; set together with domain_name."
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$", var.certificate_arn))
+    error_message = "The certificate_arn must be an ACM certificate ARN in us-east-1 (arn:aws:acm:us-east-1:<account>:certificate/<id>)."
+  }
+}
+
+variable "price_class" {
+  type        = string
+  description = "CloudFront price class: PriceClass_100 (North America, Europe, Israel), PriceClass_200 (adds most of Asia, Middle East, Africa) or PriceClass_All."
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.price_class)
+    error_message = "The price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}
+
+variable "web_acl_id" {
+  type        = string
+  description = "Optional AWS WAF web ACL (the ARN of a WAFv2 web ACL in us-east-1, scope CLOUDFRONT) to attach to the distribution. Off by default: WAF adds a monthly fee and a per-request charge above CloudFront's."
+  default     = null
+}
+
+variable "access_log_bucket_domain_name" {
+  type        = string
+  description = "Optional bucket domain name (bucket.s3.amazonaws.com, ACLs enabled) for CloudFront standard access logs. Off by default."
+  default     = null
+}
+
+# Tokens and signed archive URLs
+
+variable "token_cache_ttl_seconds" {
+  type        = number
+  description = "Seconds the edge function trusts a token it has looked up before asking DynamoDB again. This is the revocation delay: a revoked token keeps working at the edge for up to this long."
+  default     = 60
+
+  validation {
+    condition     = var.token_cache_ttl_seconds >= 0 && var.token_cache_ttl_seconds <= 3600 && floor(var.token_cache_ttl_seconds) == var.token_cache_ttl_seconds
+    error_message = "The token_cache_ttl_seconds must be a whole number from 0 to 3600."
+  }
+}
+
+variable "negative_token_cache_ttl_seconds" {
+  type        = number
+  description = "Seconds the edge function remembers that a token is unknown (a new token can be refused for up to this long after creation if someone tried it before)."
+  default     = 10
+
+  validation {
+    condition     = var.negative_token_cache_ttl_seconds >= 0 && var.negative_token_cache_ttl_seconds <= 600 && floor(var.negative_token_cache_ttl_seconds) == var.negative_token_cache_ttl_seconds
+    error_message = "The negative_token_cache_ttl_seconds must be a whole number from 0 to 600."
+  }
+}
+
+variable "token_cache_capacity" {
+  type        = number
+  description = "Token lookups each edge function container keeps (LRU)."
+  default     = 10000
+
+  validation {
+    condition     = var.token_cache_capacity >= 1 && var.token_cache_capacity <= 1000000 && floor(var.token_cache_capacity) == var.token_cache_capacity
+    error_message = "The token_cache_capacity must be a whole number from 1 to 1000000."
+  }
+}
+
+variable "archive_url_ttl_seconds" {
+  type        = number
+  description = "Seconds a signed archive URL (the X-Terraform-Get answer of a download) stays valid."
+  default     = 300
+
+  validation {
+    condition     = var.archive_url_ttl_seconds >= 60 && var.archive_url_ttl_seconds <= 86400 && floor(var.archive_url_ttl_seconds) == var.archive_url_ttl_seconds
+    error_message = "The archive_url_ttl_seconds must be a whole number from 60 (the download answer is cached up to 30 s at the edge) to 86400."
+  }
+}
+
+# Public module proxy (read by the origin from the proxy issue on)
+
+variable "proxy_enabled" {
+  type        = bool
+  description = "Whether the registry may proxy public modules from the public registry. Passed to the origin as TFREG_PROXY_ENABLED; used from the proxy feature on (the current origin ignores it)."
+  default     = false
+}
+
+variable "proxy_allow_list" {
+  type        = list(string)
+  description = "Public modules that may be proxied, as namespace/name/system patterns (\"*\" matches any one part, e.g. \"terraform-aws-modules/*/aws\"). Passed to the origin as TFREG_PROXY_ALLOW_LIST (comma-separated); used from the proxy feature on."
+  default     = []
+
+  validation {
+    condition     = alltrue([for entry in var.proxy_allow_list : can(regex("^[A-Za-z0-9_*-]+/[A-Za-z0-9_*-]+/[A-Za-z0-9_*-]+$", entry))])
+    error_message = "Each proxy_allow_list entry must be namespace/name/system, each part letters, digits, '-', '_' or '*'."
+  }
+}
+
+variable "proxy_deny_list" {
+  type        = list(string)
+  description = "Public modules that must never be proxied, as namespace/name/system patterns; a deny wins over an allow. Passed to the origin as TFREG_PROXY_DENY_LIST (comma-separated); used from the proxy feature on."
+  default     = []
+
+  validation {
+    condition     = alltrue([for entry in var.proxy_deny_list : can(regex("^[A-Za-z0-9_*-]+/[A-Za-z0-9_*-]+/[A-Za-z0-9_*-]+$", entry))])
+    error_message = "Each proxy_deny_list entry must be namespace/name/system, each part letters, digits, '-', '_' or '*'."
+  }
+}
+
+# Functions
+
+variable "origin_zip_path" {
+  type        = string
+  description = "Path of the packaged origin Lambda (dist/origin.zip from `bash cloudfront/package.sh`). Default: dist/origin.zip of the repository this module sits in."
+  default     = null
+}
+
+variable "edge_bundle_dir" {
+  type        = string
+  description = "Directory of the unbaked Lambda@Edge bundle (index.mjs and edge.wasm, dist/edge-bundle/ from `bash cloudfront/package.sh`). The module adds config.json and zips the three. Default: dist/edge-bundle of the repository this module sits in."
+  default     = null
+}
+
+variable "edge_runtime" {
+  type        = string
+  description = "Node.js runtime of the viewer-request Lambda@Edge function."
+  default     = "nodejs20.x"
+
+  validation {
+    condition     = contains(["nodejs20.x", "nodejs22.x"], var.edge_runtime)
+    error_message = "The edge_runtime must be nodejs20.x or nodejs22.x."
+  }
+}
+
+variable "origin_memory_mb" {
+  type        = number
+  description = "Memory of the origin Lambda in MB (CPU grows with it; archive validation of large uploads is CPU-bound)."
+  default     = 512
+
+  validation {
+    condition     = var.origin_memory_mb >= 128 && var.origin_memory_mb <= 10240 && floor(var.origin_memory_mb) == var.origin_memory_mb
+    error_message = "The origin_memory_mb must be a whole number from 128 to 10240."
+  }
+}
+
+variable "origin_timeout_seconds" {
+  type        = number
+  description = "Timeout of the origin Lambda in seconds. CloudFront waits up to 30 s for the origin's answer (its default origin read timeout), so more does not help a viewer."
+  default     = 30
+
+  validation {
+    condition     = var.origin_timeout_seconds >= 3 && var.origin_timeout_seconds <= 60 && floor(var.origin_timeout_seconds) == var.origin_timeout_seconds
+    error_message = "The origin_timeout_seconds must be a whole number from 3 to 60."
+  }
+}
+
+variable "origin_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrency of the origin Lambda, a ceiling on how many run at once (and on what a flood of uncached requests can cost). -1 leaves it unreserved."
+  default     = -1
+
+  validation {
+    condition     = var.origin_reserved_concurrency >= -1 && floor(var.origin_reserved_concurrency) == var.origin_reserved_concurrency
+    error_message = "The origin_reserved_concurrency must be -1 (unreserved) or a whole number of at least 0."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Days CloudWatch keeps the functions' logs (the origin's, and the edge function's in us-east-1; Lambda@Edge creates its log groups in other regions itself, without retention)."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "The log_retention_days must be one of CloudWatch's values: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+# Storage
+
+variable "s3_versioning_enabled" {
+  type        = bool
+  description = "Keep S3 object versions (a deleted or overwritten archive or index can be restored). Noncurrent versions expire after noncurrent_version_expiration_days."
+  default     = true
+}
+
+variable "noncurrent_version_expiration_days" {
+  type        = number
+  description = "Days S3 keeps a noncurrent object version when versioning is on (every publish rewrites the module's versions.json index)."
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1 && floor(var.noncurrent_version_expiration_days) == var.noncurrent_version_expiration_days
+    error_message = "The noncurrent_version_expiration_days must be a whole number of at least 1."
+  }
+}
+
+variable "force_destroy" {
+  type        = bool
+  description = "Let `terraform destroy` delete the bucket with its archives in it, and the secret without a recovery window. Keep false in production."
+  default     = false
+}
