@@ -5,6 +5,8 @@
 #   .venv/bin/cargo-lambda   builds the origin Lambda for Amazon Linux (with zig, from ziglang)
 #   wasm32-unknown-unknown   the Rust target the Lambda@Edge bundle is built for
 #   edge/js/node_modules     the Node.js packages the edge handler's tests use
+#   .venv/bin/pytest         with python-hcl2: the deployment module's structural tests
+#   .venv/checkov/bin/checkov  the deployment module's policy checks, in a venv of its own
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,4 +32,13 @@ if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep 
 fi
 if [ -f "$root/edge/js/package.json" ] && [ ! -d "$root/edge/js/node_modules" ]; then
   (cd "$root/edge/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if ! "$venv/bin/python" -c 'import hcl2, pytest' 2>/dev/null; then
+  # The structural tests of terraform/ parse its HCL; the 7.x output shape is what they read.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'python-hcl2>=7,<8' 'pytest>=8,<9'
+fi
+if [ ! -x "$venv/checkov/bin/checkov" ]; then
+  # A venv of its own: checkov pins bc-python-hcl2, which installs a module also named hcl2.
+  python3 -m venv "$venv/checkov"
+  "$venv/checkov/bin/pip" install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
 fi
