@@ -150,7 +150,7 @@ resource "aws_lambda_function_url" "origin" {
 # lets a caller use the Invoke API directly.
 resource "aws_lambda_permission" "origin_url" {
   #checkov:skip=CKV_AWS_301:Public through its Function URL only (function_url_auth_type NONE) by design; requests without the edge's x-tfreg-origin-secret are refused by the origin.
-  statement_id           = "FunctionUrlAllowPublicAccess"
+  statement_id           = "tfreg-function-url-public"
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = aws_lambda_function.origin.function_name
   principal              = "*"
@@ -159,7 +159,7 @@ resource "aws_lambda_permission" "origin_url" {
 
 resource "aws_lambda_permission" "origin_url_invoke" {
   #checkov:skip=CKV_AWS_301:Limited to invocations through the Function URL (invoked_via_function_url); requests without the edge's x-tfreg-origin-secret are refused by the origin.
-  statement_id             = "FunctionUrlAllowInvokeAction"
+  statement_id             = "tfreg-function-url-invoke"
   action                   = "lambda:InvokeFunction"
   function_name            = aws_lambda_function.origin.function_name
   principal                = "*"
