@@ -4,6 +4,7 @@
 //! fixed-size buffers, never into memory whole.
 //!
 //! Run: `cargo bench -p tfreg-origin --bench archive_throughput`
+//! Other sizes (unpacked MB, comma-separated): `TFREG_BENCH_SIZES_MB=1,10,100 cargo bench ...`
 
 use std::io::{Seek, SeekFrom, Write};
 use std::time::Instant;
@@ -80,6 +81,22 @@ fn make_archive(files: usize, file_size: usize) -> std::fs::File {
 }
 
 const CHILD_ENV: &str = "TFREG_BENCH_NORMALIZE";
+const SIZES_ENV: &str = "TFREG_BENCH_SIZES_MB";
+
+/// `(files, file_size)` per archive: 64 files each time, so only the bytes grow. The default
+/// sizes are 17, 67 and 268 MB unpacked; `TFREG_BENCH_SIZES_MB` picks others.
+fn archive_shapes() -> Vec<(usize, usize)> {
+    match std::env::var(SIZES_ENV) {
+        Ok(list) => list
+            .split(',')
+            .map(|mb| {
+                let mb: f64 = mb.trim().parse().expect("TFREG_BENCH_SIZES_MB: numbers of MB");
+                (64, ((mb * 1e6) / 64.0).ceil() as usize)
+            })
+            .collect(),
+        Err(_) => vec![(64, 256 * 1024), (64, 1024 * 1024), (64, 4096 * 1024)],
+    }
+}
 
 fn limits() -> ArchiveLimits {
     ArchiveLimits {
@@ -108,8 +125,7 @@ fn main() {
         "{:>12} {:>12} {:>10} {:>10} {:>14}",
         "unpacked MB", "gzipped MB", "seconds", "MB/s", "peak RSS MiB"
     );
-    // The same number of files each time, growing in size: only the bytes grow.
-    for (files, file_size) in [(64, 256 * 1024), (64, 1024 * 1024), (64, 4096 * 1024)] {
+    for (files, file_size) in archive_shapes() {
         let mut input = make_archive(files, file_size);
         let gz_len = input.seek(SeekFrom::End(0)).unwrap();
         input.seek(SeekFrom::Start(0)).unwrap();
