@@ -90,7 +90,10 @@ fn archive_shapes() -> Vec<(usize, usize)> {
         Ok(list) => list
             .split(',')
             .map(|mb| {
-                let mb: f64 = mb.trim().parse().expect("TFREG_BENCH_SIZES_MB: numbers of MB");
+                let mb: f64 = mb
+                    .trim()
+                    .parse()
+                    .expect("TFREG_BENCH_SIZES_MB: numbers of MB");
                 (64, ((mb * 1e6) / 64.0).ceil() as usize)
             })
             .collect(),

@@ -62,6 +62,25 @@ impl FileArchiveStore {
     }
 }
 
+/// The versions in a module's directory; none if it does not exist.
+fn list_version_dir(dir: &Path) -> Result<Vec<ModuleVersion>, StorageError> {
+    let Some(entries) = not_found_is_none(std::fs::read_dir(dir))? else {
+        return Ok(Vec::new());
+    };
+    let mut versions = Vec::new();
+    for entry in entries {
+        // A directory that is not a version (left by hand, say) is not listed.
+        if let Some(version) = entry?.file_name().to_str().and_then(|name| {
+            ModuleVersion::parse(name)
+                .ok()
+                .filter(|v| v.to_string() == name)
+        }) {
+            versions.push(version);
+        }
+    }
+    Ok(versions)
+}
+
 fn not_found_is_none<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
@@ -76,23 +95,13 @@ impl ArchiveStore for FileArchiveStore {
         &self,
         module: &ModuleAddress,
     ) -> Result<Vec<ModuleVersion>, StorageError> {
-        let Some(mut entries) =
-            not_found_is_none(tokio::fs::read_dir(self.module_dir(module)).await)?
-        else {
-            return Ok(Vec::new());
-        };
-        let mut versions = Vec::new();
-        while let Some(entry) = entries.next_entry().await? {
-            // A directory that is not a version (left by hand, say) is not listed.
-            if let Some(version) = entry.file_name().to_str().and_then(|name| {
-                ModuleVersion::parse(name)
-                    .ok()
-                    .filter(|v| v.to_string() == name)
-            }) {
-                versions.push(version);
-            }
-        }
-        Ok(versions)
+        // One blocking task for the whole listing: tokio's `ReadDir` hands over 32 entries per
+        // blocking task, and with thousands of versions those thread hand-offs, not the
+        // directory read, were most of the request's time (tests/bench/RESULTS.md).
+        let dir = self.module_dir(module);
+        tokio::task::spawn_blocking(move || list_version_dir(&dir))
+            .await
+            .map_err(|e| StorageError::Backend(format!("version listing task failed: {e}")))?
     }
 
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {
