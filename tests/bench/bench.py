@@ -685,7 +685,7 @@ def main() -> None:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
 
-    with open(args.out + ".part", "w") as f:
+    with open(args.out, "w") as f:
         for title, body in sections:
             f.write(f"### {title}\n\n{body}\n\n")
         f.write("### Against the targets\n\n" + "".join(f"- {n}\n" for n in notes) + "\n")

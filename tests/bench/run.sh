@@ -59,7 +59,8 @@ echo "== terraform init, load and scaling" >&2
 
 # --- 3: the edge decision in the Lambda@Edge bundle under Node.js --------------------------------
 echo "== edge bundle under Node.js" >&2
-node edge/js/bench.mjs >"$parts/edge" 2>&1 || { echo "edge/js/bench.mjs failed:"; cat "$parts/edge"; exit 1; }
+node edge/js/bench.mjs >"$parts/edge" 2>"$parts/edge.err" \
+  || { echo "edge/js/bench.mjs failed:"; cat "$parts/edge" "$parts/edge.err"; exit 1; }
 cat "$parts/edge"
 
 # --- 4: upload validation + hashing ------------------------------------------------------------
