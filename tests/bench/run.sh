@@ -124,5 +124,7 @@ edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '
   cat "$parts/archive"
   echo '```'
   echo
+  # The hand-written profiling findings belong to the committed full run; kept beside it.
+  if [ -z "$quick" ] && [ -f tests/bench/FINDINGS.md ]; then cat tests/bench/FINDINGS.md; fi
 } >"$out"
 echo "wrote $out" >&2
