@@ -459,7 +459,9 @@ def main() -> None:
     terraform = os.path.join(root, ".venv/bin/terraform")
     moto_server = os.path.join(root, ".venv/bin/moto_server")
     peer_python = os.path.join(root, ".venv/peer/bin/python")
-    tfreg_binary = os.path.join(root, "target/release/tfreg")
+    # Where cargo put it: CARGO_TARGET_DIR if set (relative to the repository), else target/.
+    target_dir = os.path.join(root, os.environ.get("CARGO_TARGET_DIR", "target"))
+    tfreg_binary = os.path.join(target_dir, "release/tfreg")
     here = os.path.dirname(os.path.abspath(__file__))
 
     procs = Processes()
