@@ -29,6 +29,7 @@ fn meta(sha256: &str, size: u64) -> VersionMeta {
         uploaded_at: "2026-01-01T00:00:00Z".into(),
         uploader: "suite".into(),
         source: "upload".into(),
+        origin_url: None,
     }
 }
 

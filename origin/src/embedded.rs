@@ -128,6 +128,12 @@ impl ArchiveStore for FileArchiveStore {
             .map_err(|e| StorageError::Backend(format!("publish task failed: {e}")))?
     }
 
+    async fn unpublish(&self, _key: &ArchiveKey) -> Result<bool, StorageError> {
+        Err(StorageError::Backend(
+            "unpublish is not implemented yet".into(),
+        ))
+    }
+
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
         let path = self.version_dir(key).join(ARCHIVE_FILE_NAME);
         let Some(file) = not_found_is_none(tokio::fs::File::open(&path).await)? else {

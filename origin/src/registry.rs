@@ -454,6 +454,7 @@ impl Registry {
             uploaded_at: now_rfc3339(),
             uploader,
             source: "upload".into(),
+            origin_url: None,
         };
         let outcome = self
             .archives

@@ -31,8 +31,13 @@ pub struct VersionMeta {
     pub uploaded_at: String,
     /// Name of the token that published the version.
     pub uploader: String,
-    /// Where the version came from: `upload` here; `pin` and `proxy` later.
+    /// Where the version came from: `upload`, `pin` (copied from the upstream registry by
+    /// `POST /v1/pins/...`) or `proxy` (a cached proxied download).
     pub source: String,
+    /// For `pin` and `proxy`: the URL the archive was fetched from (after go-getter-style
+    /// resolution, before any `//subdir`), so an operator can tell where the bytes came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +77,61 @@ pub trait ArchiveStore: Send + Sync {
     ) -> Result<PublishOutcome, StorageError>;
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError>;
+
+    /// Removes a version (archive, metadata, and its entry in any index) so that it is no
+    /// longer listed or served. Only pins are ever removed (`DELETE /v1/pins/...`); uploaded
+    /// versions stay immutable, which the registry checks before it calls this. Returns
+    /// whether the version existed.
+    async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError>;
+}
+
+/// A pinned public module version: copied from the upstream registry into the archive store,
+/// and served locally from then on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinRecord {
+    pub namespace: String,
+    pub name: String,
+    pub system: String,
+    /// Canonical semver text, as in [`ArchiveKey`].
+    pub version: String,
+    /// SHA-256 of the stored (normalised) archive, lowercase hex.
+    pub sha256: String,
+    pub size: u64,
+    /// Where the archive was fetched from (the forge archive URL, after resolution).
+    pub source_url: String,
+    /// The upstream's own download answer (`X-Terraform-Get`), as it was given.
+    pub upstream_location: String,
+    /// RFC 3339.
+    pub pinned_at: String,
+    /// Name of the token that pinned it.
+    pub pinned_by: String,
+    /// Whether the master pinned it against the proxy's allow/deny policy.
+    pub policy_override: bool,
+}
+
+impl PinRecord {
+    pub fn key(&self) -> Result<ArchiveKey, crate::names::NameError> {
+        Ok(ArchiveKey::new(
+            ModuleAddress::new(&self.namespace, &self.name, &self.system)?,
+            ModuleVersion::parse(&self.version)?,
+        ))
+    }
+}
+
+/// The list of pins with their provenance (`GET /v1/pins`). The pinned archive itself lives
+/// in the [`ArchiveStore`]; this is the record of why it is there.
+#[async_trait]
+pub trait PinStore: Send + Sync {
+    /// Stores `pin`, replacing any record for the same module version.
+    async fn put_pin(&self, pin: &PinRecord) -> Result<(), StorageError>;
+
+    async fn get_pin(&self, key: &ArchiveKey) -> Result<Option<PinRecord>, StorageError>;
+
+    /// Every pin, ordered by module address, then by version (semver order).
+    async fn list_pins(&self) -> Result<Vec<PinRecord>, StorageError>;
+
+    /// Returns whether a record existed.
+    async fn delete_pin(&self, key: &ArchiveKey) -> Result<bool, StorageError>;
 }
 
 /// A token as stored: its hash, never its value.

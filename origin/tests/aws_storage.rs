@@ -64,6 +64,7 @@ fn meta(sha256: &str) -> VersionMeta {
         uploaded_at: "2026-01-01T00:00:00Z".into(),
         uploader: "tests".into(),
         source: "upload".into(),
+        origin_url: None,
     }
 }
 

@@ -504,6 +504,7 @@ impl ArchiveStore for S3ArchiveStore {
                 .unwrap_or_default(),
             uploader: field(META_UPLOADER).unwrap_or_default(),
             source: field(META_SOURCE).unwrap_or_else(|| MANUAL_SOURCE.to_owned()),
+            origin_url: None,
         }))
     }
 
@@ -527,6 +528,12 @@ impl ArchiveStore for S3ArchiveStore {
             }
         }
         Ok(outcome)
+    }
+
+    async fn unpublish(&self, _key: &ArchiveKey) -> Result<bool, StorageError> {
+        Err(StorageError::Backend(
+            "unpublish is not implemented yet".into(),
+        ))
     }
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
