@@ -194,6 +194,10 @@ impl ArchiveStore for IndexDroppingStore {
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
         self.0.store.open_archive(key).await
     }
+
+    async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
+        self.0.store.unpublish(key).await
+    }
 }
 
 /// 1,100 versions: more than one `ListObjectsV2` page (1,000 entries), so the rebuild must
