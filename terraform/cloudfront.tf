@@ -157,7 +157,7 @@ resource "aws_cloudfront_distribution" "registry" {
       https_port               = 443
       origin_protocol_policy   = "https-only"
       origin_ssl_protocols     = ["TLSv1.2"]
-      origin_read_timeout      = 30
+      origin_read_timeout      = local.origin_read_timeout # main.tf: >= the function's timeout
       origin_keepalive_timeout = 5
     }
   }

@@ -24,9 +24,9 @@ resource "aws_iam_role" "origin" {
 }
 
 data "aws_iam_policy_document" "origin" {
-  # Archives and indexes are read and written (conditional PutObject); staged large uploads are
-  # read, written by the viewer through a presigned PUT signed with this role, and deleted once
-  # finalized. Nothing under archives/ is ever deleted by the registry.
+  # Archives and indexes are read and written (conditional PutObject), including the proxy's
+  # cache under archives/_proxy/; staged large uploads are read, written by the viewer through a
+  # presigned PUT signed with this role, and deleted once finalized.
   statement {
     sid     = "ReadWriteArchivesAndStaging"
     actions = ["s3:GetObject", "s3:PutObject"]
@@ -40,6 +40,18 @@ data "aws_iam_policy_document" "origin" {
     sid       = "DeleteFinalizedStagedUploads"
     actions   = ["s3:DeleteObject"]
     resources = ["${aws_s3_bucket.archives.arn}/${local.staging_prefix}*"]
+  }
+
+  # Unpinning (DELETE /v1/pins/..., master tier) deletes the pinned version's objects under
+  # archives/{ns}/{name}/{system}/{version}/. The registry deletes nothing else under archives/:
+  # uploaded versions are immutable, and the proxy cache under archives/_proxy/ is expired by
+  # the bucket's lifecycle (s3.tf). IAM cannot tell a pinned archive from an uploaded one by its
+  # key, so the grant covers archives/; with versioning on, a deleted object stays restorable
+  # for noncurrent_version_expiration_days.
+  statement {
+    sid       = "DeleteUnpinnedArchives"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.archives.arn}/${local.archive_prefix}*"]
   }
 
   # Listing rebuilds a module's versions.json. ListBucket is also what makes S3 answer 404
@@ -56,12 +68,13 @@ data "aws_iam_policy_document" "origin" {
     }
   }
 
-  # Token create/list/revoke. TransactWriteItems needs no action of its own: IAM authorises
-  # each Put/Delete inside it as dynamodb:PutItem/DeleteItem and each ConditionCheck as
-  # dynamodb:ConditionCheckItem (DynamoDB Developer Guide, "Using IAM with DynamoDB
-  # transactions").
+  # Token create/list/revoke, and pin records (items with pk "pin#ns/name/system/version":
+  # PutItem to pin, GetItem, DeleteItem to unpin, Scan for GET /v1/pins). TransactWriteItems
+  # needs no action of its own: IAM authorises each Put/Delete inside it as
+  # dynamodb:PutItem/DeleteItem and each ConditionCheck as dynamodb:ConditionCheckItem
+  # (DynamoDB Developer Guide, "Using IAM with DynamoDB transactions").
   statement {
-    sid = "Tokens"
+    sid = "TokensAndPins"
     actions = [
       "dynamodb:GetItem",
       "dynamodb:PutItem",
@@ -94,7 +107,7 @@ resource "aws_cloudwatch_log_group" "origin" {
 }
 
 resource "aws_lambda_function" "origin" {
-  #checkov:skip=CKV_AWS_117:No VPC: the function reaches only S3 and DynamoDB over their public endpoints with IAM, and a VPC would add NAT or endpoint costs.
+  #checkov:skip=CKV_AWS_117:No VPC: the function reaches S3 and DynamoDB over their public endpoints with IAM and, with the proxy or pinning, the upstream registry and GitHub's archive host over HTTPS; in a VPC it would need a NAT gateway for those.
   #checkov:skip=CKV_AWS_116:Invoked synchronously through its Function URL only; a dead-letter queue applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_173:Environment variables are encrypted at rest by Lambda with its service key; the signing key and origin secret are also in Terraform state and the edge bundle, which a customer-managed key would not change.
   #checkov:skip=CKV_AWS_272:The artifact is built and deployed by this module from dist/origin.zip; code signing needs a signing profile and a signed S3 object this flow does not have.
@@ -125,10 +138,15 @@ resource "aws_lambda_function" "origin" {
       TFREG_SIGNING_KEY     = local.signing_key
       TFREG_ORIGIN_SECRET   = local.origin_secret
       TFREG_ARCHIVE_URL_TTL = tostring(var.archive_url_ttl_seconds)
-      # Read from the proxy feature on; the current origin ignores them.
-      TFREG_PROXY_ENABLED    = tostring(var.proxy_enabled)
-      TFREG_PROXY_ALLOW_LIST = join(",", var.proxy_allow_list)
-      TFREG_PROXY_DENY_LIST  = join(",", var.proxy_deny_list)
+      # Proxy and pinning (variables.tf; the same settings as `tfreg serve`'s flags).
+      TFREG_PROXY_ENABLED            = tostring(var.proxy_enabled)
+      TFREG_PROXY_UPSTREAM           = var.proxy_upstream_url
+      TFREG_PROXY_GITHUB_ARCHIVE_URL = var.proxy_github_archive_url
+      TFREG_PROXY_ALLOW_LIST         = join(",", var.proxy_allow_list)
+      TFREG_PROXY_DENY_LIST          = join(",", var.proxy_deny_list)
+      TFREG_PROXY_LOCAL_ONLY         = join(",", var.proxy_local_only)
+      TFREG_PROXY_TIMEOUT_SECS       = tostring(var.proxy_timeout_seconds)
+      TFREG_PROXY_MAX_ARCHIVE_BYTES  = tostring(var.proxy_max_archive_bytes)
     }
   }
 

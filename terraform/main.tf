@@ -31,6 +31,9 @@ locals {
   # Key prefixes in the bucket; archives/ is also the URL path CloudFront forwards unchanged.
   archive_prefix = "archives/"
   staging_prefix = "staging/"
+  # The proxy's cache of public modules (downloads and their versions.json), under archives/ so
+  # that CloudFront serves it through the same behaviour and signed URLs; expired by lifecycle.
+  proxy_cache_prefix = "${local.archive_prefix}_proxy/"
 
   # Both or neither. Variable validations cannot see each other before Terraform 1.9, so this
   # fails the plan through file() of a path that names the mistake.
@@ -38,6 +41,21 @@ locals {
   custom_domain_check = (var.domain_name == null) == (var.certificate_arn == null) ? "ok" : file(
     "ERROR: set domain_name and certificate_arn together, or neither"
   )
+
+  # A proxied download or a pin runs the upstream and archive-host fetches inside one origin
+  # invocation, bounded by proxy_timeout_seconds; the function needs 5 s beyond that to answer
+  # its own 504 (and write the cache) before Lambda kills it. Checked the same way: a
+  # precondition would need Terraform 1.2.
+  proxy_timeout_check = !var.proxy_enabled || var.origin_timeout_seconds >= var.proxy_timeout_seconds + 5 ? "ok" : file(
+    "ERROR: with proxy_enabled, origin_timeout_seconds must be at least proxy_timeout_seconds + 5"
+  )
+
+  # CloudFront's origin response timeout for the origin Lambda: never shorter than the
+  # function's own timeout (or CloudFront answers 504 first and, for a GET, retries the origin,
+  # running the function again), one second beyond it so the function's answer arrives first,
+  # at least CloudFront's default of 30 and at most 60, the ceiling without a quota increase
+  # (origin_timeout_seconds is validated to 3-60, so only at 60 are the two equal).
+  origin_read_timeout = min(60, max(30, var.origin_timeout_seconds + 1))
 
   registry_host = local.custom_domain ? var.domain_name : aws_cloudfront_distribution.registry.domain_name
 

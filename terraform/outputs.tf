@@ -56,3 +56,8 @@ output "custom_domain_check" {
   description = "Internal: \"ok\" when domain_name and certificate_arn are set together or not at all (the plan fails otherwise)."
   value       = local.custom_domain_check
 }
+
+output "proxy_timeout_check" {
+  description = "Internal: \"ok\" when origin_timeout_seconds leaves the proxy its proxy_timeout_seconds plus 5 s (the plan fails otherwise)."
+  value       = local.proxy_timeout_check
+}

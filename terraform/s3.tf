@@ -1,5 +1,6 @@
-# The archive bucket: module archives under archives/, large uploads staged under staging/, and
-# the discovery document under .well-known/. Private; CloudFront reads archives/ and
+# The archive bucket: module archives under archives/ (uploads and pins; the proxy's cache of
+# public modules under archives/_proxy/), large uploads staged under staging/, and the discovery
+# document under .well-known/. Private; CloudFront reads archives/ and
 # .well-known/ through Origin Access Control, the origin Lambda's role does the rest.
 
 resource "aws_s3_bucket" "archives" {
@@ -56,6 +57,30 @@ resource "aws_s3_bucket_lifecycle_configuration" "archives" {
     }
     expiration {
       days = 1
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+  # Proxied (not pinned) downloads and their version indexes are a cache: after
+  # proxy_cache_days the current version expires (a delete marker on a versioned bucket) and
+  # the next request fetches the module again. The noncurrent copy goes a day later, not after
+  # noncurrent_version_expiration_days: there is nothing to restore in a cache (where two rules
+  # overlap, S3 applies the shorter expiration). The delete marker left alone after that is an
+  # expired object delete marker, which the same Expiration action removes. Pinned and uploaded
+  # versions live outside archives/_proxy/ and are not touched.
+  rule {
+    id     = "expire-proxy-cache"
+    status = "Enabled"
+    filter {
+      prefix = local.proxy_cache_prefix
+    }
+    expiration {
+      days = var.proxy_cache_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
     }
     abort_incomplete_multipart_upload {
       days_after_initiation = 1

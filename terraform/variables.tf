@@ -143,33 +143,105 @@ variable "archive_url_ttl_seconds" {
   }
 }
 
-# Public module proxy (read by the origin from the proxy issue on)
+# Public module proxy and pinning (passed to the origin Lambda as TFREG_PROXY_*; README.md,
+# "Proxy and pinning")
+#
+# The three lists take module prefixes matched on whole path segments: "acme" covers every
+# acme/*, "acme/vpc" covers acme/vpc/* but not acme/vpc-peering, "acme/vpc/aws" is one module.
+# Namespace and name: a lowercase letter or digit, then up to 63 lowercase letters, digits, '-'
+# or '_'; system: 1-64 lowercase letters or digits (the origin parses them with the same rules).
 
 variable "proxy_enabled" {
   type        = bool
-  description = "Whether the registry may proxy public modules from the public registry. Passed to the origin as TFREG_PROXY_ENABLED; used from the proxy feature on (the current origin ignores it)."
+  description = "Answer modules this registry does not have from the upstream registry (proxy_upstream_url), within proxy_allow_list and proxy_deny_list. Passed to the origin as TFREG_PROXY_ENABLED. Pinning (POST /v1/pins/...) fetches from the same upstream."
   default     = false
+}
+
+variable "proxy_upstream_url" {
+  type        = string
+  description = "Base URL of the upstream registry (its discovery document is read from <url>/.well-known/terraform.json). https, no trailing slash, no query. Passed to the origin as TFREG_PROXY_UPSTREAM."
+  default     = "https://registry.terraform.io"
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]+)*$", var.proxy_upstream_url))
+    error_message = "The proxy_upstream_url must be an https:// URL without a trailing slash, query or fragment, such as https://registry.terraform.io."
+  }
+}
+
+variable "proxy_github_archive_url" {
+  type        = string
+  description = "Base URL of GitHub's archive host; archives of GitHub-hosted modules are fetched as <url>/<owner>/<repo>/tar.gz/<ref>. https, no trailing slash, no query. Passed to the origin as TFREG_PROXY_GITHUB_ARCHIVE_URL."
+  default     = "https://codeload.github.com"
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]+)*$", var.proxy_github_archive_url))
+    error_message = "The proxy_github_archive_url must be an https:// URL without a trailing slash, query or fragment, such as https://codeload.github.com."
+  }
 }
 
 variable "proxy_allow_list" {
   type        = list(string)
-  description = "Public modules that may be proxied, as namespace/name/system patterns (\"*\" matches any one part, e.g. \"terraform-aws-modules/*/aws\"). Passed to the origin as TFREG_PROXY_ALLOW_LIST (comma-separated); used from the proxy feature on."
+  description = "Module prefixes the proxy may serve from upstream (\"hashicorp\", \"terraform-aws-modules/vpc\", \"hashicorp/consul/aws\"); empty allows every module not denied. Passed to the origin as TFREG_PROXY_ALLOW_LIST (comma-separated)."
   default     = []
 
   validation {
-    condition     = alltrue([for entry in var.proxy_allow_list : can(regex("^[A-Za-z0-9_*-]+/[A-Za-z0-9_*-]+/[A-Za-z0-9_*-]+$", entry))])
-    error_message = "Each proxy_allow_list entry must be namespace/name/system, each part letters, digits, '-', '_' or '*'."
+    condition     = alltrue([for entry in var.proxy_allow_list : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?$", entry))])
+    error_message = "Each proxy_allow_list entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*')."
   }
 }
 
 variable "proxy_deny_list" {
   type        = list(string)
-  description = "Public modules that must never be proxied, as namespace/name/system patterns; a deny wins over an allow. Passed to the origin as TFREG_PROXY_DENY_LIST (comma-separated); used from the proxy feature on."
+  description = "Module prefixes the proxy must never serve from upstream; a deny wins over an allow. Passed to the origin as TFREG_PROXY_DENY_LIST (comma-separated)."
   default     = []
 
   validation {
-    condition     = alltrue([for entry in var.proxy_deny_list : can(regex("^[A-Za-z0-9_*-]+/[A-Za-z0-9_*-]+/[A-Za-z0-9_*-]+$", entry))])
-    error_message = "Each proxy_deny_list entry must be namespace/name/system, each part letters, digits, '-', '_' or '*'."
+    condition     = alltrue([for entry in var.proxy_deny_list : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?$", entry))])
+    error_message = "Each proxy_deny_list entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*')."
+  }
+}
+
+variable "proxy_local_only" {
+  type        = list(string)
+  description = "Module prefixes whose versions come only from this registry (uploads and pins), never merged with upstream versions: list your private namespaces here so that a public module of the same name cannot slip in (dependency confusion). Passed to the origin as TFREG_PROXY_LOCAL_ONLY (comma-separated)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for entry in var.proxy_local_only : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?$", entry))])
+    error_message = "Each proxy_local_only entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*')."
+  }
+}
+
+variable "proxy_timeout_seconds" {
+  type        = number
+  description = "Bound on all upstream and archive-host fetches of one request (the whole operation, not each hop); beyond it the origin answers 504. With proxy_enabled, origin_timeout_seconds must be at least this plus 5. Passed to the origin as TFREG_PROXY_TIMEOUT_SECS."
+  default     = 20
+
+  validation {
+    condition     = var.proxy_timeout_seconds >= 1 && var.proxy_timeout_seconds <= 60 && floor(var.proxy_timeout_seconds) == var.proxy_timeout_seconds
+    error_message = "The proxy_timeout_seconds must be a whole number from 1 to 60."
+  }
+}
+
+variable "proxy_max_archive_bytes" {
+  type        = number
+  description = "Largest archive the origin fetches from the archive host (proxied downloads and pins), in bytes; a larger one is refused. Passed to the origin as TFREG_PROXY_MAX_ARCHIVE_BYTES. Default 100 MiB, the largest upload as well."
+  default     = 104857600
+
+  validation {
+    condition     = var.proxy_max_archive_bytes >= 1 && floor(var.proxy_max_archive_bytes) == var.proxy_max_archive_bytes
+    error_message = "The proxy_max_archive_bytes must be a whole number of at least 1."
+  }
+}
+
+variable "proxy_cache_days" {
+  type        = number
+  description = "Days the bucket keeps a proxied (not pinned) download and its version index under archives/_proxy/ before the lifecycle expires them; the next request fetches them again. Pinned and uploaded versions never expire."
+  default     = 30
+
+  validation {
+    condition     = var.proxy_cache_days >= 1 && var.proxy_cache_days <= 3650 && floor(var.proxy_cache_days) == var.proxy_cache_days
+    error_message = "The proxy_cache_days must be a whole number from 1 to 3650."
   }
 }
 
@@ -211,7 +283,7 @@ variable "origin_memory_mb" {
 
 variable "origin_timeout_seconds" {
   type        = number
-  description = "Timeout of the origin Lambda in seconds. CloudFront waits up to 30 s for the origin's answer (its default origin read timeout), so more does not help a viewer."
+  description = "Timeout of the origin Lambda in seconds (3-60: CloudFront waits at most 60 s for an origin's answer without a quota increase). The distribution's origin read timeout follows it (one second more, at least 30, at most 60). With proxy_enabled it must be at least proxy_timeout_seconds + 5, so that a slow upstream ends in the origin's own 504 rather than a killed function."
   default     = 30
 
   validation {

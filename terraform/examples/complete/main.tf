@@ -30,6 +30,19 @@ module "registry" {
   token_cache_ttl_seconds = 60
   log_retention_days      = 30
 
+  # Public modules from registry.terraform.io, through this registry (README.md, "Proxy and
+  # pinning"). Prefixes match whole path segments: "cloudposse/label" is cloudposse/label/*.
+  proxy_enabled            = var.proxy_enabled
+  proxy_upstream_url       = "https://registry.terraform.io"
+  proxy_github_archive_url = "https://codeload.github.com"
+  proxy_allow_list         = ["hashicorp", "terraform-aws-modules", "cloudposse/label"]
+  proxy_deny_list          = ["terraform-aws-modules/iam"]
+  proxy_local_only         = var.private_namespaces # never merged with upstream versions
+  proxy_timeout_seconds    = 20
+  proxy_max_archive_bytes  = 104857600 # 100 MiB
+  proxy_cache_days         = 30
+  origin_timeout_seconds   = 30 # at least proxy_timeout_seconds + 5
+
   tags = {
     project = "tfreg"
   }

@@ -21,3 +21,15 @@ variable "certificate_arn" {
   description = "Optional ACM certificate in us-east-1 for domain_name."
   default     = null
 }
+
+variable "proxy_enabled" {
+  type        = bool
+  description = "Serve allowed public modules from registry.terraform.io through this registry."
+  default     = true
+}
+
+variable "private_namespaces" {
+  type        = list(string)
+  description = "Namespaces (or namespace/name prefixes) of your own modules: their versions come only from this registry, never from upstream."
+  default     = ["acme"]
+}
