@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod embedded;
 mod error;
 pub mod names;
+pub mod proxy;
 mod registry;
 pub mod storage;
 

@@ -5,9 +5,11 @@
 use crate::archive::{normalize_archive, ArchiveLimits};
 use crate::error::ApiError;
 use crate::names::{validate_token_name, ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::proxy::policy::PolicyVerdict;
+use crate::proxy::{Proxy, ProxyError};
 use crate::storage::{
-    ArchiveStore, CreateOutcome, PublishOutcome, StorageError, TokenRecord, TokenStore,
-    UploadStaging, VersionMeta,
+    ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore, PublishOutcome, StorageError,
+    TokenRecord, TokenStore, UploadStaging, VersionMeta,
 };
 use rand::RngCore;
 use serde::Deserialize;
@@ -44,6 +46,10 @@ pub const CACHEABLE_READ: &str = "max-age=0, s-maxage=30";
 
 /// `Cache-Control` of everything else: token administration, writes, errors.
 pub const NOT_CACHEABLE: &str = "no-store";
+
+/// Where proxied (cached, not pinned) archives are served, beneath `/archives/`. Namespaces
+/// start with a letter or digit, so no module's archives can collide with it.
+pub const PROXY_CACHE_PATH: &str = "_proxy/";
 
 /// How long the presigned URL of a large upload stays valid.
 pub const DEFAULT_STAGED_UPLOAD_URL_TTL_SECS: u64 = 900;
@@ -196,8 +202,18 @@ pub struct Registry {
     archives: Arc<dyn ArchiveStore>,
     tokens: Arc<dyn TokenStore>,
     staging: Option<Arc<dyn UploadStaging>>,
+    proxy: Option<Arc<Proxy>>,
+    pins: Option<Arc<dyn PinStore>>,
     signer: ArchiveSigner,
     config: RegistryConfig,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PinRequest {
+    /// Pin a module the proxy policy does not allow.
+    #[serde(default)]
+    override_policy: bool,
 }
 
 #[derive(Deserialize)]
@@ -223,6 +239,8 @@ impl Registry {
             archives,
             tokens,
             staging: None,
+            proxy: None,
+            pins: None,
             signer,
             config,
         }
@@ -232,6 +250,42 @@ impl Registry {
     pub fn with_upload_staging(mut self, staging: Arc<dyn UploadStaging>) -> Self {
         self.staging = Some(staging);
         self
+    }
+
+    /// Turns on the upstream registry: proxy mode (if `proxy.config().enabled`) and pinning
+    /// (with [`Registry::with_pins`]).
+    pub fn with_proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(Arc::new(proxy));
+        self
+    }
+
+    /// Where pins are recorded (`GET /v1/pins`).
+    pub fn with_pins(mut self, pins: Arc<dyn PinStore>) -> Self {
+        self.pins = Some(pins);
+        self
+    }
+
+    pub fn proxy(&self) -> Option<&Arc<Proxy>> {
+        self.proxy.as_ref()
+    }
+
+    /// The archive a path beneath `/archives/` names: a local version, or a proxied one
+    /// beneath [`PROXY_CACHE_PATH`]. `None` for anything else.
+    pub async fn open_archive_path(
+        &self,
+        key_path: &str,
+    ) -> Result<Option<ArchiveBody>, StorageError> {
+        let (store, key_path) = match key_path.strip_prefix(PROXY_CACHE_PATH) {
+            Some(rest) => match &self.proxy {
+                Some(proxy) => (proxy.cache(), rest),
+                None => return Ok(None),
+            },
+            None => (&self.archives, key_path),
+        };
+        match ArchiveKey::parse(key_path) {
+            Some(key) => store.open_archive(&key).await,
+            None => Ok(None),
+        }
     }
 
     pub fn config(&self) -> &RegistryConfig {
@@ -314,6 +368,15 @@ impl Registry {
                 let uploader = identity.map(|i| i.token_name).unwrap_or_default();
                 self.finalize_staged_upload(key, upload_id, uploader).await
             }
+            ("GET", ["pins"]) => self.list_pins().await,
+            ("POST", ["pins", ns, name, system, version]) => {
+                let key = archive_key(ns, name, system, version)?;
+                let pinned_by = identity.map(|i| i.token_name).unwrap_or_default();
+                self.pin(key, request.body, pinned_by).await
+            }
+            ("DELETE", ["pins", ns, name, system, version]) => {
+                self.unpin(archive_key(ns, name, system, version)?).await
+            }
             ("GET", ["tokens"]) => self.list_tokens().await,
             ("POST", ["tokens"]) => self.create_token(request.body).await,
             ("DELETE", ["tokens", name]) => self.revoke_token(name, identity.as_ref()).await,
@@ -322,6 +385,8 @@ impl Registry {
             }
             (_, ["modules", _, _, _, _]) => Err(method_not_allowed(method, "GET, PUT")),
             (_, ["tokens"]) => Err(method_not_allowed(method, "GET, POST")),
+            (_, ["pins"]) => Err(method_not_allowed(method, "GET")),
+            (_, ["pins", _, _, _, _]) => Err(method_not_allowed(method, "POST, DELETE")),
             (_, ["tokens", _]) => Err(method_not_allowed(method, "DELETE")),
             _ => Err(ApiError::not_found(format!(
                 "no such endpoint: {} {}",
@@ -354,12 +419,28 @@ impl Registry {
         Ok(Some(identity))
     }
 
+    /// Local versions (uploads and pins), plus, in proxy mode, the upstream's versions of a
+    /// module the policy allows and that is not local-only, in semver order. When the upstream
+    /// fails, a module with local versions is answered with those alone.
     async fn versions(&self, module: &ModuleAddress) -> Result<OriginResponse, ApiError> {
         let mut versions = self.archives.list_versions(module).await?;
+        if let Some(proxy) = self.serving_proxy(module) {
+            match proxy.upstream_versions(module).await {
+                Ok(upstream) => versions.extend(upstream),
+                Err(ProxyError::NotFound(_)) if !versions.is_empty() => {}
+                Err(error) if !versions.is_empty() => {
+                    tracing::warn!(%module, %error, "upstream versions unavailable; answering the local ones");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        } else if versions.is_empty() {
+            return Err(self.not_here(module));
+        }
         if versions.is_empty() {
             return Err(ApiError::not_found(format!("module {module} not found")));
         }
         versions.sort();
+        versions.dedup();
         let versions: Vec<_> = versions
             .iter()
             .map(|v| json!({ "version": v.to_string() }))
@@ -371,18 +452,43 @@ impl Registry {
         .cacheable())
     }
 
+    /// The proxy, if it may answer for `module`: proxy mode on, the module not local-only,
+    /// and the policy allowing it.
+    fn serving_proxy(&self, module: &ModuleAddress) -> Option<&Arc<Proxy>> {
+        self.proxy.as_ref().filter(|proxy| {
+            let config = proxy.config();
+            config.enabled && !config.is_local_only(module) && config.policy.allows(module)
+        })
+    }
+
+    /// The 404 for a module (or version) this registry does not have, saying why the upstream
+    /// was not asked when proxy mode is on.
+    fn not_here(&self, module: &ModuleAddress) -> ApiError {
+        let Some(proxy) = self.proxy.as_ref().filter(|p| p.config().enabled) else {
+            return ApiError::not_found(format!("module {module} not found"));
+        };
+        let config = proxy.config();
+        if config.is_local_only(module) {
+            return ApiError::not_found(format!(
+                "module {module} not found; it is local-only here, so the upstream registry is not asked"
+            ));
+        }
+        match config.policy.verdict(module) {
+            PolicyVerdict::Allowed => ApiError::not_found(format!("module {module} not found")),
+            verdict => ApiError::new(404, "not_allowed_by_proxy_policy", verdict.explain(module)),
+        }
+    }
+
     async fn version_info(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
         let meta = self.find_version(&key).await?;
         Ok(OriginResponse::json(200, describe_version(&key, &meta)))
     }
 
     async fn find_version(&self, key: &ArchiveKey) -> Result<VersionMeta, ApiError> {
-        self.archives.version_meta(key).await?.ok_or_else(|| {
-            ApiError::not_found(format!(
-                "module {} has no version {}",
-                key.module, key.version
-            ))
-        })
+        self.archives
+            .version_meta(key)
+            .await?
+            .ok_or_else(|| version_not_found(key))
     }
 
     /// `204` with `X-Terraform-Get`: a root-relative, signed, short-lived archive URL that
@@ -390,15 +496,75 @@ impl Registry {
     /// for an archive put into S3 by hand without a `sha256` in its metadata: no checksum is
     /// known, so none is sent).
     async fn download(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
-        let meta = self.find_version(&key).await?;
-        let location = self.signed_archive_url(&key, &meta.sha256);
+        let location = match self.archives.version_meta(&key).await? {
+            Some(meta) => self.signed_archive_url(&key, &meta.sha256),
+            None => {
+                let Some(proxy) = self.serving_proxy(&key.module) else {
+                    let mut error = self.not_here(&key.module);
+                    if error.code == "not_found" {
+                        error = version_not_found(&key);
+                    }
+                    return Err(error);
+                };
+                let meta = self.proxied_version(proxy, &key).await?;
+                self.signed_url(
+                    &format!("{PROXY_CACHE_PATH}{}", key.as_path()),
+                    &meta.sha256,
+                )
+            }
+        };
         let mut response = OriginResponse::no_content().cacheable();
         response.headers.push(("x-terraform-get".into(), location));
         Ok(response)
     }
 
+    /// A proxied version from the proxy cache, fetched from upstream into it first if needed.
+    async fn proxied_version(
+        &self,
+        proxy: &Proxy,
+        key: &ArchiveKey,
+    ) -> Result<VersionMeta, ApiError> {
+        if let Some(meta) = proxy.cache().version_meta(key).await? {
+            return Ok(meta);
+        }
+        let fetched = proxy
+            .fetch(key, &self.config.scratch_dir, &self.config.archive_limits)
+            .await?;
+        let meta = VersionMeta {
+            sha256: fetched.archive.sha256.clone(),
+            size: fetched.archive.size,
+            uploaded_at: now_rfc3339(),
+            uploader: String::new(),
+            source: "proxy".into(),
+            origin_url: Some(fetched.source.describe()),
+        };
+        let outcome = proxy
+            .cache()
+            .publish(key, fetched.staged.to_path_buf(), &meta)
+            .await?;
+        drop(fetched.staged);
+        match outcome {
+            PublishOutcome::Created => {
+                tracing::info!(module = %key.module, version = %key.version, source = %fetched.source.describe(), size = meta.size, "proxied version cached");
+                Ok(meta)
+            }
+            // A concurrent request cached it first: serve theirs, whose bytes are the ones
+            // stored.
+            PublishOutcome::AlreadyExists => proxy
+                .cache()
+                .version_meta(key)
+                .await?
+                .ok_or_else(|| version_not_found(key)),
+        }
+    }
+
     pub fn signed_archive_url(&self, key: &ArchiveKey, sha256: &str) -> String {
-        let path = format!("{ARCHIVE_PATH_PREFIX}{}", key.as_path());
+        self.signed_url(&key.as_path(), sha256)
+    }
+
+    /// A signed URL for `key_path` beneath `/archives/`.
+    fn signed_url(&self, key_path: &str, sha256: &str) -> String {
+        let path = format!("{ARCHIVE_PATH_PREFIX}{key_path}");
         let expires = now_unix() + self.config.archive_url_ttl_secs;
         let signed = format!("{path}?{}", self.signer.sign(&path, expires));
         // go-getter strips `checksum` before it requests the URL, so it stays out of the
@@ -561,6 +727,141 @@ impl Registry {
         outcome
     }
 
+    fn pin_store(&self) -> Result<(&Arc<Proxy>, &Arc<dyn PinStore>), ApiError> {
+        match (&self.proxy, &self.pins) {
+            (Some(proxy), Some(pins)) => Ok((proxy, pins)),
+            _ => Err(ApiError::not_found(
+                "pinning is not available: this registry has no upstream registry configured",
+            )),
+        }
+    }
+
+    /// Copies an upstream version into the local versions, durably, with its provenance.
+    async fn pin(
+        &self,
+        key: ArchiveKey,
+        body: RequestBody,
+        pinned_by: String,
+    ) -> Result<OriginResponse, ApiError> {
+        let (proxy, pins) = self.pin_store()?;
+        let request: PinRequest = match body {
+            RequestBody::Bytes(bytes) if !bytes.iter().all(u8::is_ascii_whitespace) => {
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "expected no body or a JSON body like {{\"override_policy\":true}}: {e}"
+                    ))
+                })?
+            }
+            _ => PinRequest::default(),
+        };
+        if let Some(existing) = self.archives.version_meta(&key).await? {
+            if existing.source == "pin" && pins.get_pin(&key).await?.is_none() {
+                // The archive was published but its record was not written (a crash between
+                // the two): write it now, so the pin is listed and can be removed.
+                pins.put_pin(&pin_record(&key, &existing, &pinned_by, false))
+                    .await?;
+            }
+            return Err(ApiError::new(
+                409,
+                "version_exists",
+                format!(
+                    "module {} version {} is already in this registry ({}); nothing to pin",
+                    key.module,
+                    key.version,
+                    if existing.source == "pin" {
+                        "pinned"
+                    } else {
+                        "uploaded"
+                    }
+                ),
+            ));
+        }
+        let verdict = proxy.config().policy.verdict(&key.module);
+        if verdict != PolicyVerdict::Allowed && !request.override_policy {
+            return Err(ApiError::new(
+                403,
+                "not_allowed_by_proxy_policy",
+                format!(
+                    "{}; to pin it anyway, send {{\"override_policy\":true}}",
+                    verdict.explain(&key.module)
+                ),
+            ));
+        }
+        let fetched = proxy
+            .fetch(&key, &self.config.scratch_dir, &self.config.archive_limits)
+            .await?;
+        let meta = VersionMeta {
+            sha256: fetched.archive.sha256.clone(),
+            size: fetched.archive.size,
+            uploaded_at: now_rfc3339(),
+            uploader: pinned_by.clone(),
+            source: "pin".into(),
+            origin_url: Some(fetched.source.describe()),
+        };
+        let outcome = self
+            .archives
+            .publish(&key, fetched.staged.to_path_buf(), &meta)
+            .await?;
+        drop(fetched.staged);
+        if outcome == PublishOutcome::AlreadyExists {
+            return Err(version_exists(&key));
+        }
+        let mut record = pin_record(
+            &key,
+            &meta,
+            &pinned_by,
+            request.override_policy && verdict != PolicyVerdict::Allowed,
+        );
+        record.upstream_location = fetched.location;
+        pins.put_pin(&record).await?;
+        tracing::info!(module = %key.module, version = %key.version, source = %record.source_url, pinned_by = %record.pinned_by, "version pinned");
+        let mut response = OriginResponse::json(201, describe_pin(&record));
+        response.headers.push((
+            "location".into(),
+            format!("/v1/modules/{}/{}", key.module, key.version),
+        ));
+        Ok(response)
+    }
+
+    async fn list_pins(&self) -> Result<OriginResponse, ApiError> {
+        let (_, pins) = self.pin_store()?;
+        let pins: Vec<_> = pins.list_pins().await?.iter().map(describe_pin).collect();
+        Ok(OriginResponse::json(200, json!({ "pins": pins })))
+    }
+
+    /// Removes a pinned version; uploaded versions stay immutable.
+    async fn unpin(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
+        let (_, pins) = self.pin_store()?;
+        match self.archives.version_meta(&key).await? {
+            Some(meta) if meta.source == "pin" => {
+                self.archives.unpublish(&key).await?;
+                pins.delete_pin(&key).await?;
+                tracing::info!(module = %key.module, version = %key.version, "version unpinned");
+                Ok(OriginResponse::no_content())
+            }
+            Some(_) => Err(ApiError::new(
+                409,
+                "not_a_pin",
+                format!(
+                    "module {} version {} was uploaded, not pinned; uploaded versions are immutable",
+                    key.module, key.version
+                ),
+            )),
+            None => {
+                // A record without its archive (removed by hand): drop the record too.
+                let had_record = pins.delete_pin(&key).await?;
+                if had_record {
+                    Ok(OriginResponse::no_content())
+                } else {
+                    Err(ApiError::not_found(format!(
+                        "module {} version {} is not pinned",
+                        key.module, key.version
+                    )))
+                }
+            }
+        }
+    }
+
     async fn list_tokens(&self) -> Result<OriginResponse, ApiError> {
         let tokens: Vec<_> = self
             .tokens
@@ -689,7 +990,52 @@ fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_json::Value {
         "uploaded_at": meta.uploaded_at,
         "uploader": meta.uploader,
         "origin": meta.source,
+        "origin_url": meta.origin_url,
     })
+}
+
+fn pin_record(
+    key: &ArchiveKey,
+    meta: &VersionMeta,
+    pinned_by: &str,
+    policy_override: bool,
+) -> PinRecord {
+    PinRecord {
+        namespace: key.module.namespace.clone(),
+        name: key.module.name.clone(),
+        system: key.module.system.clone(),
+        version: key.version.to_string(),
+        sha256: meta.sha256.clone(),
+        size: meta.size,
+        source_url: meta.origin_url.clone().unwrap_or_default(),
+        upstream_location: String::new(),
+        pinned_at: meta.uploaded_at.clone(),
+        pinned_by: pinned_by.to_owned(),
+        policy_override,
+    }
+}
+
+fn describe_pin(pin: &PinRecord) -> serde_json::Value {
+    json!({
+        "namespace": pin.namespace,
+        "name": pin.name,
+        "system": pin.system,
+        "version": pin.version,
+        "sha256": pin.sha256,
+        "size": pin.size,
+        "source_url": pin.source_url,
+        "upstream_location": pin.upstream_location,
+        "pinned_at": pin.pinned_at,
+        "pinned_by": pin.pinned_by,
+        "policy_override": pin.policy_override,
+    })
+}
+
+fn version_not_found(key: &ArchiveKey) -> ApiError {
+    ApiError::not_found(format!(
+        "module {} has no version {}",
+        key.module, key.version
+    ))
 }
 
 fn describe_token(record: &TokenRecord) -> serde_json::Value {

@@ -1,0 +1,317 @@
+//! Proxy mode: public modules served through this registry.
+//!
+//! A module this registry does not have is answered from the upstream registry, if the
+//! policy allows it: its versions are merged with the local ones, and a download is fetched,
+//! vetted and stored here, so clients only ever talk to this host and receive an archive with
+//! the module at its root. Pinning (`POST /v1/pins/...`) does the same fetch and stores the
+//! result durably among the local versions.
+//!
+//! - [`policy`]: the allow, deny and local-only lists (module prefixes on whole segments).
+//! - [`source`]: an upstream download answer read the way go-getter reads it, limited to two
+//!   hosts.
+//! - [`upstream`]: the HTTP client, bounded in size, redirects and time.
+
+pub mod policy;
+pub mod source;
+pub mod upstream;
+
+use crate::archive::{normalize_archive_subdir, ArchiveLimits, NormalizedArchive};
+use crate::error::ApiError;
+use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::storage::ArchiveStore;
+use policy::{parse_prefix_list, ModulePrefix, ProxyPolicy};
+use reqwest::Url;
+use source::{resolve_source, ArchiveSource, FetchOrigins, SourceError};
+use std::future::Future;
+use std::io::{Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use upstream::UpstreamClient;
+
+pub const DEFAULT_UPSTREAM: &str = "https://registry.terraform.io";
+pub const DEFAULT_GITHUB_ARCHIVE_URL: &str = "https://codeload.github.com";
+pub const DEFAULT_PROXY_TIMEOUT_SECS: u64 = 20;
+pub const DEFAULT_MAX_PROXY_ARCHIVE_BYTES: u64 = 100 * 1024 * 1024;
+
+/// The proxy's settings, the same in `tfreg serve` (flags) and in the origin Lambda
+/// (environment, [`ProxyConfig::from_env`]).
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Answer modules this registry does not have from the upstream. Pinning works either way.
+    pub enabled: bool,
+    pub upstream: Url,
+    /// GitHub's archive host: tarballs are fetched as `{base}/{owner}/{repo}/tar.gz/{ref}`.
+    pub github_archive_url: Url,
+    pub policy: ProxyPolicy,
+    /// Modules whose versions come only from this registry (uploads and pins).
+    pub local_only: Vec<ModulePrefix>,
+    /// Bound on all upstream fetches of one request together.
+    pub timeout: Duration,
+    pub max_archive_bytes: u64,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            enabled: false,
+            upstream: Url::parse(DEFAULT_UPSTREAM).expect("valid default"),
+            github_archive_url: Url::parse(DEFAULT_GITHUB_ARCHIVE_URL).expect("valid default"),
+            policy: ProxyPolicy::default(),
+            local_only: Vec::new(),
+            timeout: Duration::from_secs(DEFAULT_PROXY_TIMEOUT_SECS),
+            max_archive_bytes: DEFAULT_MAX_PROXY_ARCHIVE_BYTES,
+        }
+    }
+}
+
+/// An `http(s)` base URL with nothing but a scheme, host, port and path.
+pub fn parse_base_url(name: &str, text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("{name}: {text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "{name}: {text:?} must be an http:// or https:// URL"
+        ));
+    }
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.host_str().is_none()
+    {
+        return Err(format!(
+            "{name}: {text:?} must be a base URL without credentials, query or fragment"
+        ));
+    }
+    Ok(url)
+}
+
+impl ProxyConfig {
+    /// Reads `TFREG_PROXY_*` through `get` (the environment, in the Lambda). Unset settings
+    /// keep their defaults.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut config = ProxyConfig::default();
+        let value = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        if let Some(text) = value("TFREG_PROXY_ENABLED") {
+            config.enabled = match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(format!(
+                        "TFREG_PROXY_ENABLED: {text:?} is not true or false"
+                    ))
+                }
+            };
+        }
+        if let Some(text) = value("TFREG_PROXY_UPSTREAM") {
+            config.upstream = parse_base_url("TFREG_PROXY_UPSTREAM", &text)?;
+        }
+        if let Some(text) = value("TFREG_PROXY_GITHUB_ARCHIVE_URL") {
+            config.github_archive_url = parse_base_url("TFREG_PROXY_GITHUB_ARCHIVE_URL", &text)?;
+        }
+        let list = |name: &str| -> Result<Vec<ModulePrefix>, String> {
+            parse_prefix_list(&value(name).unwrap_or_default()).map_err(|e| format!("{name}: {e}"))
+        };
+        config.policy.allow = list("TFREG_PROXY_ALLOW_LIST")?;
+        config.policy.deny = list("TFREG_PROXY_DENY_LIST")?;
+        config.local_only = list("TFREG_PROXY_LOCAL_ONLY")?;
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            value(name)
+                .map(|text| {
+                    text.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("{name}: {text:?} is not a positive whole number"))
+                })
+                .transpose()
+        };
+        if let Some(seconds) = number("TFREG_PROXY_TIMEOUT_SECS")? {
+            config.timeout = Duration::from_secs(seconds);
+        }
+        if let Some(bytes) = number("TFREG_PROXY_MAX_ARCHIVE_BYTES")? {
+            config.max_archive_bytes = bytes;
+        }
+        Ok(config)
+    }
+
+    pub fn is_local_only(&self, module: &ModuleAddress) -> bool {
+        self.local_only.iter().any(|p| p.matches(module))
+    }
+}
+
+/// Why the upstream could not give what was asked; each maps to one status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// The upstream does not have it: 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// The upstream, or the whole operation, took longer than the bound: 504.
+    #[error("{0}")]
+    Timeout(String),
+    /// No connection: 502.
+    #[error("{0}")]
+    Unreachable(String),
+    /// An answer that is not what the protocol says (5xx, garbage, redirect elsewhere): 502.
+    #[error("{0}")]
+    BadAnswer(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The fetched archive is not a usable module: 502.
+    #[error("{0}")]
+    Archive(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// Our side failed (scratch disk): 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<ProxyError> for ApiError {
+    fn from(error: ProxyError) -> Self {
+        let (status, code) = match &error {
+            ProxyError::NotFound(_) => (404, "not_found"),
+            ProxyError::Timeout(_) => (504, "upstream_timeout"),
+            ProxyError::Unreachable(_) => (502, "upstream_unreachable"),
+            ProxyError::BadAnswer(_) => (502, "upstream_bad_answer"),
+            ProxyError::Source(_) => (502, "upstream_source_unsupported"),
+            ProxyError::Archive(_) => (502, "upstream_archive_invalid"),
+            ProxyError::TooLarge(_) => (502, "upstream_archive_too_large"),
+            ProxyError::Internal(_) => (500, "internal"),
+        };
+        if status >= 500 {
+            tracing::warn!(%error, status, "upstream fetch failed");
+        }
+        ApiError::new(status, code, error.to_string())
+    }
+}
+
+/// A module version fetched from upstream and normalised into a scratch file, ready to be
+/// published (to the proxy cache or, for a pin, among the local versions).
+pub struct FetchedModule {
+    pub staged: tempfile::TempPath,
+    pub archive: NormalizedArchive,
+    pub source: ArchiveSource,
+    /// The upstream's download answer, verbatim.
+    pub location: String,
+}
+
+pub struct Proxy {
+    config: ProxyConfig,
+    client: UpstreamClient,
+    cache: Arc<dyn ArchiveStore>,
+}
+
+impl Proxy {
+    /// `cache` holds proxied (not pinned) downloads; it is served beneath
+    /// `/archives/_proxy/`.
+    pub fn new(config: ProxyConfig, cache: Arc<dyn ArchiveStore>) -> Result<Self, String> {
+        let origins = FetchOrigins {
+            upstream: config.upstream.clone(),
+            github_archive: config.github_archive_url.clone(),
+        };
+        let client = UpstreamClient::new(origins, config.timeout, config.max_archive_bytes)?;
+        Ok(Proxy {
+            config,
+            client,
+            cache,
+        })
+    }
+
+    pub fn config(&self) -> &ProxyConfig {
+        &self.config
+    }
+
+    pub fn cache(&self) -> &Arc<dyn ArchiveStore> {
+        &self.cache
+    }
+
+    /// Runs `operation` within the configured bound, so no request waits on the upstream
+    /// longer than that, whatever the number of hops.
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, ProxyError>>,
+    ) -> Result<T, ProxyError> {
+        let limit = self.config.timeout;
+        tokio::time::timeout(limit, operation)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProxyError::Timeout(format!(
+                    "the upstream did not finish within the proxy's {} s bound",
+                    limit.as_secs_f64()
+                )))
+            })
+    }
+
+    pub async fn upstream_versions(
+        &self,
+        module: &ModuleAddress,
+    ) -> Result<Vec<ModuleVersion>, ProxyError> {
+        self.bounded(self.client.versions(module)).await
+    }
+
+    /// Fetches `key` from upstream: the download answer, the archive it names, and the
+    /// module directory within it, normalised and validated like an upload.
+    pub async fn fetch(
+        &self,
+        key: &ArchiveKey,
+        scratch_dir: &Path,
+        limits: &ArchiveLimits,
+    ) -> Result<FetchedModule, ProxyError> {
+        let scratch = |e: std::io::Error| ProxyError::Internal(format!("scratch file: {e}"));
+        let (location, source, raw) = self
+            .bounded(async {
+                let (location, download_url) = self.client.download_location(key).await?;
+                let source = resolve_source(&location, &download_url, self.client.origins())?;
+                let raw = tempfile::tempfile_in(scratch_dir).map_err(scratch)?;
+                let mut raw = tokio::fs::File::from_std(raw);
+                let fetched = self.client.fetch_archive(&source.url, &mut raw).await?;
+                if let Some(expected) = &source.sha256 {
+                    if *expected != fetched.sha256 {
+                        return Err(ProxyError::Archive(format!(
+                            "the module archive {} does not match the checksum the upstream gave (sha256 {expected}, got {})",
+                            upstream::display_url(&source.url),
+                            fetched.sha256
+                        )));
+                    }
+                }
+                Ok((location, source, raw.into_std().await))
+            })
+            .await?;
+
+        let limits = limits.clone();
+        let scratch_dir = scratch_dir.to_owned();
+        let select = source.select.clone().unwrap_or_default();
+        let shown = upstream::display_url(&source.url);
+        let (archive, staged) = tokio::task::spawn_blocking(move || {
+            let mut raw = raw;
+            raw.seek(SeekFrom::Start(0)).map_err(scratch)?;
+            let output = tempfile::Builder::new()
+                .prefix("proxy-")
+                .suffix(".tar.gz")
+                .tempfile_in(&scratch_dir)
+                .map_err(scratch)?;
+            let archive = normalize_archive_subdir(
+                std::io::BufReader::new(raw),
+                output.as_file(),
+                &limits,
+                &select,
+            )
+            .map_err(|e| match e {
+                crate::archive::ArchiveError::Io(io) => scratch(io),
+                invalid => ProxyError::Archive(format!(
+                    "the module archive {shown} cannot be served: {invalid}"
+                )),
+            })?;
+            Ok::<_, ProxyError>((archive, output.into_temp_path()))
+        })
+        .await
+        .map_err(|e| ProxyError::Internal(format!("archive task failed: {e}")))??;
+        Ok(FetchedModule {
+            staged,
+            archive,
+            source,
+            location,
+        })
+    }
+}
