@@ -13,7 +13,6 @@ use tfreg_edge::{
     Decision, Denial, EdgeCheck, Identity, TokenHash, TokenInfo, ViewerRequest,
     ARCHIVE_PATH_PREFIX, IDENTITY_HEADER,
 };
-use tfreg_origin::names::ArchiveKey;
 use tfreg_origin::{
     now_unix, ApiError, OriginRequest, OriginResponse, Registry, RequestBody, MAX_JSON_BODY_BYTES,
 };
@@ -167,10 +166,7 @@ impl Distribution {
 
     async fn archive(&self, key_path: &str) -> Response<ResponseBody> {
         let not_found = || api_error_response(&ApiError::not_found("no such archive"));
-        let Some(key) = ArchiveKey::parse(key_path) else {
-            return not_found();
-        };
-        match self.registry.archives().open_archive(&key).await {
+        match self.registry.open_archive_path(key_path).await {
             Ok(Some(archive)) => {
                 let stream = tokio_util::io::ReaderStream::with_capacity(archive.reader, 64 * 1024)
                     .map_ok(Frame::data);

@@ -19,6 +19,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tfreg_edge::ArchiveSigner;
+use tfreg_origin::proxy::{Proxy, ProxyConfig};
 use tfreg_origin::{
     ApiError, OriginRequest, OriginResponse, Registry, RegistryConfig, RequestBody,
 };
@@ -140,12 +141,14 @@ fn to_lambda(response: OriginResponse) -> LambdaFunctionUrlResponse {
 /// | `TFREG_ORIGIN_SECRET` | the secret header value the edge adds (required) |
 /// | `TFREG_ARCHIVE_URL_TTL` | seconds a signed archive URL lives (default 300) |
 /// | `TFREG_ENDPOINT_URL` | S3/DynamoDB endpoint override (tests against a local server) |
+/// | `TFREG_PROXY_*` | proxy mode and pinning: [`ProxyConfig::from_env`] |
 /// | `AWS_REGION` | set by Lambda |
 pub struct OriginConfig {
     pub storage: tfreg_origin::aws::AwsStorageConfig,
     pub signing_key: Vec<u8>,
     pub origin_secret: String,
     pub archive_url_ttl_secs: u64,
+    pub proxy: ProxyConfig,
 }
 
 impl OriginConfig {
@@ -172,11 +175,12 @@ impl OriginConfig {
             signing_key,
             origin_secret: required("TFREG_ORIGIN_SECRET")?,
             archive_url_ttl_secs,
+            proxy: ProxyConfig::from_env(|name| std::env::var(name).ok())?,
         })
     }
 
     /// Builds the clients (once) and the registry on them.
-    pub async fn connect(self) -> OriginLambda {
+    pub async fn connect(self) -> Result<OriginLambda, String> {
         let (archives, tokens) = self.storage.connect().await;
         let staging = tfreg_origin::aws::S3UploadStaging::new(
             archives.client().clone(),
@@ -187,13 +191,17 @@ impl OriginConfig {
         config.archive_url_ttl_secs = self.archive_url_ttl_secs;
         // Lambda refuses larger payloads before the function runs.
         config.max_upload_bytes = LAMBDA_BODY_LIMIT_BYTES;
+        let proxy = Proxy::new(self.proxy, Arc::new(archives.proxy_cache_store()))?;
+        let tokens = Arc::new(tokens);
         let registry = Registry::new(
             Arc::new(archives),
-            Arc::new(tokens),
+            tokens.clone(),
             ArchiveSigner::new(self.signing_key),
             config,
         )
-        .with_upload_staging(Arc::new(staging));
-        OriginLambda::new(Arc::new(registry), self.origin_secret)
+        .with_upload_staging(Arc::new(staging))
+        .with_proxy(proxy)
+        .with_pins(tokens);
+        Ok(OriginLambda::new(Arc::new(registry), self.origin_secret))
     }
 }

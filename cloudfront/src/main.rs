@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
 use tfreg_origin::aws::{AwsStorageConfig, S3ArchiveStore, DEFAULT_S3_PREFIX};
 use tfreg_origin::names::ModuleAddress;
+use tfreg_origin::proxy::ProxyConfig;
 
 /// An edge-first private Terraform module registry.
 #[derive(Parser)]
@@ -56,6 +57,87 @@ impl S3Args {
     }
 }
 
+/// Proxy mode and pinning. The same settings, by the same environment variables, as the
+/// origin Lambda's.
+#[derive(Args)]
+struct ProxyArgs {
+    /// Answer modules this registry does not have from the upstream registry (downloads are
+    /// fetched, vetted and served from here). Pinning works either way.
+    #[arg(long = "proxy", env = "TFREG_PROXY_ENABLED", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    enabled: Option<String>,
+    /// Base URL of the upstream registry [default: https://registry.terraform.io].
+    #[arg(
+        long = "proxy-upstream",
+        env = "TFREG_PROXY_UPSTREAM",
+        value_name = "URL"
+    )]
+    upstream: Option<String>,
+    /// Base URL of GitHub's archive host; tarballs are fetched as
+    /// {base}/{owner}/{repo}/tar.gz/{ref} [default: https://codeload.github.com].
+    #[arg(
+        long = "proxy-github-archive-url",
+        env = "TFREG_PROXY_GITHUB_ARCHIVE_URL",
+        value_name = "URL"
+    )]
+    github_archive_url: Option<String>,
+    /// Modules that may be proxied, as comma-separated prefixes on whole segments (`acme`,
+    /// `acme/vpc`, `acme/vpc/aws`). Empty: all.
+    #[arg(
+        long = "proxy-allow",
+        env = "TFREG_PROXY_ALLOW_LIST",
+        value_name = "PREFIXES"
+    )]
+    allow: Option<String>,
+    /// Modules that are never proxied or pinned without an override; deny wins over allow.
+    #[arg(
+        long = "proxy-deny",
+        env = "TFREG_PROXY_DENY_LIST",
+        value_name = "PREFIXES"
+    )]
+    deny: Option<String>,
+    /// Modules whose versions come only from this registry, never merged with upstream ones.
+    #[arg(
+        long = "proxy-local-only",
+        env = "TFREG_PROXY_LOCAL_ONLY",
+        value_name = "PREFIXES"
+    )]
+    local_only: Option<String>,
+    /// Seconds all upstream fetches of one request may take together (then 504) [default: 20].
+    #[arg(
+        long = "proxy-timeout",
+        env = "TFREG_PROXY_TIMEOUT_SECS",
+        value_name = "SECONDS"
+    )]
+    timeout: Option<String>,
+    /// Largest archive fetched from upstream, in bytes [default: 104857600].
+    #[arg(
+        long = "proxy-max-archive-bytes",
+        env = "TFREG_PROXY_MAX_ARCHIVE_BYTES",
+        value_name = "BYTES"
+    )]
+    max_archive_bytes: Option<String>,
+}
+
+impl ProxyArgs {
+    fn config(self) -> anyhow::Result<ProxyConfig> {
+        ProxyConfig::from_env(|name| {
+            match name {
+                "TFREG_PROXY_ENABLED" => &self.enabled,
+                "TFREG_PROXY_UPSTREAM" => &self.upstream,
+                "TFREG_PROXY_GITHUB_ARCHIVE_URL" => &self.github_archive_url,
+                "TFREG_PROXY_ALLOW_LIST" => &self.allow,
+                "TFREG_PROXY_DENY_LIST" => &self.deny,
+                "TFREG_PROXY_LOCAL_ONLY" => &self.local_only,
+                "TFREG_PROXY_TIMEOUT_SECS" => &self.timeout,
+                "TFREG_PROXY_MAX_ARCHIVE_BYTES" => &self.max_archive_bytes,
+                _ => &None,
+            }
+            .clone()
+        })
+        .map_err(|e| anyhow::anyhow!("proxy settings: {e}"))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole registry on this machine over HTTPS, with embedded storage (or S3 and
@@ -87,6 +169,8 @@ enum Command {
         dynamodb_table: Option<String>,
         #[command(flatten)]
         aws: AwsArgs,
+        #[command(flatten)]
+        proxy: ProxyArgs,
     },
     /// Rebuild the version index (versions.json) of modules in S3 from the objects under
     /// their prefix: picks up versions uploaded to the bucket by hand, drops deleted ones.
@@ -184,8 +268,10 @@ fn main() -> anyhow::Result<()> {
             s3,
             dynamodb_table,
             aws,
+            proxy,
         } => {
             let storage = storage_backend(backend, s3, dynamodb_table, aws)?;
+            let proxy = proxy.config()?;
             runtime.block_on(serve(ServeOptions {
                 listen,
                 data_dir,
@@ -193,6 +279,7 @@ fn main() -> anyhow::Result<()> {
                 max_upload_bytes,
                 token_cache_ttl_secs: token_cache_ttl,
                 storage,
+                proxy,
             }))
         }
         Command::Reindex { modules, s3, aws } => runtime.block_on(reindex(modules, s3, aws)),

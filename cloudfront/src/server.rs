@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use tfreg_edge::{ArchiveSigner, EdgeCheck, EdgeConfig};
 use tfreg_origin::aws::AwsStorageConfig;
 use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
+use tfreg_origin::proxy::{Proxy, ProxyConfig};
+use tfreg_origin::storage::PinStore;
 use tfreg_origin::{ArchiveStore, Registry, RegistryConfig, TokenStore};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -27,6 +29,8 @@ pub struct ServeOptions {
     pub max_upload_bytes: u64,
     pub token_cache_ttl_secs: u64,
     pub storage: StorageBackend,
+    /// Proxy mode and pinning (the upstream registry and the GitHub archive host).
+    pub proxy: ProxyConfig,
 }
 
 /// Where `serve` keeps modules and tokens.
@@ -57,6 +61,15 @@ impl StorageBackend {
     }
 }
 
+/// The stores `serve` runs on, for either backend.
+struct Stores {
+    archives: Arc<dyn ArchiveStore>,
+    proxy_cache: Arc<dyn ArchiveStore>,
+    tokens: Arc<dyn TokenStore>,
+    pins: Arc<dyn PinStore>,
+    scratch_dir: PathBuf,
+}
+
 /// Everything `serve` prepared, for the start-up message.
 struct Prepared {
     distribution: Arc<Distribution>,
@@ -71,29 +84,50 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let (tls, tls_files) = tls::server_config(&data_dir.join("tls"), options.listen.ip())?;
     let signer = ArchiveSigner::new(data_dir::signing_key(data_dir)?);
-    let (archives, tokens, scratch_dir): (Arc<dyn ArchiveStore>, Arc<dyn TokenStore>, PathBuf) =
-        match &options.storage {
-            StorageBackend::Embedded => {
-                let archives =
-                    FileArchiveStore::open(data_dir).context("opening the archive store")?;
-                let tokens = RedbTokenStore::open(&data_dir.join("tokens.redb"))
-                    .context("opening the token store")?;
-                let scratch_dir = archives.staging_dir().to_path_buf();
-                (Arc::new(archives), Arc::new(tokens), scratch_dir)
+    let stores = match &options.storage {
+        StorageBackend::Embedded => {
+            let archives = FileArchiveStore::open(data_dir).context("opening the archive store")?;
+            let proxy_cache = FileArchiveStore::open(&data_dir.join("proxy-cache"))
+                .context("opening the proxy cache")?;
+            let tokens = Arc::new(
+                RedbTokenStore::open(&data_dir.join("tokens.redb"))
+                    .context("opening the token store")?,
+            );
+            Stores {
+                scratch_dir: archives.staging_dir().to_path_buf(),
+                archives: Arc::new(archives),
+                proxy_cache: Arc::new(proxy_cache),
+                tokens: tokens.clone(),
+                pins: tokens,
             }
-            StorageBackend::Aws(aws) => {
-                // Uploads are still normalised on local disk before the one PUT to S3.
-                let scratch_dir = data_dir.join("staging");
-                std::fs::create_dir_all(&scratch_dir)
-                    .with_context(|| format!("creating {}", scratch_dir.display()))?;
-                let (archives, tokens) = aws.connect().await;
-                (Arc::new(archives), Arc::new(tokens), scratch_dir)
+        }
+        StorageBackend::Aws(aws) => {
+            // Uploads are still normalised on local disk before the one PUT to S3.
+            let scratch_dir = data_dir.join("staging");
+            std::fs::create_dir_all(&scratch_dir)
+                .with_context(|| format!("creating {}", scratch_dir.display()))?;
+            let (archives, tokens) = aws.connect().await;
+            let proxy_cache = archives.proxy_cache_store();
+            let tokens = Arc::new(tokens);
+            Stores {
+                scratch_dir,
+                archives: Arc::new(archives),
+                proxy_cache: Arc::new(proxy_cache),
+                tokens: tokens.clone(),
+                pins: tokens,
             }
-        };
-    let mut config = RegistryConfig::new(scratch_dir);
+        }
+    };
+    let mut config = RegistryConfig::new(stores.scratch_dir);
     config.archive_url_ttl_secs = options.archive_url_ttl_secs;
     config.max_upload_bytes = options.max_upload_bytes;
-    let registry = Arc::new(Registry::new(archives, tokens, signer.clone(), config));
+    let proxy =
+        Proxy::new(options.proxy.clone(), stores.proxy_cache).map_err(|e| anyhow::anyhow!(e))?;
+    let registry = Arc::new(
+        Registry::new(stores.archives, stores.tokens, signer.clone(), config)
+            .with_proxy(proxy)
+            .with_pins(stores.pins),
+    );
     let new_master_token = registry.ensure_master_token().await.map_err(|e| {
         anyhow::anyhow!(
             "creating the master token in {}: {} (the log above has the cause)",

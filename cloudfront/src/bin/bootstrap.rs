@@ -21,7 +21,10 @@ async fn main() -> Result<(), Error> {
         tracing::error!(%message, "configuration");
         Error::from(message)
     })?;
-    let origin = Arc::new(config.connect().await);
+    let origin = Arc::new(config.connect().await.map_err(|message| {
+        tracing::error!(%message, "configuration");
+        Error::from(message)
+    })?);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<LambdaFunctionUrlRequest>| {
             let origin = origin.clone();
