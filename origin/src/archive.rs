@@ -1,6 +1,7 @@
 //! Turning an untrusted module upload into the archive the registry serves.
 //!
-//! Every upload goes through [`normalize_archive`] before it is published. What we serve is
+//! Every upload goes through [`normalize_archive`] before it is published, and every module the
+//! proxy fetches from a forge through [`normalize_archive_subdir`]. What we serve is
 //! unpacked by Terraform on developer laptops and CI runners, so everything an unpacker can be
 //! tricked with is refused here: paths that climb out of the target directory, links that point
 //! outside it, device nodes, and decompression bombs that fill a disk or exhaust memory.
@@ -11,9 +12,10 @@
 //! `archive/zip`), and makes the published checksum a function of the module's content rather
 //! than of whichever tool packed it.
 //!
-//! The input is read twice: the first pass validates every entry and decides the layout, the
-//! second writes the output. Nothing is written before the whole upload has been vetted. Entry
-//! data is streamed in both passes, so memory does not grow with what the archive unpacks to.
+//! The input is read twice: the first pass validates every entry and decides the layout (which
+//! directory becomes the module root), the second writes the output. Nothing is written before
+//! the whole upload has been vetted. Entry data is streamed in both passes, so memory does not
+//! grow with what the archive unpacks to.
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -43,7 +45,9 @@ pub struct ArchiveLimits {
     /// of its files. It is enforced on the bytes the decompressor actually produces, not on the
     /// sizes the archive declares.
     pub max_unpacked_bytes: u64,
-    /// Most entries (regular files plus directories) the archive may hold.
+    /// Most entries (regular files plus directories) the archive may hold. Entries that a
+    /// subdirectory selection leaves out count too: the limit is on what we read, not on what
+    /// we keep.
     pub max_files: u64,
 }
 
@@ -56,7 +60,7 @@ impl Default for ArchiveLimits {
     }
 }
 
-/// What [`normalize_archive`] wrote.
+/// What [`normalize_archive`] or [`normalize_archive_subdir`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizedArchive {
     /// Lowercase hex SHA-256 of the bytes written to the output (the `.tar.gz` we serve).
@@ -67,13 +71,16 @@ pub struct NormalizedArchive {
     pub files: u64,
     /// Total size of those files' contents.
     pub unpacked_bytes: u64,
-    /// The single top-level directory that was removed so that the module sits at the root of
-    /// the output (e.g. `repo-1.2.0` for a GitHub release tarball), if any.
+    /// The directory that was removed so that the module sits at the root of the output, if
+    /// any: the single top-level directory of a wrapped upload (e.g. `repo-1.2.0` for a GitHub
+    /// release tarball), or the concrete directory a selection matched (e.g.
+    /// `repo-abc123/modules/sub` for `*/modules/sub`).
     pub stripped_prefix: Option<String>,
 }
 
 /// Why an upload was refused. The `Display` text is meant to be shown to the uploader as is;
-/// every variant except [`ArchiveError::Io`] is the upload's fault.
+/// every variant except [`ArchiveError::Io`] is the fault of the upload or of the subdirectory
+/// the caller asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// Neither gzip nor zip magic bytes at the start of the body.
@@ -113,6 +120,19 @@ pub enum ArchiveError {
     /// No `*.tf` or `*.tf.json` file at the root after normalisation.
     #[error("archive has no .tf or .tf.json file at its module root")]
     NoTerraformFiles,
+    /// The subdirectory pattern given to [`normalize_archive_subdir`] cannot be used.
+    #[error("invalid subdirectory {pattern:?}: {reason}")]
+    InvalidSubdirectory {
+        pattern: String,
+        reason: &'static str,
+    },
+    /// No directory in the archive matches the subdirectory pattern (a file of that name does
+    /// not count).
+    #[error("the archive has no directory {pattern:?}")]
+    NoSuchDirectory { pattern: String },
+    /// A `*` in the subdirectory pattern matches more than one directory.
+    #[error("the archive has more than one directory matching {pattern:?}")]
+    AmbiguousDirectory { pattern: String },
     /// Reading the input or writing the output failed for reasons that are not the archive's
     /// fault (disk full, read error on the spooled upload): a server error, not a bad upload.
     #[error("I/O error while normalising the archive: {0}")]
@@ -134,6 +154,31 @@ pub fn normalize_archive<R: Read + Seek, W: Write>(
     output: W,
     limits: &ArchiveLimits,
 ) -> Result<NormalizedArchive, ArchiveError> {
+    normalize_archive_subdir(input, output, limits, "")
+}
+
+/// Normalises like [`normalize_archive`], but keeps only the directory that `select` names.
+///
+/// `select` is a go-getter style subdirectory (the part after `//` in a module source): a
+/// relative path of `/`-separated components, each a literal name or `*` for any one name, as
+/// in `modules/sub`, `*` or `*/modules/sub`. Leading and trailing slashes and `.` components are
+/// ignored. Exactly one directory of the archive must match. Entries beneath it are written with
+/// its path removed, so that it becomes the module root, and `stripped_prefix` reports that
+/// path. Since the caller says where the module is, no further top-level directory is stripped.
+/// An empty pattern (or `.`) selects the archive root and behaves exactly as
+/// [`normalize_archive`].
+///
+/// Entries outside the selected directory are neither written nor held to the link,
+/// special-file and duplicate checks, so that a repository with a symlink in `examples/` still
+/// gives its `modules/sub`. Their names are still validated, since a `../` name anywhere marks
+/// a hostile archive, and they still count against `limits`.
+pub fn normalize_archive_subdir<R: Read + Seek, W: Write>(
+    input: R,
+    output: W,
+    limits: &ArchiveLimits,
+    select: &str,
+) -> Result<NormalizedArchive, ArchiveError> {
+    let selection = Selection::parse(select)?;
     let meter = Meter::new(limits.max_unpacked_bytes);
     let mut input = Input {
         inner: input,
@@ -154,8 +199,10 @@ pub fn normalize_archive<R: Read + Seek, W: Write>(
         meter: &meter,
     };
     let plan = match format {
-        Format::TarGz => tar_gz::normalize(&mut input, start, &mut output, limits, &meter)?,
-        Format::Zip => zip_file::normalize(&mut input, &mut output, limits, &meter)?,
+        Format::TarGz => {
+            tar_gz::normalize(&mut input, start, &mut output, limits, &selection, &meter)?
+        }
+        Format::Zip => zip_file::normalize(&mut input, &mut output, limits, &selection, &meter)?,
     };
     output.flush().map_err(ArchiveError::Io)?;
 
@@ -354,15 +401,17 @@ enum EntryKind {
     Special,
 }
 
-/// An entry that will be written to the output.
+/// A file or directory the first pass read that may be written to the output: every one when
+/// the archive root is selected, else those whose path starts with a match of the selection
+/// pattern. [`Planner::finish`] keeps the ones beneath the selected directory.
 #[derive(Debug)]
 struct Planned {
     /// Position of the entry in the input, counted the same way by both passes.
     index: usize,
     /// The name as it appears in the input, for error messages.
     original: String,
-    /// Normalised path without a trailing slash; relative to the module root once any top-level
-    /// directory has been stripped.
+    /// Normalised path without a trailing slash; relative to the module root once the plan is
+    /// finished (the selected directory, or a stripped top-level directory, removed).
     path: String,
     kind: PlannedKind,
     mtime: u64,
@@ -390,13 +439,21 @@ struct Admitted {
     path: String,
 }
 
+/// A link or special file that is refused if it turns out to lie in the selected directory.
+/// With a `*` in the pattern, which directory that is can depend on entries not read yet.
+struct Refusal {
+    path: String,
+    error: ArchiveError,
+}
+
 /// First-pass bookkeeping shared by both input formats.
 struct Planner<'l> {
     limits: &'l ArchiveLimits,
+    selection: &'l Selection,
     entries: Vec<Planned>,
+    refusals: Vec<Refusal>,
     count: u64,
     declared_bytes: u64,
-    unpacked_bytes: u64,
 }
 
 /// The outcome of the first pass.
@@ -408,37 +465,62 @@ struct Plan {
 }
 
 impl<'l> Planner<'l> {
-    fn new(limits: &'l ArchiveLimits) -> Self {
+    fn new(limits: &'l ArchiveLimits, selection: &'l Selection) -> Self {
         Planner {
             limits,
+            selection,
             entries: Vec::new(),
+            refusals: Vec::new(),
             count: 0,
             declared_bytes: 0,
-            unpacked_bytes: 0,
         }
     }
 
-    /// Checks one entry's name, type and declared size. `Ok(None)` means the entry is the root
-    /// directory itself (`./`) and is left out.
+    /// Checks one entry's name, type and declared size. `Ok(None)` means the entry is not to be
+    /// planned: it is the root directory itself (`./`), a link or special file that lies outside
+    /// the selected directory, or anything else that cannot lie inside it. Links and special
+    /// files are never admitted. A file's data must be read whatever the answer, so that it
+    /// counts against the size limit.
     fn admit(
         &mut self,
         raw_name: &[u8],
         kind: EntryKind,
         declared_size: u64,
     ) -> Result<Option<Admitted>, ArchiveError> {
+        // Every name is checked, kept or not: whatever is asked of it, an archive holding
+        // `../x` or `/etc/x` was made to attack its unpacker.
         let (original, path) = normalize_path(raw_name)?;
-        let is_dir = match kind {
+        let candidate = self.selection.candidate(&path);
+        let refusal = match kind {
             // A link can point anywhere, and an unpacker that follows it writes there; later
             // entries can even be written *through* it. Modules have no use for links.
-            EntryKind::Link => return Err(ArchiveError::Link { path: original }),
+            EntryKind::Link => Some(ArchiveError::Link {
+                path: original.clone(),
+            }),
             // Unpacked as root in a CI job, a device node is a hole into the machine; a fifo
             // hangs whoever reads it.
-            EntryKind::Special => return Err(ArchiveError::SpecialFile { path: original }),
-            EntryKind::Dir => true,
-            EntryKind::File { .. } => false,
+            EntryKind::Special => Some(ArchiveError::SpecialFile {
+                path: original.clone(),
+            }),
+            EntryKind::Dir | EntryKind::File { .. } => None,
         };
+        let is_refused = refusal.is_some();
+        if let Some(error) = refusal {
+            match candidate {
+                // Certainly in the directory that will be kept: refused before reading on.
+                Some(len) if self.selection.is_unambiguous() && is_beneath(&path, &path[..len]) => {
+                    return Err(error);
+                }
+                // In it only if this candidate turns out to be the one match.
+                Some(_) => self.refusals.push(Refusal {
+                    path: path.clone(),
+                    error,
+                }),
+                None => {}
+            }
+        }
         if path.is_empty() {
-            if is_dir {
+            if kind == EntryKind::Dir {
                 return Ok(None);
             }
             return Err(ArchiveError::InvalidPath { path: original });
@@ -451,7 +533,7 @@ impl<'l> Planner<'l> {
                 limit: self.limits.max_files,
             });
         }
-        if !is_dir {
+        if let EntryKind::File { .. } = kind {
             // Declared sizes can lie low, which the byte counting catches, but when they are
             // honestly too large we can refuse before inflating anything.
             self.declared_bytes = self.declared_bytes.saturating_add(declared_size);
@@ -461,13 +543,13 @@ impl<'l> Planner<'l> {
                 });
             }
         }
+        if is_refused || candidate.is_none() {
+            return Ok(None);
+        }
         Ok(Some(Admitted { original, path }))
     }
 
     fn push(&mut self, index: usize, admitted: Admitted, kind: PlannedKind, mtime: u64) {
-        if let PlannedKind::File { size, .. } = kind {
-            self.unpacked_bytes += size;
-        }
         self.entries.push(Planned {
             index,
             original: admitted.original,
@@ -478,37 +560,205 @@ impl<'l> Planner<'l> {
     }
 
     /// The whole-archive checks, once every entry has been seen.
-    fn finish(mut self) -> Result<Plan, ArchiveError> {
-        let files = self.entries.iter().filter(|e| e.is_file()).count() as u64;
+    fn finish(self) -> Result<Plan, ArchiveError> {
+        let root = self.selection.directory(&self.entries, &self.refusals)?;
+        if let Some(refusal) = self
+            .refusals
+            .into_iter()
+            .find(|r| r.path == root || is_beneath(&r.path, &root))
+        {
+            return Err(refusal.error);
+        }
+        let mut entries = Vec::with_capacity(self.entries.len());
+        for mut entry in self.entries {
+            if entry.path == root {
+                // The selected directory's own entry, which the output's root does without. A
+                // file of the same name makes the path both a file and a directory.
+                if entry.is_file() {
+                    return Err(ArchiveError::DuplicatePath {
+                        path: entry.original,
+                    });
+                }
+            } else if is_beneath(&entry.path, &root) {
+                if !root.is_empty() {
+                    entry.path.drain(..=root.len());
+                }
+                entries.push(entry);
+            }
+        }
+
+        let files = entries.iter().filter(|e| e.is_file()).count() as u64;
         if files == 0 {
             return Err(ArchiveError::Empty);
         }
+        let unpacked_bytes = entries
+            .iter()
+            .map(|e| match e.kind {
+                PlannedKind::File { size, .. } => size,
+                PlannedKind::Dir => 0,
+            })
+            .sum();
 
-        // Terraform reads the directory it unpacked into, so a module wrapped in a folder (as
-        // GitHub's release tarballs and most "compress this folder" tools do) would install as
-        // a module with no configuration in it.
         let mut stripped_prefix = None;
-        if !has_root_terraform_file(&self.entries) {
-            if let Some(prefix) = single_top_level_dir(&self.entries) {
-                self.entries.retain(|e| e.path != prefix);
-                for entry in &mut self.entries {
+        if !root.is_empty() {
+            // The caller said where the module is; a folder inside it is part of the module.
+            stripped_prefix = Some(root);
+        } else if !has_root_terraform_file(&entries) {
+            // Terraform reads the directory it unpacked into, so a module wrapped in a folder
+            // (as GitHub's release tarballs and most "compress this folder" tools do) would
+            // install as a module with no configuration in it.
+            if let Some(prefix) = single_top_level_dir(&entries) {
+                entries.retain(|e| e.path != prefix);
+                for entry in &mut entries {
                     entry.path.drain(..=prefix.len());
                 }
                 stripped_prefix = Some(prefix);
             }
         }
 
-        check_duplicates(&self.entries)?;
+        check_duplicates(&entries)?;
 
-        if !has_root_terraform_file(&self.entries) {
+        if !has_root_terraform_file(&entries) {
             return Err(ArchiveError::NoTerraformFiles);
         }
         Ok(Plan {
-            entries: self.entries,
+            entries,
             files,
-            unpacked_bytes: self.unpacked_bytes,
+            unpacked_bytes,
             stripped_prefix,
         })
+    }
+}
+
+/// Whether normalised `path` lies strictly inside directory `dir`; everything lies in the
+/// archive root, `""`.
+fn is_beneath(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
+}
+
+/// Which directory of the archive becomes the module root: a parsed go-getter subdirectory.
+#[derive(Debug)]
+struct Selection {
+    /// As the caller gave it, for error messages.
+    pattern: String,
+    /// Empty for the archive root.
+    components: Vec<Component>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Component {
+    Name(String),
+    /// `*`: any one name.
+    Any,
+}
+
+impl Selection {
+    fn parse(pattern: &str) -> Result<Self, ArchiveError> {
+        let invalid = |reason| ArchiveError::InvalidSubdirectory {
+            pattern: pattern.to_string(),
+            reason,
+        };
+        // Refused for the same reasons as in entry names: on Windows, and in what go-getter
+        // makes of the pattern there, a backslash separates directories; a NUL truncates.
+        if pattern.contains('\\') {
+            return Err(invalid(
+                "a backslash is not allowed; separate directories with `/`",
+            ));
+        }
+        if pattern.contains('\0') {
+            return Err(invalid("a NUL byte is not allowed"));
+        }
+        let mut components = Vec::new();
+        for name in pattern.split('/') {
+            match name {
+                "" | "." => {}
+                // The module must come from inside the archive.
+                ".." => return Err(invalid("a `..` component is not allowed")),
+                "*" => components.push(Component::Any),
+                // go-getter hands the pattern to `filepath.Glob`, where these are wildcards too;
+                // taking them literally here would select something else than go-getter does.
+                _ if name.contains(['*', '?', '[']) => {
+                    return Err(invalid(
+                        "only a whole component can be a wildcard (`*`, not `foo*`)",
+                    ));
+                }
+                _ => components.push(Component::Name(name.to_string())),
+            }
+        }
+        Ok(Selection {
+            pattern: pattern.to_string(),
+            components,
+        })
+    }
+
+    /// Whether at most one directory can match, so that a candidate is the match as soon as
+    /// it is seen to be a directory.
+    fn is_unambiguous(&self) -> bool {
+        !self.components.contains(&Component::Any)
+    }
+
+    /// If the leading components of normalised `path` match the pattern, the length of that
+    /// prefix: the directory that `path` is, or lies in, should that directory be the match.
+    /// Always `Some(0)` for the archive root.
+    fn candidate(&self, path: &str) -> Option<usize> {
+        if self.components.is_empty() {
+            return Some(0);
+        }
+        if path.is_empty() {
+            return None;
+        }
+        let mut names = path.split('/');
+        let mut len = 0;
+        for (i, component) in self.components.iter().enumerate() {
+            let name = names.next()?;
+            match component {
+                Component::Any => {}
+                Component::Name(literal) if literal == name => {}
+                Component::Name(_) => return None,
+            }
+            len += name.len() + usize::from(i > 0);
+        }
+        Some(len)
+    }
+
+    /// The one directory the pattern matches, among the directories the planned and refused
+    /// paths show: those with an entry of their own and those that only hold other entries.
+    /// `""` for the archive root.
+    fn directory(&self, entries: &[Planned], refusals: &[Refusal]) -> Result<String, ArchiveError> {
+        if self.components.is_empty() {
+            return Ok(String::new());
+        }
+        let paths = entries
+            .iter()
+            .map(|e| (e.path.as_str(), !e.is_file()))
+            .chain(refusals.iter().map(|r| (r.path.as_str(), false)));
+        let mut found: Option<&str> = None;
+        for (path, is_dir) in paths {
+            let Some(len) = self.candidate(path) else {
+                continue;
+            };
+            // A file, link or special file of the matching name is not a directory (unless other
+            // entries lie beneath it too, and then it is refused as a duplicate or a link).
+            if !is_dir && path.len() == len {
+                continue;
+            }
+            let dir = &path[..len];
+            match found {
+                None => found = Some(dir),
+                Some(other) if other == dir => {}
+                Some(_) => {
+                    return Err(ArchiveError::AmbiguousDirectory {
+                        pattern: self.pattern.clone(),
+                    });
+                }
+            }
+        }
+        found
+            .map(str::to_string)
+            .ok_or_else(|| ArchiveError::NoSuchDirectory {
+                pattern: self.pattern.clone(),
+            })
     }
 }
 
@@ -815,12 +1065,13 @@ mod tar_gz {
         start: u64,
         output: &mut HashingWriter<'_, W>,
         limits: &ArchiveLimits,
+        selection: &Selection,
         meter: &Meter,
     ) -> Result<Plan, ArchiveError> {
         let err = |e| meter.error(e);
 
         // Pass 1: validate.
-        let mut planner = Planner::new(limits);
+        let mut planner = Planner::new(limits, selection);
         // Multi-member gzip is accepted, as Go's gzip reader (and so Terraform) does.
         let mut archive = tar::Archive::new(Limited {
             inner: MultiGzDecoder::new(&mut *input),
@@ -834,6 +1085,8 @@ mod tar_gz {
                 index += 1;
                 let kind = kind(&member);
                 let declared = member.entry.size();
+                // The data of an entry left out is read past by the tar reader, through the
+                // size limit.
                 let Some(admitted) = planner.admit(&member.path, kind, declared)? else {
                     continue;
                 };
@@ -854,6 +1107,7 @@ mod tar_gz {
                             mtime,
                         );
                     }
+                    // Links and special files are never admitted.
                     _ => planner.push(this, admitted, PlannedKind::Dir, mtime),
                 }
             }
@@ -974,6 +1228,7 @@ mod zip_file {
         input: &mut Input<'_, R>,
         output: &mut HashingWriter<'_, W>,
         limits: &ArchiveLimits,
+        selection: &Selection,
         meter: &Meter,
     ) -> Result<Plan, ArchiveError> {
         let zerr = |e| meter.zip_error(e);
@@ -982,7 +1237,7 @@ mod zip_file {
         let mut archive = zip::ZipArchive::new(&mut *input).map_err(zerr)?;
 
         // Pass 1: validate.
-        let mut planner = Planner::new(limits);
+        let mut planner = Planner::new(limits, selection);
         for index in 0..archive.len() {
             let (name, kind, declared, mtime) = {
                 let file = archive.by_index_raw(index).map_err(zerr)?;
@@ -993,24 +1248,24 @@ mod zip_file {
                     mtime(&file),
                 )
             };
-            let Some(admitted) = planner.admit(&name, kind, declared)? else {
+            let admitted = planner.admit(&name, kind, declared)?;
+            let mut size = 0;
+            if let EntryKind::File { .. } = kind {
+                let file = archive.by_index(index).map_err(zerr)?;
+                // Read to the end so the zip crate checks the CRC. Files a selection leaves out
+                // are read too, so that they count against the size limit as they do in a tar.
+                size = measure(&mut Limited { inner: file, meter }, meter)?;
+            }
+            let Some(admitted) = admitted else {
                 continue;
             };
-            match kind {
-                EntryKind::File { executable } => {
-                    let file = archive.by_index(index).map_err(zerr)?;
-                    // Read to the end so the zip crate checks the CRC.
-                    let size = measure(&mut Limited { inner: file, meter }, meter)?;
-                    planner.push(
-                        index,
-                        admitted,
-                        PlannedKind::File { size, executable },
-                        mtime,
-                    );
-                }
-                // A directory's data, if it has any, is never unpacked, so never read.
-                _ => planner.push(index, admitted, PlannedKind::Dir, mtime),
-            }
+            let planned = match kind {
+                EntryKind::File { executable } => PlannedKind::File { size, executable },
+                // A directory's data, if it has any, is never unpacked, so never read. Links
+                // and special files are never admitted.
+                _ => PlannedKind::Dir,
+            };
+            planner.push(index, admitted, planned, mtime);
         }
         let plan = planner.finish()?;
 
@@ -1334,10 +1589,38 @@ mod tests {
     ) -> Result<(NormalizedArchive, Vec<u8>), ArchiveError> {
         let mut output = Vec::new();
         let normalized = normalize_archive(Cursor::new(input), &mut output, limits)?;
+        check_described(&normalized, &output);
+        Ok((normalized, output))
+    }
+
+    fn run_subdir(
+        input: &[u8],
+        limits: &ArchiveLimits,
+        select: &str,
+    ) -> Result<(NormalizedArchive, Vec<u8>), ArchiveError> {
+        let mut output = Vec::new();
+        let normalized = normalize_archive_subdir(Cursor::new(input), &mut output, limits, select)?;
+        check_described(&normalized, &output);
+        Ok((normalized, output))
+    }
+
+    fn ok_subdir(input: &[u8], select: &str) -> (NormalizedArchive, Vec<String>) {
+        let (normalized, output) = run_subdir(input, &ArchiveLimits::default(), select).unwrap();
+        (normalized, list(&output))
+    }
+
+    fn fail_subdir(input: &[u8], select: &str) -> String {
+        fail_subdir_with(input, &ArchiveLimits::default(), select)
+    }
+
+    fn fail_subdir_with(input: &[u8], limits: &ArchiveLimits, select: &str) -> String {
+        run_subdir(input, limits, select).unwrap_err().to_string()
+    }
+
+    fn check_described(normalized: &NormalizedArchive, output: &[u8]) {
         // Every success is checked to describe the bytes it wrote.
         assert_eq!(normalized.size, output.len() as u64);
-        assert_eq!(normalized.sha256, hex::encode(Sha256::digest(&output)));
-        Ok((normalized, output))
+        assert_eq!(normalized.sha256, hex::encode(Sha256::digest(output)));
     }
 
     fn ok(input: &[u8]) -> (NormalizedArchive, Vec<String>) {
@@ -2060,6 +2343,489 @@ mod tests {
             fail(&ZipBuilder::new().file("main.tf.bak", "").build()),
             msg
         );
+    }
+
+    // ---- Subdirectory selection --------------------------------------------------------------
+
+    /// What GitHub serves for `/repos/o/repo/tarball/<sha>`: a pax global header holding the
+    /// commit id, then everything under one `repo-<sha>/` folder.
+    fn github_tarball() -> TarGzBuilder {
+        TarGzBuilder::new()
+            .pax_global(&[("comment", b"abc1230000000000000000000000000000000000")])
+            .dir("repo-abc123/")
+            .file("repo-abc123/main.tf", "module \"sub\" {}\n")
+            .file("repo-abc123/README.md", "# repo\n")
+            .dir("repo-abc123/modules/")
+            .dir("repo-abc123/modules/sub/")
+            .file("repo-abc123/modules/sub/main.tf", "variable \"v\" {}\n")
+            .dir("repo-abc123/modules/sub/scripts/")
+            .file_with_mode(
+                "repo-abc123/modules/sub/scripts/run.sh",
+                0o755,
+                "#!/bin/sh\n",
+            )
+    }
+
+    const SUB_ENTRIES: [&str; 3] = [
+        "f 644 main.tf 16",
+        "d 755 scripts/ 0",
+        "f 755 scripts/run.sh 10",
+    ];
+
+    #[test]
+    fn subdir_glob_selects_a_module_of_a_github_tarball() {
+        let (normalized, entries) = ok_subdir(&github_tarball().build(), "*/modules/sub");
+        assert_eq!(entries, SUB_ENTRIES);
+        assert_eq!(
+            normalized.stripped_prefix.as_deref(),
+            Some("repo-abc123/modules/sub")
+        );
+        assert_eq!(normalized.files, 2);
+        assert_eq!(normalized.unpacked_bytes, 16 + 10);
+    }
+
+    #[test]
+    fn subdir_literal_path_selects_the_same_module() {
+        let input = github_tarball().build();
+        let (_, glob) = run_subdir(&input, &ArchiveLimits::default(), "*/modules/sub").unwrap();
+        for select in [
+            "repo-abc123/modules/sub",
+            "/repo-abc123/modules/sub/",
+            "./repo-abc123//./modules/sub",
+        ] {
+            let (normalized, output) =
+                run_subdir(&input, &ArchiveLimits::default(), select).unwrap();
+            assert_eq!(output, glob, "{select}");
+            assert_eq!(
+                normalized.stripped_prefix.as_deref(),
+                Some("repo-abc123/modules/sub"),
+                "{select}"
+            );
+        }
+    }
+
+    #[test]
+    fn subdir_star_selects_the_whole_repository() {
+        let (normalized, entries) = ok_subdir(&github_tarball().build(), "*");
+        assert_eq!(
+            entries,
+            [
+                "f 644 main.tf 16",
+                "f 644 README.md 7",
+                "d 755 modules/ 0",
+                "d 755 modules/sub/ 0",
+                "f 644 modules/sub/main.tf 16",
+                "d 755 modules/sub/scripts/ 0",
+                "f 755 modules/sub/scripts/run.sh 10",
+            ]
+        );
+        assert_eq!(normalized.stripped_prefix.as_deref(), Some("repo-abc123"));
+    }
+
+    #[test]
+    fn subdir_empty_pattern_is_the_archive_root() {
+        let input = github_tarball().build();
+        let whole = run(&input, &ArchiveLimits::default()).unwrap();
+        assert_eq!(whole.0.stripped_prefix.as_deref(), Some("repo-abc123"));
+        for select in ["", ".", "/", "./"] {
+            assert_eq!(
+                run_subdir(&input, &ArchiveLimits::default(), select).unwrap(),
+                whole,
+                "{select:?}"
+            );
+        }
+        // Including its refusals.
+        let input = module().symlink("passwd", "/etc/passwd").build();
+        assert_eq!(
+            fail_subdir(&input, ""),
+            "unexpected symlink or hard link found: passwd"
+        );
+    }
+
+    #[test]
+    fn subdir_selection_is_not_stripped_further() {
+        // The caller says where the module is: a lone folder inside it is part of the module,
+        // not a wrapper, so there is no root .tf file.
+        assert_eq!(
+            fail_subdir(&github_tarball().build(), "*/modules"),
+            "archive has no .tf or .tf.json file at its module root"
+        );
+    }
+
+    #[test]
+    fn subdir_that_does_not_exist() {
+        let input = github_tarball().build();
+        assert_eq!(
+            fail_subdir(&input, "*/modules/other"),
+            "the archive has no directory \"*/modules/other\""
+        );
+        // The top folder is not skipped for the caller.
+        assert_eq!(
+            fail_subdir(&input, "modules/sub"),
+            "the archive has no directory \"modules/sub\""
+        );
+        assert_eq!(
+            fail_subdir(&input, "*/modules/sub/main.tf/x"),
+            "the archive has no directory \"*/modules/sub/main.tf/x\""
+        );
+        // A file is not a directory.
+        assert_eq!(
+            fail_subdir(&input, "*/modules/sub/main.tf"),
+            "the archive has no directory \"*/modules/sub/main.tf\""
+        );
+        // Nor is a link, which is then not refused: it is not in any selected directory.
+        let input = TarGzBuilder::new()
+            .dir("repo/")
+            .file("repo/main.tf", "")
+            .symlink("repo/sub", "../elsewhere")
+            .build();
+        assert_eq!(
+            fail_subdir(&input, "*/sub"),
+            "the archive has no directory \"*/sub\""
+        );
+        assert_eq!(
+            fail_subdir(&TarGzBuilder::new().build(), "*"),
+            "the archive has no directory \"*\""
+        );
+    }
+
+    #[test]
+    fn subdir_matching_several_directories() {
+        let input = TarGzBuilder::new()
+            .pax_global(&[("comment", b"abc")])
+            .dir("a/")
+            .file("a/main.tf", "")
+            .dir("b/")
+            .build();
+        assert_eq!(
+            fail_subdir(&input, "*"),
+            "the archive has more than one directory matching \"*\""
+        );
+        // Directories without entries of their own count too; files of a matching name do not.
+        let input = TarGzBuilder::new()
+            .file("main.tf", "")
+            .file("a/modules/sub/main.tf", "")
+            .file("b/modules/sub/main.tf", "")
+            .file("c/modules/sub", "")
+            .build();
+        assert_eq!(
+            fail_subdir(&input, "*/modules/sub"),
+            "the archive has more than one directory matching \"*/modules/sub\""
+        );
+        let (normalized, entries) = ok_subdir(&input, "a/*/sub");
+        assert_eq!(entries, ["f 644 main.tf 0"]);
+        assert_eq!(normalized.stripped_prefix.as_deref(), Some("a/modules/sub"));
+        // Only "c/modules/sub" is a file, so `*/*/sub` still matches two directories...
+        assert_eq!(
+            fail_subdir(&input, "*/*/sub"),
+            "the archive has more than one directory matching \"*/*/sub\""
+        );
+        // ...while "c/modules" is the one directory holding no directory "sub".
+        assert_eq!(
+            fail_subdir(&input, "c/*/sub"),
+            "the archive has no directory \"c/*/sub\""
+        );
+    }
+
+    #[test]
+    fn subdir_patterns_that_are_refused() {
+        let input = github_tarball().build();
+        let cases = [
+            ("..", "a `..` component is not allowed"),
+            ("*/../x", "a `..` component is not allowed"),
+            (
+                "*\\modules",
+                "a backslash is not allowed; separate directories with `/`",
+            ),
+            ("mod\0ules", "a NUL byte is not allowed"),
+            (
+                "repo-*/modules",
+                "only a whole component can be a wildcard (`*`, not `foo*`)",
+            ),
+            (
+                "*/modules/su?",
+                "only a whole component can be a wildcard (`*`, not `foo*`)",
+            ),
+            (
+                "[r]epo-abc123",
+                "only a whole component can be a wildcard (`*`, not `foo*`)",
+            ),
+        ];
+        for (select, reason) in cases {
+            assert_eq!(
+                fail_subdir(&input, select),
+                format!("invalid subdirectory {select:?}: {reason}")
+            );
+        }
+        assert_eq!(
+            fail_subdir(&input, "a/../b"),
+            "invalid subdirectory \"a/../b\": a `..` component is not allowed"
+        );
+        // Refused before the body is even looked at.
+        assert_eq!(
+            fail_subdir(b"not an archive", ".."),
+            "invalid subdirectory \"..\": a `..` component is not allowed"
+        );
+    }
+
+    #[test]
+    fn subdir_ignores_links_special_files_and_duplicates_outside_it() {
+        let input = github_tarball()
+            .dir("repo-abc123/examples/")
+            .symlink("repo-abc123/examples/sub", "../modules/sub")
+            .hard_link("repo-abc123/examples/hard", "repo-abc123/main.tf")
+            .special("repo-abc123/examples/fifo", EntryType::Fifo)
+            .file("repo-abc123/examples/main.tf", "")
+            .file("repo-abc123/examples/./main.tf", "")
+            .symlink("repo-abc123/modules/sub-link", "sub")
+            .symlink("LICENSE", "repo-abc123/LICENSE")
+            .build();
+        for select in ["*/modules/sub", "repo-abc123/modules/sub"] {
+            let (_, entries) = ok_subdir(&input, select);
+            assert_eq!(entries, SUB_ENTRIES, "{select}");
+        }
+        // Without a selection they are all in the module.
+        assert_eq!(
+            fail(&input),
+            "unexpected symlink or hard link found: repo-abc123/examples/sub"
+        );
+        // A link of a matching name is no directory, so `*` still matches only one.
+        let input = TarGzBuilder::new()
+            .symlink("b/sub", "../a/sub")
+            .file("a/sub/main.tf", "")
+            .build();
+        let (normalized, entries) = ok_subdir(&input, "*/sub");
+        assert_eq!(entries, ["f 644 main.tf 0"]);
+        assert_eq!(normalized.stripped_prefix.as_deref(), Some("a/sub"));
+    }
+
+    #[test]
+    fn subdir_refuses_links_special_files_and_duplicates_inside_it() {
+        let link = github_tarball()
+            .symlink("repo-abc123/modules/sub/scripts/passwd", "/etc/passwd")
+            .build();
+        let special = github_tarball()
+            .special("repo-abc123/modules/sub/tty", EntryType::Char)
+            .build();
+        let duplicate = github_tarball()
+            .file("repo-abc123/modules/sub/./main.tf", "")
+            .build();
+        // A file where the selected directory is.
+        let file_and_dir = github_tarball().file("repo-abc123/modules/sub", "").build();
+        // A link where the selected directory is, which entries are then written through.
+        let link_as_dir = TarGzBuilder::new()
+            .symlink("repo/sub", "/etc")
+            .file("repo/sub/main.tf", "")
+            .build();
+        for select in ["*/modules/sub", "repo-abc123/modules/sub"] {
+            assert_eq!(
+                fail_subdir(&link, select),
+                "unexpected symlink or hard link found: repo-abc123/modules/sub/scripts/passwd",
+                "{select}"
+            );
+            assert_eq!(
+                fail_subdir(&special, select),
+                "unexpected special file (device, fifo or other) found: \
+                 repo-abc123/modules/sub/tty",
+                "{select}"
+            );
+            assert_eq!(
+                fail_subdir(&duplicate, select),
+                "duplicate path in archive: repo-abc123/modules/sub/./main.tf",
+                "{select}"
+            );
+            assert_eq!(
+                fail_subdir(&file_and_dir, select),
+                "duplicate path in archive: repo-abc123/modules/sub",
+                "{select}"
+            );
+        }
+        for select in ["*/sub", "repo/sub"] {
+            assert_eq!(
+                fail_subdir(&link_as_dir, select),
+                "unexpected symlink or hard link found: repo/sub",
+                "{select}"
+            );
+        }
+        // A link is refused even when it is all the selected directory holds.
+        let input = TarGzBuilder::new()
+            .file("repo/main.tf", "")
+            .symlink("repo/sub/main.tf", "../main.tf")
+            .build();
+        assert_eq!(
+            fail_subdir(&input, "*/sub"),
+            "unexpected symlink or hard link found: repo/sub/main.tf"
+        );
+    }
+
+    #[test]
+    fn subdir_still_refuses_hostile_names_outside_it() {
+        let cases: [(TarGzBuilder, &str); 4] = [
+            (
+                github_tarball().file("repo-abc123/examples/../../../evil", ""),
+                "path with a `..` component found in archive: repo-abc123/examples/../../../evil",
+            ),
+            (
+                github_tarball().symlink("../evil", "/etc/passwd"),
+                "path with a `..` component found in archive: ../evil",
+            ),
+            (
+                github_tarball().file("/etc/cron.d/evil", ""),
+                "absolute path found in archive: /etc/cron.d/evil",
+            ),
+            (
+                github_tarball().raw(b"caf\xe9", EntryType::Regular, 0o644, None, b""),
+                "invalid path in archive: caf\u{fffd}",
+            ),
+        ];
+        for (input, msg) in cases {
+            assert_eq!(fail_subdir(&input.build(), "*/modules/sub"), msg);
+        }
+        let input = ZipBuilder::new()
+            .file("repo/modules/sub/main.tf", "")
+            .file("repo/../../evil", "")
+            .build();
+        assert_eq!(
+            fail_subdir(&input, "*/modules/sub"),
+            "path with a `..` component found in archive: repo/../../evil"
+        );
+    }
+
+    #[test]
+    fn subdir_limits_count_entries_left_out() {
+        // The tarball has 8 entries, 3 of them in the module.
+        let input = github_tarball().build();
+        let limits = ArchiveLimits {
+            max_unpacked_bytes: DEFAULT_MAX_UNPACKED_BYTES,
+            max_files: 7,
+        };
+        assert_eq!(
+            fail_subdir_with(&input, &limits, "*/modules/sub"),
+            "archive holds more than 7 entries"
+        );
+        let limits = ArchiveLimits {
+            max_files: 8,
+            ..limits
+        };
+        assert!(run_subdir(&input, &limits, "*/modules/sub").is_ok());
+
+        let zeros = vec![0; 20 << 20];
+        let tar = github_tarball()
+            .raw(
+                b"repo-abc123/zeros",
+                EntryType::Regular,
+                0o644,
+                None,
+                &zeros,
+            )
+            .build();
+        let zip = ZipBuilder::new()
+            .file("repo/modules/sub/main.tf", "")
+            .entry(b"repo/zeros", 0o100_644, &zeros)
+            .declare_size(10)
+            .build();
+        assert!(tar.len() < 100 * 1024 && zip.len() < 100 * 1024);
+        assert_eq!(
+            fail_subdir_with(&tar, &ONE_MB, "*/modules/sub"),
+            "archive unpacks to more than 1048576 bytes"
+        );
+        assert_eq!(
+            fail_subdir_with(&zip, &ONE_MB, "*/modules/sub"),
+            "archive unpacks to more than 1048576 bytes"
+        );
+    }
+
+    #[test]
+    fn subdir_of_a_zip() {
+        let input = ZipBuilder::new()
+            .dir("repo-abc123/")
+            .file("repo-abc123/main.tf", "module \"sub\" {}\n")
+            .entry(b"repo-abc123/examples/sub", 0o120_777, b"../modules/sub")
+            .dir("repo-abc123/modules/sub/")
+            .file("repo-abc123/modules/sub/main.tf", "variable \"v\" {}\n")
+            .dir("repo-abc123/modules/sub/scripts/")
+            .entry(
+                b"repo-abc123/modules/sub/scripts/run.sh",
+                0o100_755,
+                b"#!/bin/sh\n",
+            )
+            .build();
+        let (normalized, output) =
+            run_subdir(&input, &ArchiveLimits::default(), "*/modules/sub").unwrap();
+        assert_eq!(list(&output), SUB_ENTRIES);
+        assert_eq!(
+            normalized.stripped_prefix.as_deref(),
+            Some("repo-abc123/modules/sub")
+        );
+        // The same module from a tar gives the same bytes.
+        let (_, from_tar) = run_subdir(
+            &github_tarball().build(),
+            &ArchiveLimits::default(),
+            "*/modules/sub",
+        )
+        .unwrap();
+        assert_eq!(output, from_tar);
+
+        assert_eq!(
+            fail_subdir(&input, "*/examples/sub"),
+            "the archive has no directory \"*/examples/sub\""
+        );
+        let input = ZipBuilder::new()
+            .file("repo/main.tf", "")
+            .entry(b"repo/sub/passwd", 0o120_777, b"/etc/passwd")
+            .file("repo/sub/main.tf", "")
+            .build();
+        assert_eq!(
+            fail_subdir(&input, "*/sub"),
+            "unexpected symlink or hard link found: repo/sub/passwd"
+        );
+    }
+
+    #[test]
+    fn subdir_without_terraform_files() {
+        let input = github_tarball()
+            .dir("repo-abc123/docs/")
+            .file("repo-abc123/docs/index.md", "")
+            .dir("repo-abc123/empty/")
+            .dir("repo-abc123/empty/nested/")
+            .build();
+        assert_eq!(
+            fail_subdir(&input, "*/docs"),
+            "archive has no .tf or .tf.json file at its module root"
+        );
+        assert_eq!(fail_subdir(&input, "*/empty"), "archive is empty");
+    }
+
+    #[test]
+    fn subdir_of_a_tar_without_directory_entries() {
+        let input = TarGzBuilder::new()
+            .file("repo-abc123/main.tf", "")
+            .file("repo-abc123/modules/sub/main.tf", "variable \"v\" {}\n")
+            .file("repo-abc123/modules/sub/scripts/run.sh", "")
+            .build();
+        for select in ["*/modules/sub", "repo-abc123/modules/sub", "*/*/sub"] {
+            let (normalized, entries) = ok_subdir(&input, select);
+            assert_eq!(
+                entries,
+                ["f 644 main.tf 16", "f 644 scripts/run.sh 0"],
+                "{select}"
+            );
+            assert_eq!(
+                normalized.stripped_prefix.as_deref(),
+                Some("repo-abc123/modules/sub"),
+                "{select}"
+            );
+        }
+        let (normalized, entries) = ok_subdir(&input, "*");
+        assert_eq!(
+            entries,
+            [
+                "f 644 main.tf 0",
+                "f 644 modules/sub/main.tf 16",
+                "f 644 modules/sub/scripts/run.sh 0",
+            ]
+        );
+        assert_eq!(normalized.stripped_prefix.as_deref(), Some("repo-abc123"));
     }
 
     // ---- Output failures ---------------------------------------------------------------------
