@@ -4,7 +4,8 @@
 
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::storage::{
-    ArchiveStore, CreateOutcome, PublishOutcome, TokenRecord, TokenStore, VersionMeta,
+    ArchiveStore, CreateOutcome, PinRecord, PinStore, PublishOutcome, TokenRecord, TokenStore,
+    VersionMeta,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -161,6 +162,159 @@ pub async fn archive_store_race(store: Arc<dyn ArchiveStore>, scratch: &Path, wr
     );
 }
 
+fn listed(versions: Vec<ModuleVersion>) -> Vec<String> {
+    let mut versions = versions;
+    versions.sort();
+    versions.iter().map(ToString::to_string).collect()
+}
+
+/// Unpublish removes one version whole (not listed, no metadata, not served) and reports
+/// whether it was there; the key can be published again; the module's other versions are
+/// untouched. Also: `origin_url` round-trips.
+pub async fn archive_store_unpublish(store: Arc<dyn ArchiveStore>, scratch: &Path) {
+    let module = key("suite/unpublish/aws", "0.0.0").module;
+    let pinned = key("suite/unpublish/aws", "1.0.0");
+    let uploaded = key("suite/unpublish/aws", "1.1.0");
+    let mut pin_meta = meta("aa", 6);
+    pin_meta.source = "pin".into();
+    pin_meta.origin_url =
+        Some("https://codeload.github.com/acme/terraform-aws-x/tar.gz/v1.0.0?x=%20".into());
+    assert_eq!(
+        store
+            .publish(&pinned, stage(scratch, b"pinned"), &pin_meta)
+            .await
+            .unwrap(),
+        PublishOutcome::Created
+    );
+    assert_eq!(
+        store
+            .publish(&uploaded, stage(scratch, b"uploaded"), &meta("bb", 8))
+            .await
+            .unwrap(),
+        PublishOutcome::Created
+    );
+    assert_eq!(
+        store.version_meta(&pinned).await.unwrap(),
+        Some(pin_meta.clone()),
+        "origin_url is stored with the version"
+    );
+
+    assert!(
+        store.unpublish(&pinned).await.unwrap(),
+        "unpublishing a version reports that it existed"
+    );
+    assert_eq!(
+        listed(store.list_versions(&module).await.unwrap()),
+        ["1.1.0"],
+        "an unpublished version is no longer listed"
+    );
+    assert_eq!(
+        store.version_meta(&pinned).await.unwrap(),
+        None,
+        "an unpublished version has no metadata"
+    );
+    assert!(
+        read_archive(store.as_ref(), &pinned).await.is_none(),
+        "an unpublished version is not served"
+    );
+    assert!(
+        !store.unpublish(&pinned).await.unwrap(),
+        "unpublishing twice reports absence"
+    );
+    assert!(
+        !store
+            .unpublish(&key("suite/unpublish/aws", "9.9.9"))
+            .await
+            .unwrap(),
+        "unpublishing a version that never was reports absence"
+    );
+    assert!(
+        !store
+            .unpublish(&key("suite/never/aws", "1.0.0"))
+            .await
+            .unwrap(),
+        "unpublishing from a module that never was reports absence"
+    );
+
+    assert_eq!(
+        store.version_meta(&uploaded).await.unwrap(),
+        Some(meta("bb", 8)),
+        "the module's other versions keep their metadata"
+    );
+    assert_eq!(
+        read_archive(store.as_ref(), &uploaded).await.as_deref(),
+        Some(&b"uploaded"[..]),
+        "the module's other versions are still served"
+    );
+
+    let mut again = meta("cc", 5);
+    again.source = "pin".into();
+    again.origin_url = Some("https://example.com/again.tar.gz".into());
+    assert_eq!(
+        store
+            .publish(&pinned, stage(scratch, b"again"), &again)
+            .await
+            .unwrap(),
+        PublishOutcome::Created,
+        "an unpublished version can be published again"
+    );
+    assert_eq!(store.version_meta(&pinned).await.unwrap(), Some(again));
+    assert_eq!(
+        read_archive(store.as_ref(), &pinned).await.as_deref(),
+        Some(&b"again"[..]),
+        "the new archive is served, not the old one"
+    );
+    assert_eq!(
+        listed(store.list_versions(&module).await.unwrap()),
+        ["1.0.0", "1.1.0"]
+    );
+
+    assert!(store.unpublish(&uploaded).await.unwrap());
+    assert!(store.unpublish(&pinned).await.unwrap());
+    assert!(
+        store.list_versions(&module).await.unwrap().is_empty(),
+        "a module whose versions are all unpublished lists none"
+    );
+}
+
+/// Of `unpublishers` concurrent unpublishers of one version, exactly one reports that it
+/// existed, and the version is gone afterwards.
+pub async fn archive_store_unpublish_race(
+    store: Arc<dyn ArchiveStore>,
+    scratch: &Path,
+    unpublishers: usize,
+) {
+    let target = key("suite/unpublish-race/aws", "1.0.0");
+    let kept = key("suite/unpublish-race/aws", "2.0.0");
+    for version in [&target, &kept] {
+        store
+            .publish(version, stage(scratch, b"x"), &meta("ee", 1))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..unpublishers {
+        let store = store.clone();
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            store.unpublish(&target).await.expect("unpublish")
+        }));
+    }
+    let mut existed = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            existed += 1;
+        }
+    }
+    assert_eq!(existed, 1, "exactly one unpublisher finds the version");
+    assert_eq!(
+        listed(store.list_versions(&target.module).await.unwrap()),
+        ["2.0.0"]
+    );
+    assert_eq!(store.version_meta(&target).await.unwrap(), None);
+    assert!(read_archive(store.as_ref(), &target).await.is_none());
+}
+
 /// A module with `count` versions lists them all (S3 pages at 1,000 keys).
 pub async fn archive_store_many_versions(
     store: Arc<dyn ArchiveStore>,
@@ -273,4 +427,141 @@ pub async fn token_store_race(store: Arc<dyn TokenStore>, writers: usize) {
         }
     }
     assert_eq!(created, 1, "exactly one creator of a name wins");
+}
+
+fn pin(module: &str, version: &str, sha256: &str) -> PinRecord {
+    let mut parts = module.split('/');
+    PinRecord {
+        namespace: parts.next().unwrap().into(),
+        name: parts.next().unwrap().into(),
+        system: parts.next().unwrap().into(),
+        version: version.into(),
+        sha256: sha256.into(),
+        size: 42,
+        source_url: format!("https://codeload.github.com/{module}/tar.gz/v{version}"),
+        upstream_location: format!("git::https://github.com/{module}?ref=v{version}"),
+        pinned_at: "2026-01-01T00:00:00Z".into(),
+        pinned_by: "master".into(),
+        policy_override: false,
+    }
+}
+
+fn pin_names(pins: &[PinRecord]) -> Vec<String> {
+    pins.iter()
+        .map(|p| format!("{}/{}/{} {}", p.namespace, p.name, p.system, p.version))
+        .collect()
+}
+
+/// Put (replacing), get, list in address-then-semver order, delete.
+pub async fn pin_store_basics(store: Arc<dyn PinStore>) {
+    assert!(store.list_pins().await.unwrap().is_empty(), "no pins yet");
+    let vpc = "hashicorp/vpc/aws";
+    assert_eq!(store.get_pin(&key(vpc, "1.9.0")).await.unwrap(), None);
+
+    let mut overridden = pin(vpc, "1.10.0", "aa");
+    overridden.policy_override = true;
+    for record in [
+        overridden.clone(),
+        pin(vpc, "1.9.0", "bb"),
+        pin("hashicorp/alb/aws", "3.0.0", "cc"),
+        pin(vpc, "1.10.0-rc.1", "dd"),
+        pin("hashicorp/vpc/azurerm", "1.0.0", "ee"),
+        pin("acme-corp/vpc/aws", "1.0.0", "ff"),
+        pin("acme/vpc/aws", "2.0.0", "11"),
+    ] {
+        store.put_pin(&record).await.unwrap();
+    }
+    assert_eq!(
+        pin_names(&store.list_pins().await.unwrap()),
+        [
+            "acme/vpc/aws 2.0.0",
+            "acme-corp/vpc/aws 1.0.0",
+            "hashicorp/alb/aws 3.0.0",
+            "hashicorp/vpc/aws 1.9.0",
+            "hashicorp/vpc/aws 1.10.0-rc.1",
+            "hashicorp/vpc/aws 1.10.0",
+            "hashicorp/vpc/azurerm 1.0.0",
+        ],
+        "pins are listed by module address (namespace, name, system), then by semver"
+    );
+    assert_eq!(
+        store.get_pin(&key(vpc, "1.10.0")).await.unwrap(),
+        Some(overridden),
+        "a pin reads back whole"
+    );
+    assert_eq!(
+        store.get_pin(&key(vpc, "1.10.1")).await.unwrap(),
+        None,
+        "another version of a pinned module is not pinned"
+    );
+
+    let mut replacement = pin(vpc, "1.9.0", "22");
+    replacement.pinned_by = "another-master".into();
+    store.put_pin(&replacement).await.unwrap();
+    assert_eq!(
+        store.get_pin(&key(vpc, "1.9.0")).await.unwrap(),
+        Some(replacement),
+        "putting a pin again replaces the record"
+    );
+    assert_eq!(
+        store.list_pins().await.unwrap().len(),
+        7,
+        "a replaced pin is listed once"
+    );
+
+    assert!(store.delete_pin(&key(vpc, "1.9.0")).await.unwrap());
+    assert!(
+        !store.delete_pin(&key(vpc, "1.9.0")).await.unwrap(),
+        "deleting twice reports absence"
+    );
+    assert_eq!(store.get_pin(&key(vpc, "1.9.0")).await.unwrap(), None);
+    assert_eq!(
+        pin_names(&store.list_pins().await.unwrap()).len(),
+        6,
+        "a deleted pin is no longer listed"
+    );
+    assert!(
+        !store
+            .delete_pin(&key("nobody/vpc/aws", "1.0.0"))
+            .await
+            .unwrap(),
+        "deleting a pin that never was reports absence"
+    );
+}
+
+/// Pins and tokens kept in one store stay apart: neither listing shows the other's records,
+/// and deleting one kind leaves the other alone.
+pub async fn pin_and_token_store_share_a_store<S>(store: Arc<S>)
+where
+    S: PinStore + TokenStore + 'static,
+{
+    let ci = record("ci", "value-ci", Tier::Uploader);
+    store.create(&ci).await.unwrap();
+    let pinned = pin("hashicorp/consul/aws", "0.1.0", "aa");
+    store.put_pin(&pinned).await.unwrap();
+    store
+        .put_pin(&pin("hashicorp/consul/aws", "0.2.0", "bb"))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.list().await.unwrap(),
+        std::slice::from_ref(&ci),
+        "the token listing shows tokens only"
+    );
+    assert_eq!(
+        pin_names(&store.list_pins().await.unwrap()),
+        ["hashicorp/consul/aws 0.1.0", "hashicorp/consul/aws 0.2.0"],
+        "the pin listing shows pins only"
+    );
+
+    assert!(store.delete_pin(&pinned.key().unwrap()).await.unwrap());
+    assert_eq!(store.find_by_name("ci").await.unwrap(), Some(ci));
+    assert!(store.delete_by_name("ci").await.unwrap());
+    assert!(store.list().await.unwrap().is_empty());
+    assert_eq!(
+        pin_names(&store.list_pins().await.unwrap()),
+        ["hashicorp/consul/aws 0.2.0"],
+        "revoking a token leaves the pins alone"
+    );
 }

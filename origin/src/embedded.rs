@@ -7,13 +7,13 @@
 //! modules/{namespace}/{name}/{system}/{version}/module.tar.gz   the normalised archive
 //! modules/{namespace}/{name}/{system}/{version}/meta.json       VersionMeta
 //! staging/                                                      uploads being processed
-//! tokens.redb                                                   token records by hash
+//! tokens.redb                                                   token records by hash, and pins
 //! ```
 
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion, ARCHIVE_FILE_NAME};
 use crate::storage::{
-    ArchiveBody, ArchiveStore, CreateOutcome, PublishOutcome, StorageError, TokenRecord,
-    TokenStore, VersionMeta,
+    ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore, PublishOutcome, StorageError,
+    TokenRecord, TokenStore, VersionMeta,
 };
 use async_trait::async_trait;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -128,10 +128,12 @@ impl ArchiveStore for FileArchiveStore {
             .map_err(|e| StorageError::Backend(format!("publish task failed: {e}")))?
     }
 
-    async fn unpublish(&self, _key: &ArchiveKey) -> Result<bool, StorageError> {
-        Err(StorageError::Backend(
-            "unpublish is not implemented yet".into(),
-        ))
+    async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
+        let store = self.clone();
+        let key = key.clone();
+        tokio::task::spawn_blocking(move || store.unpublish_blocking(&key))
+            .await
+            .map_err(|e| StorageError::Backend(format!("unpublish task failed: {e}")))?
     }
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
@@ -193,13 +195,44 @@ impl FileArchiveStore {
             Err(error) => Err(error.into()),
         }
     }
+
+    /// Takes the version out of `modules/` in one `rename` into the staging directory, then
+    /// deletes it there. Readers see the whole version or nothing (a reader that already has
+    /// the archive open keeps reading it), and of concurrent unpublishers only one `rename`
+    /// finds the directory. The emptied module directories are left in place: removing one
+    /// could pull it from under a concurrent publish between its `create_dir_all` and its
+    /// `rename`, and an empty module directory lists no versions anyway.
+    fn unpublish_blocking(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
+        let version_dir = self.version_dir(key);
+        let doomed = self
+            .staging_dir
+            .join(format!("unpublished-{:032x}", rand::random::<u128>()));
+        match std::fs::rename(&version_dir, &doomed) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(error) => return Err(error.into()),
+        }
+        if let Some(parent) = version_dir.parent() {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+        // The version is gone from `modules/` already; a leftover in staging is only litter.
+        if let Err(error) = std::fs::remove_dir_all(&doomed) {
+            tracing::warn!(path = %doomed.display(), %error, "could not delete an unpublished version from staging");
+        }
+        Ok(true)
+    }
 }
 
 const TOKENS_BY_HASH: TableDefinition<&str, &str> = TableDefinition::new("tokens_by_hash");
 const TOKEN_HASH_BY_NAME: TableDefinition<&str, &str> = TableDefinition::new("token_hash_by_name");
+/// Pin records as JSON, keyed by `{namespace}/{name}/{system}/{version}`. In the token
+/// database because one process cannot open a redb file twice, and `tfreg serve` already has
+/// this one open.
+const PINS: TableDefinition<&str, &str> = TableDefinition::new("pins");
 
 /// Tokens in a redb database: records keyed by token hash, and a name index. redb write
-/// transactions are serialised, so "create unless the name exists" is atomic.
+/// transactions are serialised, so "create unless the name exists" is atomic. The same
+/// database holds the pin records ([`PinStore`]).
 #[derive(Clone)]
 pub struct RedbTokenStore {
     db: Arc<Database>,
@@ -215,6 +248,7 @@ impl RedbTokenStore {
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(TOKENS_BY_HASH).map_err(backend)?;
         txn.open_table(TOKEN_HASH_BY_NAME).map_err(backend)?;
+        txn.open_table(PINS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(RedbTokenStore { db: Arc::new(db) })
     }
@@ -226,7 +260,7 @@ impl RedbTokenStore {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || work(&db))
             .await
-            .map_err(|e| StorageError::Backend(format!("token store task failed: {e}")))?
+            .map_err(|e| StorageError::Backend(format!("token database task failed: {e}")))?
     }
 }
 
@@ -324,6 +358,90 @@ impl TokenStore for RedbTokenStore {
                     }
                     None => false,
                 }
+            };
+            txn.commit().map_err(backend)?;
+            Ok(existed)
+        })
+        .await
+    }
+}
+
+/// Orders pins as [`PinStore::list_pins`] promises: by module address, then by semver (a
+/// version that does not parse, which only a damaged record has, sorts first).
+pub(crate) fn sort_pins(pins: &mut [PinRecord]) {
+    pins.sort_by_cached_key(|pin| {
+        (
+            pin.namespace.clone(),
+            pin.name.clone(),
+            pin.system.clone(),
+            ModuleVersion::parse(&pin.version).ok(),
+            pin.version.clone(),
+        )
+    });
+}
+
+/// The `pins` table's key of a module version.
+fn pin_key(key: &ArchiveKey) -> String {
+    format!("{}/{}", key.module, key.version)
+}
+
+fn decode_pin(json: &str) -> Result<PinRecord, StorageError> {
+    serde_json::from_str(json).map_err(|e| StorageError::Corrupt(format!("pin record: {e}")))
+}
+
+#[async_trait]
+impl PinStore for RedbTokenStore {
+    async fn put_pin(&self, pin: &PinRecord) -> Result<(), StorageError> {
+        let key = pin
+            .key()
+            .map_err(|e| StorageError::Backend(format!("refusing to store a pin: {e}")))?;
+        let key = pin_key(&key);
+        let json = serde_json::to_string(pin).expect("pin record serialises");
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut pins = txn.open_table(PINS).map_err(backend)?;
+                pins.insert(key.as_str(), json.as_str()).map_err(backend)?;
+            }
+            txn.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn get_pin(&self, key: &ArchiveKey) -> Result<Option<PinRecord>, StorageError> {
+        let key = pin_key(key);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let pins = txn.open_table(PINS).map_err(backend)?;
+            let found = pins.get(key.as_str()).map_err(backend)?;
+            found.map(|json| decode_pin(json.value())).transpose()
+        })
+        .await
+    }
+
+    async fn list_pins(&self) -> Result<Vec<PinRecord>, StorageError> {
+        self.run(|db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let table = txn.open_table(PINS).map_err(backend)?;
+            let mut pins = Vec::new();
+            for entry in table.iter().map_err(backend)? {
+                let (_, json) = entry.map_err(backend)?;
+                pins.push(decode_pin(json.value())?);
+            }
+            sort_pins(&mut pins);
+            Ok(pins)
+        })
+        .await
+    }
+
+    async fn delete_pin(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
+        let key = pin_key(key);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            let existed = {
+                let mut pins = txn.open_table(PINS).map_err(backend)?;
+                let removed = pins.remove(key.as_str()).map_err(backend)?;
+                removed.is_some()
             };
             txn.commit().map_err(backend)?;
             Ok(existed)

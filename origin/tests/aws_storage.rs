@@ -231,6 +231,28 @@ async fn s3_archive_store_lists_many_versions_by_listing_past_one_page_and_by_in
 }
 
 #[tokio::test]
+async fn s3_archive_store_unpublish() {
+    let fixture = s3_store().await;
+    conformance::archive_store_unpublish(fixture.store.clone(), fixture.scratch.path()).await;
+    assert_eq!(
+        fixture.raw_index(&module("suite/unpublish/aws")).await,
+        Some(Vec::new()),
+        "unpublishing takes versions out of the index"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_archive_store_unpublish_race_has_one_winner() {
+    let fixture = s3_store().await;
+    conformance::archive_store_unpublish_race(fixture.store.clone(), fixture.scratch.path(), 20)
+        .await;
+    assert_eq!(
+        fixture.raw_index(&module("suite/unpublish-race/aws")).await,
+        Some(vec!["2.0.0".to_owned()])
+    );
+}
+
+#[tokio::test]
 async fn dynamo_token_store_basics() {
     conformance::token_store_basics(dynamo_store().await).await;
 }
@@ -238,6 +260,16 @@ async fn dynamo_token_store_basics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamo_token_store_race_has_one_winner() {
     conformance::token_store_race(dynamo_store().await, 20).await;
+}
+
+#[tokio::test]
+async fn dynamo_pin_store_basics() {
+    conformance::pin_store_basics(dynamo_store().await).await;
+}
+
+#[tokio::test]
+async fn dynamo_pins_and_tokens_share_the_table() {
+    conformance::pin_and_token_store_share_a_store(dynamo_store().await).await;
 }
 
 // S3 specifics.
@@ -270,6 +302,180 @@ async fn published_objects_carry_their_metadata_and_content_type() {
     assert_eq!(user["uploader"], "tests");
     assert_eq!(user["source"], "upload");
     assert_eq!(user["publish-id"].len(), 32, "a random id per publish");
+    assert!(
+        !user.contains_key("origin-url"),
+        "an upload has no origin URL, and no metadata key for it"
+    );
+}
+
+#[tokio::test]
+async fn the_origin_url_is_user_metadata_in_ascii() {
+    let fixture = s3_store().await;
+    let target = key("acme/vpc/aws", "1.2.0");
+    let mut pinned = meta("ab12");
+    pinned.source = "pin".into();
+    pinned.origin_url = Some("https://example.com/modulé.tar.gz".into());
+    fixture
+        .store
+        .publish(&target, staged(&fixture.scratch, b"abc"), &pinned)
+        .await
+        .unwrap();
+    let head = fixture
+        .store
+        .client()
+        .head_object()
+        .bucket(fixture.store.bucket())
+        .key(fixture.store.object_key(&target))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.metadata().unwrap()["origin-url"],
+        "https://example.com/modul%C3%A9.tar.gz",
+        "non-ASCII is percent-encoded: headers carry US-ASCII only"
+    );
+    assert_eq!(
+        fixture
+            .store
+            .version_meta(&target)
+            .await
+            .unwrap()
+            .unwrap()
+            .origin_url
+            .as_deref(),
+        Some("https://example.com/modul%C3%A9.tar.gz")
+    );
+}
+
+// Unpublish specifics.
+
+#[tokio::test]
+async fn unpublishing_a_version_deleted_by_hand_clears_its_index_entry() {
+    let fixture = s3_store().await;
+    let vpc = module("acme/vpc/aws");
+    let target = key("acme/vpc/aws", "1.0.0");
+    fixture
+        .store
+        .publish(&target, staged(&fixture.scratch, b"one"), &meta("aa"))
+        .await
+        .unwrap();
+    fixture
+        .store
+        .client()
+        .delete_object()
+        .bucket(fixture.store.bucket())
+        .key(fixture.store.object_key(&target))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        fixture.raw_index(&vpc).await,
+        Some(vec!["1.0.0".to_owned()])
+    );
+    assert!(
+        !fixture.store.unpublish(&target).await.unwrap(),
+        "the object was gone already"
+    );
+    assert_eq!(
+        fixture.raw_index(&vpc).await,
+        Some(Vec::new()),
+        "the stale index entry is removed all the same"
+    );
+}
+
+#[tokio::test]
+async fn unpublish_works_without_an_index_and_with_an_unreadable_one() {
+    let fixture = s3_store().await;
+    let vpc = module("acme/vpc/aws");
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        fixture
+            .store
+            .publish(
+                &key("acme/vpc/aws", version),
+                staged(&fixture.scratch, version.as_bytes()),
+                &meta("aa"),
+            )
+            .await
+            .unwrap();
+    }
+
+    fixture.delete_index(&vpc).await;
+    assert!(fixture
+        .store
+        .unpublish(&key("acme/vpc/aws", "1.0.0"))
+        .await
+        .unwrap());
+    assert_eq!(
+        fixture.raw_index(&vpc).await,
+        None,
+        "a missing index is left for the next listing to build"
+    );
+    assert_eq!(
+        sorted(fixture.store.list_versions(&vpc).await.unwrap()),
+        ["1.1.0", "1.2.0"]
+    );
+
+    fixture
+        .upload_by_hand(&fixture.store.index_key(&vpc), b"not json".to_vec(), &[])
+        .await;
+    assert!(fixture
+        .store
+        .unpublish(&key("acme/vpc/aws", "1.1.0"))
+        .await
+        .unwrap());
+    assert_eq!(
+        fixture.raw_index(&vpc).await,
+        Some(vec!["1.2.0".to_owned()]),
+        "an unreadable index is rebuilt from the listing, without the version"
+    );
+}
+
+#[tokio::test]
+async fn unpublish_then_publish_again_in_a_versioned_bucket() {
+    use tfreg_origin::aws::aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let fixture = s3_store().await;
+    fixture
+        .store
+        .client()
+        .put_bucket_versioning()
+        .bucket(fixture.store.bucket())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let target = key("acme/vpc/aws", "1.0.0");
+    fixture
+        .store
+        .publish(&target, staged(&fixture.scratch, b"one"), &meta("aa"))
+        .await
+        .unwrap();
+    assert!(fixture.store.unpublish(&target).await.unwrap());
+    assert_eq!(fixture.store.version_meta(&target).await.unwrap(), None);
+    assert!(
+        !fixture.store.unpublish(&target).await.unwrap(),
+        "a delete marker is not a version"
+    );
+    assert_eq!(
+        fixture
+            .store
+            .publish(&target, staged(&fixture.scratch, b"two"), &meta("bb"))
+            .await
+            .unwrap(),
+        PublishOutcome::Created,
+        "If-None-Match: * passes over a delete marker"
+    );
+    let mut body = fixture.store.open_archive(&target).await.unwrap().unwrap();
+    let mut bytes = Vec::new();
+    body.reader.read_to_end(&mut bytes).await.unwrap();
+    assert_eq!(bytes, b"two");
+    assert_eq!(
+        fixture.raw_index(&module("acme/vpc/aws")).await,
+        Some(vec!["1.0.0".to_owned()])
+    );
 }
 
 #[tokio::test]

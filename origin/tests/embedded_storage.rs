@@ -36,6 +36,33 @@ async fn file_archive_store_lists_many_versions() {
 }
 
 #[tokio::test]
+async fn file_archive_store_unpublish() {
+    let (dir, store) = archive_store();
+    let scratch = store.staging_dir().to_path_buf();
+    conformance::archive_store_unpublish(store, &scratch).await;
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("staging"))
+            .unwrap()
+            .count(),
+        0,
+        "unpublished versions leave nothing behind in staging"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_archive_store_unpublish_race_has_one_winner() {
+    let (dir, store) = archive_store();
+    let scratch = store.staging_dir().to_path_buf();
+    conformance::archive_store_unpublish_race(store, &scratch, 20).await;
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("staging"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[tokio::test]
 async fn redb_token_store_basics() {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap();
@@ -47,6 +74,25 @@ async fn redb_token_store_race_has_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap();
     conformance::token_store_race(Arc::new(store), 20).await;
+}
+
+#[tokio::test]
+async fn redb_pin_store_basics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap();
+    conformance::pin_store_basics(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn redb_pins_and_tokens_share_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.redb");
+    let store = RedbTokenStore::open(&path).unwrap();
+    conformance::pin_and_token_store_share_a_store(Arc::new(store)).await;
+    // The pins are in the file: reopening it finds the one left.
+    let reopened = RedbTokenStore::open(&path).unwrap();
+    use tfreg_origin::storage::PinStore;
+    assert_eq!(reopened.list_pins().await.unwrap().len(), 1);
 }
 
 #[tokio::test]

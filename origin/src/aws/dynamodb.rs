@@ -1,13 +1,26 @@
 //! [`TokenStore`] over one DynamoDB table: a token item keyed by the token's hash (what the
 //! edge reads) and a name item keyed by its name (what keeps names unique), written and
 //! deleted together in transactions. The item schema is in the [module docs](super).
+//!
+//! The same table holds the pin records ([`PinStore`]), one item each:
+//!
+//! ```text
+//! pk = "pin#<namespace>/<name>/<system>/<version>"
+//!     namespace, name, system, version, sha256 (S), size (N), source_url, upstream_location,
+//!     pinned_at (S, RFC 3339), pinned_by (S), policy_override (BOOL)
+//! ```
+//!
+//! Pin items carry no `expires_at`, so TTL never removes them. Whatever scans the table
+//! filters on its own key prefix (`token#` for [`TokenStore::list`], `pin#` for
+//! [`PinStore::list_pins`]); the edge only ever reads `token#` items by key.
 
 use super::{backend_error, backoff, SdkConfig, CONFLICT_RETRIES};
-use crate::storage::{CreateOutcome, StorageError, TokenRecord, TokenStore};
+use crate::names::ArchiveKey;
+use crate::storage::{CreateOutcome, PinRecord, PinStore, StorageError, TokenRecord, TokenStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 use tfreg_edge::{Tier, TokenHash};
@@ -18,6 +31,8 @@ pub const PARTITION_KEY: &str = "pk";
 pub const TOKEN_KEY_PREFIX: &str = "token#";
 /// `pk` of a name item: this prefix, then the token's name.
 pub const NAME_KEY_PREFIX: &str = "name#";
+/// `pk` of a pin item: this prefix, then `{namespace}/{name}/{system}/{version}`.
+pub const PIN_KEY_PREFIX: &str = "pin#";
 /// The table's TTL attribute (seconds since the epoch), on both items of an expiring token.
 pub const EXPIRES_AT: &str = "expires_at";
 
@@ -26,6 +41,18 @@ const PERMISSION: &str = "permission";
 const CREATED_AT: &str = "created_at";
 const DESCRIPTION: &str = "description";
 const TOKEN_HASH: &str = "token_hash";
+
+const PIN_NAMESPACE: &str = "namespace";
+const PIN_NAME: &str = "name";
+const PIN_SYSTEM: &str = "system";
+const PIN_VERSION: &str = "version";
+const PIN_SHA256: &str = "sha256";
+const PIN_SIZE: &str = "size";
+const PIN_SOURCE_URL: &str = "source_url";
+const PIN_UPSTREAM_LOCATION: &str = "upstream_location";
+const PIN_PINNED_AT: &str = "pinned_at";
+const PIN_PINNED_BY: &str = "pinned_by";
+const PIN_POLICY_OVERRIDE: &str = "policy_override";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -56,6 +83,10 @@ fn string_attribute<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 
 fn corrupt(pk: &str, what: &str) -> StorageError {
     StorageError::Corrupt(format!("token item {pk:?}: {what}"))
+}
+
+fn pin_pk(key: &ArchiveKey) -> String {
+    format!("{PIN_KEY_PREFIX}{}/{}", key.module, key.version)
 }
 
 fn build_error(error: impl std::error::Error) -> StorageError {
@@ -150,6 +181,65 @@ impl DynamoTokenStore {
             created_at: required(CREATED_AT)?,
             expires_at,
             description: string_attribute(item, DESCRIPTION).map(str::to_owned),
+        })
+    }
+
+    fn pin_item(pin: &PinRecord) -> Result<Item, StorageError> {
+        let key = pin
+            .key()
+            .map_err(|e| StorageError::Backend(format!("refusing to store a pin: {e}")))?;
+        let mut item = key_of(pin_pk(&key));
+        for (name, value) in [
+            (PIN_NAMESPACE, &pin.namespace),
+            (PIN_NAME, &pin.name),
+            (PIN_SYSTEM, &pin.system),
+            (PIN_VERSION, &pin.version),
+            (PIN_SHA256, &pin.sha256),
+            (PIN_SOURCE_URL, &pin.source_url),
+            (PIN_UPSTREAM_LOCATION, &pin.upstream_location),
+            (PIN_PINNED_AT, &pin.pinned_at),
+            (PIN_PINNED_BY, &pin.pinned_by),
+        ] {
+            item.insert(name.into(), AttributeValue::S(value.clone()));
+        }
+        item.insert(PIN_SIZE.into(), AttributeValue::N(pin.size.to_string()));
+        item.insert(
+            PIN_POLICY_OVERRIDE.into(),
+            AttributeValue::Bool(pin.policy_override),
+        );
+        Ok(item)
+    }
+
+    fn pin_from_item(item: &Item) -> Result<PinRecord, StorageError> {
+        let pk = string_attribute(item, PARTITION_KEY).unwrap_or_default();
+        let corrupt = |what: &str| StorageError::Corrupt(format!("pin item {pk:?}: {what}"));
+        if !pk.starts_with(PIN_KEY_PREFIX) {
+            return Err(corrupt("not a pin item"));
+        }
+        let required = |name: &str| {
+            string_attribute(item, name)
+                .map(str::to_owned)
+                .ok_or_else(|| corrupt(&format!("no {name} string")))
+        };
+        Ok(PinRecord {
+            namespace: required(PIN_NAMESPACE)?,
+            name: required(PIN_NAME)?,
+            system: required(PIN_SYSTEM)?,
+            version: required(PIN_VERSION)?,
+            sha256: required(PIN_SHA256)?,
+            size: item
+                .get(PIN_SIZE)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| corrupt("size is not a number of bytes"))?,
+            source_url: required(PIN_SOURCE_URL)?,
+            upstream_location: required(PIN_UPSTREAM_LOCATION)?,
+            pinned_at: required(PIN_PINNED_AT)?,
+            pinned_by: required(PIN_PINNED_BY)?,
+            policy_override: *item
+                .get(PIN_POLICY_OVERRIDE)
+                .and_then(|v| v.as_bool().ok())
+                .ok_or_else(|| corrupt("policy_override is not a boolean"))?,
         })
     }
 
@@ -340,6 +430,73 @@ impl TokenStore for DynamoTokenStore {
     }
 }
 
+#[async_trait]
+impl PinStore for DynamoTokenStore {
+    async fn put_pin(&self, pin: &PinRecord) -> Result<(), StorageError> {
+        let item = Self::pin_item(pin)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                backend_error(
+                    &format!(
+                        "writing the pin of {}/{}/{} {} to {}",
+                        pin.namespace, pin.name, pin.system, pin.version, self.table
+                    ),
+                    e,
+                )
+            })
+    }
+
+    async fn get_pin(&self, key: &ArchiveKey) -> Result<Option<PinRecord>, StorageError> {
+        self.get_item(pin_pk(key))
+            .await?
+            .map(|item| Self::pin_from_item(&item))
+            .transpose()
+    }
+
+    async fn list_pins(&self) -> Result<Vec<PinRecord>, StorageError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :pin)")
+            .expression_attribute_values(":pin", AttributeValue::S(PIN_KEY_PREFIX.into()))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut pins = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend_error(&format!("scanning {}", self.table), e))?;
+            for item in page.items() {
+                pins.push(Self::pin_from_item(item)?);
+            }
+        }
+        crate::embedded::sort_pins(&mut pins);
+        Ok(pins)
+    }
+
+    async fn delete_pin(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
+        let pk = pin_pk(key);
+        // `ALL_OLD` says whether this delete removed an item: of concurrent deletes of one
+        // pin, only one gets attributes back.
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(pk.clone())))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| backend_error(&format!("deleting {pk:?} from {}", self.table), e))?;
+        Ok(output.attributes.is_some_and(|old| !old.is_empty()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +543,42 @@ mod tests {
             let item = DynamoTokenStore::token_item(&record);
             assert_eq!(DynamoTokenStore::record_from_item(&item).unwrap(), record);
         }
+    }
+
+    fn pin() -> PinRecord {
+        PinRecord {
+            namespace: "terraform-aws-modules".into(),
+            name: "vpc".into(),
+            system: "aws".into(),
+            version: "5.1.0".into(),
+            sha256: "cd".repeat(32),
+            size: 1234,
+            source_url: "https://codeload.github.com/terraform-aws-modules/vpc/tar.gz/v5.1.0"
+                .into(),
+            upstream_location:
+                "git::https://github.com/terraform-aws-modules/terraform-aws-vpc?ref=v5.1.0".into(),
+            pinned_at: "2026-01-01T00:00:00Z".into(),
+            pinned_by: "master".into(),
+            policy_override: true,
+        }
+    }
+
+    #[test]
+    fn pin_items_are_keyed_apart_from_tokens_and_round_trip() {
+        let item = DynamoTokenStore::pin_item(&pin()).unwrap();
+        assert_eq!(
+            item["pk"],
+            AttributeValue::S("pin#terraform-aws-modules/vpc/aws/5.1.0".into())
+        );
+        assert_eq!(item["size"], AttributeValue::N("1234".into()));
+        assert_eq!(item["policy_override"], AttributeValue::Bool(true));
+        assert!(!item.contains_key(EXPIRES_AT), "TTL never removes a pin");
+        assert_eq!(item.len(), 12);
+        assert_eq!(DynamoTokenStore::pin_from_item(&item).unwrap(), pin());
+        assert!(
+            DynamoTokenStore::record_from_item(&item).is_err(),
+            "a pin item is not a token"
+        );
     }
 
     #[test]

@@ -8,10 +8,12 @@ use crate::storage::{ArchiveBody, ArchiveStore, PublishOutcome, StorageError, Ve
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::{ByteStream, DateTimeFormat};
 use aws_sdk_s3::Client;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// The name of the per-module index object, beside the version prefixes.
@@ -23,8 +25,13 @@ const META_SIZE: &str = "size";
 const META_UPLOADED_AT: &str = "uploaded-at";
 const META_UPLOADER: &str = "uploader";
 const META_SOURCE: &str = "source";
+/// [`VersionMeta::origin_url`]; absent when it is `None`. Stored [`header_safe`].
+const META_ORIGIN_URL: &str = "origin-url";
 /// A random id per publish attempt, so that a publisher can recognise its own write.
 const META_PUBLISH_ID: &str = "publish-id";
+
+/// S3's limit on an object's user metadata: the UTF-8 bytes of every key and value together.
+const MAX_USER_METADATA_BYTES: usize = 2048;
 
 /// What [`VersionMeta::source`] says for an object that carries none of our metadata: it was
 /// put into the bucket by hand.
@@ -99,6 +106,51 @@ fn normalize_prefix(prefix: &str) -> String {
     } else {
         format!("{trimmed}/")
     }
+}
+
+/// `value` in the US-ASCII that S3 user metadata (HTTP headers) can carry: any byte outside
+/// visible ASCII is percent-encoded. For a URL that is the standard IRI-to-URI mapping, so the
+/// stored value still names the same address; it is read back as stored, not decoded (a `%`
+/// already in the URL is kept as it is, so decoding would be ambiguous). URLs are normally
+/// ASCII, and then stored unchanged.
+fn header_safe(value: &str) -> String {
+    let mut safe = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_graphic() {
+            safe.push(char::from(byte));
+        } else {
+            write!(safe, "%{byte:02X}").expect("writing to a String");
+        }
+    }
+    safe
+}
+
+/// The user metadata a version's object is put with.
+fn user_metadata(
+    meta: &VersionMeta,
+    publish_id: &str,
+) -> Result<HashMap<String, String>, StorageError> {
+    let mut metadata = HashMap::from([
+        (META_PUBLISH_ID.to_owned(), publish_id.to_owned()),
+        (META_SHA256.to_owned(), meta.sha256.clone()),
+        (META_SIZE.to_owned(), meta.size.to_string()),
+        (META_UPLOADED_AT.to_owned(), meta.uploaded_at.clone()),
+        (META_UPLOADER.to_owned(), meta.uploader.clone()),
+        (META_SOURCE.to_owned(), meta.source.clone()),
+    ]);
+    if let Some(url) = &meta.origin_url {
+        metadata.insert(META_ORIGIN_URL.to_owned(), header_safe(url));
+    }
+    let bytes: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_USER_METADATA_BYTES {
+        // Said here rather than left to S3's bare `400 MetadataTooLarge`; in practice only a
+        // very long origin URL gets this far.
+        return Err(StorageError::Backend(format!(
+            "the version's metadata is {bytes} bytes, over S3's {MAX_USER_METADATA_BYTES}-byte limit on user metadata (origin URL: {} bytes)",
+            meta.origin_url.as_deref().map_or(0, str::len)
+        )));
+    }
+    Ok(metadata)
 }
 
 fn canonical_version(text: &str) -> Option<ModuleVersion> {
@@ -349,6 +401,123 @@ impl S3ArchiveStore {
         )))
     }
 
+    /// Takes an about-to-be-deleted version out of the index (compare-and-swap, retried). A
+    /// missing index is left missing: the next listing builds it from the objects. An
+    /// unreadable one is rebuilt from the listing, without the version.
+    async fn remove_from_index(&self, key: &ArchiveKey) -> Result<(), StorageError> {
+        for attempt in 0..INDEX_RETRIES {
+            let (etag, versions) = match self.read_index(&key.module).await? {
+                IndexState::Found {
+                    etag,
+                    versions: Some(mut versions),
+                } => {
+                    if !versions.remove(&key.version) {
+                        return Ok(());
+                    }
+                    (etag, versions)
+                }
+                IndexState::Found {
+                    etag,
+                    versions: None,
+                } => {
+                    let mut listed = self.list_version_prefixes(&key.module).await?;
+                    listed.remove(&key.version);
+                    (etag, listed)
+                }
+                IndexState::Missing => return Ok(()),
+            };
+            match self
+                .write_index(&key.module, &versions, IndexPrecondition::Unchanged(etag))
+                .await?
+            {
+                WriteOutcome::Written => return Ok(()),
+                WriteOutcome::LostRace => backoff(attempt).await,
+            }
+        }
+        Err(StorageError::Backend(format!(
+            "removing {} from the version index of {}: it kept changing under us",
+            key.version, key.module
+        )))
+    }
+
+    /// After an unpublish, makes the index list the version exactly when its object exists,
+    /// whatever raced with the unpublish: an index rebuild that listed the object before it
+    /// was deleted (the index would offer a version that is gone), or a publish of the same
+    /// version just after the delete (its `add_to_index` may have found the version still
+    /// listed and done nothing, before the removal above). Every write is checked again
+    /// against a fresh read, so the two converge. One GET and one HEAD when nothing raced.
+    async fn settle_index_entry(&self, key: &ArchiveKey) -> Result<(), StorageError> {
+        let object_key = self.object_key(key);
+        for attempt in 0..INDEX_RETRIES {
+            let IndexState::Found {
+                etag,
+                versions: Some(mut versions),
+            } = self.read_index(&key.module).await?
+            else {
+                // Missing or unreadable: the next listing rebuilds it from the objects.
+                return Ok(());
+            };
+            let changed = if self.head(&object_key).await?.is_some() {
+                versions.insert(key.version.clone())
+            } else {
+                versions.remove(&key.version)
+            };
+            if !changed {
+                return Ok(());
+            }
+            match self
+                .write_index(&key.module, &versions, IndexPrecondition::Unchanged(etag))
+                .await?
+            {
+                WriteOutcome::Written => {}
+                WriteOutcome::LostRace => backoff(attempt).await,
+            }
+        }
+        Err(StorageError::Backend(format!(
+            "settling {} in the version index of {}: it kept changing under us",
+            key.version, key.module
+        )))
+    }
+
+    /// Deletes a version's object if it is still the one whose ETag was read (`If-Match`).
+    /// Returns whether this call deleted it; `false` when it was gone already (another
+    /// unpublish) or has been replaced. Deleting leaves the key free: a later publish's
+    /// `If-None-Match: *` succeeds (in a versioned bucket the delete marker counts as absent).
+    async fn delete_version_object(
+        &self,
+        object_key: &str,
+        etag: &str,
+    ) -> Result<bool, StorageError> {
+        for attempt in 0..=CONFLICT_RETRIES {
+            let request = self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(object_key);
+            // An object without an ETag is not one S3 made; delete it unconditionally.
+            let request = if etag.is_empty() {
+                request
+            } else {
+                request.if_match(etag)
+            };
+            match request.send().await {
+                Ok(_) => return Ok(true),
+                // 404 (gone) or 412 (replaced). Should the SDK have retried a delete whose
+                // answer was lost, the retry meets our own deletion and reports `false` too:
+                // the version is gone either way.
+                Err(error) if is_no_such_key(&error) || is_precondition_failed(&error) => {
+                    return Ok(false)
+                }
+                Err(error) if is_conditional_conflict(&error) && attempt < CONFLICT_RETRIES => {
+                    tracing::debug!(key = %object_key, attempt, "conditional delete conflict; retrying");
+                    backoff(attempt).await;
+                }
+                Err(error) => return Err(backend_error(&format!("deleting {object_key}"), error)),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
     /// Deletes the index so that the next listing rebuilds it: the fallback when it could not
     /// be updated.
     async fn drop_index(&self, module: &ModuleAddress) -> Result<(), StorageError> {
@@ -363,7 +532,8 @@ impl S3ArchiveStore {
             .map_err(|e| backend_error(&format!("deleting {key}"), e))
     }
 
-    async fn publish_id_of(&self, object_key: &str) -> Result<Option<String>, StorageError> {
+    /// `HeadObject`; `None` when there is no such object.
+    async fn head(&self, object_key: &str) -> Result<Option<HeadObjectOutput>, StorageError> {
         match self
             .client
             .head_object()
@@ -372,13 +542,17 @@ impl S3ArchiveStore {
             .send()
             .await
         {
-            Ok(head) => Ok(head
-                .metadata()
-                .and_then(|m| m.get(META_PUBLISH_ID))
-                .cloned()),
+            Ok(head) => Ok(Some(head)),
             Err(error) if is_no_such_key(&error) => Ok(None),
             Err(error) => Err(backend_error(&format!("reading {object_key}"), error)),
         }
+    }
+
+    async fn publish_id_of(&self, object_key: &str) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .head(object_key)
+            .await?
+            .and_then(|head| head.metadata()?.get(META_PUBLISH_ID).cloned()))
     }
 
     async fn put_version(
@@ -390,14 +564,7 @@ impl S3ArchiveStore {
         let object_key = self.object_key(key);
         let len = tokio::fs::metadata(staged).await?.len();
         let publish_id = format!("{:032x}", rand::random::<u128>());
-        let metadata = HashMap::from([
-            (META_PUBLISH_ID.to_owned(), publish_id.clone()),
-            (META_SHA256.to_owned(), meta.sha256.clone()),
-            (META_SIZE.to_owned(), meta.size.to_string()),
-            (META_UPLOADED_AT.to_owned(), meta.uploaded_at.clone()),
-            (META_UPLOADER.to_owned(), meta.uploader.clone()),
-            (META_SOURCE.to_owned(), meta.source.clone()),
-        ]);
+        let metadata = user_metadata(meta, &publish_id)?;
         for attempt in 0..=CONFLICT_RETRIES {
             let body = ByteStream::from_path(staged)
                 .await
@@ -472,18 +639,8 @@ impl ArchiveStore for S3ArchiveStore {
     }
 
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {
-        let object_key = self.object_key(key);
-        let head = match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&object_key)
-            .send()
-            .await
-        {
-            Ok(head) => head,
-            Err(error) if is_no_such_key(&error) => return Ok(None),
-            Err(error) => return Err(backend_error(&format!("reading {object_key}"), error)),
+        let Some(head) = self.head(&self.object_key(key)).await? else {
+            return Ok(None);
         };
         let length = head.content_length().unwrap_or(0).max(0) as u64;
         let empty = HashMap::new();
@@ -504,7 +661,7 @@ impl ArchiveStore for S3ArchiveStore {
                 .unwrap_or_default(),
             uploader: field(META_UPLOADER).unwrap_or_default(),
             source: field(META_SOURCE).unwrap_or_else(|| MANUAL_SOURCE.to_owned()),
-            origin_url: None,
+            origin_url: field(META_ORIGIN_URL),
         }))
     }
 
@@ -530,10 +687,31 @@ impl ArchiveStore for S3ArchiveStore {
         Ok(outcome)
     }
 
-    async fn unpublish(&self, _key: &ArchiveKey) -> Result<bool, StorageError> {
-        Err(StorageError::Backend(
-            "unpublish is not implemented yet".into(),
-        ))
+    /// Out of the index first, then the object: a listing never offers a version whose
+    /// archive is already gone (beyond the moment a concurrent index rebuild can take, which
+    /// [`S3ArchiveStore::settle_index_entry`] then corrects). The object is deleted with
+    /// `If-Match` on the ETag read first, so of concurrent unpublishers exactly one deletes it,
+    /// and a version published again meanwhile (other bytes) is not deleted by a stale call.
+    async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
+        let object_key = self.object_key(key);
+        let etag = self
+            .head(&object_key)
+            .await?
+            .map(|head| head.e_tag().unwrap_or_default().to_owned());
+        // Should this fail, nothing has been deleted: the version is still whole, and the
+        // caller can try again.
+        self.remove_from_index(key).await?;
+        let existed = match etag {
+            Some(etag) => self.delete_version_object(&object_key, &etag).await?,
+            None => false,
+        };
+        if let Err(error) = self.settle_index_entry(key).await {
+            tracing::error!(module = %key.module, version = %key.version, %error, "could not settle the version index after an unpublish; dropping the index so the next listing rebuilds it");
+            if let Err(error) = self.drop_index(&key.module).await {
+                tracing::error!(module = %key.module, %error, "could not drop the version index; run `tfreg reindex` for this module");
+            }
+        }
+        Ok(existed)
     }
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
@@ -579,5 +757,44 @@ mod tests {
         assert!(canonical_version("v1.2.0").is_none());
         assert!(canonical_version("notes").is_none());
         assert!(canonical_version(ARCHIVE_FILE_NAME).is_none());
+    }
+
+    #[test]
+    fn metadata_values_are_kept_to_visible_ascii() {
+        let url = "https://github.com/acme/vpc/archive/v1.0.0.tar.gz?x=%20";
+        assert_eq!(header_safe(url), url, "an ASCII URL is stored unchanged");
+        assert_eq!(
+            header_safe("https://example.com/modulé dir"),
+            "https://example.com/modul%C3%A9%20dir"
+        );
+    }
+
+    fn meta(origin_url: Option<String>) -> VersionMeta {
+        VersionMeta {
+            sha256: "ab".repeat(32),
+            size: 1,
+            uploaded_at: "2026-01-01T00:00:00Z".into(),
+            uploader: "ci".into(),
+            source: "pin".into(),
+            origin_url,
+        }
+    }
+
+    #[test]
+    fn the_origin_url_is_metadata_only_when_there_is_one() {
+        let without = user_metadata(&meta(None), "id").unwrap();
+        assert!(!without.contains_key(META_ORIGIN_URL));
+        let with = user_metadata(&meta(Some("https://example.com/a.tgz".into())), "id").unwrap();
+        assert_eq!(with[META_ORIGIN_URL], "https://example.com/a.tgz");
+    }
+
+    #[test]
+    fn metadata_over_the_s3_limit_is_refused_with_a_reason() {
+        let long = format!("https://example.com/{}", "a".repeat(2048));
+        let error = user_metadata(&meta(Some(long)), "id").unwrap_err();
+        assert!(
+            error.to_string().contains("over S3's 2048-byte limit"),
+            "{error}"
+        );
     }
 }
