@@ -138,6 +138,8 @@ impl ProxyArgs {
     }
 }
 
+// Parsed once at start-up: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole registry on this machine over HTTPS, with embedded storage (or S3 and

@@ -187,6 +187,16 @@ impl S3ArchiveStore {
         &self.bucket
     }
 
+    /// The store of proxied (cached, not pinned) archives: the same bucket beneath
+    /// `{prefix}_proxy/`, which is what `/archives/_proxy/...` URLs name.
+    pub fn proxy_cache_store(&self) -> S3ArchiveStore {
+        S3ArchiveStore::new(
+            self.client.clone(),
+            self.bucket.clone(),
+            &format!("{}{}", self.prefix, crate::PROXY_CACHE_PATH),
+        )
+    }
+
     /// The normalised key prefix (`archives/`, or empty).
     pub fn prefix(&self) -> &str {
         &self.prefix
