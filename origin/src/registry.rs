@@ -434,7 +434,7 @@ impl Registry {
                 Err(error) => return Err(error.into()),
             }
         } else if versions.is_empty() {
-            return Err(self.not_here(module));
+            return Err(self.not_here(module, None));
         }
         if versions.is_empty() {
             return Err(ApiError::not_found(format!("module {module} not found")));
@@ -461,20 +461,24 @@ impl Registry {
         })
     }
 
-    /// The 404 for a module (or version) this registry does not have, saying why the upstream
-    /// was not asked when proxy mode is on.
-    fn not_here(&self, module: &ModuleAddress) -> ApiError {
+    /// The 404 for a module (or one of its versions) this registry does not have, saying why
+    /// the upstream was not asked when proxy mode is on.
+    fn not_here(&self, module: &ModuleAddress, version: Option<&ModuleVersion>) -> ApiError {
+        let missing = match version {
+            Some(version) => format!("module {module} has no version {version}"),
+            None => format!("module {module} not found"),
+        };
         let Some(proxy) = self.proxy.as_ref().filter(|p| p.config().enabled) else {
-            return ApiError::not_found(format!("module {module} not found"));
+            return ApiError::not_found(missing);
         };
         let config = proxy.config();
         if config.is_local_only(module) {
             return ApiError::not_found(format!(
-                "module {module} not found; it is local-only here, so the upstream registry is not asked"
+                "{missing}; it is local-only here, so the upstream registry is not asked"
             ));
         }
         match config.policy.verdict(module) {
-            PolicyVerdict::Allowed => ApiError::not_found(format!("module {module} not found")),
+            PolicyVerdict::Allowed => ApiError::not_found(missing),
             verdict => ApiError::new(404, "not_allowed_by_proxy_policy", verdict.explain(module)),
         }
     }
@@ -500,11 +504,7 @@ impl Registry {
             Some(meta) => self.signed_archive_url(&key, &meta.sha256),
             None => {
                 let Some(proxy) = self.serving_proxy(&key.module) else {
-                    let mut error = self.not_here(&key.module);
-                    if error.code == "not_found" {
-                        error = version_not_found(&key);
-                    }
-                    return Err(error);
+                    return Err(self.not_here(&key.module, Some(&key.version)));
                 };
                 let meta = self.proxied_version(proxy, &key).await?;
                 self.signed_url(

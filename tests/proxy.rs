@@ -1,0 +1,886 @@
+//! Proxy mode and pinning end to end: the real `tfreg serve` binary, the real Terraform CLI,
+//! and in-process stand-ins for the public registry and GitHub's archive host on loopback
+//! ports (`common::upstream`), answering in the formats the real services use.
+
+mod common;
+
+use common::terraform::{terraform_init, TerraformRun};
+use common::upstream::{
+    tag_commit, Download, Endpoint, Fault, RawEntry, Repo, StandIns, UPSTREAM_SECRET,
+};
+use common::{Reply, TestRegistry};
+use std::time::{Duration, Instant};
+
+const CONSUL_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const MODS_SHA: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+/// A repository with a root module, a submodule and files that must not be served with the
+/// submodule.
+fn repo(label: &str) -> Repo {
+    Repo::files(&[
+        (
+            "main.tf",
+            &format!("# {label} root\noutput \"which\" {{ value = \"{label}\" }}\n"),
+        ),
+        ("README.md", &format!("{label} readme\n")),
+        (
+            "modules/sub/main.tf",
+            &format!("# {label} sub\noutput \"which\" {{ value = \"{label}/sub\" }}\n"),
+        ),
+        ("examples/basic/main.tf", "# example\n"),
+    ])
+}
+
+/// Stand-ins with one module per download form the public registry (or a private one) uses.
+async fn upstream() -> StandIns {
+    let upstream = StandIns::start().await;
+    upstream
+        .repo(
+            "hashicorp",
+            "terraform-aws-consul",
+            CONSUL_SHA,
+            repo("consul"),
+        )
+        .repo("acme-oss", "terraform-aws-vpc", "v1.2.0", repo("vpc"))
+        .repo("acme-oss", "modules", "v2.0.0", repo("mods"))
+        .repo("acme-oss", "modules", MODS_SHA, repo("mods-sha"))
+        .module(
+            "hashicorp/consul/aws",
+            [
+                // Out of order on purpose: the registry sorts.
+                (
+                    "0.2.0",
+                    Download::git("hashicorp", "terraform-aws-consul", CONSUL_SHA),
+                ),
+                (
+                    "0.11.0",
+                    Download::git("hashicorp", "terraform-aws-consul", CONSUL_SHA),
+                ),
+                (
+                    "0.1.0",
+                    Download::git("hashicorp", "terraform-aws-consul", CONSUL_SHA),
+                ),
+            ],
+        )
+        .module(
+            "acme-oss/vpc/aws",
+            [(
+                "1.2.0",
+                Download::github_archive("acme-oss", "terraform-aws-vpc", "v1.2.0", "*"),
+            )],
+        )
+        .module(
+            "acme-oss/sub/aws",
+            [(
+                "2.0.0",
+                Download::github_archive("acme-oss", "modules", "v2.0.0", "modules/sub"),
+            )],
+        )
+        .module(
+            "acme-oss/gitsub/aws",
+            [(
+                "3.0.0",
+                Download::git_subdir("acme-oss", "modules", MODS_SHA, "modules/sub"),
+            )],
+        )
+        .module(
+            "acme-oss/relative/aws",
+            [(
+                "0.1.0",
+                Download::root_relative(&[
+                    ("main.tf", "output \"which\" { value = \"relative\" }\n"),
+                    ("vars.tf", "# relative vars\n"),
+                ]),
+            )],
+        )
+        .module(
+            "acme-oss/redirected/aws",
+            [("4.0.0", Download::redirect("acme-oss", "modules", MODS_SHA))],
+        );
+    upstream
+}
+
+fn proxy_args<'a>(upstream: &'a StandIns, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--proxy",
+        "--proxy-upstream",
+        upstream.registry_url(),
+        "--proxy-github-archive-url",
+        upstream.github_url(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn module_block(registry: &TestRegistry, key: &str, module: &str, version: &str) -> String {
+    format!(
+        "module \"{key}\" {{\n  source  = \"{}/{module}\"\n  version = \"{version}\"\n}}\n",
+        registry.host
+    )
+}
+
+/// `terraform init` off the async runtime's thread, so the in-process stand-ins keep serving.
+fn init(registry: &TestRegistry, main_tf: &str, token: &str) -> TerraformRun {
+    tokio::task::block_in_place(|| terraform_init(registry, main_tf, Some(token)))
+}
+
+fn assert_succeeded(run: &TerraformRun) {
+    assert!(
+        run.succeeded(),
+        "terraform init failed:\n{}\n{}",
+        run.stdout(),
+        run.stderr()
+    );
+}
+
+fn files_of(run: &TerraformRun, key: &str) -> Vec<String> {
+    let root = run.dir.path().join(".terraform/modules").join(key);
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}")) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+async fn versions(registry: &TestRegistry, module: &str, token: &str) -> Reply {
+    registry
+        .get(&format!("/v1/modules/{module}/versions"), Some(token))
+        .await
+}
+
+fn listed(reply: &Reply) -> Vec<String> {
+    reply.json()["modules"][0]["versions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no versions in {}", reply.text()))
+        .iter()
+        .map(|v| v["version"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraform_installs_upstream_modules_in_every_form_through_the_proxy() {
+    let upstream = upstream().await;
+    let registry = TestRegistry::start_with(&proxy_args(&upstream, &[]));
+    let reader = registry.create_token("reader", "downloader").await;
+
+    // Versions listed out of order upstream come back in semver order.
+    let reply = versions(&registry, "hashicorp/consul/aws", &reader).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(listed(&reply), ["0.1.0", "0.2.0", "0.11.0"]);
+
+    // A download answer names this registry, never the upstream or GitHub.
+    let reply = registry
+        .get("/v1/modules/acme-oss/vpc/aws/1.2.0/download", Some(&reader))
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    let location = reply.header("x-terraform-get").unwrap();
+    assert!(
+        location.starts_with("/archives/_proxy/acme-oss/vpc/aws/1.2.0/module.tar.gz?")
+            && location.contains("&checksum=sha256:"),
+        "{location}"
+    );
+
+    let main_tf = [
+        module_block(&registry, "consul", "hashicorp/consul/aws", "~> 0.2"),
+        module_block(&registry, "vpc", "acme-oss/vpc/aws", "1.2.0"),
+        module_block(&registry, "sub", "acme-oss/sub/aws", "~> 2.0"),
+        module_block(&registry, "gitsub", "acme-oss/gitsub/aws", "3.0.0"),
+        module_block(&registry, "relative", "acme-oss/relative/aws", "0.1.0"),
+        module_block(&registry, "redirected", "acme-oss/redirected/aws", "4.0.0"),
+    ]
+    .concat();
+    let run = init(&registry, &main_tf, &reader);
+    assert_succeeded(&run);
+
+    let installed = run.installed();
+    let source = |m: &str| format!("{}/{m}", registry.host);
+    assert_eq!(
+        installed["consul"],
+        (source("hashicorp/consul/aws"), "0.11.0".into())
+    );
+    assert_eq!(
+        installed["vpc"],
+        (source("acme-oss/vpc/aws"), "1.2.0".into())
+    );
+
+    // git:: on GitHub: the tarball of the commit, top folder and pax header gone.
+    let whole_repo = [
+        "README.md",
+        "examples/basic/main.tf",
+        "main.tf",
+        "modules/sub/main.tf",
+    ];
+    assert_eq!(files_of(&run, "consul"), whole_repo);
+    assert!(run
+        .file(".terraform/modules/consul/main.tf")
+        .contains("consul root"));
+    // A GitHub archive URL with `//*`.
+    assert_eq!(files_of(&run, "vpc"), whole_repo);
+    assert!(run
+        .file(".terraform/modules/vpc/main.tf")
+        .contains("vpc root"));
+    // `//modules/sub` of a GitHub archive: beneath the top folder, only the submodule.
+    assert_eq!(files_of(&run, "sub"), ["main.tf"]);
+    assert!(run
+        .file(".terraform/modules/sub/main.tf")
+        .contains("mods sub"));
+    // `git::…//modules/sub?ref=`.
+    assert_eq!(files_of(&run, "gitsub"), ["main.tf"]);
+    assert!(run
+        .file(".terraform/modules/gitsub/main.tf")
+        .contains("mods-sha sub"));
+    // A root-relative URL on the upstream registry.
+    assert_eq!(files_of(&run, "relative"), ["main.tf", "vars.tf"]);
+    // A redirect from the upstream to the archive host before the archive.
+    assert!(run
+        .file(".terraform/modules/redirected/main.tf")
+        .contains("mods-sha root"));
+
+    // Each archive was fetched once and is served from the proxy cache from then on; the
+    // bearer token never left this registry.
+    let fetched = upstream.github_requests().len();
+    let run = init(&registry, &main_tf, &reader);
+    assert_succeeded(&run);
+    assert_eq!(upstream.github_requests().len(), fetched);
+    for request in upstream
+        .registry_requests_with_headers()
+        .iter()
+        .chain(upstream.github_requests_with_headers().iter())
+    {
+        assert_eq!(request.header("authorization"), None, "{request}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_outside_the_policy_are_404_and_the_upstream_is_never_asked() {
+    let upstream = upstream().await;
+    upstream.module(
+        "acme-oss/vpc-peering/aws",
+        [(
+            "1.0.0",
+            Download::root_relative(&[("main.tf", "# peering\n")]),
+        )],
+    );
+    let registry = TestRegistry::start_with(&proxy_args(
+        &upstream,
+        &[
+            "--proxy-allow",
+            "hashicorp,acme-oss/vpc",
+            "--proxy-deny",
+            "hashicorp/vault",
+        ],
+    ));
+    let reader = registry.create_token("reader", "downloader").await;
+
+    let reply = versions(&registry, "acme-oss/vpc/aws", &reader).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    upstream.clear_requests();
+
+    // `acme-oss/vpc` does not admit `acme-oss/vpc-peering`.
+    let reply = versions(&registry, "acme-oss/vpc-peering/aws", &reader).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        reply.error(),
+        "module acme-oss/vpc-peering/aws is not in this registry, and it is not on the proxy's allow list, so it is not fetched from the upstream registry"
+    );
+    let reply = registry
+        .get(
+            "/v1/modules/hashicorp/vault/aws/1.0.0/download",
+            Some(&reader),
+        )
+        .await;
+    assert_eq!(reply.status, 404);
+    assert!(
+        reply.error().contains("deny list (hashicorp/vault)"),
+        "{}",
+        reply.error()
+    );
+    let reply = versions(&registry, "hashicorp/vault/aws", &reader).await;
+    assert_eq!(reply.status, 404);
+
+    let main_tf = module_block(&registry, "peering", "acme-oss/vpc-peering/aws", "1.0.0");
+    let run = init(&registry, &main_tf, &reader);
+    assert!(!run.succeeded(), "{}", run.stdout());
+    assert_eq!(upstream.registry_requests(), Vec::<String>::new());
+    assert_eq!(upstream.github_requests(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_versions_merge_with_upstream_ones_unless_the_module_is_local_only() {
+    let upstream = upstream().await;
+    upstream.module(
+        "acme/private/aws",
+        [(
+            "9.9.9",
+            Download::root_relative(&[("main.tf", "# squatted\n")]),
+        )],
+    );
+    upstream.module(
+        "acme-oss/mixed/aws",
+        [
+            (
+                "2.0.0",
+                Download::root_relative(&[("main.tf", "# upstream 2\n")]),
+            ),
+            (
+                "1.0.0",
+                Download::root_relative(&[("main.tf", "# upstream 1\n")]),
+            ),
+        ],
+    );
+    let registry =
+        TestRegistry::start_with(&proxy_args(&upstream, &["--proxy-local-only", "acme"]));
+    for (module, version) in [
+        ("acme/private/aws", "1.0.0"),
+        ("acme-oss/mixed/aws", "1.5.0"),
+    ] {
+        let reply = registry
+            .upload(
+                module,
+                version,
+                common::versioned_module(version),
+                &registry.master_token,
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    let reader = registry.create_token("reader", "downloader").await;
+
+    let reply = versions(&registry, "acme-oss/mixed/aws", &reader).await;
+    assert_eq!(listed(&reply), ["1.0.0", "1.5.0", "2.0.0"]);
+    // A local-only namespace never mixes in what someone published upstream under its name.
+    upstream.clear_requests();
+    let reply = versions(&registry, "acme/private/aws", &reader).await;
+    assert_eq!(listed(&reply), ["1.0.0"]);
+    let reply = registry
+        .get("/v1/modules/acme/private/aws/9.9.9/download", Some(&reader))
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    assert!(reply.error().contains("local-only"), "{}", reply.error());
+    assert_eq!(upstream.registry_requests(), Vec::<String>::new());
+
+    // When the upstream fails, a module with local versions is answered with those.
+    upstream.set_registry_fault(
+        "acme-oss/mixed/aws",
+        Endpoint::Versions,
+        Some(Fault::ServerError),
+    );
+    let reply = versions(&registry, "acme-oss/mixed/aws", &reader).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(listed(&reply), ["1.5.0"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_version_installs_after_the_upstream_is_gone() {
+    let upstream = upstream().await;
+    let registry = TestRegistry::start_with(&proxy_args(
+        &upstream,
+        &["--proxy-deny", "acme-oss/relative"],
+    ));
+    let master = registry.master_token.clone();
+    let reader = registry.create_token("reader", "downloader").await;
+
+    // Pinning is the master's.
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.text());
+
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let pin = reply.json();
+    assert_eq!(
+        (
+            &pin["namespace"],
+            &pin["name"],
+            &pin["system"],
+            &pin["version"]
+        ),
+        (
+            &"acme-oss".into(),
+            &"sub".into(),
+            &"aws".into(),
+            &"2.0.0".into()
+        )
+    );
+    let commit = tag_commit("acme-oss", "modules", "v2.0.0");
+    assert_eq!(
+        pin["source_url"],
+        format!(
+            "{}/acme-oss/modules/tar.gz/v2.0.0//*/modules/sub",
+            upstream.github_url()
+        )
+    );
+    assert!(!commit.is_empty());
+    assert_eq!(pin["sha256"].as_str().unwrap().len(), 64);
+
+    // A second pin of the same version, and a pin of a version the upstream lacks.
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 409, "{}", reply.text());
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/acme-oss/sub/aws/7.0.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+
+    // The policy applies to pins unless the master overrides it.
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/acme-oss/relative/aws/0.1.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    assert!(
+        reply.error().contains("override_policy"),
+        "{}",
+        reply.error()
+    );
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/acme-oss/relative/aws/0.1.0",
+            Some(&master),
+            Some(br#"{"override_policy": true}"#.to_vec()),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.json()["policy_override"], true);
+
+    let reply = registry.get("/v1/pins", Some(&master)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let pins = reply.json()["pins"].as_array().unwrap().clone();
+    let names: Vec<String> = pins
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(names, ["relative/0.1.0", "sub/2.0.0"]);
+    assert_eq!(pins[1]["pinned_by"], "master");
+    assert!(pins[1]["pinned_at"].as_str().unwrap().ends_with('Z'));
+    assert!(pins[1]["upstream_location"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://github.com/acme-oss/modules/archive/v2.0.0.tar.gz//modules/sub"));
+
+    // The upstream and GitHub go away; the pinned version still installs, with its files.
+    upstream.shutdown().await;
+    let main_tf = module_block(&registry, "sub", "acme-oss/sub/aws", "~> 2.0");
+    let run = init(&registry, &main_tf, &reader);
+    assert_succeeded(&run);
+    assert_eq!(files_of(&run, "sub"), ["main.tf"]);
+    assert!(run
+        .file(".terraform/modules/sub/main.tf")
+        .contains("mods sub"));
+
+    // An unpinned module now fails clearly, and so does pinning.
+    let reply = registry
+        .get("/v1/modules/acme-oss/vpc/aws/1.2.0/download", Some(&reader))
+        .await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert_eq!(reply.json()["code"], "upstream_unreachable");
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/acme-oss/vpc/aws/1.2.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+
+    // Unpinning removes the version; uploads cannot be unpinned.
+    let reply = registry
+        .send(
+            "DELETE",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    let reply = registry
+        .send(
+            "DELETE",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    let reply = registry.get("/v1/pins", Some(&master)).await;
+    assert_eq!(reply.json()["pins"].as_array().unwrap().len(), 1);
+    let reply = registry
+        .upload(
+            "acme/vpc/aws",
+            "1.0.0",
+            common::versioned_module("1.0.0"),
+            &master,
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let reply = registry
+        .send("DELETE", "/v1/pins/acme/vpc/aws/1.0.0", Some(&master), None)
+        .await;
+    assert_eq!(reply.status, 409, "{}", reply.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_faults_are_clear_errors_within_the_configured_bound() {
+    let upstream = upstream().await;
+    upstream
+        .repo(
+            "acme-oss",
+            "linked",
+            "v1.0.0",
+            repo("linked").with(RawEntry::symlink("modules/sub/escape", "/etc/passwd")),
+        )
+        .module(
+            "acme-oss/linked/aws",
+            [(
+                "1.0.0",
+                Download::github_archive("acme-oss", "linked", "v1.0.0", "modules/sub"),
+            )],
+        )
+        .module(
+            "acme-oss/elsewhere/aws",
+            [
+                (
+                    "1.0.0",
+                    Download::literal("git::https://gitlab.com/acme/vpc.git?ref=v1.0.0"),
+                ),
+                (
+                    "2.0.0",
+                    Download::literal("http://169.254.169.254/latest/meta-data/x.tar.gz"),
+                ),
+                (
+                    "3.0.0",
+                    Download::literal("s3::https://s3.amazonaws.com/bucket/vpc.zip"),
+                ),
+            ],
+        );
+    let registry = TestRegistry::start_with(&proxy_args(&upstream, &["--proxy-timeout", "2"]));
+    let reader = registry.create_token("reader", "downloader").await;
+    let download = |module: &str, version: &str| format!("/v1/modules/{module}/{version}/download");
+
+    // Every fault, on every hop, is a JSON error with the right status, well within a few
+    // multiples of the 2 s bound, and the upstream's own body is never passed on.
+    let cases: Vec<(&str, Box<dyn Fn()>, String, u16, &str)> = vec![
+        (
+            "versions hang",
+            Box::new(|| {
+                upstream.set_registry_fault(
+                    "hashicorp/consul/aws",
+                    Endpoint::Versions,
+                    Some(Fault::Hang),
+                )
+            }),
+            "/v1/modules/hashicorp/consul/aws/versions".into(),
+            504,
+            "upstream_timeout",
+        ),
+        (
+            "versions 500",
+            Box::new(|| {
+                upstream.set_registry_fault(
+                    "hashicorp/consul/aws",
+                    Endpoint::Versions,
+                    Some(Fault::ServerError),
+                )
+            }),
+            "/v1/modules/hashicorp/consul/aws/versions".into(),
+            502,
+            "upstream_bad_answer",
+        ),
+        (
+            "versions garbage",
+            Box::new(|| {
+                upstream.set_registry_fault(
+                    "hashicorp/consul/aws",
+                    Endpoint::Versions,
+                    Some(Fault::Garbage),
+                )
+            }),
+            "/v1/modules/hashicorp/consul/aws/versions".into(),
+            502,
+            "upstream_bad_answer",
+        ),
+        (
+            "download slow past the bound",
+            Box::new(|| {
+                upstream.set_registry_fault(
+                    "hashicorp/consul/aws",
+                    Endpoint::Download,
+                    Some(Fault::Slow(Duration::from_secs(30))),
+                )
+            }),
+            download("hashicorp/consul/aws", "0.2.0"),
+            504,
+            "upstream_timeout",
+        ),
+        (
+            "download garbage",
+            Box::new(|| {
+                upstream.set_registry_fault(
+                    "hashicorp/consul/aws",
+                    Endpoint::Download,
+                    Some(Fault::Garbage),
+                )
+            }),
+            download("hashicorp/consul/aws", "0.2.0"),
+            502,
+            "upstream_bad_answer",
+        ),
+        (
+            "download 500",
+            Box::new(|| {
+                upstream.set_registry_fault(
+                    "hashicorp/consul/aws",
+                    Endpoint::Download,
+                    Some(Fault::ServerError),
+                )
+            }),
+            download("hashicorp/consul/aws", "0.2.0"),
+            502,
+            "upstream_bad_answer",
+        ),
+        (
+            "archive hang",
+            Box::new(|| {
+                upstream.set_github_fault("hashicorp", "terraform-aws-consul", Some(Fault::Hang))
+            }),
+            download("hashicorp/consul/aws", "0.2.0"),
+            504,
+            "upstream_timeout",
+        ),
+        (
+            "archive garbage",
+            Box::new(|| {
+                upstream.set_github_fault("hashicorp", "terraform-aws-consul", Some(Fault::Garbage))
+            }),
+            download("hashicorp/consul/aws", "0.2.0"),
+            502,
+            "upstream_archive_invalid",
+        ),
+        (
+            "archive 500",
+            Box::new(|| {
+                upstream.set_github_fault(
+                    "hashicorp",
+                    "terraform-aws-consul",
+                    Some(Fault::ServerError),
+                )
+            }),
+            download("hashicorp/consul/aws", "0.2.0"),
+            502,
+            "upstream_bad_answer",
+        ),
+        (
+            "redirect target 500",
+            Box::new(|| upstream.set_github_fault("acme-oss", "modules", Some(Fault::ServerError))),
+            download("acme-oss/redirected/aws", "4.0.0"),
+            502,
+            "upstream_bad_answer",
+        ),
+        (
+            "archive with a link",
+            Box::new(|| ()),
+            download("acme-oss/linked/aws", "1.0.0"),
+            502,
+            "upstream_archive_invalid",
+        ),
+        (
+            "git outside GitHub",
+            Box::new(|| ()),
+            download("acme-oss/elsewhere/aws", "1.0.0"),
+            502,
+            "upstream_source_unsupported",
+        ),
+        (
+            "another host",
+            Box::new(|| ()),
+            download("acme-oss/elsewhere/aws", "2.0.0"),
+            502,
+            "upstream_source_unsupported",
+        ),
+        (
+            "another getter",
+            Box::new(|| ()),
+            download("acme-oss/elsewhere/aws", "3.0.0"),
+            502,
+            "upstream_source_unsupported",
+        ),
+        (
+            "upstream 404",
+            Box::new(|| ()),
+            download("hashicorp/consul/aws", "9.9.9"),
+            404,
+            "not_found",
+        ),
+    ];
+    for (name, set_fault, path, status, code) in cases {
+        upstream.clear_faults();
+        set_fault();
+        let started = Instant::now();
+        let reply = registry.get(&path, Some(&reader)).await;
+        let took = started.elapsed();
+        assert_eq!(reply.status, status, "{name}: {}", reply.text());
+        assert_eq!(reply.json()["code"], code, "{name}: {}", reply.text());
+        assert!(
+            !reply.text().contains(UPSTREAM_SECRET),
+            "{name}: {}",
+            reply.text()
+        );
+        assert!(took < Duration::from_secs(15), "{name} took {took:?}");
+    }
+    assert!(
+        registry
+            .get(&download("acme-oss/elsewhere/aws", "1.0.0"), Some(&reader))
+            .await
+            .error()
+            .contains("git::https://gitlab.com/acme/vpc.git?ref=v1.0.0"),
+        "the refusal names the source"
+    );
+
+    // Within the bound a slow upstream is only slow, and nothing was cached from the faults.
+    upstream.clear_faults();
+    upstream.set_registry_fault(
+        "hashicorp/consul/aws",
+        Endpoint::Versions,
+        Some(Fault::Slow(Duration::from_millis(300))),
+    );
+    let reply = versions(&registry, "hashicorp/consul/aws", &reader).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let main_tf = module_block(&registry, "consul", "hashicorp/consul/aws", "0.2.0");
+    let run = init(&registry, &main_tf, &reader);
+    assert_succeeded(&run);
+    assert!(run
+        .file(".terraform/modules/consul/main.tf")
+        .contains("consul root"));
+    assert!(!registry.logs().contains(UPSTREAM_SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_paths_cannot_steer_the_proxy_anywhere_else() {
+    let upstream = upstream().await;
+    let registry = TestRegistry::start_with(&proxy_args(&upstream, &[]));
+    let reader = registry.create_token("reader", "downloader").await;
+    let master = registry.master_token.clone();
+    upstream.clear_requests();
+    for path in [
+        "/v1/modules/..%2F..%2Fadmin/x/aws/versions",
+        "/v1/modules/127.0.0.1:22/x/aws/versions",
+        "/v1/modules/evil.example.com/x/aws/versions",
+        "/v1/modules/acme@evil.example.com/x/aws/versions",
+        "/v1/modules/acme/x%2F..%2F..%2F/aws/versions",
+        "/v1/modules/acme/x/aws%3A8080/versions",
+        "/v1/modules/hashicorp/consul/aws/0.2.0%2F..%2F..%2Fx/download",
+        "/v1/modules/hashicorp/consul/aws/..%2F0.2.0/download",
+        "/v1/modules/hashicorp/consul/aws/0.2.0/download/..%2F..",
+        "/v1/modules/hashicorp/consul/aws/versions?upstream=http://127.0.0.1:1",
+        "/v1/modules/hashicorp/consul/aws/versions/extra",
+    ] {
+        let reply = registry.get(path, Some(&reader)).await;
+        if path.contains("?upstream=") {
+            // The query is ignored: the configured upstream is asked, nothing else.
+            assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+            continue;
+        }
+        assert!(
+            matches!(reply.status, 400 | 404),
+            "{path}: {} {}",
+            reply.status,
+            reply.text()
+        );
+    }
+    for path in [
+        "/v1/pins/..%2F../x/aws/1.0.0",
+        "/v1/pins/hashicorp/consul/aws/1.0.0%2F..",
+        "/v1/pins/evil.example.com:80/x/aws/1.0.0",
+    ] {
+        let reply = registry.send("POST", path, Some(&master), None).await;
+        assert!(
+            matches!(reply.status, 400 | 404),
+            "{path}: {} {}",
+            reply.status,
+            reply.text()
+        );
+    }
+    // Only the one legitimate query reached the upstream; GitHub was never asked.
+    assert_eq!(
+        upstream.registry_requests(),
+        [
+            "GET /.well-known/terraform.json",
+            "GET /v1/modules/hashicorp/consul/aws/versions"
+        ]
+    );
+    assert_eq!(upstream.github_requests(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn proxy_mode_is_off_by_default() {
+    let upstream = upstream().await;
+    let github = upstream.github_url().to_owned();
+    let registry = TestRegistry::start_with(&[
+        "--proxy-upstream",
+        upstream.registry_url(),
+        "--proxy-github-archive-url",
+        &github,
+    ]);
+    let reader = registry.create_token("reader", "downloader").await;
+    let reply = versions(&registry, "hashicorp/consul/aws", &reader).await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    assert_eq!(reply.error(), "module hashicorp/consul/aws not found");
+    assert_eq!(upstream.registry_requests(), Vec::<String>::new());
+    // Pinning still works: it is an explicit act of the master.
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/hashicorp/consul/aws/0.2.0",
+            Some(&registry.master_token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let reply = versions(&registry, "hashicorp/consul/aws", &reader).await;
+    assert_eq!(listed(&reply), ["0.2.0"]);
+}
