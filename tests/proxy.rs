@@ -604,7 +604,9 @@ async fn upstream_faults_are_clear_errors_within_the_configured_bound() {
 
     // Every fault, on every hop, is a JSON error with the right status, well within a few
     // multiples of the 2 s bound, and the upstream's own body is never passed on.
-    let cases: Vec<(&str, Box<dyn Fn()>, String, u16, &str)> = vec![
+    // (case, how to break the upstream, request, expected status, expected code)
+    type Case<'a> = (&'a str, Box<dyn Fn() + 'a>, String, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "versions hang",
             Box::new(|| {
