@@ -41,6 +41,7 @@
 //!                                         created_at (S, RFC 3339), expires_at (N, epoch seconds; optional),
 //!                                         description (S; optional)
 //! pk = "name#<token_name>"                token_hash (S), expires_at (N; optional, same value)
+//! pk = "pin#<ns>/<name>/<system>/<version>"  the PinRecord's fields (S; size N; policy_override BOOL)
 //! ```
 
 mod dynamodb;
