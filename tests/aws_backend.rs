@@ -7,8 +7,10 @@ mod common;
 mod moto;
 
 use common::terraform::terraform_init;
+use common::upstream::{Download, Repo, StandIns};
 use common::{tfreg_binary, versioned_module, TestRegistry};
 use moto::Moto;
+use sha2::Digest;
 use std::process::{Command, Output};
 use tfreg_origin::aws::aws_sdk_dynamodb::types::AttributeValue;
 use tfreg_origin::aws::aws_sdk_s3::primitives::ByteStream;
@@ -259,5 +261,308 @@ async fn terraform_installs_from_tfreg_serve_over_s3_and_dynamodb() {
         .get("/v1/modules/acme/vpc/aws/versions", Some("tfr_wrong"))
         .await;
     assert_eq!(wrong.status, 401);
+    registry.stop();
+}
+
+const CONSUL_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A repository with a root module and a submodule, as the GitHub stand-in serves it.
+fn upstream_repo(label: &str) -> Repo {
+    Repo::files(&[
+        (
+            "main.tf",
+            &format!("# {label} root\noutput \"which\" {{ value = \"{label}\" }}\n"),
+        ),
+        ("README.md", &format!("{label} readme\n")),
+        (
+            "modules/sub/main.tf",
+            &format!("# {label} sub\noutput \"which\" {{ value = \"{label}/sub\" }}\n"),
+        ),
+    ])
+}
+
+/// The files of a tar.gz, path and contents, sorted by path.
+fn archive_files(archive: &[u8]) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let mut reader = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    for entry in reader.entries().expect("a tar stream") {
+        let mut entry = entry.expect("a tar entry");
+        if entry.header().entry_type().is_file() {
+            let path = entry.path().unwrap().display().to_string();
+            let mut contents = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut contents).unwrap();
+            files.push((path, contents));
+        }
+    }
+    files.sort();
+    files
+}
+
+async fn object_exists(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => true,
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+        Err(error) => panic!("HEAD {key}: {error:?}"),
+    }
+}
+
+async fn pin_item(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pin: &str,
+) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    dynamodb
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(format!("pin#{pin}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+/// Downloads `module`'s `version` through the registry: the `X-Terraform-Get` location, and
+/// the archive fetched from it as go-getter does (without the `checksum` parameter, which it
+/// checks against the bytes).
+async fn download(
+    registry: &TestRegistry,
+    module: &str,
+    version: &str,
+    token: &str,
+) -> (String, Vec<u8>) {
+    let reply = registry
+        .get(
+            &format!("/v1/modules/{module}/{version}/download"),
+            Some(token),
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{module} {version}: {}", reply.text());
+    let location = reply.header("x-terraform-get").unwrap().to_owned();
+    let (url, checksum) = location
+        .split_once("&checksum=sha256:")
+        .unwrap_or_else(|| panic!("no checksum in {location}"));
+    let archive = registry.get(url, None).await;
+    assert_eq!(archive.status, 200, "{url}: {}", archive.text());
+    assert_eq!(hex::encode(sha2::Sha256::digest(&archive.body)), checksum);
+    (location, archive.body)
+}
+
+/// Proxy mode and pinning on S3 and DynamoDB, configured by the same `TFREG_PROXY_*`
+/// variables the origin Lambda reads: proxied archives are cached beneath `_proxy/`, a pin
+/// is an object among the uploads plus a `pin#` item, and a pinned version installs with the
+/// upstream gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_mode_and_pins_run_on_s3_and_dynamodb() {
+    let upstream = StandIns::start().await;
+    upstream
+        .repo(
+            "hashicorp",
+            "terraform-aws-consul",
+            CONSUL_SHA,
+            upstream_repo("consul"),
+        )
+        .repo("acme-oss", "modules", "v2.0.0", upstream_repo("mods"))
+        .module(
+            "hashicorp/consul/aws",
+            [(
+                "0.2.0",
+                Download::git("hashicorp", "terraform-aws-consul", CONSUL_SHA),
+            )],
+        )
+        .module(
+            "acme-oss/sub/aws",
+            [(
+                "2.0.0",
+                Download::github_archive("acme-oss", "modules", "v2.0.0", "modules/sub"),
+            )],
+        );
+
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let target = AwsTarget {
+        bucket: moto.create_bucket(&config).await,
+        table: moto.create_table(&config).await,
+        endpoint: moto.endpoint().to_owned(),
+    };
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+
+    let mut env: Vec<(&str, &str)> = aws_env().to_vec();
+    env.extend([
+        ("TFREG_PROXY_ENABLED", "true"),
+        ("TFREG_PROXY_UPSTREAM", upstream.registry_url()),
+        ("TFREG_PROXY_GITHUB_ARCHIVE_URL", upstream.github_url()),
+        ("TFREG_PROXY_ALLOW_LIST", "hashicorp,acme-oss"),
+    ]);
+    let args = target.serve_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let registry = TestRegistry::start_with_env(&args, &env);
+    let master = registry.master_token.clone();
+    let reader = registry.create_token("reader", "downloader").await;
+
+    // Proxied downloads, both forms: served from this registry and cached in the bucket
+    // beneath archives/_proxy/.
+    let (location, archive) = download(&registry, "hashicorp/consul/aws", "0.2.0", &reader).await;
+    assert!(
+        location.starts_with("/archives/_proxy/hashicorp/consul/aws/0.2.0/module.tar.gz?"),
+        "{location}"
+    );
+    let files = archive_files(&archive);
+    let names: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(names, ["README.md", "main.tf", "modules/sub/main.tf"]);
+    assert!(files[1].1.contains("consul root"), "{}", files[1].1);
+
+    let (location, archive) = download(&registry, "acme-oss/sub/aws", "2.0.0", &reader).await;
+    assert!(
+        location.starts_with("/archives/_proxy/acme-oss/sub/aws/2.0.0/module.tar.gz?"),
+        "{location}"
+    );
+    let files = archive_files(&archive);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].0, "main.tf");
+    assert!(files[0].1.contains("mods sub"), "{}", files[0].1);
+
+    for key in [
+        "archives/_proxy/hashicorp/consul/aws/0.2.0/module.tar.gz",
+        "archives/_proxy/acme-oss/sub/aws/2.0.0/module.tar.gz",
+    ] {
+        let head = s3
+            .head_object()
+            .bucket(&target.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key} is in the bucket: {e:?}"));
+        assert_eq!(head.metadata().unwrap()["source"], "proxy", "{key}");
+    }
+    // Proxied versions are a cache, not versions of this registry.
+    assert!(
+        !object_exists(
+            &s3,
+            &target.bucket,
+            "archives/acme-oss/sub/aws/2.0.0/module.tar.gz"
+        )
+        .await
+    );
+    assert!(pin_item(&dynamodb, &target.table, "acme-oss/sub/aws/2.0.0")
+        .await
+        .is_none());
+
+    // Pinning copies the version among the local ones, with its provenance.
+    let reply = registry
+        .send(
+            "POST",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let pin = reply.json();
+    let source_url = pin["source_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        source_url,
+        format!(
+            "{}/acme-oss/modules/tar.gz/v2.0.0//*/modules/sub",
+            upstream.github_url()
+        )
+    );
+    let head = s3
+        .head_object()
+        .bucket(&target.bucket)
+        .key("archives/acme-oss/sub/aws/2.0.0/module.tar.gz")
+        .send()
+        .await
+        .expect("the pinned archive is among the uploads");
+    let metadata = head.metadata().unwrap();
+    assert_eq!(metadata["origin-url"], source_url);
+    assert_eq!(metadata["source"], "pin");
+    assert_eq!(metadata["uploader"], "master");
+    assert_eq!(metadata["sha256"], pin["sha256"].as_str().unwrap());
+
+    let reply = registry.get("/v1/pins", Some(&master)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let pins = reply.json()["pins"].as_array().unwrap().clone();
+    assert_eq!(pins.len(), 1, "{pins:?}");
+    assert_eq!(pins[0]["version"], "2.0.0");
+    assert_eq!(pins[0]["source_url"], source_url.as_str());
+
+    let item = pin_item(&dynamodb, &target.table, "acme-oss/sub/aws/2.0.0")
+        .await
+        .expect("the pin's item in the table");
+    assert_eq!(
+        item["sha256"].as_s().unwrap(),
+        pin["sha256"].as_str().unwrap()
+    );
+    assert_eq!(item["pinned_by"].as_s().unwrap(), "master");
+    assert_eq!(item["source_url"].as_s().unwrap(), &source_url);
+    assert!(!item.contains_key("expires_at"), "TTL never removes a pin");
+
+    // A pinned version is downloaded from the uploads, not the proxy cache.
+    let (location, _) = download(&registry, "acme-oss/sub/aws", "2.0.0", &reader).await;
+    assert!(
+        location.starts_with("/archives/acme-oss/sub/aws/2.0.0/module.tar.gz?"),
+        "{location}"
+    );
+
+    // With the upstream and GitHub gone, Terraform still installs the pinned version.
+    upstream.shutdown().await;
+    let main_tf = format!(
+        "module \"sub\" {{\n  source  = \"{}/acme-oss/sub/aws\"\n  version = \"2.0.0\"\n}}\n",
+        registry.host
+    );
+    let run = tokio::task::block_in_place(|| terraform_init(&registry, &main_tf, Some(&reader)));
+    assert!(
+        run.succeeded(),
+        "terraform init failed:\n{}\n{}\n{}",
+        run.stdout(),
+        run.stderr(),
+        registry.logs()
+    );
+    assert_eq!(
+        run.installed()["sub"],
+        (
+            format!("{}/acme-oss/sub/aws", registry.host),
+            "2.0.0".into()
+        )
+    );
+    assert!(run
+        .file(".terraform/modules/sub/main.tf")
+        .contains("mods sub"));
+    assert!(!run
+        .dir
+        .path()
+        .join(".terraform/modules/sub/README.md")
+        .exists());
+
+    // Unpinning removes the object, the listing and the item.
+    let reply = registry
+        .send(
+            "DELETE",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    assert!(
+        !object_exists(
+            &s3,
+            &target.bucket,
+            "archives/acme-oss/sub/aws/2.0.0/module.tar.gz"
+        )
+        .await
+    );
+    let reply = registry.get("/v1/pins", Some(&master)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["pins"], serde_json::json!([]));
+    assert!(pin_item(&dynamodb, &target.table, "acme-oss/sub/aws/2.0.0")
+        .await
+        .is_none());
     registry.stop();
 }
