@@ -111,20 +111,19 @@ mod moto;
 #[path = "common/lambda_api.rs"]
 mod lambda_api;
 
-/// The real `bootstrap` binary (or the packaged one, see below), run as Lambda runs it (polling a Runtime API), on S3 and
-/// DynamoDB through the real SDK clients against the protocol server.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
-    let moto = moto::Moto::shared();
-    let sdk = moto.sdk_config().await;
-    let bucket = moto.create_bucket(&sdk).await;
-    let table = moto.create_table(&sdk).await;
-    let api = lambda_api::FakeRuntimeApi::start().await;
-
-    // TFREG_BOOTSTRAP_BIN runs the same test on the packaged binary (dist/origin.zip).
+/// The `bootstrap` binary as Lambda starts it: the runtime's variables and the function's
+/// configuration (storage on `endpoint`), and nothing else from this process's environment.
+/// `TFREG_BOOTSTRAP_BIN` runs the tests on the packaged binary (dist/origin.zip).
+fn bootstrap_command(
+    api: &lambda_api::FakeRuntimeApi,
+    endpoint: &str,
+    bucket: &str,
+    table: &str,
+) -> std::process::Command {
     let binary = std::env::var("TFREG_BOOTSTRAP_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned());
-    let mut bootstrap = std::process::Command::new(&binary)
+    let mut command = std::process::Command::new(&binary);
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -136,11 +135,36 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
         .env("AWS_REGION", moto::REGION)
         .env("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY)
-        .env("TFREG_S3_BUCKET", &bucket)
-        .env("TFREG_DYNAMODB_TABLE", &table)
+        .env("TFREG_S3_BUCKET", bucket)
+        .env("TFREG_DYNAMODB_TABLE", table)
         .env("TFREG_SIGNING_KEY", hex::encode(b"signing key for tests"))
         .env("TFREG_ORIGIN_SECRET", SECRET)
-        .env("TFREG_ENDPOINT_URL", moto.endpoint())
+        .env("TFREG_ENDPOINT_URL", endpoint);
+    command
+}
+
+/// A running `bootstrap`, killed when the test ends (or fails).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real `bootstrap` binary (or the packaged one, see [`bootstrap_command`]), run as Lambda
+/// runs it (polling a Runtime API), on S3 and DynamoDB through the real SDK clients against the
+/// protocol server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
+    let moto = moto::Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let bucket = moto.create_bucket(&sdk).await;
+    let table = moto.create_table(&sdk).await;
+    let api = lambda_api::FakeRuntimeApi::start().await;
+
+    let mut bootstrap = bootstrap_command(&api, moto.endpoint(), &bucket, &table)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("starting bootstrap");
@@ -352,4 +376,212 @@ async fn a_large_archive_goes_through_a_presigned_upload_and_finalize() {
         ))
         .await;
     assert_eq!(bad_id.status, 400);
+}
+
+/// A Function URL event for `method path` as a token of `tier`, without a body.
+fn event_for(method: &str, path: &str, tier: &str) -> serde_json::Value {
+    let mut event = fixture("get-download.json", SECRET, "");
+    event.raw_path = Some(path.into());
+    event.request_context.http.path = Some(path.into());
+    event.request_context.http.method = Some(method.into());
+    event.headers.insert(
+        "x-tfreg-identity",
+        format!("token=ci-{tier};tier={tier}").parse().unwrap(),
+    );
+    serde_json::to_value(event).expect("event serialises")
+}
+
+/// Proxy mode and pinning in the Lambda, configured by the `TFREG_PROXY_*` variables that
+/// `tfreg serve` reads too: a proxied download is cached beneath `archives/_proxy/`, and a pin
+/// lands among the uploads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_binary_proxies_and_pins_with_the_proxy_environment() {
+    use common::upstream::{Download, Repo, StandIns};
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    let upstream = StandIns::start().await;
+    let files = Repo::files(&[
+        ("main.tf", "# consul root\n"),
+        ("modules/sub/main.tf", "# consul sub\n"),
+    ]);
+    upstream
+        .repo("hashicorp", "terraform-aws-consul", SHA, files.clone())
+        .repo("acme-oss", "modules", "v2.0.0", files)
+        .module(
+            "hashicorp/consul/aws",
+            [(
+                "0.2.0",
+                Download::git("hashicorp", "terraform-aws-consul", SHA),
+            )],
+        )
+        .module(
+            "acme-oss/sub/aws",
+            [(
+                "2.0.0",
+                Download::github_archive("acme-oss", "modules", "v2.0.0", "modules/sub"),
+            )],
+        );
+
+    let moto = moto::Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let bucket = moto.create_bucket(&sdk).await;
+    let table = moto.create_table(&sdk).await;
+    let api = lambda_api::FakeRuntimeApi::start().await;
+    let _bootstrap = Running(
+        bootstrap_command(&api, moto.endpoint(), &bucket, &table)
+            .env("TFREG_PROXY_ENABLED", "true")
+            .env("TFREG_PROXY_UPSTREAM", upstream.registry_url())
+            .env("TFREG_PROXY_GITHUB_ARCHIVE_URL", upstream.github_url())
+            .env("TFREG_PROXY_ALLOW_LIST", "hashicorp,acme-oss")
+            .env("TFREG_PROXY_DENY_LIST", "hashicorp/vault")
+            .env("TFREG_PROXY_LOCAL_ONLY", "acme")
+            .env("TFREG_PROXY_TIMEOUT_SECS", "10")
+            .env("TFREG_PROXY_MAX_ARCHIVE_BYTES", "1048576")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting bootstrap"),
+    );
+    let respond = |outcome: lambda_api::Outcome| match outcome {
+        lambda_api::Outcome::Response(value) => value,
+        lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
+    };
+    let s3 = tfreg_origin::aws::aws_sdk_s3::Client::from_conf(
+        tfreg_origin::aws::aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+
+    let download = respond(
+        api.invoke(event_for(
+            "GET",
+            "/v1/modules/hashicorp/consul/aws/0.2.0/download",
+            "downloader",
+        ))
+        .await,
+    );
+    assert_eq!(download["statusCode"], 204, "{download}");
+    let location = download["headers"]["x-terraform-get"].as_str().unwrap();
+    assert!(
+        location.starts_with("/archives/_proxy/hashicorp/consul/aws/0.2.0/module.tar.gz?")
+            && location.contains("&checksum=sha256:"),
+        "{location}"
+    );
+    let head = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("archives/_proxy/hashicorp/consul/aws/0.2.0/module.tar.gz")
+        .send()
+        .await
+        .expect("the proxied archive is cached in the bucket");
+    assert_eq!(head.metadata().unwrap()["source"], "proxy");
+    assert!(location.ends_with(&head.metadata().unwrap()["sha256"]));
+    assert_eq!(
+        upstream.github_requests(),
+        [format!("GET /hashicorp/terraform-aws-consul/tar.gz/{SHA}")]
+    );
+
+    // The policy from the environment holds: denied and local-only modules are not fetched.
+    upstream.clear_requests();
+    for (path, code) in [
+        (
+            "/v1/modules/hashicorp/vault/aws/1.0.0/download",
+            "not_allowed_by_proxy_policy",
+        ),
+        ("/v1/modules/acme/private/aws/versions", "not_found"),
+    ] {
+        let refused = respond(api.invoke(event_for("GET", path, "downloader")).await);
+        assert_eq!(refused["statusCode"], 404, "{path}: {refused}");
+        let body: serde_json::Value =
+            serde_json::from_str(refused["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["code"], code, "{path}: {body}");
+    }
+    assert_eq!(upstream.registry_requests(), Vec::<String>::new());
+
+    let pinned = respond(
+        api.invoke(event_for(
+            "POST",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            "master",
+        ))
+        .await,
+    );
+    assert_eq!(pinned["statusCode"], 201, "{pinned}");
+    let pin: serde_json::Value = serde_json::from_str(pinned["body"].as_str().unwrap()).unwrap();
+    assert_eq!(pin["pinned_by"], "ci-master");
+    let head = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("archives/acme-oss/sub/aws/2.0.0/module.tar.gz")
+        .send()
+        .await
+        .expect("the pinned archive is among the uploads");
+    assert_eq!(head.metadata().unwrap()["source"], "pin");
+    assert_eq!(
+        head.metadata().unwrap()["origin-url"],
+        pin["source_url"].as_str().unwrap()
+    );
+    let listed = respond(api.invoke(event_for("GET", "/v1/pins", "master")).await);
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    let listed: serde_json::Value = serde_json::from_str(listed["body"].as_str().unwrap()).unwrap();
+    assert_eq!(listed["pins"][0]["version"], "2.0.0", "{listed}");
+
+    assert!(api.init_errors().is_empty(), "{:?}", api.init_errors());
+}
+
+/// A proxy setting the Lambda cannot use stops it at cold start, with a message naming the
+/// variable, before it asks for any event. The binary exits with the error on stderr (which
+/// Lambda reports as `Runtime.ExitError` and logs); it does not post to the Runtime API's
+/// init error endpoint, so that is not where the test looks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_binary_fails_its_init_on_an_invalid_proxy_setting() {
+    for (variable, value) in [
+        ("TFREG_PROXY_ALLOW_LIST", "Bad/*"),
+        ("TFREG_PROXY_DENY_LIST", "acme//vpc"),
+        ("TFREG_PROXY_UPSTREAM", "ftp://x"),
+        (
+            "TFREG_PROXY_GITHUB_ARCHIVE_URL",
+            "https://user:pw@github.example",
+        ),
+        ("TFREG_PROXY_ENABLED", "maybe"),
+        ("TFREG_PROXY_TIMEOUT_SECS", "0"),
+        ("TFREG_PROXY_MAX_ARCHIVE_BYTES", "lots"),
+    ] {
+        let api = lambda_api::FakeRuntimeApi::start().await;
+        // The storage is never reached: the configuration is read first.
+        let mut bootstrap = Running(
+            bootstrap_command(&api, "http://127.0.0.1:9", "bucket", "table")
+                .env(variable, value)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("starting bootstrap"),
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = bootstrap.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{variable}={value}: bootstrap is still running"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let stdout = std::io::read_to_string(bootstrap.0.stdout.take().unwrap()).unwrap();
+        let stderr = std::io::read_to_string(bootstrap.0.stderr.take().unwrap()).unwrap();
+        assert!(
+            !status.success(),
+            "{variable}={value}: {status}\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains(variable),
+            "{variable}={value}: stderr does not name it:\n{stderr}"
+        );
+        // The JSON log line (CloudWatch) names it too.
+        assert!(
+            stdout.contains(variable),
+            "{variable}={value}: the log does not name it:\n{stdout}"
+        );
+        assert!(api.first_poll().is_none(), "{variable}={value}: it polled");
+    }
 }
