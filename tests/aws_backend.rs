@@ -7,7 +7,7 @@ mod common;
 mod moto;
 
 use common::terraform::terraform_init;
-use common::upstream::{Download, Repo, StandIns};
+use common::upstream::{sample_repo, Download, StandIns};
 use common::{tfreg_binary, versioned_module, TestRegistry};
 use moto::Moto;
 use sha2::Digest;
@@ -266,21 +266,6 @@ async fn terraform_installs_from_tfreg_serve_over_s3_and_dynamodb() {
 
 const CONSUL_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
-/// A repository with a root module and a submodule, as the GitHub stand-in serves it.
-fn upstream_repo(label: &str) -> Repo {
-    Repo::files(&[
-        (
-            "main.tf",
-            &format!("# {label} root\noutput \"which\" {{ value = \"{label}\" }}\n"),
-        ),
-        ("README.md", &format!("{label} readme\n")),
-        (
-            "modules/sub/main.tf",
-            &format!("# {label} sub\noutput \"which\" {{ value = \"{label}/sub\" }}\n"),
-        ),
-    ])
-}
-
 /// The files of a tar.gz, path and contents, sorted by path.
 fn archive_files(archive: &[u8]) -> Vec<(String, String)> {
     let mut files = Vec::new();
@@ -360,9 +345,9 @@ async fn proxy_mode_and_pins_run_on_s3_and_dynamodb() {
             "hashicorp",
             "terraform-aws-consul",
             CONSUL_SHA,
-            upstream_repo("consul"),
+            sample_repo("consul"),
         )
-        .repo("acme-oss", "modules", "v2.0.0", upstream_repo("mods"))
+        .repo("acme-oss", "modules", "v2.0.0", sample_repo("mods"))
         .module(
             "hashicorp/consul/aws",
             [(
@@ -414,8 +399,16 @@ async fn proxy_mode_and_pins_run_on_s3_and_dynamodb() {
     );
     let files = archive_files(&archive);
     let names: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
-    assert_eq!(names, ["README.md", "main.tf", "modules/sub/main.tf"]);
-    assert!(files[1].1.contains("consul root"), "{}", files[1].1);
+    assert_eq!(
+        names,
+        [
+            "README.md",
+            "examples/basic/main.tf",
+            "main.tf",
+            "modules/sub/main.tf"
+        ]
+    );
+    assert!(files[2].1.contains("consul root"), "{}", files[2].1);
 
     let (location, archive) = download(&registry, "acme-oss/sub/aws", "2.0.0", &reader).await;
     assert!(

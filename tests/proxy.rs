@@ -6,30 +6,13 @@ mod common;
 
 use common::terraform::{terraform_init, TerraformRun};
 use common::upstream::{
-    tag_commit, Download, Endpoint, Fault, RawEntry, Repo, StandIns, UPSTREAM_SECRET,
+    sample_repo, tag_commit, Download, Endpoint, Fault, RawEntry, StandIns, UPSTREAM_SECRET,
 };
 use common::{Reply, TestRegistry};
 use std::time::{Duration, Instant};
 
 const CONSUL_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const MODS_SHA: &str = "89abcdef0123456789abcdef0123456789abcdef";
-
-/// A repository with a root module, a submodule and files that must not be served with the
-/// submodule.
-fn repo(label: &str) -> Repo {
-    Repo::files(&[
-        (
-            "main.tf",
-            &format!("# {label} root\noutput \"which\" {{ value = \"{label}\" }}\n"),
-        ),
-        ("README.md", &format!("{label} readme\n")),
-        (
-            "modules/sub/main.tf",
-            &format!("# {label} sub\noutput \"which\" {{ value = \"{label}/sub\" }}\n"),
-        ),
-        ("examples/basic/main.tf", "# example\n"),
-    ])
-}
 
 /// Stand-ins with one module per download form the public registry (or a private one) uses.
 async fn upstream() -> StandIns {
@@ -39,11 +22,16 @@ async fn upstream() -> StandIns {
             "hashicorp",
             "terraform-aws-consul",
             CONSUL_SHA,
-            repo("consul"),
+            sample_repo("consul"),
         )
-        .repo("acme-oss", "terraform-aws-vpc", "v1.2.0", repo("vpc"))
-        .repo("acme-oss", "modules", "v2.0.0", repo("mods"))
-        .repo("acme-oss", "modules", MODS_SHA, repo("mods-sha"))
+        .repo(
+            "acme-oss",
+            "terraform-aws-vpc",
+            "v1.2.0",
+            sample_repo("vpc"),
+        )
+        .repo("acme-oss", "modules", "v2.0.0", sample_repo("mods"))
+        .repo("acme-oss", "modules", MODS_SHA, sample_repo("mods-sha"))
         .module(
             "hashicorp/consul/aws",
             [
@@ -572,7 +560,7 @@ async fn upstream_faults_are_clear_errors_within_the_configured_bound() {
             "acme-oss",
             "linked",
             "v1.0.0",
-            repo("linked").with(RawEntry::symlink("modules/sub/escape", "/etc/passwd")),
+            sample_repo("linked").with(RawEntry::symlink("modules/sub/escape", "/etc/passwd")),
         )
         .module(
             "acme-oss/linked/aws",

@@ -515,6 +515,23 @@ impl Drop for StandIns {
     }
 }
 
+/// A repository with a root module, a submodule and an example, each file naming `label`, so a
+/// test can tell which repository and which directory an installed module came from.
+pub fn sample_repo(label: &str) -> Repo {
+    Repo::files(&[
+        (
+            "main.tf",
+            &format!("# {label} root\noutput \"which\" {{ value = \"{label}\" }}\n"),
+        ),
+        ("README.md", &format!("{label} readme\n")),
+        (
+            "modules/sub/main.tf",
+            &format!("# {label} sub\noutput \"which\" {{ value = \"{label}/sub\" }}\n"),
+        ),
+        ("examples/basic/main.tf", "# example\n"),
+    ])
+}
+
 /// The commit sha the GitHub stand-in gives a tag declared with [`StandIns::repo`]: stable,
 /// 40 hex digits, and different per `(owner, repo, tag)`.
 pub fn tag_commit(owner: &str, repo: &str, tag: &str) -> String {

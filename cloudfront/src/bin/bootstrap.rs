@@ -18,11 +18,11 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
     let config = OriginConfig::from_env().map_err(|message| {
-        tracing::error!(%message, "configuration");
+        tracing::error!(error = %message, "configuration");
         Error::from(message)
     })?;
     let origin = Arc::new(config.connect().await.map_err(|message| {
-        tracing::error!(%message, "configuration");
+        tracing::error!(error = %message, "configuration");
         Error::from(message)
     })?);
     lambda_runtime::run(service_fn(
