@@ -874,3 +874,49 @@ async fn proxy_mode_is_off_by_default() {
     let reply = versions(&registry, "hashicorp/consul/aws", &reader).await;
     assert_eq!(listed(&reply), ["0.2.0"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_are_capped_in_size_and_redirects_stay_on_the_configured_hosts() {
+    let upstream = upstream().await;
+
+    // An archive over the size cap is refused while it streams.
+    let small = TestRegistry::start_with(&proxy_args(
+        &upstream,
+        &["--proxy-max-archive-bytes", "200"],
+    ));
+    let reply = small
+        .get(
+            "/v1/modules/hashicorp/consul/aws/0.2.0/download",
+            Some(&small.master_token),
+        )
+        .await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert_eq!(reply.json()["code"], "upstream_archive_too_large");
+
+    // With the archive host configured elsewhere, the upstream's redirect to the GitHub
+    // stand-in leads to a host this registry does not fetch from: refused, never followed.
+    let elsewhere = TestRegistry::start_with(&[
+        "--proxy",
+        "--proxy-upstream",
+        upstream.registry_url(),
+        "--proxy-github-archive-url",
+        "http://127.0.0.1:9",
+    ]);
+    upstream.clear_requests();
+    let reply = elsewhere
+        .get(
+            "/v1/modules/acme-oss/redirected/aws/4.0.0/download",
+            Some(&elsewhere.master_token),
+        )
+        .await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert_eq!(reply.json()["code"], "upstream_bad_answer");
+    assert!(
+        reply
+            .error()
+            .contains("a host this registry does not fetch from"),
+        "{}",
+        reply.error()
+    );
+    assert_eq!(upstream.github_requests(), Vec::<String>::new());
+}
