@@ -448,12 +448,7 @@ async fn proxy_mode_and_pins_run_on_s3_and_dynamodb() {
 
     // Pinning copies the version among the local ones, with its provenance.
     let reply = registry
-        .send(
-            "POST",
-            "/v1/pins/acme-oss/sub/aws/2.0.0",
-            Some(&master),
-            None,
-        )
+        .post("/v1/pins/acme-oss/sub/aws/2.0.0", &master)
         .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     let pin = reply.json();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::terraform::terraform_init;
+use common::terraform::{module_block, terraform_init};
 use common::{module_archive, versioned_module, TestRegistry};
 use std::path::Path;
 
@@ -19,13 +19,6 @@ async fn publish(registry: &TestRegistry, module: &str, versions: &[&str]) {
             .await;
         assert_eq!(reply.status, 201, "{module} {version}: {}", reply.text());
     }
-}
-
-fn module_block(registry: &TestRegistry, key: &str, module: &str, version: &str) -> String {
-    format!(
-        "module \"{key}\" {{\n  source  = \"{}/{module}\"\n  version = \"{version}\"\n}}\n",
-        registry.host
-    )
 }
 
 #[tokio::test]

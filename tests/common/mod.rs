@@ -197,6 +197,11 @@ impl TestRegistry {
         self.send("GET", path, token, None).await
     }
 
+    /// A `POST` without a body (such as a pin).
+    pub async fn post(&self, path: &str, token: &str) -> Reply {
+        self.send("POST", path, Some(token), None).await
+    }
+
     pub async fn create_token(&self, name: &str, permission: &str) -> String {
         let body = serde_json::json!({ "name": name, "permission": permission });
         let reply = self

@@ -81,3 +81,11 @@ pub fn terraform_init(registry: &TestRegistry, main_tf: &str, token: Option<&str
         .expect("running terraform");
     TerraformRun { output, dir }
 }
+
+/// A `module` block installing `module` (`ns/name/system`) from `registry` at `version`.
+pub fn module_block(registry: &TestRegistry, key: &str, module: &str, version: &str) -> String {
+    format!(
+        "module \"{key}\" {{\n  source  = \"{}/{module}\"\n  version = \"{version}\"\n}}\n",
+        registry.host
+    )
+}
