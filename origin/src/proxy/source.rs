@@ -355,9 +355,10 @@ fn http_source(
             .map(|s| s.map(str::to_owned).collect())
             .unwrap_or_default();
         let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let (Some(&"archive"), Some(last)) = (parts.get(2), parts.last()) else {
+        let (Some(&"archive"), true) = (parts.get(2), parts.len() >= 4) else {
             return Err(SourceError::DisallowedHost(source.to_owned()));
         };
+        let last = parts[parts.len() - 1];
         let repo = github_repo(&parts, source)?;
         let mut reference_parts: Vec<&str> = parts[3..parts.len() - 1].to_vec();
         let file = last
@@ -371,7 +372,7 @@ fn http_source(
                 reference = rest.to_owned();
             }
         }
-        if parts.len() < 4 || !valid_reference(&reference) {
+        if !valid_reference(&reference) {
             return Err(SourceError::InvalidPart {
                 part: "git ref",
                 location: source.to_owned(),
@@ -534,6 +535,8 @@ mod tests {
             "git::https://github.com/acme/mods?ref=../../x",
             "git::https://github.com/acme/mods/extra?ref=v1",
             "https://github.com/acme/../archive/v1.tar.gz",
+            "https://github.com/acme/mods/archive",
+            "https://github.com/acme/mods/archive/",
             "https://registry.example.net/a.tar.gz//../../x",
             "git::https://github.com/acme/mods//../x?ref=v1",
         ] {
