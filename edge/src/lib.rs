@@ -22,7 +22,7 @@ mod wasm;
 
 pub use check::{Decision, Denial, EdgeCheck, EdgeConfig, TokenInfo, ViewerRequest};
 pub use identity::{Identity, IDENTITY_HEADER};
-pub use route::{required_access, Access};
+pub use route::{required_access, Access, ModulePath, Route, RouteSpec, VersionPath, ROUTES};
 pub use signing::{ArchiveSigner, SignatureError, ARCHIVE_PATH_PREFIX};
 pub use tier::{Tier, UnknownTier};
 pub use token::{bearer_token, hash_token, TokenHash, MAX_TOKEN_LEN};

@@ -1,4 +1,16 @@
-use crate::signing::ARCHIVE_PATH_PREFIX;
+//! The registry's routes, written once.
+//!
+//! [`Route::parse`] reads a method and a path into a [`Route`]; [`Route::required_access`] says
+//! what the caller needs for it. The viewer-request check (Lambda@Edge, and `tfreg serve`'s
+//! check in-process) asks it before anything reaches the origin; the origin parses the same way,
+//! dispatches on the [`Route`] and checks the identity the edge passed on against the same
+//! answer, so a request that somehow skipped the edge is still refused. A new route is one row
+//! of [`ROUTES`], one variant of [`Route`] and one arm of `required_access` (which the compiler
+//! makes exhaustive); the origin's dispatch `match` then tells what is left to write.
+//!
+//! Segments are taken as they come (possibly empty); whether they are valid names and versions
+//! is the origin's business, so an invalid name is a `400` that says why, not a `404`.
+
 use crate::Tier;
 
 /// What a request needs before it may reach the origin.
@@ -13,23 +25,261 @@ pub enum Access {
     Token(Tier),
 }
 
-/// The access a route needs. Routes the registry does not know still need a downloader token,
-/// so an anonymous caller learns nothing about what exists.
-pub fn required_access(method: &str, path: &str) -> Access {
+/// A module as the path names it: `{namespace}/{name}/{system}`, not yet validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModulePath<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub system: &'a str,
+}
+
+/// A module version as the path names it, not yet validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionPath<'a> {
+    pub module: ModulePath<'a>,
+    pub version: &'a str,
+}
+
+/// A request, as far as the method and the path tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `GET /.well-known/terraform.json`: the service discovery document.
+    Discovery,
+    /// `GET /archives/{key_path}`: an archive, through a signed URL.
+    Archive { key_path: &'a str },
+    /// `GET /v1/modules/{ns}/{name}/{system}/versions`.
+    Versions(ModulePath<'a>),
+    /// `GET /v1/modules/{ns}/{name}/{system}/{version}/download`: `204` + `X-Terraform-Get`.
+    Download(VersionPath<'a>),
+    /// `GET /v1/modules/{ns}/{name}/{system}/{version}`: the stored version's details.
+    VersionInfo(VersionPath<'a>),
+    /// `PUT /v1/modules/{ns}/{name}/{system}/{version}` with the archive as the body.
+    Upload(VersionPath<'a>),
+    /// `POST …/{version}/uploads`: a presigned URL for a large upload.
+    StartStagedUpload(VersionPath<'a>),
+    /// `POST …/{version}/uploads/{upload_id}`: validate and publish a staged upload.
+    FinishStagedUpload {
+        version: VersionPath<'a>,
+        upload_id: &'a str,
+    },
+    /// `GET /v1/pins`.
+    ListPins,
+    /// `POST /v1/pins/{ns}/{name}/{system}/{version}`.
+    Pin(VersionPath<'a>),
+    /// `DELETE /v1/pins/{ns}/{name}/{system}/{version}`.
+    Unpin(VersionPath<'a>),
+    /// `GET /v1/tokens`.
+    ListTokens,
+    /// `POST /v1/tokens`.
+    CreateToken,
+    /// `DELETE /v1/tokens/{name}`.
+    RevokeToken { name: &'a str },
+    /// A path the registry serves, with a method it does not take there.
+    MethodNotAllowed {
+        allowed: Vec<&'static str>,
+        needs: Tier,
+    },
+    /// No such endpoint.
+    NotFound { needs: Tier },
+}
+
+/// One row of the route table: the methods and the path pattern of a route, and how to build
+/// it from the segments the pattern's `{…}` captured (in order).
+pub struct RouteSpec {
+    pub methods: &'static [&'static str],
+    /// `/`-separated segments; `{name}` captures one segment, a trailing `{…*}` the rest.
+    pub pattern: &'static str,
+    build: for<'a> fn(&[&'a str]) -> Route<'a>,
+}
+
+const READ: &[&str] = &["GET", "HEAD"];
+
+fn module<'a>(c: &[&'a str]) -> ModulePath<'a> {
+    ModulePath {
+        namespace: c[0],
+        name: c[1],
+        system: c[2],
+    }
+}
+
+fn version<'a>(c: &[&'a str]) -> VersionPath<'a> {
+    VersionPath {
+        module: module(c),
+        version: c[3],
+    }
+}
+
+/// Every route, in the order they are tried: the first row whose pattern and method match
+/// wins (so `…/{system}/versions` is a version list, not version "versions").
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        methods: READ,
+        pattern: "/.well-known/terraform.json",
+        build: |_| Route::Discovery,
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/archives/{key_path*}",
+        build: |c| Route::Archive { key_path: c[0] },
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/modules/{namespace}/{name}/{system}/versions",
+        build: |c| Route::Versions(module(c)),
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/modules/{namespace}/{name}/{system}/{version}/download",
+        build: |c| Route::Download(version(c)),
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/modules/{namespace}/{name}/{system}/{version}",
+        build: |c| Route::VersionInfo(version(c)),
+    },
+    RouteSpec {
+        methods: &["PUT"],
+        pattern: "/v1/modules/{namespace}/{name}/{system}/{version}",
+        build: |c| Route::Upload(version(c)),
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/modules/{namespace}/{name}/{system}/{version}/uploads",
+        build: |c| Route::StartStagedUpload(version(c)),
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/modules/{namespace}/{name}/{system}/{version}/uploads/{upload_id}",
+        build: |c| Route::FinishStagedUpload {
+            version: version(c),
+            upload_id: c[4],
+        },
+    },
+    RouteSpec {
+        methods: &["GET"],
+        pattern: "/v1/pins",
+        build: |_| Route::ListPins,
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/pins/{namespace}/{name}/{system}/{version}",
+        build: |c| Route::Pin(version(c)),
+    },
+    RouteSpec {
+        methods: &["DELETE"],
+        pattern: "/v1/pins/{namespace}/{name}/{system}/{version}",
+        build: |c| Route::Unpin(version(c)),
+    },
+    RouteSpec {
+        methods: &["GET"],
+        pattern: "/v1/tokens",
+        build: |_| Route::ListTokens,
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/tokens",
+        build: |_| Route::CreateToken,
+    },
+    RouteSpec {
+        methods: &["DELETE"],
+        pattern: "/v1/tokens/{name}",
+        build: |c| Route::RevokeToken { name: c[0] },
+    },
+];
+
+impl RouteSpec {
+    /// The captured segments when `path` fits the pattern, whatever the method.
+    fn captures<'a>(&self, path: &'a str) -> Option<Vec<&'a str>> {
+        let mut rest = path.strip_prefix('/')?;
+        let mut captured = Vec::new();
+        let mut segments = self.pattern[1..].split('/').peekable();
+        while let Some(segment) = segments.next() {
+            if segment.starts_with('{') && segment.ends_with("*}") {
+                // The rest of the path, whatever it holds.
+                captured.push(rest);
+                return Some(captured);
+            }
+            let (head, tail) = match rest.split_once('/') {
+                Some((head, tail)) => (head, Some(tail)),
+                None => (rest, None),
+            };
+            if segment.starts_with('{') {
+                captured.push(head);
+            } else if segment != head {
+                return None;
+            }
+            match (tail, segments.peek()) {
+                (Some(tail), Some(_)) => rest = tail,
+                (None, None) => return Some(captured),
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+impl<'a> Route<'a> {
+    /// The route a request takes. Never fails: what matches nothing is [`Route::NotFound`] or
+    /// [`Route::MethodNotAllowed`], which still say what a caller needs to learn even that.
+    pub fn parse(method: &str, path: &'a str) -> Route<'a> {
+        let mut allowed: Vec<&'static str> = Vec::new();
+        for spec in ROUTES {
+            let Some(captured) = spec.captures(path) else {
+                continue;
+            };
+            if spec.methods.contains(&method) {
+                return (spec.build)(&captured);
+            }
+            for m in spec.methods {
+                if !allowed.contains(m) {
+                    allowed.push(m);
+                }
+            }
+        }
+        let needs = unmatched_tier(method, path);
+        if allowed.is_empty() {
+            Route::NotFound { needs }
+        } else {
+            Route::MethodNotAllowed { allowed, needs }
+        }
+    }
+
+    /// What a caller needs for this route.
+    pub fn required_access(&self) -> Access {
+        match self {
+            Route::Discovery => Access::Public,
+            Route::Archive { .. } => Access::SignedArchive,
+            Route::Versions(_) | Route::Download(_) | Route::VersionInfo(_) => {
+                Access::Token(Tier::Downloader)
+            }
+            Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
+                Access::Token(Tier::Uploader)
+            }
+            Route::ListPins
+            | Route::Pin(_)
+            | Route::Unpin(_)
+            | Route::ListTokens
+            | Route::CreateToken
+            | Route::RevokeToken { .. } => Access::Token(Tier::Master),
+            Route::MethodNotAllowed { needs, .. } | Route::NotFound { needs } => {
+                Access::Token(*needs)
+            }
+        }
+    }
+}
+
+/// What a request that matches no route needs before it may learn so: a token of the tier the
+/// area it aims at needs, so an anonymous caller learns nothing about what exists, and a
+/// downloader learns nothing about the administration endpoints.
+fn unmatched_tier(method: &str, path: &str) -> Tier {
     let read = matches!(method, "GET" | "HEAD");
-    if path == "/.well-known/terraform.json" && read {
-        return Access::Public;
-    }
-    if path.starts_with(ARCHIVE_PATH_PREFIX) && read {
-        return Access::SignedArchive;
-    }
     if under(path, "/v1/tokens") || under(path, "/v1/pins") {
-        return Access::Token(Tier::Master);
+        Tier::Master
+    } else if path.starts_with("/v1/modules/") && !read {
+        Tier::Uploader
+    } else {
+        Tier::Downloader
     }
-    if path.starts_with("/v1/modules/") && !read {
-        return Access::Token(Tier::Uploader);
-    }
-    Access::Token(Tier::Downloader)
 }
 
 /// `path` is `prefix` itself or lies beneath it on a whole segment.
@@ -38,9 +288,85 @@ fn under(path: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// The access a request needs: [`Route::parse`], then [`Route::required_access`].
+pub fn required_access(method: &str, path: &str) -> Access {
+    Route::parse(method, path).required_access()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TIERS: [Option<Tier>; 4] = [
+        None,
+        Some(Tier::Downloader),
+        Some(Tier::Uploader),
+        Some(Tier::Master),
+    ];
+
+    /// A path that fits `pattern`, with a recognisable value in each capture.
+    fn sample_path(pattern: &str) -> String {
+        pattern
+            .split('/')
+            .map(|segment| match segment {
+                "{namespace}" => "acme",
+                "{name}" => "vpc",
+                "{system}" => "aws",
+                "{version}" => "1.2.0",
+                "{upload_id}" => "0123456789abcdef0123456789abcdef",
+                "{key_path*}" => "acme/vpc/aws/1.2.0/module.tar.gz",
+                literal => literal,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The tier table as the README states it, walked for every route of [`ROUTES`], every
+    /// method it takes and every caller: nobody gets past a route without what it needs.
+    #[test]
+    fn every_route_times_every_tier() {
+        let expected = |route: &Route| match route {
+            Route::Discovery => Access::Public,
+            Route::Archive { .. } => Access::SignedArchive,
+            Route::Versions(_) | Route::Download(_) | Route::VersionInfo(_) => {
+                Access::Token(Tier::Downloader)
+            }
+            Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
+                Access::Token(Tier::Uploader)
+            }
+            Route::MethodNotAllowed { .. } | Route::NotFound { .. } => {
+                panic!("a row of the table must parse to its own route")
+            }
+            _ => Access::Token(Tier::Master),
+        };
+        let mut walked = 0;
+        for spec in ROUTES {
+            let path = sample_path(spec.pattern);
+            for method in spec.methods {
+                let route = Route::parse(method, &path);
+                let access = route.required_access();
+                assert_eq!(access, expected(&route), "{method} {path}");
+                for caller in TIERS {
+                    let admitted = match access {
+                        Access::Public => true,
+                        Access::SignedArchive => false,
+                        Access::Token(needed) => caller.is_some_and(|t| t.grants(needed)),
+                    };
+                    let should = match (access, caller) {
+                        (Access::Public, _) => true,
+                        (Access::SignedArchive, _) | (Access::Token(_), None) => false,
+                        (Access::Token(Tier::Downloader), Some(_)) => true,
+                        (Access::Token(Tier::Uploader), Some(t)) => t != Tier::Downloader,
+                        (Access::Token(Tier::Master), Some(t)) => t == Tier::Master,
+                    };
+                    assert_eq!(admitted, should, "{method} {path} as {caller:?}");
+                    walked += 1;
+                }
+            }
+        }
+        // 14 routes; the five reads take GET and HEAD.
+        assert_eq!(walked, 19 * TIERS.len());
+    }
 
     #[test]
     fn routes_map_to_the_tier_they_need() {
@@ -85,6 +411,160 @@ mod tests {
         ];
         for (method, path, access) in cases {
             assert_eq!(required_access(method, path), access, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn archive_routes_are_the_signed_url_prefix() {
+        let path = format!(
+            "{}acme/vpc/aws/1.0.0/module.tar.gz",
+            crate::ARCHIVE_PATH_PREFIX
+        );
+        assert!(matches!(Route::parse("GET", &path), Route::Archive { .. }));
+    }
+
+    #[test]
+    fn each_row_parses_to_its_route_with_its_segments() {
+        let acme = ModulePath {
+            namespace: "acme",
+            name: "vpc",
+            system: "aws",
+        };
+        let v = VersionPath {
+            module: acme,
+            version: "1.2.0",
+        };
+        let cases = [
+            ("GET", "/.well-known/terraform.json", Route::Discovery),
+            (
+                "HEAD",
+                "/archives/acme/vpc/aws/1.2.0/module.tar.gz",
+                Route::Archive {
+                    key_path: "acme/vpc/aws/1.2.0/module.tar.gz",
+                },
+            ),
+            (
+                "GET",
+                "/v1/modules/acme/vpc/aws/versions",
+                Route::Versions(acme),
+            ),
+            (
+                "GET",
+                "/v1/modules/acme/vpc/aws/1.2.0/download",
+                Route::Download(v),
+            ),
+            (
+                "GET",
+                "/v1/modules/acme/vpc/aws/1.2.0",
+                Route::VersionInfo(v),
+            ),
+            ("PUT", "/v1/modules/acme/vpc/aws/1.2.0", Route::Upload(v)),
+            (
+                "POST",
+                "/v1/modules/acme/vpc/aws/1.2.0/uploads",
+                Route::StartStagedUpload(v),
+            ),
+            (
+                "POST",
+                "/v1/modules/acme/vpc/aws/1.2.0/uploads/abc",
+                Route::FinishStagedUpload {
+                    version: v,
+                    upload_id: "abc",
+                },
+            ),
+            ("GET", "/v1/pins", Route::ListPins),
+            ("POST", "/v1/pins/acme/vpc/aws/1.2.0", Route::Pin(v)),
+            ("DELETE", "/v1/pins/acme/vpc/aws/1.2.0", Route::Unpin(v)),
+            ("GET", "/v1/tokens", Route::ListTokens),
+            ("POST", "/v1/tokens", Route::CreateToken),
+            ("DELETE", "/v1/tokens/ci", Route::RevokeToken { name: "ci" }),
+            // A PUT of version "versions" is an upload (and a 400 at the origin), as before.
+            (
+                "PUT",
+                "/v1/modules/acme/vpc/aws/versions",
+                Route::Upload(VersionPath {
+                    module: acme,
+                    version: "versions",
+                }),
+            ),
+            // Empty segments are kept for the origin to refuse with a reason.
+            ("DELETE", "/v1/tokens/", Route::RevokeToken { name: "" }),
+        ];
+        for (method, path, route) in cases {
+            assert_eq!(Route::parse(method, path), route, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_says_which_methods_it_takes() {
+        let cases: [(&str, &str, &[&str], Tier); 7] = [
+            (
+                "DELETE",
+                "/v1/modules/acme/vpc/aws/1.0.0/download",
+                &["GET", "HEAD"],
+                Tier::Uploader,
+            ),
+            (
+                "DELETE",
+                "/v1/modules/acme/vpc/aws/1.0.0",
+                &["GET", "HEAD", "PUT"],
+                Tier::Uploader,
+            ),
+            ("PUT", "/v1/tokens", &["GET", "POST"], Tier::Master),
+            ("GET", "/v1/tokens/ci", &["DELETE"], Tier::Master),
+            (
+                "PUT",
+                "/v1/pins/acme/vpc/aws/1.0.0",
+                &["POST", "DELETE"],
+                Tier::Master,
+            ),
+            (
+                "POST",
+                "/.well-known/terraform.json",
+                &["GET", "HEAD"],
+                Tier::Downloader,
+            ),
+            (
+                "PUT",
+                "/archives/acme/vpc/aws/1.0.0.tar.gz",
+                &["GET", "HEAD"],
+                Tier::Downloader,
+            ),
+        ];
+        for (method, path, allowed, needs) in cases {
+            assert_eq!(
+                Route::parse(method, path),
+                Route::MethodNotAllowed {
+                    allowed: allowed.to_vec(),
+                    needs
+                },
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_matches_nothing_still_needs_a_token() {
+        let cases = [
+            ("GET", "/anything/else", Tier::Downloader),
+            ("GET", "/v1/tokensmith", Tier::Downloader),
+            ("GET", "/v1/tokens/a/b", Tier::Master),
+            ("GET", "/v1/pins/acme", Tier::Master),
+            ("POST", "/v1/modules/acme", Tier::Uploader),
+            (
+                "GET",
+                "/v1/modules/acme/vpc/aws/versions/",
+                Tier::Downloader,
+            ),
+            ("GET", "", Tier::Downloader),
+        ];
+        for (method, path, needs) in cases {
+            assert_eq!(
+                Route::parse(method, path),
+                Route::NotFound { needs },
+                "{method} {path}"
+            );
+            assert_eq!(required_access(method, path), Access::Token(needs));
         }
     }
 }
