@@ -10,12 +10,10 @@ use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Body, Frame};
 use std::sync::{Arc, Mutex};
 use tfreg_edge::{
-    Decision, Denial, EdgeCheck, Identity, TokenHash, TokenInfo, ViewerRequest,
-    ARCHIVE_PATH_PREFIX, IDENTITY_HEADER,
+    Decision, Denial, EdgeCheck, Identity, Route, TokenHash, TokenInfo, ViewerRequest,
+    IDENTITY_HEADER,
 };
-use tfreg_origin::{
-    now_unix, ApiError, OriginRequest, OriginResponse, Registry, RequestBody, MAX_JSON_BODY_BYTES,
-};
+use tfreg_origin::{now_unix, ApiError, OriginRequest, OriginResponse, Registry, RequestBody};
 use tokio::io::AsyncWriteExt;
 
 pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
@@ -90,10 +88,10 @@ impl Distribution {
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        let route = Route::parse(request.method().as_str(), &path);
 
-        if path == DISCOVERY_PATH && (method == Method::GET || method == Method::HEAD) {
+        if route == Route::Discovery {
             return json_response(200, DISCOVERY_DOCUMENT.to_owned());
         }
 
@@ -107,10 +105,14 @@ impl Distribution {
             }
         };
 
-        if let Some(key_path) = path.strip_prefix(ARCHIVE_PATH_PREFIX) {
+        if let Route::Archive { key_path } = route {
             return self.archive(key_path).await;
         }
-        self.origin(request, identity).await
+        let body_limit = self.registry.body_limit(&route);
+        let too_large = ApiError::too_large(&route, body_limit);
+        let spool_to_disk = matches!(route, Route::Upload(_));
+        self.origin(request, identity, body_limit, too_large, spool_to_disk)
+            .await
     }
 
     /// The viewer-request function: the edge core decides, this does the one lookup it may
@@ -190,21 +192,27 @@ impl Distribution {
         }
     }
 
+    /// Passes a request on to the registry. Its body is read up to `body_limit` (what the
+    /// registry takes on this route), into a scratch file when `spool_to_disk` (archives),
+    /// otherwise into memory; past the limit the answer is `too_large`.
     async fn origin<B>(
         &self,
         request: Request<B>,
         identity: Option<Identity>,
+        body_limit: u64,
+        too_large: ApiError,
+        spool_to_disk: bool,
     ) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let (parts, body) = request.into_parts();
-        let is_upload = parts.method == Method::PUT && parts.uri.path().starts_with("/v1/modules/");
-        let body = if is_upload {
-            self.spool_upload(&parts.headers, body).await
+        let body = if spool_to_disk {
+            self.spool_upload(&parts.headers, body, body_limit, too_large)
+                .await
         } else {
-            read_small_body(body).await
+            read_small_body(body, body_limit, too_large).await
         };
         let body = match body {
             Ok(body) => body,
@@ -244,19 +252,13 @@ impl Distribution {
         &self,
         headers: &http::HeaderMap,
         mut body: B,
+        limit: u64,
+        too_large: ApiError,
     ) -> Result<RequestBody, ApiError>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let limit = self.registry.config().max_upload_bytes;
-        let too_large = || {
-            ApiError::new(
-                413,
-                "archive_too_large",
-                format!("the archive is larger than the {limit}-byte upload limit"),
-            )
-        };
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -265,7 +267,7 @@ impl Distribution {
             if len <= limit + DRAIN_AFTER_REJECT_BYTES {
                 drain(&mut body, DRAIN_AFTER_REJECT_BYTES).await;
             }
-            return Err(too_large());
+            return Err(too_large);
         }
         let scratch = self.registry.config().scratch_dir.clone();
         let io_error =
@@ -281,7 +283,7 @@ impl Distribution {
                 written += data.len() as u64;
                 if written > limit {
                     drain(&mut body, DRAIN_AFTER_REJECT_BYTES).await;
-                    return Err(too_large());
+                    return Err(too_large);
                 }
                 file.write_all(&data).await.map_err(io_error)?;
             }
@@ -309,12 +311,16 @@ where
     }
 }
 
-async fn read_small_body<B>(body: B) -> Result<RequestBody, ApiError>
+async fn read_small_body<B>(
+    body: B,
+    limit: u64,
+    too_large: ApiError,
+) -> Result<RequestBody, ApiError>
 where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    match Limited::new(body, MAX_JSON_BODY_BYTES as usize)
+    match Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
         .collect()
         .await
     {
@@ -331,11 +337,7 @@ where
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                Err(ApiError::new(
-                    413,
-                    "body_too_large",
-                    format!("request bodies here are limited to {MAX_JSON_BODY_BYTES} bytes"),
-                ))
+                Err(too_large)
             } else {
                 Err(ApiError::bad_request(format!(
                     "reading the request body failed: {error}"

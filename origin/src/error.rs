@@ -29,6 +29,34 @@ impl ApiError {
         Self::new(400, "bad_request", message)
     }
 
+    /// `413` for an archive over the upload limit.
+    pub fn archive_too_large(limit: u64) -> Self {
+        Self::new(
+            413,
+            "archive_too_large",
+            format!("the archive is larger than the {limit}-byte upload limit"),
+        )
+    }
+
+    /// `413` for a request body over `limit` (token and pin requests, anything but an
+    /// archive).
+    pub fn body_too_large(limit: u64) -> Self {
+        Self::new(
+            413,
+            "body_too_large",
+            format!("request bodies here are limited to {limit} bytes"),
+        )
+    }
+
+    /// The `413` a body over [`Registry::body_limit`](crate::Registry::body_limit) gets on
+    /// `route`.
+    pub fn too_large(route: &tfreg_edge::Route<'_>, limit: u64) -> Self {
+        match route {
+            tfreg_edge::Route::Upload(_) => Self::archive_too_large(limit),
+            _ => Self::body_too_large(limit),
+        }
+    }
+
     pub fn body_json(&self) -> String {
         serde_json::json!({ "errors": [self.message], "code": self.code }).to_string()
     }

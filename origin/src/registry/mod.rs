@@ -1,0 +1,290 @@
+//! The registry's HTTP surface as one plain async function, [`Registry::handle`], from an
+//! [`OriginRequest`] to an [`OriginResponse`]. `tfreg serve` calls it in-process after the
+//! edge check; the origin Lambda calls it from its event adapter.
+//!
+//! The request is parsed once into a [`Route`] (the table the edge checks tiers with), the
+//! identity the edge passed on is checked again against that route, and the route is
+//! dispatched to the handlers, one file per resource:
+//!
+//! - [`http`]: the request and response types the adapters translate to and from;
+//! - `modules`: version lists, version details, downloads (local, or through the proxy);
+//! - `uploads`: `PUT` of an archive, and the staged path for large ones;
+//! - `pins`: copying upstream versions in, listing and removing them;
+//! - `tokens`: the master token, token creation, listing and revocation.
+
+mod clock;
+pub mod http;
+mod modules;
+mod pins;
+#[cfg(test)]
+mod test_support;
+mod tokens;
+mod uploads;
+
+pub use clock::now_unix;
+pub use http::{OriginRequest, OriginResponse, RequestBody};
+
+use crate::archive::ArchiveLimits;
+use crate::error::ApiError;
+use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::proxy::Proxy;
+use crate::storage::{
+    ArchiveBody, ArchiveStore, PinStore, StorageError, TokenStore, UploadStaging,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tfreg_edge::{
+    Access, ArchiveSigner, Identity, ModulePath, Route, VersionPath, IDENTITY_HEADER,
+};
+
+/// The name of the token made on first start.
+pub const MASTER_TOKEN_NAME: &str = "master";
+
+/// Largest upload accepted by default: 100 MiB. Terraform modules are source code; an archive
+/// this large almost always carries something it should not (provider binaries, state).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Largest non-upload request body (token requests): 64 KiB.
+pub const MAX_JSON_BODY_BYTES: u64 = 64 * 1024;
+
+/// How long a signed archive URL stays valid by default. Terraform fetches it right after it
+/// asks for the download, so minutes are plenty.
+pub const DEFAULT_ARCHIVE_URL_TTL_SECS: u64 = 300;
+
+/// `Cache-Control` of version lists and download answers: shared caches (CloudFront, after
+/// the edge check) may keep them 30 s; clients revalidate. A download answer's archive URL
+/// outlives that by minutes.
+pub const CACHEABLE_READ: &str = "max-age=0, s-maxage=30";
+
+/// `Cache-Control` of everything else: token administration, writes, errors.
+pub const NOT_CACHEABLE: &str = "no-store";
+
+/// Where proxied (cached, not pinned) archives are served, beneath `/archives/`. Namespaces
+/// start with a letter or digit, so no module's archives can collide with it.
+pub const PROXY_CACHE_PATH: &str = "_proxy/";
+
+/// How long the presigned URL of a large upload stays valid.
+pub const DEFAULT_STAGED_UPLOAD_URL_TTL_SECS: u64 = 900;
+
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub archive_url_ttl_secs: u64,
+    /// Largest archive in the body of a `PUT`.
+    pub max_upload_bytes: u64,
+    /// Largest archive through the large-upload path (staged, then finalized).
+    pub max_staged_upload_bytes: u64,
+    pub staged_upload_url_ttl_secs: u64,
+    pub archive_limits: ArchiveLimits,
+    /// Where uploads are normalised before they are published.
+    pub scratch_dir: PathBuf,
+}
+
+impl RegistryConfig {
+    pub fn new(scratch_dir: PathBuf) -> Self {
+        RegistryConfig {
+            archive_url_ttl_secs: DEFAULT_ARCHIVE_URL_TTL_SECS,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_staged_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            staged_upload_url_ttl_secs: DEFAULT_STAGED_UPLOAD_URL_TTL_SECS,
+            archive_limits: ArchiveLimits::default(),
+            scratch_dir,
+        }
+    }
+}
+
+pub struct Registry {
+    archives: Arc<dyn ArchiveStore>,
+    tokens: Arc<dyn TokenStore>,
+    staging: Option<Arc<dyn UploadStaging>>,
+    proxy: Option<Arc<Proxy>>,
+    pins: Option<Arc<dyn PinStore>>,
+    signer: ArchiveSigner,
+    config: RegistryConfig,
+}
+
+impl Registry {
+    pub fn new(
+        archives: Arc<dyn ArchiveStore>,
+        tokens: Arc<dyn TokenStore>,
+        signer: ArchiveSigner,
+        config: RegistryConfig,
+    ) -> Self {
+        Registry {
+            archives,
+            tokens,
+            staging: None,
+            proxy: None,
+            pins: None,
+            signer,
+            config,
+        }
+    }
+
+    /// Turns on the large-upload path (presigned upload, then finalize).
+    pub fn with_upload_staging(mut self, staging: Arc<dyn UploadStaging>) -> Self {
+        self.staging = Some(staging);
+        self
+    }
+
+    /// Turns on the upstream registry: proxy mode (if `proxy.config().enabled`) and pinning
+    /// (with [`Registry::with_pins`]).
+    pub fn with_proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(Arc::new(proxy));
+        self
+    }
+
+    /// Where pins are recorded (`GET /v1/pins`).
+    pub fn with_pins(mut self, pins: Arc<dyn PinStore>) -> Self {
+        self.pins = Some(pins);
+        self
+    }
+
+    pub fn proxy(&self) -> Option<&Arc<Proxy>> {
+        self.proxy.as_ref()
+    }
+
+    /// The archive a path beneath `/archives/` names: a local version, or a proxied one
+    /// beneath [`PROXY_CACHE_PATH`]. `None` for anything else.
+    pub async fn open_archive_path(
+        &self,
+        key_path: &str,
+    ) -> Result<Option<ArchiveBody>, StorageError> {
+        let (store, key_path) = match key_path.strip_prefix(PROXY_CACHE_PATH) {
+            Some(rest) => match &self.proxy {
+                Some(proxy) => (proxy.cache(), rest),
+                None => return Ok(None),
+            },
+            None => (&self.archives, key_path),
+        };
+        match ArchiveKey::parse(key_path) {
+            Some(key) => store.open_archive(&key).await,
+            None => Ok(None),
+        }
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    pub fn archives(&self) -> &Arc<dyn ArchiveStore> {
+        &self.archives
+    }
+
+    pub fn tokens(&self) -> &Arc<dyn TokenStore> {
+        &self.tokens
+    }
+
+    pub async fn handle(&self, request: OriginRequest) -> OriginResponse {
+        let method = request.method.clone();
+        let path = request.path.clone();
+        match self.dispatch(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                if error.status >= 500 {
+                    tracing::warn!(%method, %path, status = error.status, code = error.code, "request failed");
+                }
+                OriginResponse::error(&error)
+            }
+        }
+    }
+
+    /// The most a request's body may hold on `route`: what an adapter reads before it gives
+    /// up with [`ApiError::too_large`]. The registry checks it again itself.
+    pub fn body_limit(&self, route: &Route<'_>) -> u64 {
+        match route {
+            Route::Upload(_) => self.config.max_upload_bytes,
+            _ => MAX_JSON_BODY_BYTES,
+        }
+    }
+
+    async fn dispatch(&self, request: OriginRequest) -> Result<OriginResponse, ApiError> {
+        let route = Route::parse(&request.method, &request.path);
+        let caller = self
+            .authorize(&route, &request)?
+            .map(|identity| identity.token_name)
+            .unwrap_or_default();
+        let body = request.body;
+        match route {
+            Route::Versions(module) => self.versions(&module_address(module)?).await,
+            Route::Download(version) => self.download(archive_key(version)?).await,
+            Route::VersionInfo(version) => self.version_info(archive_key(version)?).await,
+            Route::Upload(version) => {
+                let limit = self.config.max_upload_bytes;
+                self.upload(archive_key(version)?, body, caller, limit)
+                    .await
+            }
+            Route::StartStagedUpload(version) => {
+                self.start_staged_upload(archive_key(version)?).await
+            }
+            Route::FinishStagedUpload { version, upload_id } => {
+                self.finalize_staged_upload(archive_key(version)?, upload_id, caller)
+                    .await
+            }
+            Route::ListPins => self.list_pins().await,
+            Route::Pin(version) => self.pin(archive_key(version)?, body, caller).await,
+            Route::Unpin(version) => self.unpin(archive_key(version)?).await,
+            Route::ListTokens => self.list_tokens().await,
+            Route::CreateToken => self.create_token(body).await,
+            Route::RevokeToken { name } => self.revoke_token(name, &caller).await,
+            Route::MethodNotAllowed { allowed, .. } => Err(ApiError::new(
+                405,
+                "method_not_allowed",
+                format!(
+                    "{} is not allowed here; use {}",
+                    request.method,
+                    allowed.join(", ")
+                ),
+            )),
+            // Discovery and archives are served before the origin (S3 behind CloudFront).
+            Route::Discovery | Route::Archive { .. } | Route::NotFound { .. } => {
+                Err(ApiError::not_found(format!(
+                    "no such endpoint: {} {}",
+                    request.method, request.path
+                )))
+            }
+        }
+    }
+
+    /// The edge has already checked the token; the origin checks the identity it passed on
+    /// against the same route, so a misrouted request cannot skip the check.
+    fn authorize(
+        &self,
+        route: &Route<'_>,
+        request: &OriginRequest,
+    ) -> Result<Option<Identity>, ApiError> {
+        let needed = match route.required_access() {
+            Access::Token(tier) => tier,
+            Access::Public | Access::SignedArchive => return Ok(None),
+        };
+        let identity = request
+            .header(IDENTITY_HEADER)
+            .and_then(Identity::from_header_value)
+            .ok_or_else(|| ApiError::new(401, "missing_token", "this needs a bearer token"))?;
+        if !identity.tier.grants(needed) {
+            return Err(ApiError::new(
+                403,
+                "insufficient_tier",
+                format!(
+                    "token {:?} has the {} tier; this needs {}",
+                    identity.token_name, identity.tier, needed
+                ),
+            ));
+        }
+        Ok(Some(identity))
+    }
+}
+
+fn module_address(module: ModulePath<'_>) -> Result<ModuleAddress, ApiError> {
+    Ok(ModuleAddress::new(
+        module.namespace,
+        module.name,
+        module.system,
+    )?)
+}
+
+fn archive_key(version: VersionPath<'_>) -> Result<ArchiveKey, ApiError> {
+    Ok(ArchiveKey::new(
+        module_address(version.module)?,
+        ModuleVersion::parse(version.version)?,
+    ))
+}

@@ -1,0 +1,196 @@
+//! Publishing: a `PUT` with the archive as the body, and the staged path for archives larger
+//! than a request may carry (a presigned upload, then finalize).
+
+use super::clock::{now_rfc3339, now_unix, unix_to_rfc3339};
+use super::modules::{describe_version, version_exists};
+use super::{OriginResponse, Registry, RequestBody};
+use crate::archive::normalize_archive;
+use crate::error::ApiError;
+use crate::names::ArchiveKey;
+use crate::storage::{ArchiveBody, PublishOutcome, StorageError, UploadStaging, VersionMeta};
+use rand::RngCore;
+use serde_json::json;
+use std::io::{Seek, SeekFrom};
+use std::sync::Arc;
+
+impl Registry {
+    /// Validates, normalises and publishes an archive of at most `limit` bytes.
+    pub(super) async fn upload(
+        &self,
+        key: ArchiveKey,
+        body: RequestBody,
+        uploader: String,
+        limit: u64,
+    ) -> Result<OriginResponse, ApiError> {
+        // Whatever the adapter already enforced, the registry holds its own limit.
+        if body.len()? > limit {
+            return Err(ApiError::archive_too_large(limit));
+        }
+        // Cheap early answer; the conditional publish below is what makes it correct.
+        if self.archives.version_meta(&key).await?.is_some() {
+            return Err(version_exists(&key));
+        }
+        let limits = self.config.archive_limits.clone();
+        let scratch_dir = self.config.scratch_dir.clone();
+        let (normalized, staged) = tokio::task::spawn_blocking(move || {
+            let output = tempfile::Builder::new()
+                .prefix("upload-")
+                .suffix(".tar.gz")
+                .tempfile_in(&scratch_dir)
+                .map_err(|e| ApiError::from(StorageError::Io(e)))?;
+            let normalized = match body {
+                RequestBody::Empty => return Err(empty_body()),
+                RequestBody::Bytes(bytes) if bytes.is_empty() => return Err(empty_body()),
+                RequestBody::Bytes(bytes) => {
+                    normalize_archive(std::io::Cursor::new(bytes), output.as_file(), &limits)?
+                }
+                RequestBody::File(mut file) => {
+                    file.seek(SeekFrom::Start(0))
+                        .map_err(|e| ApiError::from(StorageError::Io(e)))?;
+                    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+                        return Err(empty_body());
+                    }
+                    normalize_archive(std::io::BufReader::new(file), output.as_file(), &limits)?
+                }
+            };
+            Ok((normalized, output.into_temp_path()))
+        })
+        .await
+        .map_err(|e| ApiError::new(500, "internal", format!("upload task failed: {e}")))??;
+
+        let meta = VersionMeta {
+            sha256: normalized.sha256.clone(),
+            size: normalized.size,
+            uploaded_at: now_rfc3339(),
+            uploader,
+            source: "upload".into(),
+            origin_url: None,
+        };
+        let outcome = self
+            .archives
+            .publish(&key, staged.to_path_buf(), &meta)
+            .await?;
+        drop(staged);
+        match outcome {
+            PublishOutcome::Created => {
+                tracing::info!(module = %key.module, version = %key.version, size = meta.size, uploader = %meta.uploader, "version published");
+                let mut body = describe_version(&key, &meta);
+                body["files"] = json!(normalized.files);
+                let mut response = OriginResponse::json(201, body);
+                response.headers.push((
+                    "location".into(),
+                    format!("/v1/modules/{}/{}", key.module, key.version),
+                ));
+                Ok(response)
+            }
+            PublishOutcome::AlreadyExists => Err(version_exists(&key)),
+        }
+    }
+
+    pub(super) fn staging(&self) -> Result<&Arc<dyn UploadStaging>, ApiError> {
+        self.staging.as_ref().ok_or_else(|| {
+            ApiError::not_found(format!(
+                "this registry takes archives of up to {} bytes directly in the body of a PUT; it has no separate large-upload path",
+                self.config.max_upload_bytes
+            ))
+        })
+    }
+
+    /// Step one of a large upload: a presigned URL to PUT the archive to, and where to
+    /// finalize it.
+    pub(super) async fn start_staged_upload(
+        &self,
+        key: ArchiveKey,
+    ) -> Result<OriginResponse, ApiError> {
+        let staging = self.staging()?;
+        if self.archives.version_meta(&key).await?.is_some() {
+            return Err(version_exists(&key));
+        }
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let upload_id = hex::encode(id);
+        let ttl = self.config.staged_upload_url_ttl_secs;
+        let upload_url = staging.upload_url(&key, &upload_id, ttl).await?;
+        let finalize = format!(
+            "/v1/modules/{}/{}/uploads/{upload_id}",
+            key.module, key.version
+        );
+        Ok(OriginResponse::json(
+            201,
+            json!({
+                "upload_id": upload_id,
+                "upload_url": upload_url,
+                "method": "PUT",
+                "expires_at": unix_to_rfc3339(now_unix() + ttl),
+                "max_bytes": self.config.max_staged_upload_bytes,
+                "finalize": finalize,
+                "next": format!("PUT the archive to upload_url, then POST {finalize}"),
+            }),
+        ))
+    }
+
+    /// Step two: validate the staged archive and publish it like any upload. The staged
+    /// object is removed once it has an answer other than "try again".
+    pub(super) async fn finalize_staged_upload(
+        &self,
+        key: ArchiveKey,
+        upload_id: &str,
+        uploader: String,
+    ) -> Result<OriginResponse, ApiError> {
+        let staging = self.staging()?;
+        let well_formed = upload_id.len() == 32
+            && upload_id
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !well_formed {
+            return Err(ApiError::bad_request(format!(
+                "invalid upload id {upload_id:?}: use the upload_id the uploads request returned"
+            )));
+        }
+        let Some(mut staged) = staging.open(&key, upload_id).await? else {
+            return Err(ApiError::not_found(format!(
+                "nothing was uploaded for upload {upload_id}: PUT the archive to its upload_url first (the URL lives {} seconds)",
+                self.config.staged_upload_url_ttl_secs
+            )));
+        };
+        let limit = self.config.max_staged_upload_bytes;
+        let outcome = if staged.len > limit {
+            Err(ApiError::archive_too_large(limit))
+        } else {
+            let spooled = spool(&mut staged, &self.config.scratch_dir, limit).await?;
+            self.upload(key.clone(), RequestBody::File(spooled), uploader, limit)
+                .await
+        };
+        let settled = outcome
+            .as_ref()
+            .map_or_else(|error| error.status < 500, |_| true);
+        if settled {
+            staging.delete(&key, upload_id).await?;
+        }
+        outcome
+    }
+}
+
+/// Copies a staged archive into an unnamed scratch file, refusing more than `limit` bytes.
+async fn spool(
+    staged: &mut ArchiveBody,
+    scratch_dir: &std::path::Path,
+    limit: u64,
+) -> Result<std::fs::File, ApiError> {
+    use tokio::io::AsyncReadExt;
+    let file = tempfile::tempfile_in(scratch_dir).map_err(StorageError::Io)?;
+    let mut file = tokio::fs::File::from_std(file);
+    let copied = tokio::io::copy(&mut (&mut staged.reader).take(limit + 1), &mut file)
+        .await
+        .map_err(StorageError::Io)?;
+    if copied > limit {
+        return Err(ApiError::archive_too_large(limit));
+    }
+    Ok(file.into_std().await)
+}
+
+fn empty_body() -> ApiError {
+    ApiError::bad_request(
+        "the request body is empty: send the module archive (tar.gz or zip) as the body",
+    )
+}
