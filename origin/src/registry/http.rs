@@ -15,7 +15,7 @@ pub enum RequestBody {
 
 impl RequestBody {
     /// How many bytes the body holds.
-    pub fn len(&self) -> Result<u64, ApiError> {
+    pub fn size(&self) -> Result<u64, ApiError> {
         Ok(match self {
             RequestBody::Empty => 0,
             RequestBody::Bytes(bytes) => bytes.len() as u64,

@@ -288,3 +288,111 @@ fn archive_key(version: VersionPath<'_>) -> Result<ArchiveKey, ApiError> {
         ModuleVersion::parse(version.version)?,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{code, json, TestRegistry};
+    use super::*;
+    use tfreg_edge::Tier;
+
+    #[tokio::test]
+    async fn a_request_without_the_edge_identity_is_401() {
+        let registry = TestRegistry::new();
+        for (method, path) in [
+            ("GET", "/v1/modules/acme/vpc/aws/versions"),
+            ("PUT", "/v1/modules/acme/vpc/aws/1.0.0"),
+            ("GET", "/v1/tokens"),
+            ("GET", "/v1/nothing"),
+        ] {
+            let response = registry.send(method, path, None, RequestBody::Empty).await;
+            assert_eq!(response.status, 401, "{method} {path}");
+            assert_eq!(code(&response), "missing_token");
+            assert!(response.header("www-authenticate").is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_origin_checks_the_tier_against_the_same_route_table() {
+        let registry = TestRegistry::new();
+        let cases = [
+            ("PUT", "/v1/modules/acme/vpc/aws/1.0.0", Tier::Downloader),
+            (
+                "POST",
+                "/v1/modules/acme/vpc/aws/1.0.0/uploads",
+                Tier::Downloader,
+            ),
+            ("GET", "/v1/tokens", Tier::Uploader),
+            ("POST", "/v1/pins/acme/vpc/aws/1.0.0", Tier::Uploader),
+            ("GET", "/v1/tokens/nothing/here", Tier::Uploader),
+        ];
+        for (method, path, tier) in cases {
+            let response = registry
+                .send(method, path, Some(("low", tier)), RequestBody::Empty)
+                .await;
+            assert_eq!(response.status, 403, "{method} {path} as {tier}");
+            assert_eq!(code(&response), "insufficient_tier");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_known_path_with_another_method_is_405_naming_the_methods() {
+        let registry = TestRegistry::new();
+        let response = registry.as_master("PUT", "/v1/tokens", "").await;
+        assert_eq!(response.status, 405);
+        assert_eq!(
+            json(&response)["errors"][0],
+            "PUT is not allowed here; use GET, POST"
+        );
+        let response = registry
+            .as_master("DELETE", "/v1/modules/acme/vpc/aws/1.0.0/download", "")
+            .await;
+        assert_eq!(response.status, 405);
+        assert_eq!(
+            json(&response)["errors"][0],
+            "DELETE is not allowed here; use GET, HEAD"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_endpoints_and_edge_served_paths_are_404_at_the_origin() {
+        let registry = TestRegistry::new();
+        for path in [
+            "/v1/nothing",
+            "/.well-known/terraform.json",
+            "/archives/acme/vpc/aws/1.0.0/module.tar.gz",
+        ] {
+            let response = registry.as_master("GET", path, "").await;
+            assert_eq!(response.status, 404, "{path}");
+            assert_eq!(
+                json(&response)["errors"][0],
+                format!("no such endpoint: GET {path}")
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn invalid_names_and_versions_are_400_with_the_reason() {
+        let registry = TestRegistry::new();
+        let response = registry
+            .as_master("GET", "/v1/modules/Acme!/vpc/aws/versions", "")
+            .await;
+        assert_eq!(response.status, 400);
+        assert_eq!(code(&response), "invalid_name");
+        let response = registry
+            .as_master("GET", "/v1/modules/acme/vpc/aws/one/download", "")
+            .await;
+        assert_eq!(response.status, 400);
+        assert_eq!(code(&response), "invalid_version");
+    }
+
+    #[test]
+    fn the_body_limit_is_the_upload_limit_for_uploads_and_small_otherwise() {
+        let registry = TestRegistry::with_config(|config| config.max_upload_bytes = 1234);
+        let upload = Route::parse("PUT", "/v1/modules/acme/vpc/aws/1.0.0");
+        assert_eq!(registry.registry.body_limit(&upload), 1234);
+        let token = Route::parse("POST", "/v1/tokens");
+        assert_eq!(registry.registry.body_limit(&token), MAX_JSON_BODY_BYTES);
+        assert_eq!(ApiError::too_large(&upload, 1234).code, "archive_too_large");
+        assert_eq!(ApiError::too_large(&token, 10).code, "body_too_large");
+    }
+}

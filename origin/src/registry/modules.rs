@@ -211,3 +211,102 @@ pub(super) fn version_exists(key: &ArchiveKey) -> ApiError {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{code, json, TestRegistry};
+    use super::super::RequestBody;
+    use tfreg_edge::Tier;
+
+    async fn get(registry: &TestRegistry, path: &str) -> super::OriginResponse {
+        registry
+            .send(
+                "GET",
+                path,
+                Some(("reader", Tier::Downloader)),
+                RequestBody::Empty,
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn versions_are_listed_in_semver_order_and_cacheable() {
+        let registry = TestRegistry::new();
+        for version in ["1.10.0", "1.9.0", "1.2.0-rc.1", "1.2.0"] {
+            registry.publish("acme/vpc/aws", version).await;
+        }
+        let response = get(&registry, "/v1/modules/acme/vpc/aws/versions").await;
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            json(&response),
+            serde_json::json!({"modules": [{"source": "acme/vpc/aws", "versions": [
+                {"version": "1.2.0-rc.1"}, {"version": "1.2.0"},
+                {"version": "1.9.0"}, {"version": "1.10.0"}
+            ]}]})
+        );
+        assert_eq!(
+            response.header("cache-control"),
+            Some(super::super::CACHEABLE_READ)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_module_or_version_is_404() {
+        let registry = TestRegistry::new();
+        let response = get(&registry, "/v1/modules/acme/vpc/aws/versions").await;
+        assert_eq!(response.status, 404);
+        assert_eq!(
+            json(&response)["errors"][0],
+            "module acme/vpc/aws not found"
+        );
+        registry.publish("acme/vpc/aws", "1.0.0").await;
+        let response = get(&registry, "/v1/modules/acme/vpc/aws/2.0.0/download").await;
+        assert_eq!(response.status, 404);
+        assert_eq!(
+            json(&response)["errors"][0],
+            "module acme/vpc/aws has no version 2.0.0"
+        );
+        let response = get(&registry, "/v1/modules/acme/vpc/aws/2.0.0").await;
+        assert_eq!(response.status, 404);
+        assert_eq!(code(&response), "not_found");
+    }
+
+    #[tokio::test]
+    async fn a_download_is_204_with_a_signed_url_carrying_the_checksum() {
+        let registry = TestRegistry::new();
+        let published = json(&registry.publish("acme/vpc/aws", "1.0.0").await);
+        let response = get(&registry, "/v1/modules/acme/vpc/aws/1.0.0/download").await;
+        assert_eq!(response.status, 204);
+        assert!(response.body.is_empty());
+        let location = response.header("x-terraform-get").expect("X-Terraform-Get");
+        assert!(
+            location.starts_with("/archives/acme/vpc/aws/1.0.0/module.tar.gz?expires="),
+            "{location}"
+        );
+        assert!(location.contains("&signature="), "{location}");
+        assert!(
+            location.ends_with(&format!(
+                "&checksum=sha256:{}",
+                published["sha256"].as_str().unwrap()
+            )),
+            "{location}"
+        );
+        assert_eq!(
+            response.header("cache-control"),
+            Some(super::super::CACHEABLE_READ)
+        );
+    }
+
+    #[tokio::test]
+    async fn version_details_say_who_uploaded_what() {
+        let registry = TestRegistry::new();
+        registry.publish("acme/vpc/aws", "1.0.0").await;
+        let response = get(&registry, "/v1/modules/acme/vpc/aws/v1.0.0").await;
+        assert_eq!(response.status, 200);
+        let details = json(&response);
+        assert_eq!(details["version"], "1.0.0");
+        assert_eq!(details["uploader"], "ci");
+        assert_eq!(details["origin"], "upload");
+        assert_eq!(details["sha256"].as_str().unwrap().len(), 64);
+    }
+}

@@ -194,3 +194,83 @@ fn describe_pin(pin: &PinRecord) -> serde_json::Value {
         "policy_override": pin.policy_override,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{code, json, TestRegistry};
+
+    #[tokio::test]
+    async fn without_an_upstream_pinning_is_not_available() {
+        let registry = TestRegistry::new();
+        for (method, path) in [
+            ("GET", "/v1/pins"),
+            ("POST", "/v1/pins/hashicorp/consul/aws/0.1.0"),
+            ("DELETE", "/v1/pins/hashicorp/consul/aws/0.1.0"),
+        ] {
+            let response = registry.as_master(method, path, "").await;
+            assert_eq!(response.status, 404, "{method} {path}");
+            assert!(json(&response)["errors"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("pinning is not available"));
+        }
+    }
+
+    #[tokio::test]
+    async fn pins_list_empty_and_uploads_cannot_be_unpinned() {
+        let registry = TestRegistry::with_unreachable_upstream();
+        let response = registry.as_master("GET", "/v1/pins", "").await;
+        assert_eq!(json(&response), serde_json::json!({"pins": []}));
+        registry.publish("acme/vpc/aws", "1.0.0").await;
+        let response = registry
+            .as_master("DELETE", "/v1/pins/acme/vpc/aws/1.0.0", "")
+            .await;
+        assert_eq!(response.status, 409);
+        assert_eq!(code(&response), "not_a_pin");
+        let response = registry
+            .as_master("DELETE", "/v1/pins/acme/vpc/aws/2.0.0", "")
+            .await;
+        assert_eq!(response.status, 404);
+        assert_eq!(
+            json(&response)["errors"][0],
+            "module acme/vpc/aws version 2.0.0 is not pinned"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pin_is_refused_before_any_fetch_when_it_cannot_be_made() {
+        let registry = TestRegistry::with_unreachable_upstream();
+        registry.publish("acme/vpc/aws", "1.0.0").await;
+        let response = registry
+            .as_master("POST", "/v1/pins/acme/vpc/aws/1.0.0", "")
+            .await;
+        assert_eq!(response.status, 409);
+        assert_eq!(code(&response), "version_exists");
+        let response = registry
+            .as_master("POST", "/v1/pins/denied/vpc/aws/1.0.0", "")
+            .await;
+        assert_eq!(response.status, 403);
+        assert_eq!(code(&response), "not_allowed_by_proxy_policy");
+        let response = registry
+            .as_master("POST", "/v1/pins/acme/vpc/aws/1.1.0", "{\"override\":1}")
+            .await;
+        assert_eq!(response.status, 400);
+    }
+
+    #[tokio::test]
+    async fn a_pin_the_upstream_cannot_answer_is_502_and_leaves_nothing() {
+        let registry = TestRegistry::with_unreachable_upstream();
+        let response = registry
+            .as_master("POST", "/v1/pins/hashicorp/consul/aws/0.1.0", "")
+            .await;
+        assert_eq!(
+            response.status,
+            502,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        assert_eq!(code(&response), "upstream_unreachable");
+        let response = registry.as_master("GET", "/v1/pins", "").await;
+        assert_eq!(json(&response), serde_json::json!({"pins": []}));
+    }
+}

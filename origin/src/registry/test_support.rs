@@ -3,33 +3,62 @@
 
 use super::{OriginRequest, OriginResponse, Registry, RegistryConfig, RequestBody};
 use crate::embedded::{FileArchiveStore, RedbTokenStore};
+use crate::proxy::{Proxy, ProxyConfig};
 use std::sync::Arc;
 use tfreg_edge::{ArchiveSigner, Identity, Tier, IDENTITY_HEADER};
 
 pub struct TestRegistry {
     pub registry: Registry,
-    pub dir: tempfile::TempDir,
+    /// Kept so the stores outlive the test.
+    _dir: tempfile::TempDir,
 }
 
 impl TestRegistry {
     pub fn new() -> Self {
-        Self::with_config(|_| {})
+        Self::build(|_| {}, false)
     }
 
     pub fn with_config(adjust: impl FnOnce(&mut RegistryConfig)) -> Self {
+        Self::build(adjust, false)
+    }
+
+    /// With an upstream registry that is not there (a closed loopback port), so pinning is
+    /// available, every fetch fails, and the `denied` namespace is on the deny list.
+    pub fn with_unreachable_upstream() -> Self {
+        Self::build(|_| {}, true)
+    }
+
+    fn build(adjust: impl FnOnce(&mut RegistryConfig), upstream: bool) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let archives = FileArchiveStore::open(dir.path()).expect("archive store");
         let tokens =
             Arc::new(RedbTokenStore::open(&dir.path().join("tokens.redb")).expect("token store"));
         let mut config = RegistryConfig::new(archives.staging_dir().to_path_buf());
         adjust(&mut config);
-        let registry = Registry::new(
+        let mut registry = Registry::new(
             Arc::new(archives),
-            tokens,
+            tokens.clone(),
             ArchiveSigner::new(b"test-key".to_vec()),
             config,
         );
-        TestRegistry { registry, dir }
+        if upstream {
+            let settings = |name: &str| match name {
+                "TFREG_PROXY_UPSTREAM" | "TFREG_PROXY_GITHUB_ARCHIVE_URL" => {
+                    Some("http://127.0.0.1:9".to_owned())
+                }
+                "TFREG_PROXY_DENY_LIST" => Some("denied".to_owned()),
+                "TFREG_PROXY_TIMEOUT_SECS" => Some("5".to_owned()),
+                _ => None,
+            };
+            let config = ProxyConfig::from_env(settings).expect("proxy settings");
+            let cache = FileArchiveStore::open(&dir.path().join("proxy-cache")).expect("cache");
+            let proxy = Proxy::new(config, Arc::new(cache)).expect("proxy");
+            registry = registry.with_proxy(proxy).with_pins(tokens);
+        }
+        TestRegistry {
+            registry,
+            _dir: dir,
+        }
     }
 
     /// A request from a token named `caller` of `tier` (or from nobody).
@@ -70,6 +99,21 @@ impl TestRegistry {
         self.send(method, path, Some(("admin", Tier::Master)), body)
             .await
     }
+
+    /// Publishes `version` of `module` (`ns/name/system`) as an uploader named "ci".
+    pub async fn publish(&self, module: &str, version: &str) -> OriginResponse {
+        let response = self
+            .send(
+                "PUT",
+                &format!("/v1/modules/{module}/{version}"),
+                Some(("ci", Tier::Uploader)),
+                RequestBody::Bytes(module_tar_gz(&format!("# {module} {version}\n"))),
+            )
+            .await;
+        let body = String::from_utf8_lossy(&response.body).into_owned();
+        assert_eq!(response.status, 201, "{body}");
+        response
+    }
 }
 
 /// The body of a JSON answer.
@@ -77,24 +121,26 @@ pub fn json(response: &OriginResponse) -> serde_json::Value {
     serde_json::from_slice(&response.body).expect("a JSON body")
 }
 
-/// A minimal module archive (tar.gz) with `main.tf` holding `text`.
-pub fn module_tar_gz(text: &str) -> Vec<u8> {
-    tar_gz(&[("main.tf", text)])
+/// The `code` of an error answer.
+pub fn code(response: &OriginResponse) -> String {
+    json(response)["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
-fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+/// A minimal module archive (tar.gz) with `main.tf` holding `text`.
+pub fn module_tar_gz(text: &str) -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
     ));
-    for (path, contents) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, contents.as_bytes())
-            .expect("adding a file");
-    }
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "main.tf", text.as_bytes())
+        .expect("adding a file");
     builder.into_inner().expect("tar").finish().expect("gzip")
 }

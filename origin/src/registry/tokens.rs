@@ -150,3 +150,101 @@ fn describe_token(record: &TokenRecord) -> serde_json::Value {
         "description": record.description,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{code, json, TestRegistry};
+
+    #[tokio::test]
+    async fn the_master_token_is_made_once() {
+        let registry = TestRegistry::new();
+        let value = registry.registry.ensure_master_token().await.unwrap();
+        assert!(value
+            .as_deref()
+            .is_some_and(|v| v.starts_with("tfr_") && v.len() == 68));
+        assert_eq!(registry.registry.ensure_master_token().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_token_value_is_shown_once_and_never_listed() {
+        let registry = TestRegistry::new();
+        let created = registry
+            .as_master(
+                "POST",
+                "/v1/tokens",
+                r#"{"name":"ci","permission":"uploader","description":"CI"}"#,
+            )
+            .await;
+        assert_eq!(created.status, 201);
+        let value = json(&created)["token_value"].as_str().unwrap().to_owned();
+        assert!(value.starts_with("tfr_"));
+        let listed = registry.as_master("GET", "/v1/tokens", "").await;
+        let text = String::from_utf8(listed.body.clone()).unwrap();
+        assert!(!text.contains(&value));
+        assert_eq!(json(&listed)["tokens"][0]["token_name"], "ci");
+        assert_eq!(json(&listed)["tokens"][0]["permission"], "uploader");
+        let again = registry
+            .as_master(
+                "POST",
+                "/v1/tokens",
+                r#"{"name":"ci","permission":"downloader"}"#,
+            )
+            .await;
+        assert_eq!(again.status, 409);
+        assert_eq!(code(&again), "token_exists");
+    }
+
+    #[tokio::test]
+    async fn bad_token_requests_are_400_with_the_reason() {
+        let registry = TestRegistry::new();
+        let cases = [
+            ("", "expected a JSON body"),
+            (
+                r#"{"name":"ci","permission":"admin"}"#,
+                "unknown permission \"admin\"",
+            ),
+            (
+                r#"{"name":"ci","permission":"uploader","expires_at":"tomorrow"}"#,
+                "invalid expires_at",
+            ),
+            (
+                r#"{"name":"ci","permission":"uploader","expires_at":"2001-01-01T00:00:00Z"}"#,
+                "expires_at must be in the future",
+            ),
+            (
+                r#"{"name":"ci","permission":"uploader","extra":1}"#,
+                "unknown field",
+            ),
+        ];
+        for (body, reason) in cases {
+            let response = registry.as_master("POST", "/v1/tokens", body).await;
+            assert_eq!(response.status, 400, "{body}");
+            let message = json(&response)["errors"][0].as_str().unwrap().to_owned();
+            assert!(message.contains(reason), "{body}: {message}");
+        }
+    }
+
+    #[tokio::test]
+    async fn revocation_is_204_then_404_and_never_of_the_callers_own_token() {
+        let registry = TestRegistry::new();
+        registry
+            .as_master(
+                "POST",
+                "/v1/tokens",
+                r#"{"name":"ci","permission":"uploader"}"#,
+            )
+            .await;
+        assert_eq!(
+            registry
+                .as_master("DELETE", "/v1/tokens/ci", "")
+                .await
+                .status,
+            204
+        );
+        let response = registry.as_master("DELETE", "/v1/tokens/ci", "").await;
+        assert_eq!(response.status, 404);
+        let response = registry.as_master("DELETE", "/v1/tokens/admin", "").await;
+        assert_eq!(response.status, 409);
+        assert_eq!(code(&response), "revoking_own_token");
+    }
+}

@@ -23,7 +23,7 @@ impl Registry {
         limit: u64,
     ) -> Result<OriginResponse, ApiError> {
         // Whatever the adapter already enforced, the registry holds its own limit.
-        if body.len()? > limit {
+        if body.size()? > limit {
             return Err(ApiError::archive_too_large(limit));
         }
         // Cheap early answer; the conditional publish below is what makes it correct.
@@ -193,4 +193,110 @@ fn empty_body() -> ApiError {
     ApiError::bad_request(
         "the request body is empty: send the module archive (tar.gz or zip) as the body",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{code, json, module_tar_gz, TestRegistry};
+    use super::super::RequestBody;
+    use tfreg_edge::Tier;
+
+    async fn put(
+        registry: &TestRegistry,
+        version: &str,
+        body: RequestBody,
+    ) -> super::OriginResponse {
+        registry
+            .send(
+                "PUT",
+                &format!("/v1/modules/acme/vpc/aws/{version}"),
+                Some(("ci", Tier::Uploader)),
+                body,
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_201_once_and_409_after() {
+        let registry = TestRegistry::new();
+        let response = registry.publish("acme/vpc/aws", "1.0.0").await;
+        assert_eq!(
+            response.header("location"),
+            Some("/v1/modules/acme/vpc/aws/1.0.0")
+        );
+        assert_eq!(json(&response)["files"], 1);
+        let again = put(
+            &registry,
+            "1.0.0",
+            RequestBody::Bytes(module_tar_gz("# other\n")),
+        )
+        .await;
+        assert_eq!(again.status, 409);
+        assert_eq!(code(&again), "version_exists");
+    }
+
+    #[tokio::test]
+    async fn an_empty_or_invalid_body_is_400() {
+        let registry = TestRegistry::new();
+        let response = put(&registry, "1.0.0", RequestBody::Empty).await;
+        assert_eq!(response.status, 400);
+        assert!(json(&response)["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("the request body is empty"));
+        let response = put(
+            &registry,
+            "1.0.0",
+            RequestBody::Bytes(b"not an archive".to_vec()),
+        )
+        .await;
+        assert_eq!(response.status, 400);
+        assert_eq!(code(&response), "invalid_archive");
+    }
+
+    #[tokio::test]
+    async fn the_registry_enforces_its_upload_limit_itself() {
+        let registry = TestRegistry::with_config(|config| config.max_upload_bytes = 64);
+        let archive = module_tar_gz(&"# padding\n".repeat(100));
+        assert!(archive.len() > 64);
+        let response = put(&registry, "1.0.0", RequestBody::Bytes(archive.clone())).await;
+        assert_eq!(response.status, 413);
+        assert_eq!(
+            json(&response)["errors"][0],
+            "the archive is larger than the 64-byte upload limit"
+        );
+        // The same from a spooled file, as tfreg serve hands it over.
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &archive).unwrap();
+        let response = put(&registry, "1.0.0", RequestBody::File(file)).await;
+        assert_eq!(response.status, 413);
+        // Nothing was published.
+        let versions = registry
+            .send(
+                "GET",
+                "/v1/modules/acme/vpc/aws/versions",
+                Some(("r", Tier::Downloader)),
+                RequestBody::Empty,
+            )
+            .await;
+        assert_eq!(versions.status, 404);
+    }
+
+    #[tokio::test]
+    async fn without_staging_the_large_upload_path_says_to_put_directly() {
+        let registry = TestRegistry::new();
+        let response = registry
+            .send(
+                "POST",
+                "/v1/modules/acme/vpc/aws/1.0.0/uploads",
+                Some(("ci", Tier::Uploader)),
+                RequestBody::Empty,
+            )
+            .await;
+        assert_eq!(response.status, 404);
+        assert!(json(&response)["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("directly in the body of a PUT"));
+    }
 }
