@@ -189,7 +189,7 @@ impl Registry {
     }
 
     /// The most a request's body may hold on `route`: what an adapter reads before it gives
-    /// up with [`ApiError::too_large`]. The registry checks it again itself.
+    /// up with [`ApiError::too_large`]. The registry refuses a larger body itself too.
     pub fn body_limit(&self, route: &Route<'_>) -> u64 {
         match route {
             Route::Upload(_) => self.config.max_upload_bytes,
@@ -204,6 +204,10 @@ impl Registry {
             .map(|identity| identity.token_name)
             .unwrap_or_default();
         let body = request.body;
+        let body_limit = self.body_limit(&route);
+        if body.size()? > body_limit {
+            return Err(ApiError::too_large(&route, body_limit));
+        }
         match route {
             Route::Versions(module) => self.versions(&module_address(module)?).await,
             Route::Download(version) => self.download(archive_key(version)?).await,
@@ -394,5 +398,17 @@ mod tests {
         assert_eq!(registry.registry.body_limit(&token), MAX_JSON_BODY_BYTES);
         assert_eq!(ApiError::too_large(&upload, 1234).code, "archive_too_large");
         assert_eq!(ApiError::too_large(&token, 10).code, "body_too_large");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_routes_limit_is_413_whoever_delivered_it() {
+        let registry = TestRegistry::new();
+        let huge = format!(
+            "{{\"name\":\"{}\"}}",
+            "x".repeat(MAX_JSON_BODY_BYTES as usize)
+        );
+        let response = registry.as_master("POST", "/v1/tokens", &huge).await;
+        assert_eq!(response.status, 413);
+        assert_eq!(code(&response), "body_too_large");
     }
 }
