@@ -12,8 +12,8 @@
 
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion, ARCHIVE_FILE_NAME};
 use crate::storage::{
-    ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore, PublishOutcome, StorageError,
-    TokenRecord, TokenStore, VersionMeta,
+    sort_pins, ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore, PublishOutcome,
+    StorageError, TokenRecord, TokenStore, VersionMeta,
 };
 use async_trait::async_trait;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -364,20 +364,6 @@ impl TokenStore for RedbTokenStore {
         })
         .await
     }
-}
-
-/// Orders pins as [`PinStore::list_pins`] promises: by module address, then by semver (a
-/// version that does not parse, which only a damaged record has, sorts first).
-pub(crate) fn sort_pins(pins: &mut [PinRecord]) {
-    pins.sort_by_cached_key(|pin| {
-        (
-            pin.namespace.clone(),
-            pin.name.clone(),
-            pin.system.clone(),
-            ModuleVersion::parse(&pin.version).ok(),
-            pin.version.clone(),
-        )
-    });
 }
 
 /// The `pins` table's key of a module version.

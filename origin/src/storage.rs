@@ -127,11 +127,26 @@ pub trait PinStore: Send + Sync {
 
     async fn get_pin(&self, key: &ArchiveKey) -> Result<Option<PinRecord>, StorageError>;
 
-    /// Every pin, ordered by module address, then by version (semver order).
+    /// Every pin, ordered by module address, then by version (semver order): the order
+    /// [`sort_pins`] puts them in, which every implementation uses.
     async fn list_pins(&self) -> Result<Vec<PinRecord>, StorageError>;
 
     /// Returns whether a record existed.
     async fn delete_pin(&self, key: &ArchiveKey) -> Result<bool, StorageError>;
+}
+
+/// Orders pins as [`PinStore::list_pins`] promises: by module address, then by semver (a
+/// version that does not parse, which only a damaged record has, sorts first).
+pub fn sort_pins(pins: &mut [PinRecord]) {
+    pins.sort_by_cached_key(|pin| {
+        (
+            pin.namespace.clone(),
+            pin.name.clone(),
+            pin.system.clone(),
+            ModuleVersion::parse(&pin.version).ok(),
+            pin.version.clone(),
+        )
+    });
 }
 
 /// A token as stored: its hash, never its value.

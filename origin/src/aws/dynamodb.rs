@@ -16,7 +16,9 @@
 
 use super::{backend_error, backoff, SdkConfig, CONFLICT_RETRIES};
 use crate::names::ArchiveKey;
-use crate::storage::{CreateOutcome, PinRecord, PinStore, StorageError, TokenRecord, TokenStore};
+use crate::storage::{
+    sort_pins, CreateOutcome, PinRecord, PinStore, StorageError, TokenRecord, TokenStore,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -476,7 +478,7 @@ impl PinStore for DynamoTokenStore {
                 pins.push(Self::pin_from_item(item)?);
             }
         }
-        crate::embedded::sort_pins(&mut pins);
+        sort_pins(&mut pins);
         Ok(pins)
     }
 
