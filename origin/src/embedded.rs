@@ -1,5 +1,9 @@
-//! Embedded storage for `tfreg serve`: archives as files in the data directory, tokens in a
-//! redb database file. No server to run, nothing to configure.
+//! Embedded storage for `tfreg serve`: archives as files in the data directory
+//! ([`FileArchiveStore`]), tokens and pin records in a redb database file
+//! ([`RedbTokenStore`]). No server to run, nothing to configure; no [`UploadStaging`]
+//! either, since `tfreg serve` takes large uploads directly.
+//!
+//! [`UploadStaging`]: crate::storage::UploadStaging
 //!
 //! Layout beneath the data directory:
 //!

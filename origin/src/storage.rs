@@ -1,6 +1,8 @@
-//! The two storage traits the registry runs on: one for archives, one for tokens. `tfreg
-//! serve` uses the embedded implementations ([`crate::embedded`]); on AWS the same traits are
-//! implemented over S3 and DynamoDB.
+//! The four storage traits the registry runs on: [`ArchiveStore`] for published archives,
+//! [`TokenStore`] for tokens, [`PinStore`] for the records of pinned versions, and
+//! [`UploadStaging`] for large uploads on their way in. `tfreg serve` uses the embedded
+//! implementations ([`crate::embedded`]: every trait but [`UploadStaging`], which the embedded
+//! store does not need); on AWS ([`crate::aws`]) all four are implemented over S3 and DynamoDB.
 
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use async_trait::async_trait;

@@ -1,11 +1,13 @@
-//! The storage traits over AWS: archives in S3 ([`S3ArchiveStore`]), tokens in DynamoDB
-//! ([`DynamoTokenStore`]). The origin Lambda and `tfreg serve --backend aws` use these; any
+//! The storage traits over AWS: archives in S3 ([`S3ArchiveStore`]), large uploads staged in
+//! S3 ([`S3UploadStaging`]), tokens and pin records in DynamoDB ([`DynamoTokenStore`]). The
+//! origin Lambda and `tfreg serve --backend aws` use these; any
 //! server that speaks the S3 and DynamoDB protocols works too (an endpoint override switches
 //! S3 to path-style addressing).
 //!
 //! Build the SDK clients once per process and share them: [`sdk_config`] loads the region,
 //! the endpoint override and the standard AWS credential chain (environment, profile, web
-//! identity, ECS/EC2 roles); both stores take either a client or that [`SdkConfig`].
+//! identity, ECS/EC2 roles); the archive and token stores take either a client or that
+//! [`SdkConfig`], and [`S3UploadStaging`] takes the archive store's S3 client.
 //!
 //! # S3 layout
 //!

@@ -697,9 +697,9 @@ impl ArchiveStore for S3ArchiveStore {
 
     /// Out of the index first, then the object: a listing never offers a version whose
     /// archive is already gone (beyond the moment a concurrent index rebuild can take, which
-    /// [`S3ArchiveStore::settle_index_entry`] then corrects). The object is deleted with
-    /// `If-Match` on the ETag read first, so of concurrent unpublishers exactly one deletes it,
-    /// and a version published again meanwhile (other bytes) is not deleted by a stale call.
+    /// `settle_index_entry` then corrects). The object is deleted with `If-Match` on the ETag
+    /// read first, so of concurrent unpublishers exactly one deletes it, and a version
+    /// published again meanwhile (other bytes) is not deleted by a stale call.
     async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
         let object_key = self.object_key(key);
         let etag = self
