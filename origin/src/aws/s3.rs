@@ -2,7 +2,9 @@
 //! per-module `versions.json` index. The layout and the reasoning are in the
 //! [module docs](super).
 
-use super::{backend_error, backoff, http_status, SdkConfig, CONFLICT_RETRIES, INDEX_RETRIES};
+use super::{
+    archive_body, backend_error, backoff, http_status, SdkConfig, CONFLICT_RETRIES, INDEX_RETRIES,
+};
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::storage::{ArchiveBody, ArchiveStore, PublishOutcome, StorageError, VersionMeta};
 use async_trait::async_trait;
@@ -721,14 +723,7 @@ impl ArchiveStore for S3ArchiveStore {
     }
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
-        let Some(object) = self.get(&self.object_key(key)).await? else {
-            return Ok(None);
-        };
-        let len = object.content_length().unwrap_or(0).max(0) as u64;
-        Ok(Some(ArchiveBody {
-            len,
-            reader: Box::pin(object.body.into_async_read()),
-        }))
+        Ok(self.get(&self.object_key(key)).await?.map(archive_body))
     }
 }
 
