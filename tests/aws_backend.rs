@@ -3,18 +3,16 @@
 //! and picked up by `tfreg reindex`, and the real Terraform CLI installing through it all.
 
 mod common;
-#[path = "../origin/tests/support/moto.rs"]
-mod moto;
 
 use common::terraform::terraform_init;
 use common::upstream::{sample_repo, Download, StandIns};
 use common::{tfreg_binary, versioned_module, TestRegistry};
-use moto::Moto;
 use sha2::Digest;
 use std::process::{Command, Output};
 use tfreg_origin::aws::aws_sdk_dynamodb::types::AttributeValue;
 use tfreg_origin::aws::aws_sdk_s3::primitives::ByteStream;
 use tfreg_origin::aws::{aws_sdk_dynamodb, aws_sdk_s3};
+use tfreg_testkit::moto::{self, Moto};
 
 /// The AWS settings every `tfreg` process in this test gets: moto's test credentials, and
 /// nothing read from the machine's own AWS configuration or instance metadata.

@@ -9,11 +9,10 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
-#[path = "../../origin/tests/support/moto.rs"]
-mod moto;
 
 use common::{versioned_module, TestRegistry};
 use std::time::{Duration, Instant};
+use tfreg_testkit::moto;
 
 async fn run(
     registry: &TestRegistry,

@@ -1,5 +1,9 @@
-//! Embedded storage for `tfreg serve`: archives as files in the data directory, tokens in a
-//! redb database file. No server to run, nothing to configure.
+//! Embedded storage for `tfreg serve`: archives as files in the data directory
+//! ([`FileArchiveStore`]), tokens and pin records in a redb database file
+//! ([`RedbTokenStore`]). No server to run, nothing to configure; no [`UploadStaging`]
+//! either, since `tfreg serve` takes large uploads directly.
+//!
+//! [`UploadStaging`]: crate::storage::UploadStaging
 //!
 //! Layout beneath the data directory:
 //!
@@ -12,8 +16,8 @@
 
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion, ARCHIVE_FILE_NAME};
 use crate::storage::{
-    ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore, PublishOutcome, StorageError,
-    TokenRecord, TokenStore, VersionMeta,
+    sort_pins, ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore, PublishOutcome,
+    StorageError, TokenRecord, TokenStore, VersionMeta,
 };
 use async_trait::async_trait;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -81,6 +85,17 @@ fn list_version_dir(dir: &Path) -> Result<Vec<ModuleVersion>, StorageError> {
     Ok(versions)
 }
 
+/// Runs blocking file-system or database work on tokio's blocking threads. `what` names the
+/// work in the error should its task fail (panic).
+async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StorageError::Backend(format!("{what} task failed: {e}")))?
+}
+
 fn not_found_is_none<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
@@ -99,9 +114,7 @@ impl ArchiveStore for FileArchiveStore {
         // blocking task, and with thousands of versions those thread hand-offs, not the
         // directory read, were most of the request's time (tests/bench/RESULTS.md).
         let dir = self.module_dir(module);
-        tokio::task::spawn_blocking(move || list_version_dir(&dir))
-            .await
-            .map_err(|e| StorageError::Backend(format!("version listing task failed: {e}")))?
+        blocking("version listing", move || list_version_dir(&dir)).await
     }
 
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {
@@ -123,17 +136,16 @@ impl ArchiveStore for FileArchiveStore {
         let store = self.clone();
         let key = key.clone();
         let meta = meta.clone();
-        tokio::task::spawn_blocking(move || store.publish_blocking(&key, &staged, &meta))
-            .await
-            .map_err(|e| StorageError::Backend(format!("publish task failed: {e}")))?
+        blocking("publish", move || {
+            store.publish_blocking(&key, &staged, &meta)
+        })
+        .await
     }
 
     async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
         let store = self.clone();
         let key = key.clone();
-        tokio::task::spawn_blocking(move || store.unpublish_blocking(&key))
-            .await
-            .map_err(|e| StorageError::Backend(format!("unpublish task failed: {e}")))?
+        blocking("unpublish", move || store.unpublish_blocking(&key)).await
     }
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
@@ -258,21 +270,41 @@ impl RedbTokenStore {
         work: impl FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || work(&db))
-            .await
-            .map_err(|e| StorageError::Backend(format!("token database task failed: {e}")))?
+        blocking("token database", move || work(&db)).await
     }
 }
 
-fn decode(json: &str) -> Result<TokenRecord, StorageError> {
+fn decode_token(json: &str) -> Result<TokenRecord, StorageError> {
     serde_json::from_str(json).map_err(|e| StorageError::Corrupt(format!("token record: {e}")))
 }
 
-fn read_by_hash(db: &Database, hash: &str) -> Result<Option<TokenRecord>, StorageError> {
+/// The value under `key` in `table`, decoded; `None` when there is none.
+fn read_one<T>(
+    db: &Database,
+    table: TableDefinition<&str, &str>,
+    key: &str,
+    decode: impl FnOnce(&str) -> Result<T, StorageError>,
+) -> Result<Option<T>, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
-    let table = txn.open_table(TOKENS_BY_HASH).map_err(backend)?;
-    let found = table.get(hash).map_err(backend)?;
-    found.map(|json| decode(json.value())).transpose()
+    let table = txn.open_table(table).map_err(backend)?;
+    let found = table.get(key).map_err(backend)?;
+    found.map(|value| decode(value.value())).transpose()
+}
+
+/// Every value in `table`, decoded, in key order.
+fn read_all<T>(
+    db: &Database,
+    table: TableDefinition<&str, &str>,
+    decode: impl Fn(&str) -> Result<T, StorageError>,
+) -> Result<Vec<T>, StorageError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let table = txn.open_table(table).map_err(backend)?;
+    let mut decoded = Vec::new();
+    for entry in table.iter().map_err(backend)? {
+        let (_, value) = entry.map_err(backend)?;
+        decoded.push(decode(value.value())?);
+    }
+    Ok(decoded)
 }
 
 #[async_trait]
@@ -307,35 +339,25 @@ impl TokenStore for RedbTokenStore {
 
     async fn find_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError> {
         let hash = hash.as_hex().to_owned();
-        self.run(move |db| read_by_hash(db, &hash)).await
+        self.run(move |db| read_one(db, TOKENS_BY_HASH, &hash, decode_token))
+            .await
     }
 
     async fn find_by_name(&self, name: &str) -> Result<Option<TokenRecord>, StorageError> {
         let name = name.to_owned();
         self.run(move |db| {
-            let hash = {
-                let txn = db.begin_read().map_err(backend)?;
-                let names = txn.open_table(TOKEN_HASH_BY_NAME).map_err(backend)?;
-                let found = names.get(name.as_str()).map_err(backend)?;
-                match found {
-                    Some(hash) => hash.value().to_owned(),
-                    None => return Ok(None),
-                }
+            let Some(hash) = read_one(db, TOKEN_HASH_BY_NAME, &name, |hash| Ok(hash.to_owned()))?
+            else {
+                return Ok(None);
             };
-            read_by_hash(db, &hash)
+            read_one(db, TOKENS_BY_HASH, &hash, decode_token)
         })
         .await
     }
 
     async fn list(&self) -> Result<Vec<TokenRecord>, StorageError> {
         self.run(|db| {
-            let txn = db.begin_read().map_err(backend)?;
-            let table = txn.open_table(TOKENS_BY_HASH).map_err(backend)?;
-            let mut records = Vec::new();
-            for entry in table.iter().map_err(backend)? {
-                let (_, json) = entry.map_err(backend)?;
-                records.push(decode(json.value())?);
-            }
+            let mut records = read_all(db, TOKENS_BY_HASH, decode_token)?;
             records.sort_by(|a, b| a.token_name.cmp(&b.token_name));
             Ok(records)
         })
@@ -364,20 +386,6 @@ impl TokenStore for RedbTokenStore {
         })
         .await
     }
-}
-
-/// Orders pins as [`PinStore::list_pins`] promises: by module address, then by semver (a
-/// version that does not parse, which only a damaged record has, sorts first).
-pub(crate) fn sort_pins(pins: &mut [PinRecord]) {
-    pins.sort_by_cached_key(|pin| {
-        (
-            pin.namespace.clone(),
-            pin.name.clone(),
-            pin.system.clone(),
-            ModuleVersion::parse(&pin.version).ok(),
-            pin.version.clone(),
-        )
-    });
 }
 
 /// The `pins` table's key of a module version.
@@ -410,24 +418,13 @@ impl PinStore for RedbTokenStore {
 
     async fn get_pin(&self, key: &ArchiveKey) -> Result<Option<PinRecord>, StorageError> {
         let key = pin_key(key);
-        self.run(move |db| {
-            let txn = db.begin_read().map_err(backend)?;
-            let pins = txn.open_table(PINS).map_err(backend)?;
-            let found = pins.get(key.as_str()).map_err(backend)?;
-            found.map(|json| decode_pin(json.value())).transpose()
-        })
-        .await
+        self.run(move |db| read_one(db, PINS, &key, decode_pin))
+            .await
     }
 
     async fn list_pins(&self) -> Result<Vec<PinRecord>, StorageError> {
         self.run(|db| {
-            let txn = db.begin_read().map_err(backend)?;
-            let table = txn.open_table(PINS).map_err(backend)?;
-            let mut pins = Vec::new();
-            for entry in table.iter().map_err(backend)? {
-                let (_, json) = entry.map_err(backend)?;
-                pins.push(decode_pin(json.value())?);
-            }
+            let mut pins = read_all(db, PINS, decode_pin)?;
             sort_pins(&mut pins);
             Ok(pins)
         })

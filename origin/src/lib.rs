@@ -1,7 +1,8 @@
 //! Registry logic as plain functions over storage traits.
 //!
 //! `tfreg serve` and the origin Lambda call the same [`Registry::handle`]; storage is
-//! reached only through [`ArchiveStore`] and [`TokenStore`].
+//! reached only through the four traits in [`storage`]: [`ArchiveStore`], [`TokenStore`],
+//! [`PinStore`](storage::PinStore) and [`UploadStaging`].
 
 pub mod archive;
 pub mod aws;

@@ -1,6 +1,8 @@
-//! The two storage traits the registry runs on: one for archives, one for tokens. `tfreg
-//! serve` uses the embedded implementations ([`crate::embedded`]); on AWS the same traits are
-//! implemented over S3 and DynamoDB.
+//! The four storage traits the registry runs on: [`ArchiveStore`] for published archives,
+//! [`TokenStore`] for tokens, [`PinStore`] for the records of pinned versions, and
+//! [`UploadStaging`] for large uploads on their way in. `tfreg serve` uses the embedded
+//! implementations ([`crate::embedded`]: every trait but [`UploadStaging`], which the embedded
+//! store does not need); on AWS ([`crate::aws`]) all four are implemented over S3 and DynamoDB.
 
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use async_trait::async_trait;
@@ -127,11 +129,26 @@ pub trait PinStore: Send + Sync {
 
     async fn get_pin(&self, key: &ArchiveKey) -> Result<Option<PinRecord>, StorageError>;
 
-    /// Every pin, ordered by module address, then by version (semver order).
+    /// Every pin, ordered by module address, then by version (semver order): the order
+    /// [`sort_pins`] puts them in, which every implementation uses.
     async fn list_pins(&self) -> Result<Vec<PinRecord>, StorageError>;
 
     /// Returns whether a record existed.
     async fn delete_pin(&self, key: &ArchiveKey) -> Result<bool, StorageError>;
+}
+
+/// Orders pins as [`PinStore::list_pins`] promises: by module address, then by semver (a
+/// version that does not parse, which only a damaged record has, sorts first).
+pub fn sort_pins(pins: &mut [PinRecord]) {
+    pins.sort_by_cached_key(|pin| {
+        (
+            pin.namespace.clone(),
+            pin.name.clone(),
+            pin.system.clone(),
+            ModuleVersion::parse(&pin.version).ok(),
+            pin.version.clone(),
+        )
+    });
 }
 
 /// A token as stored: its hash, never its value.

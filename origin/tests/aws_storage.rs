@@ -2,11 +2,7 @@
 //! index, hand-uploaded objects, the item schema the edge reads), through the real SDK clients
 //! against a local moto server.
 
-#[path = "support/moto.rs"]
-mod moto;
-
 use async_trait::async_trait;
-use moto::Moto;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +16,7 @@ use tfreg_origin::storage::{
     ArchiveBody, PublishOutcome, StorageError, TokenRecord, TokenStore, VersionMeta,
 };
 use tfreg_origin::{ArchiveStore, OriginRequest, Registry, RegistryConfig, RequestBody};
+use tfreg_testkit::moto::Moto;
 use tokio::io::AsyncReadExt;
 
 struct S3Fixture {

@@ -16,7 +16,9 @@
 
 use super::{backend_error, backoff, SdkConfig, CONFLICT_RETRIES};
 use crate::names::ArchiveKey;
-use crate::storage::{CreateOutcome, PinRecord, PinStore, StorageError, TokenRecord, TokenStore};
+use crate::storage::{
+    sort_pins, CreateOutcome, PinRecord, PinStore, StorageError, TokenRecord, TokenStore,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -304,6 +306,33 @@ impl DynamoTokenStore {
         }
     }
 
+    /// Every item whose `pk` starts with `prefix`, decoded: a consistent `Scan` of the whole
+    /// table, page after page, filtered on the key prefix (the table holds tokens, names and
+    /// pins side by side).
+    async fn scan_prefix<T>(
+        &self,
+        prefix: &str,
+        decode: impl Fn(&Item) -> Result<T, StorageError>,
+    ) -> Result<Vec<T>, StorageError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :prefix)")
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut decoded = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend_error(&format!("scanning {}", self.table), e))?;
+            for item in page.items() {
+                decoded.push(decode(item)?);
+            }
+        }
+        Ok(decoded)
+    }
+
     fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StorageError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -370,22 +399,9 @@ impl TokenStore for DynamoTokenStore {
     }
 
     async fn list(&self) -> Result<Vec<TokenRecord>, StorageError> {
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("begins_with(pk, :token)")
-            .expression_attribute_values(":token", AttributeValue::S(TOKEN_KEY_PREFIX.into()))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut records = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| backend_error(&format!("scanning {}", self.table), e))?;
-            for item in page.items() {
-                records.push(Self::record_from_item(item)?);
-            }
-        }
+        let mut records = self
+            .scan_prefix(TOKEN_KEY_PREFIX, Self::record_from_item)
+            .await?;
         records.sort_by(|a, b| a.token_name.cmp(&b.token_name));
         Ok(records)
     }
@@ -460,23 +476,10 @@ impl PinStore for DynamoTokenStore {
     }
 
     async fn list_pins(&self) -> Result<Vec<PinRecord>, StorageError> {
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("begins_with(pk, :pin)")
-            .expression_attribute_values(":pin", AttributeValue::S(PIN_KEY_PREFIX.into()))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut pins = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| backend_error(&format!("scanning {}", self.table), e))?;
-            for item in page.items() {
-                pins.push(Self::pin_from_item(item)?);
-            }
-        }
-        crate::embedded::sort_pins(&mut pins);
+        let mut pins = self
+            .scan_prefix(PIN_KEY_PREFIX, Self::pin_from_item)
+            .await?;
+        sort_pins(&mut pins);
         Ok(pins)
     }
 

@@ -1,11 +1,13 @@
-//! The storage traits over AWS: archives in S3 ([`S3ArchiveStore`]), tokens in DynamoDB
-//! ([`DynamoTokenStore`]). The origin Lambda and `tfreg serve --backend aws` use these; any
+//! The storage traits over AWS: archives in S3 ([`S3ArchiveStore`]), large uploads staged in
+//! S3 ([`S3UploadStaging`]), tokens and pin records in DynamoDB ([`DynamoTokenStore`]). The
+//! origin Lambda and `tfreg serve --backend aws` use these; any
 //! server that speaks the S3 and DynamoDB protocols works too (an endpoint override switches
 //! S3 to path-style addressing).
 //!
 //! Build the SDK clients once per process and share them: [`sdk_config`] loads the region,
 //! the endpoint override and the standard AWS credential chain (environment, profile, web
-//! identity, ECS/EC2 roles); both stores take either a client or that [`SdkConfig`].
+//! identity, ECS/EC2 roles); the archive and token stores take either a client or that
+//! [`SdkConfig`], and [`S3UploadStaging`] takes the archive store's S3 client.
 //!
 //! # S3 layout
 //!
@@ -58,11 +60,12 @@ pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_s3;
 
-use crate::storage::StorageError;
+use crate::storage::{ArchiveBody, StorageError};
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_smithy_http_client::tls;
 use rand::Rng;
 use std::time::Duration;
@@ -146,6 +149,14 @@ async fn backoff(attempt: u32) {
 /// The HTTP status of a failed call, when a response came back.
 fn http_status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
     error.raw_response().map(|r| r.status().as_u16())
+}
+
+/// A fetched object as an archive body, streamed as it arrives.
+fn archive_body(object: GetObjectOutput) -> ArchiveBody {
+    ArchiveBody {
+        len: object.content_length().unwrap_or(0).max(0) as u64,
+        reader: Box::pin(object.body.into_async_read()),
+    }
 }
 
 /// An SDK failure as a storage error, with the whole error chain (the SDK's own `Display`

@@ -2,12 +2,15 @@
 //! per-module `versions.json` index. The layout and the reasoning are in the
 //! [module docs](super).
 
-use super::{backend_error, backoff, http_status, SdkConfig, CONFLICT_RETRIES, INDEX_RETRIES};
+use super::{
+    archive_body, backend_error, backoff, http_status, SdkConfig, CONFLICT_RETRIES, INDEX_RETRIES,
+};
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::storage::{ArchiveBody, ArchiveStore, PublishOutcome, StorageError, VersionMeta};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::{ByteStream, DateTimeFormat};
 use aws_sdk_s3::Client;
@@ -68,6 +71,25 @@ enum IndexPrecondition {
     Unchanged(String),
 }
 
+/// What [`S3ArchiveStore::edit_index`] does to a version's entry.
+#[derive(Clone, Copy)]
+enum IndexEdit {
+    /// A just-published version goes in (the listing already holds its object).
+    Add,
+    /// An about-to-be-deleted version comes out.
+    Remove,
+}
+
+impl IndexEdit {
+    /// Applies the edit to `versions`; returns whether that changed them.
+    fn apply(self, versions: &mut BTreeSet<ModuleVersion>, version: &ModuleVersion) -> bool {
+        match self {
+            IndexEdit::Add => versions.insert(version.clone()),
+            IndexEdit::Remove => versions.remove(version),
+        }
+    }
+}
+
 enum WriteOutcome {
     Written,
     /// Someone else changed the index first: read it again.
@@ -96,6 +118,21 @@ fn is_conditional_conflict<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResp
 
 fn is_no_such_key<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     http_status(error) == Some(404) || matches!(error.code(), Some("NoSuchKey" | "NotFound"))
+}
+
+/// A read of `object_key`, with "no such key" as `None`.
+fn no_such_key_is_none<T, E>(
+    sent: Result<T, SdkError<E, HttpResponse>>,
+    object_key: &str,
+) -> Result<Option<T>, StorageError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match sent {
+        Ok(output) => Ok(Some(output)),
+        Err(error) if is_no_such_key(&error) => Ok(None),
+        Err(error) => Err(backend_error(&format!("reading {object_key}"), error)),
+    }
 }
 
 /// A key prefix as stored: no leading `/`, and a trailing `/` unless it is empty.
@@ -280,34 +317,16 @@ impl S3ArchiveStore {
     }
 
     async fn index_etag(&self, module: &ModuleAddress) -> Result<Option<String>, StorageError> {
-        let key = self.index_key(module);
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(head) => Ok(head.e_tag().map(str::to_owned)),
-            Err(error) if is_no_such_key(&error) => Ok(None),
-            Err(error) => Err(backend_error(&format!("reading {key}"), error)),
-        }
+        Ok(self
+            .head(&self.index_key(module))
+            .await?
+            .and_then(|head| head.e_tag().map(str::to_owned)))
     }
 
     async fn read_index(&self, module: &ModuleAddress) -> Result<IndexState, StorageError> {
         let key = self.index_key(module);
-        let object = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(object) => object,
-            Err(error) if is_no_such_key(&error) => return Ok(IndexState::Missing),
-            Err(error) => return Err(backend_error(&format!("reading {key}"), error)),
+        let Some(object) = self.get(&key).await? else {
+            return Ok(IndexState::Missing);
         };
         let etag = object.e_tag().unwrap_or_default().to_owned();
         let bytes = object
@@ -369,16 +388,18 @@ impl S3ArchiveStore {
         }
     }
 
-    /// Adds a just-published version to the index (compare-and-swap, retried). A missing or
-    /// unreadable index is rebuilt from the listing, which already holds the new object.
-    async fn add_to_index(&self, key: &ArchiveKey) -> Result<(), StorageError> {
+    /// Adds a version to the index or takes it out, as a compare-and-swap on the index's ETag,
+    /// retried while other writers win. An unreadable index is rebuilt from the listing, with
+    /// the edit applied; a missing one is created from the listing when adding, and left
+    /// missing when removing (the next listing builds it from the objects).
+    async fn edit_index(&self, key: &ArchiveKey, edit: IndexEdit) -> Result<(), StorageError> {
         for attempt in 0..INDEX_RETRIES {
             let (precondition, versions) = match self.read_index(&key.module).await? {
                 IndexState::Found {
                     etag,
                     versions: Some(mut versions),
                 } => {
-                    if !versions.insert(key.version.clone()) {
+                    if !edit.apply(&mut versions, &key.version) {
                         return Ok(());
                     }
                     (IndexPrecondition::Unchanged(etag), versions)
@@ -388,14 +409,17 @@ impl S3ArchiveStore {
                     versions: None,
                 } => {
                     let mut listed = self.list_version_prefixes(&key.module).await?;
-                    listed.insert(key.version.clone());
+                    edit.apply(&mut listed, &key.version);
                     (IndexPrecondition::Unchanged(etag), listed)
                 }
-                IndexState::Missing => {
-                    let mut listed = self.list_version_prefixes(&key.module).await?;
-                    listed.insert(key.version.clone());
-                    (IndexPrecondition::Absent, listed)
-                }
+                IndexState::Missing => match edit {
+                    IndexEdit::Add => {
+                        let mut listed = self.list_version_prefixes(&key.module).await?;
+                        edit.apply(&mut listed, &key.version);
+                        (IndexPrecondition::Absent, listed)
+                    }
+                    IndexEdit::Remove => return Ok(()),
+                },
             };
             match self
                 .write_index(&key.module, &versions, precondition)
@@ -405,55 +429,22 @@ impl S3ArchiveStore {
                 WriteOutcome::LostRace => backoff(attempt).await,
             }
         }
-        Err(StorageError::Backend(format!(
-            "adding {} to the version index of {}: it kept changing under us",
-            key.version, key.module
-        )))
-    }
-
-    /// Takes an about-to-be-deleted version out of the index (compare-and-swap, retried). A
-    /// missing index is left missing: the next listing builds it from the objects. An
-    /// unreadable one is rebuilt from the listing, without the version.
-    async fn remove_from_index(&self, key: &ArchiveKey) -> Result<(), StorageError> {
-        for attempt in 0..INDEX_RETRIES {
-            let (etag, versions) = match self.read_index(&key.module).await? {
-                IndexState::Found {
-                    etag,
-                    versions: Some(mut versions),
-                } => {
-                    if !versions.remove(&key.version) {
-                        return Ok(());
-                    }
-                    (etag, versions)
-                }
-                IndexState::Found {
-                    etag,
-                    versions: None,
-                } => {
-                    let mut listed = self.list_version_prefixes(&key.module).await?;
-                    listed.remove(&key.version);
-                    (etag, listed)
-                }
-                IndexState::Missing => return Ok(()),
-            };
-            match self
-                .write_index(&key.module, &versions, IndexPrecondition::Unchanged(etag))
-                .await?
-            {
-                WriteOutcome::Written => return Ok(()),
-                WriteOutcome::LostRace => backoff(attempt).await,
-            }
-        }
-        Err(StorageError::Backend(format!(
-            "removing {} from the version index of {}: it kept changing under us",
-            key.version, key.module
-        )))
+        Err(StorageError::Backend(match edit {
+            IndexEdit::Add => format!(
+                "adding {} to the version index of {}: it kept changing under us",
+                key.version, key.module
+            ),
+            IndexEdit::Remove => format!(
+                "removing {} from the version index of {}: it kept changing under us",
+                key.version, key.module
+            ),
+        }))
     }
 
     /// After an unpublish, makes the index list the version exactly when its object exists,
     /// whatever raced with the unpublish: an index rebuild that listed the object before it
     /// was deleted (the index would offer a version that is gone), or a publish of the same
-    /// version just after the delete (its `add_to_index` may have found the version still
+    /// version just after the delete (its [`IndexEdit::Add`] may have found the version still
     /// listed and done nothing, before the removal above). Every write is checked again
     /// against a fresh read, so the two converge. One GET and one HEAD when nothing raced.
     async fn settle_index_entry(&self, key: &ArchiveKey) -> Result<(), StorageError> {
@@ -529,33 +520,44 @@ impl S3ArchiveStore {
     }
 
     /// Deletes the index so that the next listing rebuilds it: the fallback when it could not
-    /// be updated.
-    async fn drop_index(&self, module: &ModuleAddress) -> Result<(), StorageError> {
+    /// be updated. Should the delete fail too, only an operator can put the index right, so
+    /// that is logged with what to run.
+    async fn drop_index(&self, module: &ModuleAddress) {
         let key = self.index_key(module);
-        self.client
+        let deleted = self
+            .client
             .delete_object()
             .bucket(&self.bucket)
             .key(&key)
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| backend_error(&format!("deleting {key}"), e))
+            .await;
+        if let Err(error) = deleted.map_err(|e| backend_error(&format!("deleting {key}"), e)) {
+            tracing::error!(%module, %error, "could not drop the version index; run `tfreg reindex` for this module");
+        }
     }
 
     /// `HeadObject`; `None` when there is no such object.
     async fn head(&self, object_key: &str) -> Result<Option<HeadObjectOutput>, StorageError> {
-        match self
+        let sent = self
             .client
             .head_object()
             .bucket(&self.bucket)
             .key(object_key)
             .send()
-            .await
-        {
-            Ok(head) => Ok(Some(head)),
-            Err(error) if is_no_such_key(&error) => Ok(None),
-            Err(error) => Err(backend_error(&format!("reading {object_key}"), error)),
-        }
+            .await;
+        no_such_key_is_none(sent, object_key)
+    }
+
+    /// `GetObject`; `None` when there is no such object.
+    async fn get(&self, object_key: &str) -> Result<Option<GetObjectOutput>, StorageError> {
+        let sent = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .send()
+            .await;
+        no_such_key_is_none(sent, object_key)
     }
 
     async fn publish_id_of(&self, object_key: &str) -> Result<Option<String>, StorageError> {
@@ -687,11 +689,9 @@ impl ArchiveStore for S3ArchiveStore {
         if outcome == PublishOutcome::Created {
             // The version is published whatever happens to the index; a failure here only
             // delays its listing, so it is logged, and the index dropped for a rebuild.
-            if let Err(error) = self.add_to_index(key).await {
+            if let Err(error) = self.edit_index(key, IndexEdit::Add).await {
                 tracing::error!(module = %key.module, version = %key.version, %error, "could not add the version to the index; dropping the index so the next listing rebuilds it");
-                if let Err(error) = self.drop_index(&key.module).await {
-                    tracing::error!(module = %key.module, %error, "could not drop the version index; run `tfreg reindex` for this module");
-                }
+                self.drop_index(&key.module).await;
             }
         }
         Ok(outcome)
@@ -699,9 +699,9 @@ impl ArchiveStore for S3ArchiveStore {
 
     /// Out of the index first, then the object: a listing never offers a version whose
     /// archive is already gone (beyond the moment a concurrent index rebuild can take, which
-    /// [`S3ArchiveStore::settle_index_entry`] then corrects). The object is deleted with
-    /// `If-Match` on the ETag read first, so of concurrent unpublishers exactly one deletes it,
-    /// and a version published again meanwhile (other bytes) is not deleted by a stale call.
+    /// `settle_index_entry` then corrects). The object is deleted with `If-Match` on the ETag
+    /// read first, so of concurrent unpublishers exactly one deletes it, and a version
+    /// published again meanwhile (other bytes) is not deleted by a stale call.
     async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
         let object_key = self.object_key(key);
         let etag = self
@@ -710,39 +710,20 @@ impl ArchiveStore for S3ArchiveStore {
             .map(|head| head.e_tag().unwrap_or_default().to_owned());
         // Should this fail, nothing has been deleted: the version is still whole, and the
         // caller can try again.
-        self.remove_from_index(key).await?;
+        self.edit_index(key, IndexEdit::Remove).await?;
         let existed = match etag {
             Some(etag) => self.delete_version_object(&object_key, &etag).await?,
             None => false,
         };
         if let Err(error) = self.settle_index_entry(key).await {
             tracing::error!(module = %key.module, version = %key.version, %error, "could not settle the version index after an unpublish; dropping the index so the next listing rebuilds it");
-            if let Err(error) = self.drop_index(&key.module).await {
-                tracing::error!(module = %key.module, %error, "could not drop the version index; run `tfreg reindex` for this module");
-            }
+            self.drop_index(&key.module).await;
         }
         Ok(existed)
     }
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
-        let object_key = self.object_key(key);
-        let object = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&object_key)
-            .send()
-            .await
-        {
-            Ok(object) => object,
-            Err(error) if is_no_such_key(&error) => return Ok(None),
-            Err(error) => return Err(backend_error(&format!("reading {object_key}"), error)),
-        };
-        let len = object.content_length().unwrap_or(0).max(0) as u64;
-        Ok(Some(ArchiveBody {
-            len,
-            reader: Box::pin(object.body.into_async_read()),
-        }))
+        Ok(self.get(&self.object_key(key)).await?.map(archive_body))
     }
 }
 

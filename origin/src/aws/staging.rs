@@ -2,7 +2,7 @@
 //! beside (never beneath) the archive prefix, so CloudFront never serves a staged object and
 //! a lifecycle rule on `staging/` can expire abandoned uploads.
 
-use super::backend_error;
+use super::{archive_body, backend_error};
 use crate::names::ArchiveKey;
 use crate::storage::{ArchiveBody, StorageError, UploadStaging};
 use async_trait::async_trait;
@@ -74,13 +74,7 @@ impl UploadStaging for S3UploadStaging {
             .send()
             .await;
         match result {
-            Ok(object) => {
-                let len = object.content_length().unwrap_or(0).max(0) as u64;
-                Ok(Some(ArchiveBody {
-                    len,
-                    reader: Box::pin(object.body.into_async_read()),
-                }))
-            }
+            Ok(object) => Ok(Some(archive_body(object))),
             Err(error) if error.code() == Some("NoSuchKey") => Ok(None),
             Err(error) => Err(backend_error("reading a staged upload", error)),
         }
