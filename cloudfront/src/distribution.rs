@@ -11,9 +11,10 @@ use hyper::body::{Body, Frame};
 use std::sync::{Arc, Mutex};
 use tfreg_edge::{
     Decision, Denial, EdgeCheck, Identity, Route, TokenHash, TokenInfo, ViewerRequest,
-    IDENTITY_HEADER,
 };
-use tfreg_origin::{now_unix, ApiError, OriginRequest, OriginResponse, Registry, RequestBody};
+use tfreg_origin::{
+    now_unix, ApiError, IdentitySource, OriginRequest, OriginResponse, Registry, RequestBody,
+};
 use tokio::io::AsyncWriteExt;
 
 pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
@@ -61,18 +62,7 @@ fn api_error_response(error: &ApiError) -> Response<ResponseBody> {
 }
 
 fn origin_response(origin: OriginResponse) -> Response<ResponseBody> {
-    let mut response = Response::new(full(origin.body));
-    *response.status_mut() =
-        StatusCode::from_u16(origin.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    for (name, value) in origin.headers {
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            response.headers_mut().append(name, value);
-        }
-    }
-    response
+    origin.into_http().map(full)
 }
 
 impl Distribution {
@@ -218,26 +208,15 @@ impl Distribution {
             Ok(body) => body,
             Err(error) => return api_error_response(&error),
         };
-        // Whatever identity header the viewer sent is dropped; only the edge's goes on.
-        let mut headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .filter(|(name, _)| name.as_str() != IDENTITY_HEADER && *name != header::AUTHORIZATION)
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
-        if let Some(identity) = &identity {
-            headers.push((IDENTITY_HEADER.to_owned(), identity.to_header_value()));
-        }
         let is_revocation = parts.method == Method::DELETE;
-        let origin_request = OriginRequest {
-            method: parts.method.as_str().to_owned(),
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().unwrap_or("").to_owned(),
-            headers,
+        let origin_request = OriginRequest::from_parts(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or(""),
+            &parts.headers,
+            IdentitySource::Checked(identity),
             body,
-        };
+        );
         let response = self.registry.handle(origin_request).await;
         if is_revocation && response.status == 204 {
             // In one process the revocation can reach the cache at once; at the edge it waits

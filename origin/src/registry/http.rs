@@ -3,6 +3,9 @@
 
 use super::{CACHEABLE_READ, NOT_CACHEABLE};
 use crate::error::ApiError;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tfreg_edge::cloudfront::ORIGIN_SECRET_HEADER;
+use tfreg_edge::{Identity, IDENTITY_HEADER};
 
 /// A request body as the origin receives it.
 pub enum RequestBody {
@@ -36,7 +39,54 @@ pub struct OriginRequest {
     pub body: RequestBody,
 }
 
+/// Where the caller's identity comes from when an adapter builds an [`OriginRequest`].
+pub enum IdentitySource {
+    /// The identity header as it arrived: the edge function set it (after removing any copy
+    /// the viewer sent), and the origin secret proved that the request came through the edge.
+    /// The origin Lambda's case.
+    Forwarded,
+    /// The viewer check that just ran in this process: a header of that name came from the
+    /// viewer and is dropped. `tfreg serve`'s case.
+    Checked(Option<Identity>),
+}
+
 impl OriginRequest {
+    /// The request an adapter passes to the registry: method, path, query and body as they
+    /// came, and the headers less the ones the registry must never see: the viewer's
+    /// `Authorization` (the edge has decided; a token goes no further than it needs to) and
+    /// the origin secret. Headers that are not text are dropped.
+    pub fn from_parts(
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        identity: IdentitySource,
+        body: RequestBody,
+    ) -> Self {
+        let drop_identity = matches!(identity, IdentitySource::Checked(_));
+        let mut kept: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(name, _)| {
+                *name != http::header::AUTHORIZATION
+                    && name.as_str() != ORIGIN_SECRET_HEADER
+                    && !(drop_identity && name.as_str() == IDENTITY_HEADER)
+            })
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        if let IdentitySource::Checked(Some(identity)) = identity {
+            kept.push((IDENTITY_HEADER.to_owned(), identity.to_header_value()));
+        }
+        OriginRequest {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: kept,
+            body,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -104,5 +154,102 @@ impl OriginResponse {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The answer as an `http` response, for an adapter to send (a header that is not valid
+    /// HTTP, which the registry never makes, is dropped rather than failing the answer).
+    pub fn into_http(self) -> http::Response<Vec<u8>> {
+        let mut response = http::Response::new(self.body);
+        *response.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tfreg_edge::Tier;
+
+    fn viewer_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer tfr_secret".parse().unwrap());
+        headers.insert(ORIGIN_SECRET_HEADER, "origin-secret".parse().unwrap());
+        headers.insert(IDENTITY_HEADER, "token=forged;tier=master".parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        headers
+    }
+
+    fn build(identity: IdentitySource) -> OriginRequest {
+        let headers = viewer_headers();
+        OriginRequest::from_parts(
+            "POST",
+            "/v1/tokens",
+            "a=b",
+            &headers,
+            identity,
+            RequestBody::Empty,
+        )
+    }
+
+    #[test]
+    fn tokens_and_the_origin_secret_never_reach_the_registry() {
+        for identity in [IdentitySource::Forwarded, IdentitySource::Checked(None)] {
+            let request = build(identity);
+            assert_eq!(request.header("authorization"), None);
+            assert_eq!(request.header(ORIGIN_SECRET_HEADER), None);
+            assert_eq!(request.header("content-type"), Some("application/json"));
+            assert_eq!(
+                (request.path.as_str(), request.query.as_str()),
+                ("/v1/tokens", "a=b")
+            );
+        }
+    }
+
+    #[test]
+    fn an_in_process_check_replaces_whatever_identity_the_viewer_sent() {
+        assert_eq!(
+            build(IdentitySource::Checked(None)).header(IDENTITY_HEADER),
+            None
+        );
+        let checked = Identity {
+            token_name: "ci".into(),
+            tier: Tier::Uploader,
+        };
+        let request = build(IdentitySource::Checked(Some(checked)));
+        assert_eq!(
+            request.header(IDENTITY_HEADER),
+            Some("token=ci;tier=uploader")
+        );
+        // Behind the edge, the header is the edge's own.
+        let request = build(IdentitySource::Forwarded);
+        assert_eq!(
+            request.header(IDENTITY_HEADER),
+            Some("token=forged;tier=master")
+        );
+    }
+
+    #[test]
+    fn an_answer_converts_to_http_with_its_status_headers_and_body() {
+        let response =
+            OriginResponse::error(&ApiError::new(401, "missing_token", "no")).into_http();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"tfreg\""
+        );
+        assert_eq!(
+            response.body(),
+            br#"{"code":"missing_token","errors":["no"]}"#
+        );
     }
 }

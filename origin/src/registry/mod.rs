@@ -21,8 +21,8 @@ mod test_support;
 mod tokens;
 mod uploads;
 
+pub use self::http::{IdentitySource, OriginRequest, OriginResponse, RequestBody};
 pub use clock::now_unix;
-pub use http::{OriginRequest, OriginResponse, RequestBody};
 
 use crate::archive::ArchiveLimits;
 use crate::error::ApiError;
