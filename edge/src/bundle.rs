@@ -45,6 +45,8 @@ pub struct BundleConfig {
     pub negative_ttl_secs: u64,
     #[serde(default = "default_cache_capacity")]
     pub cache_capacity: usize,
+    #[serde(default = "default_unknown_cache_capacity")]
+    pub unknown_cache_capacity: usize,
     /// Largest upload body passed to the origin Lambda; larger ones get a 413 naming the
     /// large-upload path.
     #[serde(default = "default_max_origin_body_bytes")]
@@ -67,6 +69,10 @@ fn default_cache_capacity() -> usize {
     EdgeConfig::DEFAULT_CACHE_CAPACITY
 }
 
+fn default_unknown_cache_capacity() -> usize {
+    EdgeConfig::DEFAULT_UNKNOWN_CACHE_CAPACITY
+}
+
 /// A `config.json` the bundle cannot run with. The messages name the setting, never its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
@@ -76,7 +82,7 @@ pub enum ConfigError {
     SigningKeyEncoding(&'static str),
     SigningKeyTooShort(usize),
     OriginSecret,
-    CacheCapacity,
+    CacheCapacity(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -98,7 +104,11 @@ impl fmt::Display for ConfigError {
                 f,
                 "config.json: origin_secret must be at least {MIN_ORIGIN_SECRET_LEN} visible ASCII characters"
             ),
-            ConfigError::CacheCapacity => f.write_str("config.json: cache_capacity must be at least 1"),
+            ConfigError::CacheCapacity(field) => write!(
+                f,
+                "config.json: {field} must be between 1 and {}",
+                EdgeConfig::MAX_CACHE_CAPACITY
+            ),
         }
     }
 }
@@ -128,8 +138,14 @@ impl BundleConfig {
 
     pub fn edge_config(&self) -> Result<EdgeConfig, ConfigError> {
         let mut config = EdgeConfig::new(ArchiveSigner::new(self.signing_key()?));
-        config.cache_capacity =
-            NonZeroUsize::new(self.cache_capacity).ok_or(ConfigError::CacheCapacity)?;
+        let capacity = |value: usize, field| {
+            NonZeroUsize::new(value)
+                .filter(|n| n.get() <= EdgeConfig::MAX_CACHE_CAPACITY)
+                .ok_or(ConfigError::CacheCapacity(field))
+        };
+        config.cache_capacity = capacity(self.cache_capacity, "cache_capacity")?;
+        config.unknown_cache_capacity =
+            capacity(self.unknown_cache_capacity, "unknown_cache_capacity")?;
         config.positive_ttl_secs = self.positive_ttl_secs;
         config.negative_ttl_secs = self.negative_ttl_secs;
         Ok(config)
@@ -303,7 +319,20 @@ mod tests {
         zero["cache_capacity"] = json!(0);
         assert_eq!(
             error_of(zero),
-            "config.json: cache_capacity must be at least 1"
+            "config.json: cache_capacity must be between 1 and 50000"
+        );
+        // A capacity the 128 MB of a viewer-request function cannot hold is refused.
+        let mut huge = config();
+        huge["cache_capacity"] = json!(1_000_000);
+        assert_eq!(
+            error_of(huge),
+            "config.json: cache_capacity must be between 1 and 50000"
+        );
+        let mut huge = config();
+        huge["unknown_cache_capacity"] = json!(50_001);
+        assert_eq!(
+            error_of(huge),
+            "config.json: unknown_cache_capacity must be between 1 and 50000"
         );
         let mut none = config();
         none.as_object_mut().unwrap().remove("signing_key_hex");

@@ -368,8 +368,12 @@ impl ViewerRequestHandler {
                     );
                 }
                 // The secret goes only where it is checked: never to S3 (archives, discovery),
-                // whose logs and errors it has no business in.
+                // whose logs and errors it has no business in. The viewer's token goes no
+                // further than here: the check is done, the origin trusts the identity, and
+                // CloudFront forwards `Authorization` to a custom origin on PUT, POST and
+                // DELETE whatever the origin request policy says.
                 if request.uri.starts_with(ORIGIN_PATH_PREFIX) {
+                    request.headers.remove("authorization");
                     request.headers.insert(
                         ORIGIN_SECRET_HEADER.to_owned(),
                         vec![CfHeader::new(
@@ -593,18 +597,38 @@ mod tests {
         );
         assert_eq!(header(&request, ORIGIN_SECRET_HEADER), Some(SECRET));
         let names: Vec<_> = request.headers.keys().map(String::as_str).collect();
-        assert_eq!(
-            names,
-            [
-                "authorization",
-                "host",
-                "x-tfreg-identity",
-                "x-tfreg-origin-secret"
-            ]
-        );
+        assert_eq!(names, ["host", "x-tfreg-identity", "x-tfreg-origin-secret"]);
         // The warm path: the same token is answered from the cache.
         let cached = forwarded(done(handler.viewer_request(parse(&json), 1).unwrap()));
         assert_eq!(cached, request);
+    }
+
+    #[test]
+    fn no_token_reaches_the_origin_whatever_the_method_or_tier() {
+        for (method, path, tier) in [
+            ("PUT", "/v1/modules/acme/vpc/aws/1.0.0", Tier::Uploader),
+            ("POST", "/v1/tokens", Tier::Master),
+            ("DELETE", "/v1/tokens/ci", Tier::Master),
+            ("GET", VERSIONS, Tier::Downloader),
+        ] {
+            let mut handler = handler();
+            let json = event(method, path, "", &[("Authorization", "Bearer tfr_secret")]);
+            let info = Some(TokenInfo {
+                token_name: "admin".into(),
+                tier,
+                expires_at: None,
+            });
+            let request = forwarded(
+                handler
+                    .complete(parse(&json), &hash_token("tfr_secret"), info, 0)
+                    .unwrap(),
+            );
+            assert_eq!(header(&request, "authorization"), None, "{method} {path}");
+            assert!(header(&request, IDENTITY_HEADER).is_some());
+            // And from the cache, the same.
+            let cached = forwarded(done(handler.viewer_request(parse(&json), 1).unwrap()));
+            assert_eq!(header(&cached, "authorization"), None, "{method} {path}");
+        }
     }
 
     #[test]
