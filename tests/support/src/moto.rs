@@ -1,1 +1,250 @@
-//! (to be filled)
+//! A local S3 + DynamoDB protocol server for tests: moto (`.venv/bin/moto_server`, installed
+//! by `tests/setup.sh`), started on a free loopback port. Tests talk to it through the real
+//! `aws-sdk-s3` / `aws-sdk-dynamodb` clients, each test in its own bucket and table.
+//!
+//! moto is started through a small shell wrapper that holds a pipe from this process and
+//! kills moto when the pipe closes: when a [`Moto`] is dropped, and also when the test binary
+//! exits or dies, so no server outlives its tests.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use aws_smithy_http_client::tls;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The credentials tests give the SDK (moto checks none) and the region they use.
+pub const ACCESS_KEY_ID: &str = "testing";
+pub const SECRET_ACCESS_KEY: &str = "testing";
+pub const REGION: &str = "us-east-1";
+
+pub struct Moto {
+    wrapper: Child,
+    endpoint: String,
+    log: PathBuf,
+}
+
+fn workspace_root() -> PathBuf {
+    // This crate is tests/support.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the package lives in the workspace")
+        .to_path_buf()
+}
+
+/// `.venv/bin/moto_server`, running `tests/setup.sh` first if it is missing.
+pub fn moto_binary() -> PathBuf {
+    let root = workspace_root();
+    let binary = root.join(".venv/bin/moto_server");
+    if !binary.exists() {
+        let status = Command::new("bash")
+            .arg(root.join("tests/setup.sh"))
+            .status()
+            .expect("running tests/setup.sh");
+        assert!(status.success(), "tests/setup.sh failed");
+    }
+    binary
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Kills moto (and removes its log) when this wrapper's standard input reaches end of file.
+const WRAPPER: &str = r#"
+"$0" -H 127.0.0.1 -p "$1" </dev/null >"$2" 2>&1 &
+moto=$!
+read -r _ || true
+kill "$moto" 2>/dev/null
+wait "$moto" 2>/dev/null
+rm -f "$2"
+exit 0
+"#;
+
+impl Moto {
+    /// One server for the whole test binary, started on first use. Tests share it; each
+    /// makes its own bucket and table.
+    pub fn shared() -> &'static Moto {
+        static SHARED: OnceLock<Moto> = OnceLock::new();
+        SHARED.get_or_init(Moto::start)
+    }
+
+    /// A server of one's own, stopped when dropped.
+    pub fn start() -> Moto {
+        let binary = moto_binary();
+        let mut last_log = String::new();
+        // A port found free can be taken before moto binds it; try a few.
+        for _ in 0..3 {
+            let port = free_port();
+            let log =
+                std::env::temp_dir().join(format!("tfreg-moto-{}-{port}.log", std::process::id()));
+            let mut wrapper = Command::new("sh")
+                .arg("-c")
+                .arg(WRAPPER)
+                .arg(&binary)
+                .arg(port.to_string())
+                .arg(&log)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting moto_server");
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    return Moto {
+                        wrapper,
+                        endpoint: format!("http://{addr}"),
+                        log,
+                    };
+                }
+                if let Ok(Some(_)) = wrapper.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            last_log = std::fs::read_to_string(&log).unwrap_or_default();
+            stop(&mut wrapper);
+        }
+        panic!("moto_server did not start; its output:\n{last_log}");
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// What moto has printed so far (its request log).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The SDK configuration the stores are built from in production (as
+    /// `tfreg_origin::aws::sdk_config` makes it: rustls over ring, this region, this
+    /// endpoint) pointed at this server, with fixed test credentials so that the machine's own
+    /// AWS settings play no part.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        let http_client = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .http_client(http_client)
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                ACCESS_KEY_ID,
+                SECRET_ACCESS_KEY,
+                None,
+                None,
+                "moto-tests",
+            )))
+            .load()
+            .await
+    }
+
+    /// A new, empty bucket with a name unique to this process.
+    pub async fn create_bucket(&self, config: &SdkConfig) -> String {
+        let name = unique_name("bucket");
+        let client = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(config)
+                .force_path_style(true)
+                .build(),
+        );
+        client
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("creating bucket {name}: {e:?}"));
+        name
+    }
+
+    /// A new token table as the deployment makes it: partition key `pk` (S), on-demand
+    /// billing, TTL on `expires_at`.
+    pub async fn create_table(&self, config: &SdkConfig) -> String {
+        let name = unique_name("tokens");
+        let client = aws_sdk_dynamodb::Client::new(config);
+        client
+            .create_table()
+            .table_name(&name)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("creating table {name}: {e:?}"));
+        client
+            .update_time_to_live()
+            .table_name(&name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("expires_at")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("enabling TTL on {name}: {e:?}"));
+        name
+    }
+}
+
+fn unique_name(kind: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "tfreg-{kind}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn stop(wrapper: &mut Child) {
+    // Closing the pipe tells the wrapper to kill moto; then reap the wrapper.
+    drop(wrapper.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = wrapper.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = wrapper.kill();
+    let _ = wrapper.wait();
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some(stdin) = self.wrapper.stdin.as_mut() {
+            let _ = stdin.write_all(b"stop\n");
+        }
+        stop(&mut self.wrapper);
+    }
+}
