@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the deployable artifacts into dist/ (git-ignored):
-#   dist/origin.zip   the origin Lambda: `bootstrap` for provided.al2023 on x86_64
+#   dist/origin.zip   the origin Lambda: `bootstrap` (tfreg-origin) for provided.al2023 on x86_64
 #   dist/edge-bundle/ the viewer-request Lambda@Edge bundle without its settings: index.mjs (the
 #                     Node.js handler), edge.wasm (the WebAssembly core), config.template.json;
 #                     the Terraform module renders config.json and zips the three at deploy time
@@ -30,7 +30,7 @@ if [ "$what" != "--edge-only" ]; then
   fi
   # cargo-lambda finds zig through the ziglang package of the Python on PATH.
   PATH="$root/.venv/bin:$PATH" cargo-lambda lambda build --release --locked \
-    -p tfreg-cloudfront --bin bootstrap --x86-64 \
+    -p tfreg-origin --bin bootstrap --x86-64 \
     --output-format zip --lambda-dir target/lambda
   cp target/lambda/bootstrap/bootstrap.zip dist/origin.zip
   if command -v objdump >/dev/null 2>&1; then

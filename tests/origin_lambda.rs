@@ -1,22 +1,25 @@
-//! The origin Lambda's adapter driven with Lambda Function URL events of the documented shape
+//! The origin Lambda end to end: the real `bootstrap` binary run as Lambda runs it (polling
+//! a Runtime API stand-in) with Lambda Function URL events of the documented shape
 //! (tests/fixtures/function-url/*.json, as CloudFront's origin request delivers them after the
-//! edge function added the identity and origin-secret headers).
-
-mod common;
+//! edge function added the identity and origin-secret headers), on S3 and DynamoDB (moto).
+//! The adapter alone, on embedded storage, is tested beside it in origin/src/lambda/.
 
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use base64::Engine;
 use std::sync::Arc;
-use tfreg_cloudfront::lambda::OriginLambda;
 use tfreg_edge::ArchiveSigner;
-use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
 use tfreg_origin::{Registry, RegistryConfig};
+use tfreg_testkit::{lambda_api, moto};
+
+// TODO(issue 13): tfreg_testkit::upstream once the stand-ins move there.
+#[path = "common/upstream.rs"]
+mod upstream;
 
 const SECRET: &str = "origin-secret-for-tests";
 
 fn fixture(name: &str, secret: &str, body_base64: &str) -> LambdaFunctionUrlRequest {
-    let path = common::workspace_root()
-        .join("tests/fixtures/function-url")
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/function-url")
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap()
@@ -25,91 +28,37 @@ fn fixture(name: &str, secret: &str, body_base64: &str) -> LambdaFunctionUrlRequ
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn lambda() -> (tempfile::TempDir, OriginLambda) {
-    let dir = tempfile::tempdir().unwrap();
-    let archives = FileArchiveStore::open(dir.path()).unwrap();
-    let tokens = RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap();
-    let config = RegistryConfig::new(archives.staging_dir().to_path_buf());
-    let registry = Registry::new(
-        Arc::new(archives),
-        Arc::new(tokens),
-        ArchiveSigner::new(b"k".to_vec()),
-        config,
-    );
-    (dir, OriginLambda::new(Arc::new(registry), SECRET))
-}
+// TODO(issue 13): module_archive and versioned_module from tfreg_testkit::archive once the
+// archive builder moves there (they were tests/common's).
 
-fn json(body: &Option<String>) -> serde_json::Value {
-    serde_json::from_str(body.as_deref().unwrap_or("null")).unwrap()
-}
-
-#[tokio::test]
-async fn function_url_events_reach_the_registry() {
-    let (_dir, lambda) = lambda();
-    let archive =
-        base64::engine::general_purpose::STANDARD.encode(common::versioned_module("1.2.0"));
-
-    let uploaded = lambda
-        .handle(fixture("put-upload.json", SECRET, &archive))
-        .await;
-    assert_eq!(uploaded.status_code, 201, "{:?}", uploaded.body);
-    assert_eq!(json(&uploaded.body)["uploader"], "ci-upload");
-
-    let versions = lambda
-        .handle(fixture("get-versions.json", SECRET, ""))
-        .await;
-    assert_eq!(versions.status_code, 200);
-    assert_eq!(versions.headers["content-type"], "application/json");
-    assert_eq!(
-        json(&versions.body)["modules"][0]["versions"][0]["version"],
-        "1.2.0"
-    );
-
-    let download = lambda
-        .handle(fixture("get-download.json", SECRET, ""))
-        .await;
-    assert_eq!(download.status_code, 204);
-    assert!(download.body.is_none());
-    let location = download.headers["x-terraform-get"].to_str().unwrap();
-    assert!(location.starts_with("/archives/acme/vpc/aws/1.2.0/module.tar.gz?expires="));
-
-    let token = lambda.handle(fixture("post-tokens.json", SECRET, "")).await;
-    assert_eq!(token.status_code, 201);
-    assert!(json(&token.body)["token_value"]
-        .as_str()
-        .unwrap()
-        .starts_with("tfr_"));
-}
-
-#[tokio::test]
-async fn requests_without_the_origin_secret_are_refused() {
-    let (_dir, lambda) = lambda();
-    for secret in ["", "wrong-secret", "origin-secret-for-test"] {
-        let response = lambda
-            .handle(fixture("get-versions.json", secret, ""))
-            .await;
-        assert_eq!(response.status_code, 403, "secret {secret:?}");
-        assert_eq!(json(&response.body)["code"], "not_through_cloudfront");
+/// A module archive (tar.gz) holding `files`.
+fn module_archive(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, contents) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, contents.as_bytes())
+            .expect("adding a file");
     }
+    builder.into_inner().expect("tar").finish().expect("gzip")
 }
 
-#[tokio::test]
-async fn an_identity_the_tier_does_not_cover_is_refused_by_the_origin_too() {
-    let (_dir, lambda) = lambda();
-    let mut event = fixture("put-upload.json", SECRET, "");
-    event.headers.insert(
-        "x-tfreg-identity",
-        "token=ci-read;tier=downloader".parse().unwrap(),
-    );
-    let response = lambda.handle(event).await;
-    assert_eq!(response.status_code, 403);
+/// A minimal module whose output names its version.
+fn versioned_module(version: &str) -> Vec<u8> {
+    module_archive(&[
+        (
+            "main.tf",
+            &format!("output \"version\" {{\n  value = \"{version}\"\n}}\n"),
+        ),
+        ("README.md", "A test module.\n"),
+    ])
 }
-
-#[path = "../origin/tests/support/moto.rs"]
-mod moto;
-
-#[path = "common/lambda_api.rs"]
-mod lambda_api;
 
 /// The `bootstrap` binary as Lambda starts it: the runtime's variables and the function's
 /// configuration (storage on `endpoint`), and nothing else from this process's environment.
@@ -176,8 +125,7 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
         lambda_api::Outcome::Response(value) => value,
         lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
     };
-    let archive =
-        base64::engine::general_purpose::STANDARD.encode(common::versioned_module("1.2.0"));
+    let archive = base64::engine::general_purpose::STANDARD.encode(versioned_module("1.2.0"));
 
     let uploaded = respond(api.invoke(event("put-upload.json", &archive)).await);
     assert_eq!(uploaded["statusCode"], 201, "{uploaded}");
@@ -279,7 +227,7 @@ async fn a_large_archive_goes_through_a_presigned_upload_and_finalize() {
 
     // An archive of several MB: bigger than this registry takes in a PUT body.
     let big = "# padding\n".repeat(600_000);
-    let archive = common::module_archive(&[
+    let archive = module_archive(&[
         ("main.tf", "output \"x\" {\n  value = 1\n}\n"),
         ("big.txt", &big),
     ]);
@@ -396,7 +344,7 @@ fn event_for(method: &str, path: &str, tier: &str) -> serde_json::Value {
 /// lands among the uploads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_binary_proxies_and_pins_with_the_proxy_environment() {
-    use common::upstream::{Download, Repo, StandIns};
+    use crate::upstream::{Download, Repo, StandIns};
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
     let upstream = StandIns::start().await;

@@ -1,8 +1,9 @@
-//! The distribution assembled as CloudFront runs it, and `tfreg serve`, which runs it on one
-//! machine over embedded storage.
+//! What CloudFront does: the distribution's behaviours assembled on one machine (`tfreg serve`:
+//! the edge check, then the origin or the archive store), the discovery document, and the
+//! packaging of what the distribution runs (package.sh: the origin Lambda from
+//! `tfreg-origin`, the edge bundle from `tfreg-edge`).
 
 pub mod data_dir;
 pub mod distribution;
-pub mod lambda;
 pub mod server;
 pub mod tls;

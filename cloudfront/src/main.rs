@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
 use tfreg_origin::aws::{AwsStorageConfig, S3ArchiveStore, DEFAULT_S3_PREFIX};
 use tfreg_origin::names::ModuleAddress;
-use tfreg_origin::proxy::ProxyConfig;
+use tfreg_origin::proxy::{env_vars, ProxyConfig};
 
 /// An edge-first private Terraform module registry.
 #[derive(Parser)]
@@ -63,12 +63,12 @@ impl S3Args {
 struct ProxyArgs {
     /// Answer modules this registry does not have from the upstream registry (downloads are
     /// fetched, vetted and served from here). Pinning works either way.
-    #[arg(long = "proxy", env = "TFREG_PROXY_ENABLED", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long = "proxy", env = env_vars::ENABLED, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     enabled: Option<String>,
     /// Base URL of the upstream registry [default: https://registry.terraform.io].
     #[arg(
         long = "proxy-upstream",
-        env = "TFREG_PROXY_UPSTREAM",
+        env = env_vars::UPSTREAM,
         value_name = "URL"
     )]
     upstream: Option<String>,
@@ -76,7 +76,7 @@ struct ProxyArgs {
     /// {base}/{owner}/{repo}/tar.gz/{ref} [default: https://codeload.github.com].
     #[arg(
         long = "proxy-github-archive-url",
-        env = "TFREG_PROXY_GITHUB_ARCHIVE_URL",
+        env = env_vars::GITHUB_ARCHIVE_URL,
         value_name = "URL"
     )]
     github_archive_url: Option<String>,
@@ -84,35 +84,35 @@ struct ProxyArgs {
     /// `acme/vpc`, `acme/vpc/aws`). Empty: all.
     #[arg(
         long = "proxy-allow",
-        env = "TFREG_PROXY_ALLOW_LIST",
+        env = env_vars::ALLOW_LIST,
         value_name = "PREFIXES"
     )]
     allow: Option<String>,
     /// Modules that are never proxied or pinned without an override; deny wins over allow.
     #[arg(
         long = "proxy-deny",
-        env = "TFREG_PROXY_DENY_LIST",
+        env = env_vars::DENY_LIST,
         value_name = "PREFIXES"
     )]
     deny: Option<String>,
     /// Modules whose versions come only from this registry, never merged with upstream ones.
     #[arg(
         long = "proxy-local-only",
-        env = "TFREG_PROXY_LOCAL_ONLY",
+        env = env_vars::LOCAL_ONLY,
         value_name = "PREFIXES"
     )]
     local_only: Option<String>,
     /// Seconds all upstream fetches of one request may take together (then 504) [default: 20].
     #[arg(
         long = "proxy-timeout",
-        env = "TFREG_PROXY_TIMEOUT_SECS",
+        env = env_vars::TIMEOUT_SECS,
         value_name = "SECONDS"
     )]
     timeout: Option<String>,
     /// Largest archive fetched from upstream, in bytes [default: 104857600].
     #[arg(
         long = "proxy-max-archive-bytes",
-        env = "TFREG_PROXY_MAX_ARCHIVE_BYTES",
+        env = env_vars::MAX_ARCHIVE_BYTES,
         value_name = "BYTES"
     )]
     max_archive_bytes: Option<String>,
@@ -120,19 +120,22 @@ struct ProxyArgs {
 
 impl ProxyArgs {
     fn config(self) -> anyhow::Result<ProxyConfig> {
+        let settings = [
+            (env_vars::ENABLED, self.enabled),
+            (env_vars::UPSTREAM, self.upstream),
+            (env_vars::GITHUB_ARCHIVE_URL, self.github_archive_url),
+            (env_vars::ALLOW_LIST, self.allow),
+            (env_vars::DENY_LIST, self.deny),
+            (env_vars::LOCAL_ONLY, self.local_only),
+            (env_vars::TIMEOUT_SECS, self.timeout),
+            (env_vars::MAX_ARCHIVE_BYTES, self.max_archive_bytes),
+        ];
+        // The flags (or their variables, through clap) read as the Lambda reads its variables.
         ProxyConfig::from_env(|name| {
-            match name {
-                "TFREG_PROXY_ENABLED" => &self.enabled,
-                "TFREG_PROXY_UPSTREAM" => &self.upstream,
-                "TFREG_PROXY_GITHUB_ARCHIVE_URL" => &self.github_archive_url,
-                "TFREG_PROXY_ALLOW_LIST" => &self.allow,
-                "TFREG_PROXY_DENY_LIST" => &self.deny,
-                "TFREG_PROXY_LOCAL_ONLY" => &self.local_only,
-                "TFREG_PROXY_TIMEOUT_SECS" => &self.timeout,
-                "TFREG_PROXY_MAX_ARCHIVE_BYTES" => &self.max_archive_bytes,
-                _ => &None,
-            }
-            .clone()
+            settings
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .and_then(|(_, value)| value.clone())
         })
         .map_err(|e| anyhow::anyhow!("proxy settings: {e}"))
     }

@@ -9,6 +9,8 @@ pub mod aws;
 pub mod conformance;
 pub mod embedded;
 mod error;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod names;
 pub mod proxy;
 mod registry;

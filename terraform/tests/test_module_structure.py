@@ -284,8 +284,8 @@ def test_origin_lambda_runs_the_packaged_bootstrap(module):
 def test_origin_environment_covers_what_the_lambda_reads(module):
     origin = blocks_of(module, "resource", "aws_lambda_function")["origin"]
     env = set(one(origin["environment"])["variables"])
-    documented = set(re.findall(r"`(TFREG_[A-Z0-9_]+)`", (REPO / "cloudfront" / "src" / "lambda.rs").read_text()))
-    assert documented, "no TFREG_* variables documented in cloudfront/src/lambda.rs"
+    documented = set(re.findall(r"`(TFREG_[A-Z0-9_]+)`", (REPO / "origin" / "src" / "lambda" / "config.rs").read_text()))
+    assert documented, "no TFREG_* variables documented in origin/src/lambda/config.rs"
     # TFREG_ENDPOINT_URL points the SDK at a local stand-in in tests; never set on AWS.
     assert documented - {"TFREG_ENDPOINT_URL"} <= env
 

@@ -34,6 +34,19 @@ pub const DEFAULT_GITHUB_ARCHIVE_URL: &str = "https://codeload.github.com";
 pub const DEFAULT_PROXY_TIMEOUT_SECS: u64 = 20;
 pub const DEFAULT_MAX_PROXY_ARCHIVE_BYTES: u64 = 100 * 1024 * 1024;
 
+/// The environment variables of the proxy settings: what [`ProxyConfig::from_env`] reads (the
+/// origin Lambda), and what `tfreg serve`'s proxy flags fall back to.
+pub mod env_vars {
+    pub const ENABLED: &str = "TFREG_PROXY_ENABLED";
+    pub const UPSTREAM: &str = "TFREG_PROXY_UPSTREAM";
+    pub const GITHUB_ARCHIVE_URL: &str = "TFREG_PROXY_GITHUB_ARCHIVE_URL";
+    pub const ALLOW_LIST: &str = "TFREG_PROXY_ALLOW_LIST";
+    pub const DENY_LIST: &str = "TFREG_PROXY_DENY_LIST";
+    pub const LOCAL_ONLY: &str = "TFREG_PROXY_LOCAL_ONLY";
+    pub const TIMEOUT_SECS: &str = "TFREG_PROXY_TIMEOUT_SECS";
+    pub const MAX_ARCHIVE_BYTES: &str = "TFREG_PROXY_MAX_ARCHIVE_BYTES";
+}
+
 /// The proxy's settings, the same in `tfreg serve` (flags) and in the origin Lambda
 /// (environment, [`ProxyConfig::from_env`]).
 #[derive(Debug, Clone)]
@@ -87,34 +100,35 @@ pub fn parse_base_url(name: &str, text: &str) -> Result<Url, String> {
 }
 
 impl ProxyConfig {
-    /// Reads `TFREG_PROXY_*` through `get` (the environment, in the Lambda). Unset settings
-    /// keep their defaults.
+    /// Reads the [`env_vars`] (`TFREG_PROXY_*`) through `get` (the environment, in the
+    /// Lambda). Unset settings keep their defaults.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let mut config = ProxyConfig::default();
         let value = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        if let Some(text) = value("TFREG_PROXY_ENABLED") {
+        if let Some(text) = value(env_vars::ENABLED) {
             config.enabled = match text.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => true,
                 "false" | "0" | "no" | "off" => false,
                 _ => {
                     return Err(format!(
-                        "TFREG_PROXY_ENABLED: {text:?} is not true or false"
+                        "{}: {text:?} is not true or false",
+                        env_vars::ENABLED
                     ))
                 }
             };
         }
-        if let Some(text) = value("TFREG_PROXY_UPSTREAM") {
-            config.upstream = parse_base_url("TFREG_PROXY_UPSTREAM", &text)?;
+        if let Some(text) = value(env_vars::UPSTREAM) {
+            config.upstream = parse_base_url(env_vars::UPSTREAM, &text)?;
         }
-        if let Some(text) = value("TFREG_PROXY_GITHUB_ARCHIVE_URL") {
-            config.github_archive_url = parse_base_url("TFREG_PROXY_GITHUB_ARCHIVE_URL", &text)?;
+        if let Some(text) = value(env_vars::GITHUB_ARCHIVE_URL) {
+            config.github_archive_url = parse_base_url(env_vars::GITHUB_ARCHIVE_URL, &text)?;
         }
         let list = |name: &str| -> Result<Vec<ModulePrefix>, String> {
             parse_prefix_list(&value(name).unwrap_or_default()).map_err(|e| format!("{name}: {e}"))
         };
-        config.policy.allow = list("TFREG_PROXY_ALLOW_LIST")?;
-        config.policy.deny = list("TFREG_PROXY_DENY_LIST")?;
-        config.local_only = list("TFREG_PROXY_LOCAL_ONLY")?;
+        config.policy.allow = list(env_vars::ALLOW_LIST)?;
+        config.policy.deny = list(env_vars::DENY_LIST)?;
+        config.local_only = list(env_vars::LOCAL_ONLY)?;
         let number = |name: &str| -> Result<Option<u64>, String> {
             value(name)
                 .map(|text| {
@@ -126,10 +140,10 @@ impl ProxyConfig {
                 })
                 .transpose()
         };
-        if let Some(seconds) = number("TFREG_PROXY_TIMEOUT_SECS")? {
+        if let Some(seconds) = number(env_vars::TIMEOUT_SECS)? {
             config.timeout = Duration::from_secs(seconds);
         }
-        if let Some(bytes) = number("TFREG_PROXY_MAX_ARCHIVE_BYTES")? {
+        if let Some(bytes) = number(env_vars::MAX_ARCHIVE_BYTES)? {
             config.max_archive_bytes = bytes;
         }
         Ok(config)

@@ -1,29 +1,46 @@
 //! The origin Lambda's `bootstrap`: binary size, process start to ready (its first poll of
 //! the Runtime API, after reading its configuration and building the S3 and DynamoDB
 //! clients), the first invocation, and warm invocations, on S3 + DynamoDB (moto on this
-//! machine). Run: `cargo bench -p tfreg-cloudfront --bench origin_cold_start`.
-
-#[path = "../../tests/common/mod.rs"]
-mod common;
-#[path = "../../tests/common/lambda_api.rs"]
-mod lambda_api;
-#[path = "../../origin/tests/support/moto.rs"]
-mod moto;
+//! machine). Run: `cargo bench -p tfreg-origin --bench origin_cold_start`.
 
 use base64::Engine;
 use std::time::{Duration, Instant};
+use tfreg_testkit::{lambda_api, moto};
 
 const SECRET: &str = "origin-secret-for-the-bench";
 
 fn event(name: &str, body: &str) -> serde_json::Value {
-    let path = common::workspace_root()
-        .join("tests/fixtures/function-url")
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/function-url")
         .join(name);
     let text = std::fs::read_to_string(path)
         .unwrap()
         .replace("{{ORIGIN_SECRET}}", SECRET)
         .replace("{{BODY_BASE64}}", body);
     serde_json::from_str(&text).unwrap()
+}
+
+/// A minimal module whose output names its version.
+// TODO(issue 13): from tfreg_testkit::archive once the archive builder moves there.
+fn versioned_module(version: &str) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    let main_tf = format!("output \"version\" {{\n  value = \"{version}\"\n}}\n");
+    for (path, contents) in [
+        ("main.tf", main_tf.as_str()),
+        ("README.md", "A test module.\n"),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, contents.as_bytes())
+            .expect("adding a file");
+    }
+    builder.into_inner().expect("tar").finish().expect("gzip")
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -78,8 +95,8 @@ fn main() {
             }
             ready.push(api.first_poll().unwrap() - started);
             if round == 0 {
-                let archive = base64::engine::general_purpose::STANDARD
-                    .encode(common::versioned_module("1.2.0"));
+                let archive =
+                    base64::engine::general_purpose::STANDARD.encode(versioned_module("1.2.0"));
                 api.invoke(event("put-upload.json", &archive)).await;
             }
             let at = Instant::now();

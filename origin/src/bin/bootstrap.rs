@@ -4,7 +4,7 @@
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::Arc;
-use tfreg_cloudfront::lambda::OriginConfig;
+use tfreg_origin::lambda::OriginConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -1,0 +1,84 @@
+//! The origin Lambda's configuration, and the registry it builds from it at cold start.
+
+use super::{OriginLambda, LAMBDA_BODY_LIMIT_BYTES};
+use crate::proxy::{Proxy, ProxyConfig};
+use crate::{Registry, RegistryConfig};
+use std::sync::Arc;
+use tfreg_edge::ArchiveSigner;
+
+/// The origin Lambda's configuration, read once at cold start from the function's
+/// environment (set by the deployment module, terraform/lambda_origin.tf).
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `TFREG_S3_BUCKET` | the archive bucket (required) |
+/// | `TFREG_S3_PREFIX` | key prefix of archives (default `archives/`) |
+/// | `TFREG_DYNAMODB_TABLE` | the token table (required) |
+/// | `TFREG_SIGNING_KEY` | hex key that signs archive URLs, shared with the edge (required) |
+/// | `TFREG_ORIGIN_SECRET` | the secret header value the edge adds (required) |
+/// | `TFREG_ARCHIVE_URL_TTL` | seconds a signed archive URL lives (default 300) |
+/// | `TFREG_ENDPOINT_URL` | S3/DynamoDB endpoint override (tests against a local server) |
+/// | `TFREG_PROXY_*` | proxy mode and pinning: [`ProxyConfig::from_env`] |
+/// | `AWS_REGION` | set by Lambda |
+pub struct OriginConfig {
+    pub storage: crate::aws::AwsStorageConfig,
+    pub signing_key: Vec<u8>,
+    pub origin_secret: String,
+    pub archive_url_ttl_secs: u64,
+    pub proxy: ProxyConfig,
+}
+
+impl OriginConfig {
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let required = |name: &str| var(name).ok_or_else(|| format!("{name} is not set"));
+        let signing_key = hex::decode(required("TFREG_SIGNING_KEY")?)
+            .map_err(|_| "TFREG_SIGNING_KEY is not hex".to_owned())?;
+        let archive_url_ttl_secs = match var("TFREG_ARCHIVE_URL_TTL") {
+            Some(text) => text
+                .parse()
+                .map_err(|_| format!("TFREG_ARCHIVE_URL_TTL is not a number: {text:?}"))?,
+            None => crate::DEFAULT_ARCHIVE_URL_TTL_SECS,
+        };
+        Ok(OriginConfig {
+            storage: crate::aws::AwsStorageConfig {
+                s3_bucket: required("TFREG_S3_BUCKET")?,
+                s3_prefix: var("TFREG_S3_PREFIX")
+                    .unwrap_or_else(|| crate::aws::DEFAULT_S3_PREFIX.to_owned()),
+                dynamodb_table: required("TFREG_DYNAMODB_TABLE")?,
+                region: var("AWS_REGION"),
+                endpoint_url: var("TFREG_ENDPOINT_URL"),
+            },
+            signing_key,
+            origin_secret: required("TFREG_ORIGIN_SECRET")?,
+            archive_url_ttl_secs,
+            proxy: ProxyConfig::from_env(|name| std::env::var(name).ok())?,
+        })
+    }
+
+    /// Builds the clients (once) and the registry on them.
+    pub async fn connect(self) -> Result<OriginLambda, String> {
+        let (archives, tokens) = self.storage.connect().await;
+        let staging = crate::aws::S3UploadStaging::new(
+            archives.client().clone(),
+            archives.bucket(),
+            crate::aws::DEFAULT_STAGING_PREFIX,
+        );
+        let mut config = RegistryConfig::new(std::env::temp_dir());
+        config.archive_url_ttl_secs = self.archive_url_ttl_secs;
+        // Lambda refuses larger payloads before the function runs.
+        config.max_upload_bytes = LAMBDA_BODY_LIMIT_BYTES;
+        let proxy = Proxy::new(self.proxy, Arc::new(archives.proxy_cache_store()))?;
+        let tokens = Arc::new(tokens);
+        let registry = Registry::new(
+            Arc::new(archives),
+            tokens.clone(),
+            ArchiveSigner::new(self.signing_key),
+            config,
+        )
+        .with_upload_staging(Arc::new(staging))
+        .with_proxy(proxy)
+        .with_pins(tokens);
+        Ok(OriginLambda::new(Arc::new(registry), self.origin_secret))
+    }
+}
