@@ -396,7 +396,7 @@ fn event_for(method: &str, path: &str, tier: &str) -> serde_json::Value {
 /// lands among the uploads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_binary_proxies_and_pins_with_the_proxy_environment() {
-    use common::upstream::{Download, Repo, StandIns};
+    use tfreg_testkit::upstream::{Download, Repo, StandIns};
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
     let upstream = StandIns::start().await;

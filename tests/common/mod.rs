@@ -3,13 +3,13 @@
 #![allow(dead_code)]
 
 pub mod terraform;
-pub mod upstream;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tfreg_testkit::archive::ArchiveBuilder;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -308,22 +308,13 @@ impl Reply {
     }
 }
 
-/// A module archive (tar.gz) holding `files`.
+/// A module archive (tar.gz) holding `files` at its root.
 pub fn module_archive(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
+    let mut archive = ArchiveBuilder::new();
     for (path, contents) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, contents.as_bytes())
-            .expect("adding a file");
+        archive = archive.file(path, contents);
     }
-    builder.into_inner().expect("tar").finish().expect("gzip")
+    archive.build_tar_gz()
 }
 
 /// A minimal module whose output names its version, so a test can tell which one Terraform
