@@ -5,14 +5,15 @@
 mod common;
 
 use common::terraform::terraform_init;
-use common::upstream::{sample_repo, Download, StandIns};
-use common::{tfreg_binary, versioned_module, TestRegistry};
+use common::{tfreg_binary, TestRegistry};
 use sha2::Digest;
 use std::process::{Command, Output};
 use tfreg_origin::aws::aws_sdk_dynamodb::types::AttributeValue;
 use tfreg_origin::aws::aws_sdk_s3::primitives::ByteStream;
 use tfreg_origin::aws::{aws_sdk_dynamodb, aws_sdk_s3};
+use tfreg_testkit::archive::versioned_module;
 use tfreg_testkit::moto::{self, Moto};
+use tfreg_testkit::upstream::{sample_repo, Download, StandIns};
 
 /// The AWS settings every `tfreg` process in this test gets: moto's test credentials, and
 /// nothing read from the machine's own AWS configuration or instance metadata.

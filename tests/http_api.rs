@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{module_archive, versioned_module, TestRegistry};
+use common::TestRegistry;
 use std::collections::HashSet;
+use tfreg_testkit::archive::{module_archive, versioned_module};
 
 const MODULE: &str = "acme/vpc/aws";
 

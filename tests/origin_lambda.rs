@@ -9,11 +9,8 @@ use base64::Engine;
 use std::sync::Arc;
 use tfreg_edge::ArchiveSigner;
 use tfreg_origin::{Registry, RegistryConfig};
+use tfreg_testkit::archive::{module_archive, versioned_module};
 use tfreg_testkit::{lambda_api, moto};
-
-// TODO(issue 13): tfreg_testkit::upstream once the stand-ins move there.
-#[path = "common/upstream.rs"]
-mod upstream;
 
 const SECRET: &str = "origin-secret-for-tests";
 
@@ -26,38 +23,6 @@ fn fixture(name: &str, secret: &str, body_base64: &str) -> LambdaFunctionUrlRequ
         .replace("{{ORIGIN_SECRET}}", secret)
         .replace("{{BODY_BASE64}}", body_base64);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-// TODO(issue 13): module_archive and versioned_module from tfreg_testkit::archive once the
-// archive builder moves there (they were tests/common's).
-
-/// A module archive (tar.gz) holding `files`.
-fn module_archive(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    for (path, contents) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, contents.as_bytes())
-            .expect("adding a file");
-    }
-    builder.into_inner().expect("tar").finish().expect("gzip")
-}
-
-/// A minimal module whose output names its version.
-fn versioned_module(version: &str) -> Vec<u8> {
-    module_archive(&[
-        (
-            "main.tf",
-            &format!("output \"version\" {{\n  value = \"{version}\"\n}}\n"),
-        ),
-        ("README.md", "A test module.\n"),
-    ])
 }
 
 /// The `bootstrap` binary as Lambda starts it: the runtime's variables and the function's
@@ -344,7 +309,7 @@ fn event_for(method: &str, path: &str, tier: &str) -> serde_json::Value {
 /// lands among the uploads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_binary_proxies_and_pins_with_the_proxy_environment() {
-    use crate::upstream::{Download, Repo, StandIns};
+    use tfreg_testkit::upstream::{Download, Repo, StandIns};
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
     let upstream = StandIns::start().await;

@@ -1,15 +1,15 @@
 //! Proxy mode and pinning end to end: the real `tfreg serve` binary, the real Terraform CLI,
 //! and in-process stand-ins for the public registry and GitHub's archive host on loopback
-//! ports (`common::upstream`), answering in the formats the real services use.
+//! ports (`tfreg_testkit::upstream`), answering in the formats the real services use.
 
 mod common;
 
 use common::terraform::{module_block, terraform_init, TerraformRun};
-use common::upstream::{
-    sample_repo, Download, Endpoint, Fault, RawEntry, StandIns, UPSTREAM_SECRET,
-};
 use common::{Reply, TestRegistry};
 use std::time::{Duration, Instant};
+use tfreg_testkit::upstream::{
+    sample_repo, Download, Endpoint, Fault, RawEntry, StandIns, UPSTREAM_SECRET,
+};
 
 const CONSUL_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const MODS_SHA: &str = "89abcdef0123456789abcdef0123456789abcdef";
@@ -328,7 +328,7 @@ async fn local_versions_merge_with_upstream_ones_unless_the_module_is_local_only
             .upload(
                 module,
                 version,
-                common::versioned_module(version),
+                tfreg_testkit::archive::versioned_module(version),
                 &registry.master_token,
             )
             .await;
@@ -502,7 +502,7 @@ async fn a_pinned_version_installs_after_the_upstream_is_gone() {
         .upload(
             "acme/vpc/aws",
             "1.0.0",
-            common::versioned_module("1.0.0"),
+            tfreg_testkit::archive::versioned_module("1.0.0"),
             &master,
         )
         .await;

@@ -4,8 +4,9 @@
 mod common;
 
 use common::terraform::{module_block, terraform_init};
-use common::{module_archive, versioned_module, TestRegistry};
+use common::TestRegistry;
 use std::path::Path;
+use tfreg_testkit::archive::{module_archive, versioned_module};
 
 async fn publish(registry: &TestRegistry, module: &str, versions: &[&str]) {
     for version in versions {

@@ -10,8 +10,9 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use common::{versioned_module, TestRegistry};
+use common::TestRegistry;
 use std::time::{Duration, Instant};
+use tfreg_testkit::archive::versioned_module;
 use tfreg_testkit::moto;
 
 async fn run(

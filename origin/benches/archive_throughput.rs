@@ -6,9 +6,10 @@
 //! Run: `cargo bench -p tfreg-origin --bench archive_throughput`
 //! Other sizes (unpacked MB, comma-separated): `TFREG_BENCH_SIZES_MB=1,10,100 cargo bench ...`
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Instant;
 use tfreg_origin::archive::{normalize_archive, ArchiveLimits};
+use tfreg_testkit::archive::ArchiveBuilder;
 
 /// Peak resident set size of this process so far, in KiB (Linux `VmHWM`).
 fn peak_rss_kib() -> u64 {
@@ -27,57 +28,81 @@ fn peak_rss_kib() -> u64 {
 /// Writes a tar.gz of `files` files of `file_size` bytes each (text-like, so it compresses
 /// about as source code does) to a temporary file, streaming.
 fn make_archive(files: usize, file_size: usize) -> std::fs::File {
-    let file = tempfile::tempfile().expect("temp file");
-    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-    let mut builder = tar::Builder::new(gz);
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let words = [
-        "resource",
-        "variable",
-        "output",
-        "module",
-        "locals",
-        "aws_vpc",
-        "cidr_block",
-        "tags",
-        "count",
-        "for_each",
-        "=",
-        "{",
-        "}",
-        "\"10.0.0.0/16\"",
-        "true",
-        "var.name",
-        "\n",
-    ];
-    let mut contents = String::with_capacity(file_size);
+    let mut archive = ArchiveBuilder::new().gzip_level(1);
     for i in 0..files {
-        contents.clear();
-        while contents.len() < file_size {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            contents.push_str(words[(state % words.len() as u64) as usize]);
-            contents.push(' ');
-        }
-        contents.truncate(file_size);
-        let mut header = tar::Header::new_gnu();
-        header.set_size(file_size as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
         let name = if i == 0 {
             "main.tf".to_owned()
         } else {
             format!("files/f{i}.tf")
         };
-        builder
-            .append_data(&mut header, name, contents.as_bytes())
-            .expect("append");
+        let text = TerraformLikeText::new(i as u64, file_size);
+        archive = archive.file_from_reader(name, file_size as u64, text);
     }
-    let mut file = builder.into_inner().unwrap().finish().unwrap();
+    let file = tempfile::tempfile().expect("temp file");
+    let mut file = archive.write_tar_gz(file).expect("writing the archive");
     file.flush().unwrap();
     file.seek(SeekFrom::Start(0)).unwrap();
     file
+}
+
+/// `len` bytes of Terraform words separated by spaces, in an order drawn from a xorshift
+/// generator seeded by `seed`, produced as they are read.
+struct TerraformLikeText {
+    state: u64,
+    remaining: usize,
+    /// What is left of the word being read.
+    word: &'static [u8],
+}
+
+impl TerraformLikeText {
+    const WORDS: [&'static str; 17] = [
+        "resource ",
+        "variable ",
+        "output ",
+        "module ",
+        "locals ",
+        "aws_vpc ",
+        "cidr_block ",
+        "tags ",
+        "count ",
+        "for_each ",
+        "= ",
+        "{ ",
+        "} ",
+        "\"10.0.0.0/16\" ",
+        "true ",
+        "var.name ",
+        "\n ",
+    ];
+
+    fn new(seed: u64, len: usize) -> Self {
+        TerraformLikeText {
+            state: 0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D),
+            remaining: len,
+            word: b"",
+        }
+    }
+}
+
+impl Read for TerraformLikeText {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut written = 0;
+        while written < buf.len() && self.remaining > 0 {
+            if self.word.is_empty() {
+                self.state ^= self.state << 13;
+                self.state ^= self.state >> 7;
+                self.state ^= self.state << 17;
+                let words = Self::WORDS;
+                self.word = words[(self.state % words.len() as u64) as usize].as_bytes();
+            }
+            let n = self.word.len().min(buf.len() - written).min(self.remaining);
+            buf[written..written + n].copy_from_slice(&self.word[..n]);
+            self.word = &self.word[n..];
+            self.remaining -= n;
+            written += n;
+        }
+        Ok(written)
+    }
 }
 
 const CHILD_ENV: &str = "TFREG_BENCH_NORMALIZE";

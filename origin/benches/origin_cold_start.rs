@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use std::time::{Duration, Instant};
+use tfreg_testkit::archive::versioned_module;
 use tfreg_testkit::{lambda_api, moto};
 
 const SECRET: &str = "origin-secret-for-the-bench";
@@ -18,29 +19,6 @@ fn event(name: &str, body: &str) -> serde_json::Value {
         .replace("{{ORIGIN_SECRET}}", SECRET)
         .replace("{{BODY_BASE64}}", body);
     serde_json::from_str(&text).unwrap()
-}
-
-/// A minimal module whose output names its version.
-// TODO(issue 13): from tfreg_testkit::archive once the archive builder moves there.
-fn versioned_module(version: &str) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    let main_tf = format!("output \"version\" {{\n  value = \"{version}\"\n}}\n");
-    for (path, contents) in [
-        ("main.tf", main_tf.as_str()),
-        ("README.md", "A test module.\n"),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, contents.as_bytes())
-            .expect("adding a file");
-    }
-    builder.into_inner().expect("tar").finish().expect("gzip")
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {

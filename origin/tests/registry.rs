@@ -40,19 +40,7 @@ fn request(method: &str, path: &str, tier: Option<Tier>, body: RequestBody) -> O
 }
 
 fn module_tar_gz() -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    let contents = b"output \"x\" {\n  value = 1\n}\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(contents.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder
-        .append_data(&mut header, "main.tf", &contents[..])
-        .unwrap();
-    builder.into_inner().unwrap().finish().unwrap()
+    tfreg_testkit::archive::module_archive(&[("main.tf", "output \"x\" {\n  value = 1\n}\n")])
 }
 
 fn error_of(body: &[u8]) -> String {

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 pub mod terraform;
-pub mod upstream;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -306,34 +305,4 @@ impl Reply {
             .unwrap_or_default()
             .to_owned()
     }
-}
-
-/// A module archive (tar.gz) holding `files`.
-pub fn module_archive(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    for (path, contents) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, contents.as_bytes())
-            .expect("adding a file");
-    }
-    builder.into_inner().expect("tar").finish().expect("gzip")
-}
-
-/// A minimal module whose output names its version, so a test can tell which one Terraform
-/// installed.
-pub fn versioned_module(version: &str) -> Vec<u8> {
-    module_archive(&[
-        (
-            "main.tf",
-            &format!("output \"version\" {{\n  value = \"{version}\"\n}}\n"),
-        ),
-        ("README.md", "A test module.\n"),
-    ])
 }

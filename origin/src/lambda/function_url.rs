@@ -132,6 +132,7 @@ mod tests {
     use crate::embedded::{FileArchiveStore, RedbTokenStore};
     use crate::RegistryConfig;
     use tfreg_edge::ArchiveSigner;
+    use tfreg_testkit::archive::versioned_module;
 
     const SECRET: &str = "origin-secret-for-tests";
 
@@ -155,29 +156,6 @@ mod tests {
             .replace("{{ORIGIN_SECRET}}", secret)
             .replace("{{BODY_BASE64}}", body_base64);
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-
-    /// A minimal module whose output names its version.
-    // TODO(issue 13): from tfreg_testkit::archive once the archive builder lands there.
-    fn versioned_module(version: &str) -> Vec<u8> {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::default(),
-        ));
-        let main_tf = format!("output \"version\" {{\n  value = \"{version}\"\n}}\n");
-        for (path, contents) in [
-            ("main.tf", main_tf.as_str()),
-            ("README.md", "A test module.\n"),
-        ] {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(contents.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder
-                .append_data(&mut header, path, contents.as_bytes())
-                .expect("adding a file");
-        }
-        builder.into_inner().expect("tar").finish().expect("gzip")
     }
 
     fn lambda() -> (tempfile::TempDir, OriginLambda) {

@@ -131,16 +131,5 @@ pub fn code(response: &OriginResponse) -> String {
 
 /// A minimal module archive (tar.gz) with `main.tf` holding `text`.
 pub fn module_tar_gz(text: &str) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    let mut header = tar::Header::new_gnu();
-    header.set_size(text.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder
-        .append_data(&mut header, "main.tf", text.as_bytes())
-        .expect("adding a file");
-    builder.into_inner().expect("tar").finish().expect("gzip")
+    tfreg_testkit::archive::module_archive(&[("main.tf", text)])
 }
