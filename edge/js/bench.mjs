@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { freePort, packageBundle, randomHex, signArchive, viewerRequestEvent } from './harness.mjs';
+import { freePort, packageBundle, randomHex, signArchive, viewerRequestEvent } from './test/harness.mjs';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'bench';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';

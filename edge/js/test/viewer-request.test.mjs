@@ -15,7 +15,7 @@ import {
   startCountingProxy,
   startMoto,
   viewerRequestEvent,
-} from '../harness.mjs';
+} from './harness.mjs';
 
 // The handler's SDK client takes its credentials from the environment, as on Lambda.
 process.env.AWS_ACCESS_KEY_ID = 'testing';

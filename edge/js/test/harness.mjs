@@ -1,6 +1,7 @@
 // What the Node.js tests and the bench share: packaging the bundle exactly as for a deploy and
 // unpacking it as Lambda does, a local DynamoDB-compatible server (moto), a proxy in front of
 // it that counts the DynamoDB calls on the wire, and CloudFront events of the documented shape.
+// Test support only: package.sh zips index.mjs, edge.wasm and config.json, never this folder.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, createHash, randomBytes } from 'node:crypto';
@@ -11,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const jsDir = fileURLToPath(new URL('./', import.meta.url));
+/** edge/js: the handler, package.sh and node_modules (this file is in edge/js/test). */
+export const jsDir = fileURLToPath(new URL('../', import.meta.url));
 export const repoRoot = join(jsDir, '..', '..');
 
 /** A random hex string of `bytes` bytes. */
