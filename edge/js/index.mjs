@@ -60,6 +60,11 @@ export class EdgeWasm {
     return this.#call('complete', [eventJson, tokenHash, itemJson], BigInt(now));
   }
 
+  /** Bytes of WebAssembly memory in use (it only grows), for the memory bound's tests. */
+  memoryBytes() {
+    return this.#exports.memory.buffer.byteLength;
+  }
+
   #call(name, strings, ...rest) {
     const { alloc, dealloc, memory, output_ptr: outputPtr } = this.#exports;
     const buffers = strings.map((text) => {
