@@ -48,10 +48,10 @@ if [ "$what" != "--edge-only" ]; then
 fi
 
 if [ "$what" != "--origin-only" ]; then
-  cargo build --quiet --locked -p tfreg-edge --target wasm32-unknown-unknown --profile wasm
+  wasm="$(bash edge/build-wasm.sh)"
   rm -rf dist/edge-bundle && mkdir -p dist/edge-bundle
   cp edge/js/index.mjs edge/js/config.template.json dist/edge-bundle/
-  cp "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm/tfreg_edge.wasm" dist/edge-bundle/edge.wasm
+  cp "$wasm" dist/edge-bundle/edge.wasm
   echo "dist/edge-bundle: index.mjs, edge.wasm ($(stat -c %s dist/edge-bundle/edge.wasm) bytes), config.template.json"
   if [ -n "${TFREG_EDGE_TABLE:-}" ] && [ -n "${TFREG_EDGE_ORIGIN_SECRET:-}" ]; then
     bash edge/js/package.sh

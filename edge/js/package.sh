@@ -62,13 +62,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 
-# The WebAssembly module: size-optimised, panics abort, no imports.
-if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
-  echo "package.sh: the wasm32-unknown-unknown target is missing: rustup target add wasm32-unknown-unknown" >&2
-  exit 1
-fi
-(cd "$root" && cargo build --quiet --locked -p tfreg-edge --target wasm32-unknown-unknown --profile wasm)
-wasm="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/wasm/tfreg_edge.wasm"
+# The WebAssembly module: built reproducibly (edge/build-wasm.sh), panics abort, no imports.
+wasm="$(bash "$root/edge/build-wasm.sh")"
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
