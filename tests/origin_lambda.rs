@@ -36,16 +36,8 @@ fn bootstrap_command(
 ) -> std::process::Command {
     let binary = std::env::var("TFREG_BOOTSTRAP_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned());
-    let mut command = std::process::Command::new(&binary);
+    let mut command = api.function_command(&binary);
     command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "tfreg-origin")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/tfreg-origin")
         .env("AWS_REGION", moto::REGION)
         .env("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY)

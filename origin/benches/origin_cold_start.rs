@@ -45,14 +45,8 @@ fn main() {
         for round in 0..5 {
             let api = lambda_api::FakeRuntimeApi::start().await;
             let started = Instant::now();
-            let mut child = std::process::Command::new(binary)
-                .env_clear()
-                .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-                .env("AWS_LAMBDA_FUNCTION_NAME", "tfreg-origin")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-                .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+            let mut child = api
+                .function_command(binary)
                 .env("AWS_REGION", moto::REGION)
                 .env("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID)
                 .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY)

@@ -5,17 +5,10 @@
 pub mod terraform;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the package lives in the workspace")
-        .to_path_buf()
-}
 
 /// The `tfreg` binary Cargo built for this test run.
 pub fn tfreg_binary() -> PathBuf {
@@ -24,21 +17,7 @@ pub fn tfreg_binary() -> PathBuf {
 
 /// Terraform v1.0.3 from the project's virtualenv, installed by `tests/setup.sh`.
 pub fn terraform_binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            let root = workspace_root();
-            let binary = root.join(".venv/bin/terraform");
-            if !binary.exists() {
-                let status = Command::new("bash")
-                    .arg(root.join("tests/setup.sh"))
-                    .status()
-                    .expect("running tests/setup.sh");
-                assert!(status.success(), "tests/setup.sh failed");
-            }
-            binary
-        })
-        .clone()
+    tfreg_testkit::project_tool(".venv/bin/terraform")
 }
 
 pub struct TestRegistry {

@@ -129,9 +129,6 @@ fn to_lambda(response: OriginResponse) -> LambdaFunctionUrlResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embedded::{FileArchiveStore, RedbTokenStore};
-    use crate::RegistryConfig;
-    use tfreg_edge::ArchiveSigner;
     use tfreg_testkit::archive::versioned_module;
 
     const SECRET: &str = "origin-secret-for-tests";
@@ -159,16 +156,7 @@ mod tests {
     }
 
     fn lambda() -> (tempfile::TempDir, OriginLambda) {
-        let dir = tempfile::tempdir().unwrap();
-        let archives = FileArchiveStore::open(dir.path()).unwrap();
-        let tokens = RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap();
-        let config = RegistryConfig::new(archives.staging_dir().to_path_buf());
-        let registry = Registry::new(
-            Arc::new(archives),
-            Arc::new(tokens),
-            ArchiveSigner::new(b"k".to_vec()),
-            config,
-        );
+        let (dir, registry) = crate::registry::test_support::embedded_registry();
         (dir, OriginLambda::new(Arc::new(registry), SECRET))
     }
 

@@ -17,7 +17,7 @@ pub mod http;
 mod modules;
 mod pins;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod tokens;
 mod uploads;
 
@@ -295,7 +295,7 @@ fn archive_key(version: VersionPath<'_>) -> Result<ArchiveKey, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{code, json, TestRegistry};
+    use super::test_support::{self, code, json, TestRegistry};
     use super::*;
     use tfreg_edge::Tier;
 
@@ -410,5 +410,141 @@ mod tests {
         let response = registry.as_master("POST", "/v1/tokens", &huge).await;
         assert_eq!(response.status, 413);
         assert_eq!(code(&response), "body_too_large");
+    }
+
+    // Moved from origin/tests/registry.rs: Registry::handle in-process, what the origin
+    // enforces on its own whatever the edge did, and the bodies the origin Lambda delivers.
+
+    fn error_of(body: &[u8]) -> String {
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+        json["errors"][0].as_str().unwrap().to_owned()
+    }
+
+    fn module_tar_gz() -> Vec<u8> {
+        test_support::module_tar_gz("output \"x\" {\n  value = 1\n}\n")
+    }
+
+    #[tokio::test]
+    async fn the_origin_refuses_requests_without_an_edge_identity() {
+        let registry = TestRegistry::new();
+        let response = registry
+            .send(
+                "GET",
+                "/v1/modules/acme/vpc/aws/versions",
+                None,
+                RequestBody::Empty,
+            )
+            .await;
+        assert_eq!(response.status, 401);
+        assert_eq!(
+            response.header("www-authenticate"),
+            Some("Bearer realm=\"tfreg\"")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_origin_checks_the_tier_itself() {
+        let registry = TestRegistry::new();
+        let response = registry
+            .send(
+                "PUT",
+                "/v1/modules/acme/vpc/aws/1.0.0",
+                Some(("caller", Tier::Downloader)),
+                RequestBody::Bytes(module_tar_gz()),
+            )
+            .await;
+        assert_eq!(response.status, 403);
+        assert_eq!(
+            error_of(&response.body),
+            "token \"caller\" has the downloader tier; this needs uploader"
+        );
+        let tokens = registry
+            .send(
+                "GET",
+                "/v1/tokens",
+                Some(("caller", Tier::Uploader)),
+                RequestBody::Empty,
+            )
+            .await;
+        assert_eq!(tokens.status, 403);
+        assert_eq!(tokens.header("cache-control"), Some("no-store"));
+    }
+
+    #[tokio::test]
+    async fn an_upload_delivered_in_memory_is_published() {
+        let registry = TestRegistry::new();
+        let response = registry
+            .send(
+                "PUT",
+                "/v1/modules/acme/vpc/aws/1.0.0",
+                Some(("caller", Tier::Uploader)),
+                RequestBody::Bytes(module_tar_gz()),
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let download = registry
+            .send(
+                "GET",
+                "/v1/modules/acme/vpc/aws/1.0.0/download",
+                Some(("caller", Tier::Downloader)),
+                RequestBody::Empty,
+            )
+            .await;
+        assert_eq!(download.status, 204);
+        // CloudFront may keep a download answer for 30 s after the edge check; the signed URL
+        // inside lives 300 s.
+        assert_eq!(
+            download.header("cache-control"),
+            Some("max-age=0, s-maxage=30")
+        );
+        assert!(download
+            .header("x-terraform-get")
+            .unwrap()
+            .starts_with("/archives/acme/vpc/aws/1.0.0/module.tar.gz?expires="));
+    }
+
+    #[tokio::test]
+    async fn wrong_methods_are_405_and_unknown_paths_404() {
+        let registry = TestRegistry::new();
+        let cases = [
+            ("POST", "/v1/modules/acme/vpc/aws/versions", 405),
+            ("DELETE", "/v1/modules/acme/vpc/aws/1.0.0", 405),
+            ("PUT", "/v1/tokens", 405),
+            ("GET", "/v1/nothing", 404),
+        ];
+        for (method, path, status) in cases {
+            let response = registry
+                .send(
+                    method,
+                    path,
+                    Some(("caller", Tier::Master)),
+                    RequestBody::Empty,
+                )
+                .await;
+            assert_eq!(response.status, status, "{method} {path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_upload_staging_the_large_upload_path_explains_itself() {
+        let registry = TestRegistry::new();
+        let response = registry
+            .send(
+                "POST",
+                "/v1/modules/acme/vpc/aws/1.0.0/uploads",
+                Some(("caller", Tier::Uploader)),
+                RequestBody::Empty,
+            )
+            .await;
+        assert_eq!(response.status, 404);
+        assert_eq!(
+            error_of(&response.body),
+            "this registry takes archives of up to 104857600 bytes directly in the body of a PUT; it has no separate large-upload path"
+        );
     }
 }

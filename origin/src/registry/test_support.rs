@@ -29,18 +29,7 @@ impl TestRegistry {
     }
 
     fn build(adjust: impl FnOnce(&mut RegistryConfig), upstream: bool) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let archives = FileArchiveStore::open(dir.path()).expect("archive store");
-        let tokens =
-            Arc::new(RedbTokenStore::open(&dir.path().join("tokens.redb")).expect("token store"));
-        let mut config = RegistryConfig::new(archives.staging_dir().to_path_buf());
-        adjust(&mut config);
-        let mut registry = Registry::new(
-            Arc::new(archives),
-            tokens.clone(),
-            ArchiveSigner::new(b"test-key".to_vec()),
-            config,
-        );
+        let (dir, mut registry, tokens) = embedded(adjust);
         if upstream {
             let settings = |name: &str| match name {
                 "TFREG_PROXY_UPSTREAM" | "TFREG_PROXY_GITHUB_ARCHIVE_URL" => {
@@ -114,6 +103,30 @@ impl TestRegistry {
         assert_eq!(response.status, 201, "{body}");
         response
     }
+}
+
+/// A registry over the embedded stores in a new temporary directory, which must outlive it.
+pub fn embedded_registry() -> (tempfile::TempDir, Registry) {
+    let (dir, registry, _) = embedded(|_| {});
+    (dir, registry)
+}
+
+fn embedded(
+    adjust: impl FnOnce(&mut RegistryConfig),
+) -> (tempfile::TempDir, Registry, Arc<RedbTokenStore>) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let archives = FileArchiveStore::open(dir.path()).expect("archive store");
+    let tokens =
+        Arc::new(RedbTokenStore::open(&dir.path().join("tokens.redb")).expect("token store"));
+    let mut config = RegistryConfig::new(archives.staging_dir().to_path_buf());
+    adjust(&mut config);
+    let registry = Registry::new(
+        Arc::new(archives),
+        tokens.clone(),
+        ArchiveSigner::new(b"test-key".to_vec()),
+        config,
+    );
+    (dir, registry, tokens)
 }
 
 /// The body of a JSON answer.

@@ -90,6 +90,23 @@ impl FakeRuntimeApi {
     }
 
     /// When the function first polled for an invocation, if it has.
+    /// A command that runs `binary` as Lambda starts a `provided.al2023` function polling this
+    /// Runtime API: the runtime's own variables and `PATH`, nothing else of this process's
+    /// environment. The caller adds the function's configuration.
+    pub fn function_command(&self, binary: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut command = std::process::Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "tfreg-origin")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/tfreg-origin");
+        command
+    }
+
     pub fn first_poll(&self) -> Option<std::time::Instant> {
         *self.shared.first_poll.lock().unwrap()
     }

@@ -15,7 +15,7 @@ use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use aws_smithy_http_client::tls;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -32,27 +32,9 @@ pub struct Moto {
     log: PathBuf,
 }
 
-/// This crate lives in `tests/support`, two levels below the workspace root.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("the package lives in the workspace's tests/support")
-        .to_path_buf()
-}
-
 /// `.venv/bin/moto_server`, running `tests/setup.sh` first if it is missing.
 pub fn moto_binary() -> PathBuf {
-    let root = workspace_root();
-    let binary = root.join(".venv/bin/moto_server");
-    if !binary.exists() {
-        let status = Command::new("bash")
-            .arg(root.join("tests/setup.sh"))
-            .status()
-            .expect("running tests/setup.sh");
-        assert!(status.success(), "tests/setup.sh failed");
-    }
-    binary
+    crate::project_tool(".venv/bin/moto_server")
 }
 
 fn free_port() -> u16 {
