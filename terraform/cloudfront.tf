@@ -15,6 +15,9 @@ locals {
   # https://<id>.lambda-url.<region>.on.aws/ -> <id>.lambda-url.<region>.on.aws
   origin_url_host = split("/", aws_lambda_function_url.origin.function_url)[2]
 
+  # The 4xx and 5xx codes whose error caching a distribution can set (416 aside: CloudFront
+  # never caches it).
+  uncached_error_codes = [400, 403, 404, 405, 414, 500, 501, 502, 503, 504]
 }
 
 # Security headers on every answer: HSTS (the registry is HTTPS-only), nosniff, no framing, no
@@ -79,17 +82,21 @@ resource "aws_cloudfront_cache_policy" "static" {
 
 # The API: cached only as long as the origin allows (s-maxage) and never over a minute, keyed on
 # the path. Answers do not depend on who asked: the edge has checked every viewer before the
-# cache, so neither Authorization nor the identity header belongs in the key.
+# cache, so neither Authorization nor the identity header belongs in the key. gzip and Brotli
+# are on because CloudFront compresses (the behaviour's compress = true) only when the cache
+# policy lets the viewer's Accept-Encoding in: with both off it serves every JSON answer
+# uncompressed
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/ServingCompressedFiles.html).
 resource "aws_cloudfront_cache_policy" "api" {
   name        = "${var.name_prefix}-api"
-  comment     = "tfreg: registry API, origin-controlled TTL up to 60 s, keyed on the path only"
+  comment     = "tfreg: registry API, origin-controlled TTL up to 60 s, keyed on the path (and the normalized Accept-Encoding)"
   min_ttl     = 0
   default_ttl = 0
   max_ttl     = 60
 
   parameters_in_cache_key_and_forwarded_to_origin {
-    enable_accept_encoding_brotli = false
-    enable_accept_encoding_gzip   = false
+    enable_accept_encoding_brotli = true
+    enable_accept_encoding_gzip   = true
     cookies_config {
       cookie_behavior = "none"
     }
@@ -126,8 +133,8 @@ resource "aws_cloudfront_origin_request_policy" "api" {
 }
 
 resource "aws_cloudfront_distribution" "registry" {
-  #checkov:skip=CKV_AWS_68:WAF is optional (web_acl_id): a web ACL costs a monthly fee plus a per-request charge comparable to the edge function's, and every request is already checked by the viewer-request function.
-  #checkov:skip=CKV2_AWS_47:WAF is optional (web_acl_id); no Java (Log4j) runs behind this distribution.
+  #checkov:skip=CKV_AWS_68:WAF is optional (waf_enabled, or web_acl_id for one's own): a web ACL costs a monthly fee plus a per-request charge comparable to the edge function's, and every request is already checked by the viewer-request function.
+  #checkov:skip=CKV2_AWS_47:WAF is optional (waf_enabled or web_acl_id); no Java (Log4j) runs behind this distribution.
   #checkov:skip=CKV_AWS_86:Access logging is optional (access_log_bucket_domain_name); it needs a bucket with ACLs enabled that this module does not assume.
   #checkov:skip=CKV_AWS_310:No failover origin: the origin Lambda is regional and has no second copy to fail over to; S3 is regional as well.
   #checkov:skip=CKV_AWS_305:No default root object: the registry has nothing to serve at /.
@@ -140,7 +147,7 @@ resource "aws_cloudfront_distribution" "registry" {
   comment         = "tfreg private Terraform module registry (${var.name_prefix})"
   price_class     = var.price_class
   aliases         = local.custom_domain ? [var.domain_name] : []
-  web_acl_id      = var.web_acl_id
+  web_acl_id      = local.web_acl_id # main.tf: waf_enabled's web ACL, or web_acl_id
 
   origin {
     origin_id                = local.s3_origin_id
@@ -226,6 +233,22 @@ resource "aws_cloudfront_distribution" "registry" {
       event_type   = "viewer-request"
       lambda_arn   = aws_lambda_function.edge.qualified_arn
       include_body = false
+    }
+  }
+
+  # Error answers are not cached beyond what the origin says. By default CloudFront caches a
+  # 4xx or 5xx answer from an origin for 10 seconds
+  # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html):
+  # a module version published just after a 404 for it, an archive uploaded after a miss, or a
+  # recovered origin would stay hidden behind the cached error. These blocks set the minimum to
+  # 0 for every code CloudFront caches and lets one configure, and change nothing else: no
+  # error page, the origin's own status and body. (401 is not among them: CloudFront does not
+  # cache it. The answers the edge function itself generates are never cached.)
+  dynamic "custom_error_response" {
+    for_each = local.uncached_error_codes
+    content {
+      error_code            = custom_error_response.value
+      error_caching_min_ttl = 0
     }
   }
 

@@ -6,11 +6,21 @@
 #
 # Lambda@Edge has no environment variables, so its settings are baked into config.json in the
 # bundle. `bash cloudfront/package.sh` leaves the unbaked bundle (index.mjs, edge.wasm) in
-# dist/edge-bundle/; this module writes config.json beside copies of those two and zips the
-# three. (archive_file's `source` blocks take text only, and edge.wasm is binary, so the files
-# are staged with the local provider and zipped as a directory.) The staged directory and the
-# zip hold the signing key and the origin secret: they are written under .terraform/ of the
-# root module, with owner-only permissions where the provider allows.
+# dist/edge-bundle/; this module adds config.json and zips the three.
+#
+# Plans that settle. The function's source_code_hash is computed from the inputs alone (the
+# SHA-256 of index.mjs, of edge.wasm and of the rendered config.json), so it is known when
+# planning, on any runner, whether or not a zip was ever written there: an unchanged bundle
+# plans no change to the function, its version or the distribution. The zip is written only
+# when that hash changes, at apply, by scripts/build-edge-zip.sh (a null_resource keyed on the
+# hash), and removed once the function has it. Not archive_file: its `source` blocks take text
+# only (https://github.com/hashicorp/terraform-provider-archive/issues/149), and edge.wasm is
+# binary, so it would need the files staged on disk by managed resources first, and those are
+# missing (so planned again, and the hash unknown) on every fresh runner.
+#
+# Secrets on disk. config.json holds the signing key and the origin secret. The script stages
+# the files in a private temporary directory it deletes, writes the zip owner-only (0600) under
+# the root module's .terraform/, and the zip is deleted after the function is updated.
 
 locals {
   edge_config = {
@@ -24,35 +34,61 @@ locals {
     max_origin_body_bytes = 4194304
     dynamodb_endpoint     = null
   }
+  edge_config_json = jsonencode(local.edge_config)
 
-  edge_build_dir = "${path.root}/.terraform/tfreg-${var.name_prefix}-edge-bundle"
+  edge_index_sha256 = filesha256("${local.edge_bundle_dir}/index.mjs")
+  edge_wasm_sha256  = filesha256("${local.edge_bundle_dir}/edge.wasm")
+
+  # One line per file of the zip, its name and the SHA-256 of its bytes; source_code_hash is
+  # the SHA-256 of those lines. config.json's hash is shown in plans (nonsensitive): it is a hash
+  # of two random 256-bit-or-more secrets, which it does not reveal.
+  edge_bundle_manifest = join("\n", [
+    "config.json ${nonsensitive(sha256(local.edge_config_json))}",
+    "edge.wasm ${local.edge_wasm_sha256}",
+    "index.mjs ${local.edge_index_sha256}",
+  ])
+  edge_source_code_hash = base64sha256(local.edge_bundle_manifest)
+
+  # Relative to the root module, so that every runner plans the same path.
+  edge_zip_path = "${path.root}/.terraform/tfreg-${var.name_prefix}-edge.zip"
 }
 
-resource "local_file" "edge_handler" {
-  filename        = "${local.edge_build_dir}/index.mjs"
-  content         = file("${local.edge_bundle_dir}/index.mjs")
-  file_permission = "0644"
+# Writes the zip when the bundle's hash changes (and for a new function name), before the
+# function is created or updated. Needs /bin/sh and python3 (or zip and sha256sum) on the
+# machine that applies, as cloudfront/package.sh does.
+resource "null_resource" "edge_zip" {
+  triggers = {
+    source_code_hash = local.edge_source_code_hash
+    function_name    = local.edge_function_name
+    zip              = local.edge_zip_path
+  }
+
+  provisioner "local-exec" {
+    interpreter = ["/bin/sh"]
+    command     = "${path.module}/scripts/build-edge-zip.sh"
+    environment = {
+      TFREG_EDGE_BUNDLE_DIR   = local.edge_bundle_dir
+      TFREG_EDGE_INDEX_SHA256 = local.edge_index_sha256
+      TFREG_EDGE_WASM_SHA256  = local.edge_wasm_sha256
+      TFREG_EDGE_CONFIG_JSON  = local.edge_config_json
+      TFREG_EDGE_ZIP          = local.edge_zip_path
+    }
+  }
 }
 
-resource "local_file" "edge_wasm" {
-  filename        = "${local.edge_build_dir}/edge.wasm"
-  content_base64  = filebase64("${local.edge_bundle_dir}/edge.wasm")
-  file_permission = "0644"
-}
+# Deletes the zip once the function has it: nothing with the secrets in it stays on disk.
+resource "null_resource" "edge_zip_removed" {
+  triggers = null_resource.edge_zip.triggers
 
-resource "local_sensitive_file" "edge_config" {
-  filename        = "${local.edge_build_dir}/config.json"
-  content         = jsonencode(local.edge_config)
-  file_permission = "0600"
-}
+  provisioner "local-exec" {
+    interpreter = ["/bin/sh", "-c"]
+    command     = "rm -f -- \"$TFREG_EDGE_ZIP\""
+    environment = {
+      TFREG_EDGE_ZIP = local.edge_zip_path
+    }
+  }
 
-data "archive_file" "edge" {
-  type             = "zip"
-  source_dir       = local.edge_build_dir
-  output_path      = "${path.root}/.terraform/tfreg-${var.name_prefix}-edge.zip"
-  output_file_mode = "0644"
-
-  depends_on = [local_file.edge_handler, local_file.edge_wasm, local_sensitive_file.edge_config]
+  depends_on = [aws_lambda_function.edge]
 }
 
 data "aws_iam_policy_document" "edge_assume" {
@@ -120,8 +156,8 @@ resource "aws_lambda_function" "edge" {
   description   = "tfreg viewer-request check: tokens, signed archive URLs (${var.name_prefix})"
   role          = aws_iam_role.edge.arn
 
-  filename         = data.archive_file.edge.output_path
-  source_code_hash = data.archive_file.edge.output_base64sha256
+  filename         = local.edge_zip_path
+  source_code_hash = local.edge_source_code_hash
   runtime          = var.edge_runtime
   handler          = "index.handler"
   architectures    = ["x86_64"]
@@ -129,7 +165,19 @@ resource "aws_lambda_function" "edge" {
   timeout          = 5
   publish          = true
 
+  # CloudFront keeps replicas of a Lambda@Edge function for hours after the distribution stops
+  # using it, and the function cannot be deleted until they are gone
+  # (https://github.com/hashicorp/terraform-provider-aws/issues/1721). So a destroy only
+  # forgets it (README.md, "Destroy and clean-up", deletes it later), and a replacement (a new
+  # name) creates the new function and moves the distribution to it before the old one is
+  # forgotten.
+  skip_destroy = true
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
   tags = local.tags
 
-  depends_on = [aws_iam_role_policy.edge, aws_cloudwatch_log_group.edge]
+  depends_on = [aws_iam_role_policy.edge, aws_cloudwatch_log_group.edge, null_resource.edge_zip]
 }

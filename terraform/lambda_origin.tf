@@ -54,17 +54,22 @@ data "aws_iam_policy_document" "origin" {
     resources = ["${aws_s3_bucket.archives.arn}/${local.archive_prefix}*"]
   }
 
-  # Listing rebuilds a module's versions.json. ListBucket is also what makes S3 answer 404
-  # rather than 403 for a missing object; that check comes with no s3:prefix in its request
-  # context, hence ...IfExists: explicit listings must stay under archives/.
+  # Listing rebuilds a module's versions.json (ListObjectsV2 with a prefix under archives/).
+  # ListBucket is also what makes S3 answer 404 rather than 403 for a missing object
+  # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html), and the origin tells
+  # a missing index, archive or staged upload by that 404. For that check S3 puts the requested
+  # key in s3:prefix (Ceph's RGW copies the behaviour: https://github.com/ceph/ceph/pull/68577),
+  # so a grant limited to archives/ and staging/ keys covers it. StringLike, not
+  # StringLikeIfExists: a listing without a prefix (the whole bucket) has no s3:prefix and is
+  # refused.
   statement {
-    sid       = "ListArchives"
+    sid       = "ListArchivesAndStaging"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.archives.arn]
     condition {
-      test     = "StringLikeIfExists"
+      test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.archive_prefix}*"]
+      values   = ["${local.archive_prefix}*", "${local.staging_prefix}*"]
     }
   }
 
@@ -106,6 +111,49 @@ resource "aws_cloudwatch_log_group" "origin" {
   tags              = local.tags
 }
 
+# The origin's settings, as environment variables (origin/src/lambda/config.rs reads them).
+locals {
+  # Everything but the two secrets. The bucket by its configured name (known when planning),
+  # not its id (known once created).
+  origin_settings = {
+    TFREG_S3_BUCKET       = aws_s3_bucket.archives.bucket
+    TFREG_S3_PREFIX       = local.archive_prefix
+    TFREG_DYNAMODB_TABLE  = aws_dynamodb_table.tokens.name
+    TFREG_ARCHIVE_URL_TTL = tostring(var.archive_url_ttl_seconds)
+    # Proxy and pinning (variables.tf; the same settings as `tfreg serve`'s flags).
+    TFREG_PROXY_ENABLED            = tostring(var.proxy_enabled)
+    TFREG_PROXY_UPSTREAM           = var.proxy_upstream_url
+    TFREG_PROXY_GITHUB_ARCHIVE_URL = var.proxy_github_archive_url
+    TFREG_PROXY_ALLOW_LIST         = join(",", var.proxy_allow_list)
+    TFREG_PROXY_DENY_LIST          = join(",", var.proxy_deny_list)
+    TFREG_PROXY_LOCAL_ONLY         = join(",", var.proxy_local_only)
+    TFREG_PROXY_TIMEOUT_SECS       = tostring(var.proxy_timeout_seconds)
+    TFREG_PROXY_MAX_ARCHIVE_BYTES  = tostring(var.proxy_max_archive_bytes)
+  }
+
+  origin_secrets = {
+    TFREG_SIGNING_KEY   = local.signing_key
+    TFREG_ORIGIN_SECRET = local.origin_secret
+  }
+
+  origin_environment = merge(local.origin_settings, local.origin_secrets)
+
+  # Lambda refuses a function whose environment variables exceed 4 KB in all
+  # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), and the proxy
+  # lists are the operator's to make long. The plan measures them as JSON (names, values,
+  # quotes and separators: no less than Lambda counts), with the two secrets, which are unknown
+  # until their first apply, counted by their fixed lengths (the signing key is hex, two
+  # characters a byte). A precondition would need Terraform 1.2, so this fails the plan the way
+  # the checks in main.tf do.
+  origin_environment_bytes = length(jsonencode(merge(local.origin_settings, {
+    TFREG_SIGNING_KEY   = format("%${random_id.signing_key.byte_length * 2}s", "")
+    TFREG_ORIGIN_SECRET = format("%${random_password.origin_secret.length}s", "")
+  })))
+  origin_environment_check = local.origin_environment_bytes <= 4096 ? "ok" : file(
+    "ERROR: the origin Lambda's environment variables exceed Lambda's 4 KB: shorten proxy_allow_list, proxy_deny_list or proxy_local_only"
+  )
+}
+
 resource "aws_lambda_function" "origin" {
   #checkov:skip=CKV_AWS_117:No VPC: the function reaches S3 and DynamoDB over their public endpoints with IAM and, with the proxy or pinning, the upstream registry and GitHub's archive host over HTTPS; in a VPC it would need a NAT gateway for those.
   #checkov:skip=CKV_AWS_116:Invoked synchronously through its Function URL only; a dead-letter queue applies to asynchronous invocations.
@@ -131,23 +179,7 @@ resource "aws_lambda_function" "origin" {
   }
 
   environment {
-    variables = {
-      TFREG_S3_BUCKET       = aws_s3_bucket.archives.id
-      TFREG_S3_PREFIX       = local.archive_prefix
-      TFREG_DYNAMODB_TABLE  = aws_dynamodb_table.tokens.name
-      TFREG_SIGNING_KEY     = local.signing_key
-      TFREG_ORIGIN_SECRET   = local.origin_secret
-      TFREG_ARCHIVE_URL_TTL = tostring(var.archive_url_ttl_seconds)
-      # Proxy and pinning (variables.tf; the same settings as `tfreg serve`'s flags).
-      TFREG_PROXY_ENABLED            = tostring(var.proxy_enabled)
-      TFREG_PROXY_UPSTREAM           = var.proxy_upstream_url
-      TFREG_PROXY_GITHUB_ARCHIVE_URL = var.proxy_github_archive_url
-      TFREG_PROXY_ALLOW_LIST         = join(",", var.proxy_allow_list)
-      TFREG_PROXY_DENY_LIST          = join(",", var.proxy_deny_list)
-      TFREG_PROXY_LOCAL_ONLY         = join(",", var.proxy_local_only)
-      TFREG_PROXY_TIMEOUT_SECS       = tostring(var.proxy_timeout_seconds)
-      TFREG_PROXY_MAX_ARCHIVE_BYTES  = tostring(var.proxy_max_archive_bytes)
-    }
+    variables = local.origin_environment
   }
 
   tags = local.tags

@@ -7,6 +7,7 @@
 #   lambda_origin.tf  the origin Lambda, its Function URL, role and logs
 #   lambda_edge.tf    the viewer-request Lambda@Edge function (us-east-1), its bundle and role
 #   cloudfront.tf     the distribution, its cache and origin request policies, OAC
+#   waf.tf            the optional WAF web ACL (us-east-1) with a rate limit per client IP
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -48,6 +49,13 @@ locals {
   # precondition would need Terraform 1.2.
   proxy_timeout_check = !var.proxy_enabled || var.origin_timeout_seconds >= var.proxy_timeout_seconds + 5 ? "ok" : file(
     "ERROR: with proxy_enabled, origin_timeout_seconds must be at least proxy_timeout_seconds + 5"
+  )
+
+  # The distribution's web ACL: the module's own (waf_enabled) or one the operator brings
+  # (web_acl_id), not both.
+  web_acl_id = var.waf_enabled ? aws_wafv2_web_acl.registry[0].arn : var.web_acl_id
+  web_acl_check = !(var.waf_enabled && var.web_acl_id != null) ? "ok" : file(
+    "ERROR: set waf_enabled or web_acl_id, not both"
   )
 
   # CloudFront's origin response timeout for the origin Lambda: never shorter than the

@@ -61,3 +61,18 @@ output "proxy_timeout_check" {
   description = "Internal: \"ok\" when origin_timeout_seconds leaves the proxy its proxy_timeout_seconds plus 5 s (the plan fails otherwise)."
   value       = local.proxy_timeout_check
 }
+
+output "web_acl_check" {
+  description = "Internal: \"ok\" unless both waf_enabled and web_acl_id are set (the plan fails then)."
+  value       = local.web_acl_check
+}
+
+output "origin_environment_check" {
+  description = "Internal: \"ok\" when the origin Lambda's environment variables fit Lambda's 4 KB (the plan fails otherwise, naming the proxy lists to shorten)."
+  value       = local.origin_environment_check
+}
+
+output "web_acl_arn" {
+  description = "ARN of the WAF web ACL attached to the distribution: the module's own with waf_enabled, web_acl_id otherwise, or null."
+  value       = local.web_acl_id
+}

@@ -87,8 +87,40 @@ variable "price_class" {
 
 variable "web_acl_id" {
   type        = string
-  description = "Optional AWS WAF web ACL (the ARN of a WAFv2 web ACL in us-east-1, scope CLOUDFRONT) to attach to the distribution. Off by default: WAF adds a monthly fee and a per-request charge above CloudFront's."
+  description = "Optional AWS WAF web ACL of your own (the ARN of a WAFv2 web ACL in us-east-1, scope CLOUDFRONT) to attach to the distribution. Leave null with waf_enabled, which makes one; the plan fails if both are set."
   default     = null
+}
+
+# Optional WAF (README.md, "Abuse and cost"): a web ACL in us-east-1 with one rate-based rule per
+# client IP, attached to the distribution. WAF bills per web ACL, per rule and per request
+# inspected (https://aws.amazon.com/waf/pricing/), so it is off by default.
+
+variable "waf_enabled" {
+  type        = bool
+  description = "Create a WAF web ACL (scope CLOUDFRONT, in us-east-1) that blocks a client IP sending more than waf_rate_limit requests in waf_rate_limit_window_seconds, and attach it to the distribution. Costs $5 a month for the web ACL, $1 a month for the rule and $0.60 per million requests (AWS WAF pricing). Off by default."
+  default     = false
+}
+
+variable "waf_rate_limit" {
+  type        = number
+  description = "With waf_enabled: requests one client IP may send in waf_rate_limit_window_seconds before WAF answers it 403 until its rate falls below the limit again. Count CI behind one NAT address: a terraform init makes about 3 requests per module."
+  default     = 2000
+
+  validation {
+    condition     = var.waf_rate_limit >= 10 && var.waf_rate_limit <= 2000000000 && floor(var.waf_rate_limit) == var.waf_rate_limit
+    error_message = "The waf_rate_limit must be a whole number from 10 (WAF's lowest rate limit) to 2000000000."
+  }
+}
+
+variable "waf_rate_limit_window_seconds" {
+  type        = number
+  description = "With waf_enabled: the window WAF counts a client IP's requests over, in seconds: 60, 120, 300 or 600."
+  default     = 300
+
+  validation {
+    condition     = contains([60, 120, 300, 600], var.waf_rate_limit_window_seconds)
+    error_message = "The waf_rate_limit_window_seconds must be 60, 120, 300 or 600 (WAF's evaluation windows)."
+  }
 }
 
 variable "access_log_bucket_domain_name" {
@@ -123,12 +155,12 @@ variable "negative_token_cache_ttl_seconds" {
 
 variable "token_cache_capacity" {
   type        = number
-  description = "Token lookups each edge function container keeps (LRU)."
+  description = "Token lookups each edge function container keeps (LRU). At most 50000: a viewer-request function has 128 MB, and the cache's memory grows with its capacity."
   default     = 10000
 
   validation {
-    condition     = var.token_cache_capacity >= 1 && var.token_cache_capacity <= 1000000 && floor(var.token_cache_capacity) == var.token_cache_capacity
-    error_message = "The token_cache_capacity must be a whole number from 1 to 1000000."
+    condition     = var.token_cache_capacity >= 1 && var.token_cache_capacity <= 50000 && floor(var.token_cache_capacity) == var.token_cache_capacity
+    error_message = "The token_cache_capacity must be a whole number from 1 to 50000 (the edge function has 128 MB of memory)."
   }
 }
 
@@ -259,14 +291,19 @@ variable "edge_bundle_dir" {
   default     = null
 }
 
+# Lambda@Edge runs the Node.js runtimes Lambda supports
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html);
+# Lambda's table (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html) lists
+# nodejs24.x and nodejs22.x, and nodejs20.x as deprecated on 2026-04-30, with function creation
+# blocked from 2026-08-31 and updates from 2026-09-30.
 variable "edge_runtime" {
   type        = string
-  description = "Node.js runtime of the viewer-request Lambda@Edge function."
-  default     = "nodejs20.x"
+  description = "Node.js runtime of the viewer-request Lambda@Edge function: nodejs22.x (default) or nodejs24.x. Not nodejs20.x: AWS deprecated it on 2026-04-30 and blocks creating functions on it from 2026-08-31."
+  default     = "nodejs22.x"
 
   validation {
-    condition     = contains(["nodejs20.x", "nodejs22.x"], var.edge_runtime)
-    error_message = "The edge_runtime must be nodejs20.x or nodejs22.x."
+    condition     = contains(["nodejs22.x", "nodejs24.x"], var.edge_runtime)
+    error_message = "The edge_runtime must be nodejs22.x or nodejs24.x (nodejs20.x is deprecated by AWS Lambda: no new functions from 2026-08-31)."
   }
 }
 
@@ -335,6 +372,17 @@ variable "noncurrent_version_expiration_days" {
 
 variable "force_destroy" {
   type        = bool
-  description = "Let `terraform destroy` delete the bucket with its archives in it, and the secret without a recovery window. Keep false in production."
+  description = "Let `terraform destroy` delete the bucket with its archives in it and the token table, and (unless master_token_recovery_window_days says otherwise) the master-token secret without a recovery window. Keep false in production."
   default     = false
+}
+
+variable "master_token_recovery_window_days" {
+  type        = number
+  description = "Days Secrets Manager keeps the master-token secret restorable after a destroy (7-30), or 0 to delete it at once. While a deleted secret waits out its window, its name cannot be used again: a deployment with the same name cannot be re-created until then. Default (null): 7, or 0 with force_destroy."
+  default     = null
+
+  validation {
+    condition     = var.master_token_recovery_window_days == null ? true : ((var.master_token_recovery_window_days == 0 || (var.master_token_recovery_window_days >= 7 && var.master_token_recovery_window_days <= 30)) && floor(var.master_token_recovery_window_days) == var.master_token_recovery_window_days)
+    error_message = "The master_token_recovery_window_days must be 0 (delete at once) or a whole number from 7 to 30 (Secrets Manager's recovery windows)."
+  }
 }

@@ -3,7 +3,10 @@
 #
 #   bash cloudfront/package.sh          # from the repository root: dist/origin.zip, dist/edge-bundle/
 #   cd terraform/examples/complete
-#   terraform init && terraform apply
+#   terraform init && terraform apply   # needs /bin/sh and python3 (or zip) to zip the edge bundle
+#
+# terraform destroy leaves the Lambda@Edge function behind (CloudFront keeps its replicas for
+# hours): delete it later as ../../README.md, "Destroy and clean-up", shows.
 
 provider "aws" {
   region = var.region
@@ -29,6 +32,15 @@ module "registry" {
 
   token_cache_ttl_seconds = 60
   log_retention_days      = 30
+  edge_runtime            = "nodejs22.x" # or nodejs24.x; nodejs20.x is deprecated by AWS
+
+  # Optional WAF rate limit per client IP ($5/month + $1/month + $0.60 per million requests).
+  waf_enabled                   = var.waf_enabled
+  waf_rate_limit                = 2000 # requests per IP per window; CI behind one NAT counts once
+  waf_rate_limit_window_seconds = 300
+
+  # 7 days to restore the master-token secret after a destroy; 0 to re-create at once.
+  master_token_recovery_window_days = 7
 
   # Public modules from registry.terraform.io, through this registry (README.md, "Proxy and
   # pinning"). Prefixes match whole path segments: "cloudposse/label" is cloudposse/label/*.

@@ -22,3 +22,8 @@ output "custom_domain_target" {
   description = "DNS record to create for the custom domain, if any."
   value       = module.registry.custom_domain_target
 }
+
+output "edge_function_qualified_arn" {
+  description = "The Lambda@Edge version in use (keep it when deleting old versions)."
+  value       = module.registry.edge_function_qualified_arn
+}

@@ -33,3 +33,9 @@ variable "private_namespaces" {
   description = "Namespaces (or namespace/name prefixes) of your own modules: their versions come only from this registry, never from upstream."
   default     = ["acme"]
 }
+
+variable "waf_enabled" {
+  type        = bool
+  description = "Put a WAF web ACL with a rate limit per client IP in front of the registry (billed by AWS WAF: a monthly fee and a per-request charge)."
+  default     = false
+}
