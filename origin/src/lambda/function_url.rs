@@ -7,13 +7,13 @@
 //! compared in constant time. The identity the edge established arrives in
 //! `x-tfreg-identity`; the edge strips any copy a viewer sent.
 
-use crate::{ApiError, OriginRequest, OriginResponse, Registry, RequestBody};
+use crate::{ApiError, IdentitySource, OriginRequest, OriginResponse, Registry, RequestBody};
 use aws_lambda_events::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
@@ -60,26 +60,21 @@ impl OriginLambda {
             Ok(body) => body,
             Err(error) => return to_lambda(OriginResponse::error(&error)),
         };
-        let headers = event
-            .headers
-            .iter()
-            .filter(|(name, _)| name.as_str() != ORIGIN_SECRET_HEADER)
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
-        let request = OriginRequest {
-            method: event
+        // The identity header is the edge's own: the origin secret just proved the request
+        // came through it, and it drops any copy a viewer sent.
+        let request = OriginRequest::from_parts(
+            event
                 .request_context
                 .http
                 .method
-                .clone()
-                .unwrap_or_else(|| "GET".into()),
-            path: event.raw_path.clone().unwrap_or_else(|| "/".into()),
-            query: event.raw_query_string.clone().unwrap_or_default(),
-            headers,
+                .as_deref()
+                .unwrap_or("GET"),
+            event.raw_path.as_deref().unwrap_or("/"),
+            event.raw_query_string.as_deref().unwrap_or_default(),
+            &event.headers,
+            IdentitySource::Forwarded,
             body,
-        };
+        );
         to_lambda(self.registry.handle(request).await)
     }
 }
@@ -99,24 +94,16 @@ fn decode_body(event: &LambdaFunctionUrlRequest) -> Result<RequestBody, ApiError
 }
 
 fn to_lambda(response: OriginResponse) -> LambdaFunctionUrlResponse {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &response.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            headers.append(name, value);
-        }
-    }
+    let (parts, body) = response.into_http().into_parts();
     // Registry answers are JSON or empty; anything else travels base64-encoded.
-    let (body, is_base64_encoded) = match String::from_utf8(response.body) {
+    let (body, is_base64_encoded) = match String::from_utf8(body) {
         Ok(text) if text.is_empty() => (None, false),
         Ok(text) => (Some(text), false),
         Err(bytes) => (Some(STANDARD.encode(bytes.into_bytes())), true),
     };
     LambdaFunctionUrlResponse {
-        status_code: i64::from(response.status),
-        headers,
+        status_code: i64::from(parts.status.as_u16()),
+        headers: parts.headers,
         body,
         is_base64_encoded,
         cookies: Vec::new(),
