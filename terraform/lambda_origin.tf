@@ -124,9 +124,9 @@ locals {
     TFREG_PROXY_ENABLED            = tostring(var.proxy_enabled)
     TFREG_PROXY_UPSTREAM           = var.proxy_upstream_url
     TFREG_PROXY_GITHUB_ARCHIVE_URL = var.proxy_github_archive_url
-    TFREG_PROXY_ALLOW_LIST         = join(",", var.proxy_allow_list)
-    TFREG_PROXY_DENY_LIST          = join(",", var.proxy_deny_list)
-    TFREG_PROXY_LOCAL_ONLY         = join(",", var.proxy_local_only)
+    TFREG_PROXY_ALLOW_LIST         = join(",", local.proxy_allow_list)
+    TFREG_PROXY_DENY_LIST          = join(",", local.proxy_deny_list)
+    TFREG_PROXY_LOCAL_ONLY         = join(",", local.proxy_local_only)
     TFREG_PROXY_TIMEOUT_SECS       = tostring(var.proxy_timeout_seconds)
     TFREG_PROXY_MAX_ARCHIVE_BYTES  = tostring(var.proxy_max_archive_bytes)
   }

@@ -19,7 +19,7 @@ locals {
   region     = data.aws_region.current.region
 
   bucket_name = coalesce(var.s3_bucket_name, "${var.name_prefix}-${local.account_id}-${local.region}")
-  table_name  = coalesce(var.dynamodb_table_name, "${var.name_prefix}-tokens")
+  table_name  = coalesce(var.dynamodb_table_name, var.token_table_name, "${var.name_prefix}-tokens") # token_table_name: compat.tf
   secret_name = coalesce(var.master_token_secret_name, "${var.name_prefix}/master-token")
 
   origin_function_name = "${var.name_prefix}-origin"

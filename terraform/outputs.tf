@@ -76,3 +76,32 @@ output "web_acl_arn" {
   description = "ARN of the WAF web ACL attached to the distribution: the module's own with waf_enabled, web_acl_id otherwise, or null."
   value       = local.web_acl_id
 }
+
+# The Python registry's output names (terraform-aws-serverless-module-registry; compat.tf), so
+# that roots reading module.<name>.api_endpoint and the rest keep planning. Its
+# master_token_secret_arn, s3_bucket_name and dynamodb_table_name are the outputs above.
+
+output "api_endpoint" {
+  description = "The registry's base URL, https://<custom domain or distribution domain name> without a trailing slash (the same as registry_url). The Python registry's name: there, its API Gateway stage's invoke URL; API paths such as /v1/tokens follow it here as they did there."
+  value       = "https://${local.registry_host}"
+}
+
+output "custom_domain_regional_domain_name" {
+  description = "The CloudFront distribution's domain name (d111111abcdef8.cloudfront.net) that the custom domain's CNAME, or Route 53 alias with custom_domain_regional_zone_id, points to. CloudFront's, not a regional API Gateway domain name as the Python registry's output of this name was; set with or without domain_name (the same as cloudfront_domain_name)."
+  value       = aws_cloudfront_distribution.registry.domain_name
+}
+
+output "custom_domain_regional_zone_id" {
+  description = "The Route 53 hosted zone for an alias record to custom_domain_regional_domain_name: CloudFront's (Z2FDTNDATAQYW2), not a regional API Gateway zone as the Python registry's output of this name was."
+  value       = aws_cloudfront_distribution.registry.hosted_zone_id
+}
+
+output "s3_bucket_arn" {
+  description = "ARN of the S3 bucket holding the archives (the Python registry's output name; its bucket is s3_bucket_name)."
+  value       = aws_s3_bucket.archives.arn
+}
+
+output "token_table_name_check" {
+  description = "Internal: \"ok\" unless token_table_name (the Python registry's input) and dynamodb_table_name are both set and differ (the plan fails then)."
+  value       = local.token_table_name_check
+}

@@ -19,11 +19,11 @@ variable "tags" {
 
 variable "s3_bucket_name" {
   type        = string
-  description = "Name of the S3 bucket for module archives and the discovery document. Default: \"<name_prefix>-<account id>-<region>\"."
+  description = "Name of the S3 bucket for module archives and the discovery document. Default (null, or \"\" as the Python registry's module wrote it): \"<name_prefix>-<account id>-<region>\"."
   default     = null
 
   validation {
-    condition     = var.s3_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.s3_bucket_name))
+    condition     = var.s3_bucket_name == null || var.s3_bucket_name == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.s3_bucket_name))
     error_message = "The s3_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit."
   }
 }
@@ -65,12 +65,20 @@ variable "domain_name" {
 
 variable "certificate_arn" {
   type        = string
-  description = "ARN of an ACM certificate in us-east-1 that covers domain_name (CloudFront only takes certificates from us-east-1). Optional; set together with domain_name."
+  description = "ARN of an ACM certificate in us-east-1 that covers domain_name (CloudFront only takes certificates from us-east-1, whatever region the rest of the deployment is in; the Python registry's regional API Gateway domain took one from its own region). Optional; set together with domain_name."
   default     = null
 
   validation {
-    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$", var.certificate_arn))
-    error_message = "The certificate_arn must be an ACM certificate ARN in us-east-1 (arn:aws:acm:us-east-1:<account>:certificate/<id>)."
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", var.certificate_arn))
+    error_message = "The certificate_arn must be an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>)."
+  }
+
+  # The region is the ARN's fourth field. A certificate that served the Python registry's
+  # regional API Gateway domain is in that deployment's region, and CloudFront refuses it
+  # anywhere but us-east-1: fail the plan here rather than the distribution's update at apply.
+  validation {
+    condition     = var.certificate_arn == null ? true : try(split(":", var.certificate_arn)[3], "us-east-1") == "us-east-1"
+    error_message = "The certificate_arn is an ACM certificate from a region other than us-east-1 (the ARN's fourth field), and CloudFront only takes certificates from us-east-1, whatever region the rest of the deployment is in. The Python registry's regional API Gateway domain took a certificate from its own region: request or import one for the same domain in us-east-1 and pass its ARN."
   }
 }
 
@@ -217,8 +225,8 @@ variable "proxy_allow_list" {
   default     = []
 
   validation {
-    condition     = alltrue([for entry in var.proxy_allow_list : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?$", entry))])
-    error_message = "Each proxy_allow_list entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*')."
+    condition     = alltrue([for entry in var.proxy_allow_list : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?/?$", entry))])
+    error_message = "Each proxy_allow_list entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*'). A trailing '/', as the Python registry writes a namespace (\"hashicorp/\"), is accepted and means the same prefix."
   }
 }
 
@@ -228,8 +236,8 @@ variable "proxy_deny_list" {
   default     = []
 
   validation {
-    condition     = alltrue([for entry in var.proxy_deny_list : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?$", entry))])
-    error_message = "Each proxy_deny_list entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*')."
+    condition     = alltrue([for entry in var.proxy_deny_list : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?/?$", entry))])
+    error_message = "Each proxy_deny_list entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*'). A trailing '/', as the Python registry writes a namespace (\"hashicorp/\"), is accepted and means the same prefix."
   }
 }
 
@@ -239,8 +247,8 @@ variable "proxy_local_only" {
   default     = []
 
   validation {
-    condition     = alltrue([for entry in var.proxy_local_only : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?$", entry))])
-    error_message = "Each proxy_local_only entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*')."
+    condition     = alltrue([for entry in var.proxy_local_only : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?/?$", entry))])
+    error_message = "Each proxy_local_only entry must be a module prefix: namespace, namespace/name or namespace/name/system (namespace and name lowercase letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system 1-64 lowercase letters or digits; no '*'). A trailing '/', as the Python registry writes a namespace (\"hashicorp/\"), is accepted and means the same prefix."
   }
 }
 

@@ -411,9 +411,9 @@ PROXY_ENV = {
     "TFREG_PROXY_ENABLED": "tostring(var.proxy_enabled)",
     "TFREG_PROXY_UPSTREAM": "var.proxy_upstream_url",
     "TFREG_PROXY_GITHUB_ARCHIVE_URL": "var.proxy_github_archive_url",
-    "TFREG_PROXY_ALLOW_LIST": 'join(",", var.proxy_allow_list)',
-    "TFREG_PROXY_DENY_LIST": 'join(",", var.proxy_deny_list)',
-    "TFREG_PROXY_LOCAL_ONLY": 'join(",", var.proxy_local_only)',
+    "TFREG_PROXY_ALLOW_LIST": 'join(",", local.proxy_allow_list)',  # compat.tf: without a trailing "/"
+    "TFREG_PROXY_DENY_LIST": 'join(",", local.proxy_deny_list)',  # compat.tf: without a trailing "/"
+    "TFREG_PROXY_LOCAL_ONLY": 'join(",", local.proxy_local_only)',
     "TFREG_PROXY_TIMEOUT_SECS": "tostring(var.proxy_timeout_seconds)",
     "TFREG_PROXY_MAX_ARCHIVE_BYTES": "tostring(var.proxy_max_archive_bytes)",
 }
@@ -442,12 +442,14 @@ def test_proxy_lists_take_whole_segment_prefixes(module, name):
     pattern = re.compile(validation_regex(variables_of(module)[name]))
     for entry in ("acme", "acme/vpc", "acme/vpc/aws", "terraform-aws-modules/vpc/aws", "a_b/c-d/e2", "x" * 64):
         assert pattern.fullmatch(entry), entry
+        # The Python registry's syntax for a namespace (compat.tf strips the "/").
+        assert pattern.fullmatch(entry + "/"), entry + "/"
     for entry in (
         "",
         "Acme",  # namespaces and names are lowercase
         "acme/*/aws",  # the old pattern syntax: a shorter prefix is the wildcard now
         "*",
-        "acme/",
+        "acme//",
         "/acme",
         "-acme",
         "acme/vpc/aws/extra",
