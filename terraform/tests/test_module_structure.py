@@ -556,6 +556,63 @@ def test_readme_explains_the_switch_from_the_python_registry():
         assert needed in section, needed
 
 
+TERRAFORM = REPO / ".venv" / "bin" / "terraform"
+
+
+@pytest.fixture(scope="module")
+def compat_root(tmp_path_factory):
+    """A root module of variables.tf and compat.tf alone (no resources, so no provider to
+    download), planned by the real Terraform CLI (1.0.3 from tests/setup.sh): the validations
+    and the plan-failing check run exactly as in a plan of the whole module."""
+    if not TERRAFORM.exists():
+        pytest.skip("no .venv/bin/terraform (bash tests/setup.sh installs it)")
+    root = tmp_path_factory.mktemp("compat-root")
+    shutil.copy(MODULE / "variables.tf", root)
+    shutil.copy(MODULE / "compat.tf", root)
+    (root / "outputs.tf").write_text(
+        'output "token_table_name_check" {\n  value = local.token_table_name_check\n}\n'
+        'output "proxy_allow_list" {\n  value = join(",", local.proxy_allow_list)\n}\n'
+    )
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
+    subprocess.run([str(TERRAFORM), "init", "-no-color"], cwd=root, env=env, check=True, capture_output=True)
+
+    def plan(*variables):
+        args = [str(TERRAFORM), "plan", "-no-color", "-input=false"]
+        for name, value in variables:
+            args += ["-var", f"{name}={value}"]
+        done = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True)
+        return done.returncode, " ".join((done.stdout + done.stderr).split())
+
+    return plan
+
+
+def test_cli_refuses_a_certificate_from_another_region_saying_why(compat_root):
+    code, out = compat_root(("certificate_arn", "arn:aws:acm:eu-west-1:123456789012:certificate/aaaa-bbbb"))
+    assert code == 1
+    assert "region other than us-east-1" in out and "CloudFront only takes certificates from us-east-1" in out
+    code, out = compat_root(("certificate_arn", "arn:aws:acm:us-east-1:123456789012:certificate/aaaa-bbbb"))
+    assert code == 0, out
+    code, out = compat_root(("certificate_arn", "not-an-arn"))
+    assert code == 1 and "must be an ACM certificate ARN" in out and "region other than" not in out
+
+
+def test_cli_fails_the_plan_when_both_table_names_differ(compat_root):
+    code, out = compat_root(("token_table_name", "se-registry-tokens"), ("dynamodb_table_name", "tfreg-tokens"))
+    assert code == 1 and "token_table_name (the Python registry's input) and dynamodb_table_name are both set and differ" in out
+    for variables in ((("token_table_name", "se-registry-tokens"),), (("token_table_name", "old-tokens"), ("dynamodb_table_name", "old-tokens"))):
+        code, out = compat_root(*variables)
+        assert code == 0 and 'token_table_name_check = "ok"' in out, out
+
+
+def test_cli_takes_the_python_registry_proxy_syntax_and_empty_bucket_name(compat_root):
+    code, out = compat_root(
+        ("proxy_allow_list", '["hashicorp/", "myorg/vpc", "terraform-aws-modules"]'),
+        ("s3_bucket_name", ""),
+    )
+    assert code == 0, out
+    assert 'proxy_allow_list = "hashicorp,myorg/vpc,terraform-aws-modules"' in out
+
+
 # The artifacts the module deploys by default.
 
 def test_default_artifact_paths_exist_after_packaging(module):
