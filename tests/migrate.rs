@@ -248,7 +248,7 @@ async fn a_python_registry_deployment_moves_to_s3_and_dynamodb_and_its_tokens_ke
         &dry,
         &[
             &format!("archive would copy   acme/vpc/aws 1.0.0 (upload) from s3://{}/acme/vpc/aws/1.0.0/vpc-aws-1.0.0.zip", seed.bucket),
-            "token   would copy   \"laptop\": as a downloader token",
+            "token   would copy   \"laptop\": permission downloader",
             "archives: 3 to copy, 0 skipped, 2 rejected",
             "tokens: 3 to copy, 0 skipped, 1 rejected",
         ],
@@ -265,8 +265,8 @@ async fn a_python_registry_deployment_moves_to_s3_and_dynamodb_and_its_tokens_ke
         &copied,
         &[
             &format!("archive copied       hashicorp/consul/aws 0.1.0 (pin) from s3://{}/hashicorp/consul/aws/0.1.0/consul-aws-0.1.0.tar.gz", seed.bucket),
-            "token   copied       \"seed-master\": as a master token",
-            "token   copied       \"ci\": as a uploader token",
+            "token   copied       \"seed-master\": permission master",
+            "token   copied       \"ci\": permission uploader",
             "archives: 3 copied, 0 skipped, 2 rejected",
             "tokens: 3 copied, 0 skipped, 1 rejected",
         ],

@@ -234,7 +234,8 @@ fn plan_objects<'a>(
             }
             Err(reason) => Err(ItemReport {
                 kind: ItemKind::Archive,
-                item: seed.object_url(&object.key),
+                // Any key at all: escaped, so that a report line stays one line.
+                item: seed.object_url(&object.key).escape_debug().to_string(),
                 outcome: Outcome::Rejected,
                 detail: reason,
             }),
@@ -427,11 +428,11 @@ async fn copy_token(
         return Ok((Outcome::Rejected, name_taken(&record.token_name)));
     }
     if options.dry_run {
-        return Ok((Outcome::Copied, format!("as a {} token", record.permission)));
+        return Ok((Outcome::Copied, format!("permission {}", record.permission)));
     }
     match target.tokens.create(&record).await? {
         CreateOutcome::Created => {
-            Ok((Outcome::Copied, format!("as a {} token", record.permission)))
+            Ok((Outcome::Copied, format!("permission {}", record.permission)))
         }
         CreateOutcome::NameTaken => Ok((Outcome::Rejected, name_taken(&record.token_name))),
     }

@@ -54,9 +54,11 @@ pub fn parse_seed_key(relative_key: &str) -> Result<SeedArchive, String> {
         Some(".zip") => ArchiveKind::Upload,
         Some(".tar.gz") => ArchiveKind::Pin,
         _ => {
+            // Key segments are anyone's bytes: escaped, so that a report line stays one line.
+            let stem = stem.escape_debug();
             return Err(format!(
-                "not a module archive of the Python registry's layout: the file of {namespace}/{name}/{system}/{version} is named {stem}.zip or {stem}.tar.gz"
-            ))
+                "not a module archive of the Python registry's layout: the file of this version is named {stem}.zip or {stem}.tar.gz"
+            ));
         }
     };
     let module = ModuleAddress::new(namespace, name, system).map_err(|e| e.to_string())?;
@@ -151,7 +153,7 @@ mod tests {
         );
         assert_eq!(
             parse_seed_key("acme/vpc/aws/1.2.0/other.zip").unwrap_err(),
-            "not a module archive of the Python registry's layout: the file of acme/vpc/aws/1.2.0 is named vpc-aws-1.2.0.zip or vpc-aws-1.2.0.tar.gz"
+            "not a module archive of the Python registry's layout: the file of this version is named vpc-aws-1.2.0.zip or vpc-aws-1.2.0.tar.gz"
         );
         assert_eq!(
             parse_seed_key("acme/vpc/my_cloud/1.2.0/vpc-my_cloud-1.2.0.zip").unwrap_err(),
