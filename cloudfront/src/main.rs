@@ -7,6 +7,8 @@ use tfreg_origin::aws::{AwsStorageConfig, S3ArchiveStore, DEFAULT_S3_PREFIX};
 use tfreg_origin::names::ModuleAddress;
 use tfreg_origin::proxy::{env_vars, ProxyConfig};
 
+mod migrate_cli;
+
 /// An edge-first private Terraform module registry.
 #[derive(Parser)]
 #[command(name = "tfreg", version)]
@@ -188,6 +190,9 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    /// Copy a deployment of the Python registry (terraform-aws-serverless-module-registry)
+    /// into this one: archives validated as uploads, tokens kept working. Safe to rerun.
+    MigrateFromSeed(migrate_cli::MigrateArgs),
 }
 
 fn storage_backend(
@@ -288,5 +293,6 @@ fn main() -> anyhow::Result<()> {
             }))
         }
         Command::Reindex { modules, s3, aws } => runtime.block_on(reindex(modules, s3, aws)),
+        Command::MigrateFromSeed(args) => runtime.block_on(migrate_cli::run(args)),
     }
 }

@@ -11,6 +11,7 @@ pub mod embedded;
 mod error;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod migrate;
 pub mod names;
 pub mod proxy;
 mod registry;
