@@ -606,7 +606,12 @@ mod tests {
 
     #[test]
     fn a_token_name_cannot_change_the_tier_the_origin_reads() {
-        for name in ["x;tier=master", "a=b,c", "new\nline;tier=master", "Jürgen ✓"] {
+        for name in [
+            "x;tier=master",
+            "a=b,c",
+            "new\nline;tier=master",
+            "Jürgen ✓",
+        ] {
             let mut handler = handler();
             let json = event("GET", VERSIONS, "", &[("Authorization", "Bearer tfr_odd")]);
             let info = Some(TokenInfo {

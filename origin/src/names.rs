@@ -28,7 +28,9 @@ pub enum NameError {
     System(String),
     #[error("invalid version {0:?}: use semantic versioning such as 1.2.3 or 1.2.3-rc.1")]
     Version(String),
-    #[error("invalid token name {0:?}: use 1 to 128 characters, without '/' or control characters")]
+    #[error(
+        "invalid token name {0:?}: use 1 to 128 characters, without '/' or control characters"
+    )]
     TokenName(String),
 }
 

@@ -226,10 +226,7 @@ mod tests {
             let path = format!("/v1/tokens/{encoded}");
             let revoked = registry.as_master("DELETE", &path, "").await;
             assert_eq!(revoked.status, 200, "{name}");
-            assert_eq!(
-                json(&revoked)["message"],
-                format!("Token '{name}' deleted")
-            );
+            assert_eq!(json(&revoked)["message"], format!("Token '{name}' deleted"));
         }
         for (body, status) in [
             (r#"{"name":"a/b","permission":"downloader"}"#, 400),

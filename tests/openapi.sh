@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Keeps cloudfront/openapi.json true: schemathesis (from PyPI, in .venv/schemathesis, installed
+# by tests/setup.sh) runs every operation of the document that `tfreg serve` itself serves at
+# /openapi.json against the debug `tfreg serve`, with the master token as bearer, statefully
+# along the document's links (create a token, then list and revoke it; publish a version, then
+# read it), and fails on any 5xx, undocumented status code or response that breaks its schema.
+# Bounded: a few dozen examples per operation, about a minute on two cores.
+#
+#   bash tests/openapi.sh            (after `cargo build -p tfreg-cloudfront --bin tfreg`)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tfreg="${CARGO_TARGET_DIR:-$root/target}/debug/tfreg"
+schemathesis="$root/.venv/schemathesis/bin/schemathesis"
+max_examples="${TFREG_OPENAPI_MAX_EXAMPLES:-25}"
+[ -x "$tfreg" ] || { echo "no $tfreg: run cargo build -p tfreg-cloudfront --bin tfreg first" >&2; exit 1; }
+[ -x "$schemathesis" ] || { echo "no $schemathesis: run tests/setup.sh first" >&2; exit 1; }
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Pinning always has an upstream; schemathesis must not reach the public registry, so it gets
+# one that knows no module (its discovery document, then 404 for everything): pins are 404.
+cat >"$work/upstream.py" <<'PY'
+import http.server, json, sys
+class Upstream(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/.well-known/terraform.json":
+            status, body = 200, {"modules.v1": "/v1/modules/"}
+        else:
+            status, body = 404, {"errors": ["Not Found"]}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+PY
+python3 "$work/upstream.py" >"$work/upstream.port" &
+pids+=($!)
+
+# --listen 127.0.0.1:0: the first line names the port the system gave it.
+mkfifo "$work/out"
+"$tfreg" serve --data-dir "$work/data" --listen 127.0.0.1:0 \
+  --proxy-upstream "http://127.0.0.1:$(
+    for _ in $(seq 50); do [ -s "$work/upstream.port" ] && break; sleep 0.1; done
+    cat "$work/upstream.port"
+  )" --proxy-timeout 5 >"$work/out" 2>"$work/serve.log" &
+pids+=($!)
+exec 3<"$work/out"
+read -r first <&3
+base="${first#tfreg listening on }"
+case "$base" in https://127.0.0.1:*) ;; *) echo "unexpected first line: $first" >&2; cat "$work/serve.log" >&2; exit 1 ;; esac
+# Keep reading its stdout so it never blocks on a full pipe.
+cat <&3 >/dev/null &
+pids+=($!)
+
+master="$(cat "$work/data/master-token")"
+echo "schemathesis $("$schemathesis" --version | awk '{print $NF}') against $base/openapi.json, $max_examples examples per operation"
+"$schemathesis" run "$base/openapi.json" \
+  --url "$base" \
+  --tls-verify "$work/data/tls/ca.pem" \
+  --header "Authorization: Bearer $master" \
+  --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,response_headers_conformance \
+  --phases examples,coverage,fuzzing,stateful \
+  --max-examples "$max_examples" \
+  --workers 2 \
+  --seed 1515 \
+  --generation-database none \
+  --request-timeout 20 \
+  --no-color
