@@ -65,16 +65,38 @@ case "$base" in https://127.0.0.1:*) ;; *) echo "unexpected first line: $first" 
 cat <&3 >/dev/null &
 pids+=($!)
 
+# Every check (schemathesis' default), less what a schema cannot say: an expires_at in the past
+# and an upload body that is not a module archive are valid by the document and still refused
+# (400); and `…/{system}/versions` also fits the upload path `…/{system}/{version}`, so PUT there
+# is an upload of version "versions" (400 invalid_version) and `Allow` names PUT. 405 with
+# `Allow` on every route is tested in tests/http_api.rs.
+cat >"$work/schemathesis.toml" <<'TOML'
+[[operations]]
+include-operation-id = ["createToken", "uploadVersion"]
+checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-operation-id = "listVersions"
+checks.unsupported_method.enabled = false
+checks.allow_header_conformance.enabled = false
+TOML
+
 master="$(cat "$work/data/master-token")"
+# The document's example module (acme/vpc/aws 1.0.0), published first, so the examples phase
+# reads a real version list, version and download answer.
+mkdir "$work/module" && printf 'output "x" {\n  value = 1\n}\n' >"$work/module/main.tf"
+tar -czf "$work/module.tar.gz" -C "$work/module" .
+curl --silent --show-error --fail --cacert "$work/data/tls/ca.pem" -o /dev/null \
+  -H "Authorization: Bearer $master" -X PUT --data-binary @"$work/module.tar.gz" \
+  "$base/v1/modules/acme/vpc/aws/1.0.0"
 echo "schemathesis $("$schemathesis" --version | awk '{print $NF}') against $base/openapi.json, $max_examples examples per operation"
-"$schemathesis" run "$base/openapi.json" \
+"$schemathesis" --config-file "$work/schemathesis.toml" run "$base/openapi.json" \
   --url "$base" \
   --tls-verify "$work/data/tls/ca.pem" \
   --header "Authorization: Bearer $master" \
-  --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,response_headers_conformance \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "$max_examples" \
-  --workers 2 \
+  --workers 1 \
   --seed 1515 \
   --generation-database none \
   --request-timeout 20 \
