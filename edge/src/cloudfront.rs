@@ -690,6 +690,12 @@ mod tests {
         };
         let refused = responded(run(&mut handler, "1001"));
         assert_eq!(refused.status, "413");
+        let body: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+        assert_eq!(
+            (&body["error"], &body["code"]),
+            (&"archive_too_large".into(), &"archive_too_large".into())
+        );
+        assert_eq!(body["errors"][0], body["message"]);
         assert!(refused.body.contains(
             "POST /v1/modules/acme/vpc/aws/1.0.0/uploads, PUT the archive to the upload_url"
         ));
