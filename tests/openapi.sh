@@ -90,6 +90,8 @@ curl --silent --show-error --fail --cacert "$work/data/tls/ca.pem" -o /dev/null 
   -H "Authorization: Bearer $master" -X PUT --data-binary @"$work/module.tar.gz" \
   "$base/v1/modules/acme/vpc/aws/1.0.0"
 echo "schemathesis $("$schemathesis" --version | awk '{print $NF}') against $base/openapi.json, $max_examples examples per operation"
+# From the scratch folder: schemathesis keeps state in ./.schemathesis, which goes with it.
+cd "$work"
 "$schemathesis" --config-file "$work/schemathesis.toml" run "$base/openapi.json" \
   --url "$base" \
   --tls-verify "$work/data/tls/ca.pem" \
