@@ -9,6 +9,19 @@ use tfreg_testkit::archive::{module_archive, versioned_module};
 
 const MODULE: &str = "acme/vpc/aws";
 
+/// Every error body has both shapes: the Python registry's `error`/`message` and Terraform's
+/// `errors`, with `code` beside them.
+fn assert_error_body(reply: &common::Reply) {
+    let body = reply.json();
+    let code = body["code"].as_str().unwrap_or_default();
+    assert!(!code.is_empty(), "a code: {body}");
+    assert_eq!(body["error"], code, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "a message: {body}");
+    assert_eq!(body["errors"], serde_json::json!([message]), "{body}");
+    assert_eq!(body.as_object().unwrap().len(), 4, "{body}");
+}
+
 struct Tokens {
     downloader: String,
     uploader: String,
@@ -61,7 +74,7 @@ async fn every_route_checks_every_tier() {
         ("PUT", "upload".into(), [401, 401, 403, 201, 201]),
         ("GET", "/v1/tokens".into(), [401, 401, 403, 403, 200]),
         ("POST", "/v1/tokens".into(), [401, 401, 403, 403, 201]),
-        ("DELETE", "revoke".into(), [401, 401, 403, 403, 204]),
+        ("DELETE", "revoke".into(), [401, 401, 403, 403, 200]),
     ];
     let mut counter = 0;
     for (method, path, expected) in &routes {
@@ -107,7 +120,7 @@ async fn every_route_checks_every_tier() {
                 );
             }
             if reply.status >= 400 {
-                assert!(!reply.error().is_empty(), "errors[] carries a message");
+                assert_error_body(&reply);
             }
         }
     }
@@ -398,7 +411,11 @@ async fn tokens_are_listed_without_values_and_revocation_is_immediate() {
     let revoked = registry
         .send("DELETE", "/v1/tokens/dl", Some(&tokens.master), None)
         .await;
-    assert_eq!(revoked.status, 204);
+    assert_eq!(revoked.status, 200);
+    assert_eq!(
+        revoked.json(),
+        serde_json::json!({"message": "Token 'dl' deleted"})
+    );
     let after = registry.get(&versions, Some(&tokens.downloader)).await;
     assert_eq!(
         after.status,
@@ -442,11 +459,17 @@ async fn token_requests_are_validated() {
         bad_tier.error(),
         "unknown permission \"admin\": expected \"downloader\", \"uploader\" or \"master\""
     );
-    let bad_name = post(r#"{"name":"Bad Name","permission":"uploader"}"#).await;
+    let bad_name = post(r#"{"name":"ci/prod","permission":"uploader"}"#).await;
     assert_eq!(bad_name.status, 400);
-    assert!(bad_name
-        .error()
-        .starts_with("invalid token name \"Bad Name\""));
+    assert_eq!(
+        bad_name.error(),
+        "invalid token name \"ci/prod\": use 1 to 128 characters, without '/' or control characters"
+    );
+    let too_long = serde_json::json!({"name": "x".repeat(129), "permission": "uploader"});
+    assert_eq!(post(&too_long.to_string()).await.status, 400);
+    let control = post(r#"{"name":"a\u0007b","permission":"uploader"}"#).await;
+    assert_eq!(control.status, 400);
+    assert_eq!(control.json()["code"], "invalid_name");
     let not_json = post("name=ci").await;
     assert_eq!(not_json.status, 400);
     let past =
@@ -631,4 +654,201 @@ async fn a_streamed_upload_over_the_limit_is_413_without_a_content_length() {
         body["errors"][0],
         "the archive is larger than the 100000-byte upload limit"
     );
+}
+
+#[tokio::test]
+async fn every_error_has_the_python_registrys_shape_and_terraforms() {
+    let (registry, tokens) = registry_with_tokens().await;
+    let replies = [
+        // The edge check's own answers.
+        registry.get("/v1/tokens", None).await,
+        registry.get("/v1/tokens", Some(&tokens.downloader)).await,
+        registry
+            .get("/archives/acme/vpc/aws/1.0.0/module.tar.gz", None)
+            .await,
+        // The registry's.
+        registry
+            .get(
+                "/v1/modules/acme/nothing/aws/versions",
+                Some(&tokens.master),
+            )
+            .await,
+        registry
+            .get("/v1/modules/Acme/vpc/aws/versions", Some(&tokens.master))
+            .await,
+        registry.get("/v1/nothing", Some(&tokens.master)).await,
+        registry
+            .send("PATCH", "/v1/tokens", Some(&tokens.master), None)
+            .await,
+        registry
+            .send(
+                "POST",
+                "/v1/tokens",
+                Some(&tokens.master),
+                Some(vec![b' '; 70_000]),
+            )
+            .await,
+    ];
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [401, 403, 403, 404, 400, 404, 405, 413]);
+    for reply in &replies {
+        assert_error_body(reply);
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+    }
+    let version_exists = {
+        registry
+            .upload(MODULE, "1.0.0", versioned_module("1.0.0"), &tokens.uploader)
+            .await;
+        registry
+            .upload(MODULE, "1.0.0", versioned_module("1.0.0"), &tokens.uploader)
+            .await
+    };
+    assert_eq!(version_exists.status, 409);
+    assert_error_body(&version_exists);
+    assert_eq!(version_exists.json()["error"], "version_exists");
+}
+
+/// Names users of the Python registry already have, with the characters that would forge an
+/// identity if `x-tfreg-identity` did not encode them: created, used (the origin sees the name
+/// and the tier the token has, nothing more), listed, and revoked by the percent-encoded name.
+#[tokio::test]
+async fn a_token_name_cannot_change_the_tier_the_origin_sees() {
+    let registry = TestRegistry::start();
+    let master = registry.master_token.clone();
+    let cases = [
+        ("x;tier=master", "x%3Btier%3Dmaster"),
+        ("a=b, c;tier=master", "a%3Db%2C%20c%3Btier%3Dmaster"),
+        ("Jürgen's token ✓", "J%C3%BCrgen's%20token%20%E2%9C%93"),
+        ("token=master", "token=master"),
+    ];
+    for (i, (name, encoded)) in cases.into_iter().enumerate() {
+        let value = registry.create_token(name, "uploader").await;
+        // The tier the origin sees is uploader: publishing works, token administration not.
+        let version = format!("1.0.{i}");
+        let uploaded = registry
+            .upload(MODULE, &version, versioned_module(&version), &value)
+            .await;
+        assert_eq!(uploaded.status, 201, "{name}: {}", uploaded.text());
+        assert_eq!(
+            uploaded.json()["uploader"],
+            name,
+            "the origin reads the name"
+        );
+        let admin = registry.get("/v1/tokens", Some(&value)).await;
+        assert_eq!(admin.status, 403, "{name}: {}", admin.text());
+        assert_eq!(
+            admin.error(),
+            format!("token {name:?} has the uploader tier; this needs master")
+        );
+        let pin = registry
+            .send("DELETE", "/v1/pins/acme/vpc/aws/1.0.0", Some(&value), None)
+            .await;
+        assert_eq!(pin.status, 403, "{name}");
+
+        let listing = registry.get("/v1/tokens", Some(&master)).await;
+        assert!(
+            listing.json()["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["token_name"] == name && t["permission"] == "uploader"),
+            "{name} is listed: {}",
+            listing.text()
+        );
+        let revoked = registry
+            .send(
+                "DELETE",
+                &format!("/v1/tokens/{encoded}"),
+                Some(&master),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status, 200, "{name}: {}", revoked.text());
+        assert_eq!(revoked.json()["message"], format!("Token '{name}' deleted"));
+        let after = registry
+            .get(&format!("/v1/modules/{MODULE}/versions"), Some(&value))
+            .await;
+        assert_eq!(after.status, 401, "{name} is revoked at once");
+    }
+}
+
+/// Every row of the route table, through the real binary, with every method it does not take:
+/// `405`, `Allow` naming the methods it does take, and the JSON error.
+#[tokio::test]
+async fn every_route_answers_another_method_with_405_and_allow() {
+    let registry = TestRegistry::start();
+    let master = registry.master_token.clone();
+    let mut checked = 0;
+    for spec in tfreg_edge::ROUTES {
+        let path = spec
+            .pattern
+            .split('/')
+            .map(|segment| match segment {
+                "{version}" => "1.0.0",
+                "{upload_id}" => "0123456789abcdef0123456789abcdef",
+                "{key_path*}" => "acme/vpc/aws/1.0.0/module.tar.gz",
+                s if s.starts_with('{') => "acme",
+                literal => literal,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
+            let tfreg_edge::Route::MethodNotAllowed { allowed, .. } =
+                tfreg_edge::Route::parse(method, &path)
+            else {
+                continue;
+            };
+            let reply = registry.send(method, &path, Some(&master), None).await;
+            assert_eq!(reply.status, 405, "{method} {path}: {}", reply.text());
+            assert_eq!(
+                reply.header("allow"),
+                Some(allowed.join(", ").as_str()),
+                "{method} {path}"
+            );
+            assert_error_body(&reply);
+            assert_eq!(reply.json()["code"], "method_not_allowed");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 45, "{checked}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_public_and_names_every_route() {
+    let registry = TestRegistry::start();
+    let reply = registry.get("/openapi.json", None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let document = reply.json();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for spec in tfreg_edge::ROUTES {
+        let path = match spec.pattern {
+            "/archives/{key_path*}" => {
+                "/archives/{namespace}/{name}/{system}/{version}/module.tar.gz"
+            }
+            pattern => pattern,
+        };
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is not in openapi.json"));
+        for method in spec.methods.iter().filter(|m| **m != "HEAD") {
+            let operation = &item[method.to_ascii_lowercase()];
+            assert!(
+                operation.is_object(),
+                "{method} {path} is not in openapi.json"
+            );
+            let public = matches!(
+                tfreg_edge::Route::parse(method, &path.replace('{', "x").replace('}', "")),
+                tfreg_edge::Route::Discovery
+                    | tfreg_edge::Route::OpenApi
+                    | tfreg_edge::Route::Archive { .. }
+            );
+            assert_eq!(
+                operation["security"] == serde_json::json!([]),
+                public,
+                "{method} {path}: security"
+            );
+        }
+    }
 }

@@ -17,6 +17,9 @@ trap - EXIT
 cat "$setup_log"; rm -f "$setup_log"
 [ "$setup_status" -eq 0 ] || { echo "tests/setup.sh failed ($setup_status)" >&2; exit 1; }
 cargo test --workspace --locked
+# The OpenAPI document against the debug tfreg serve the tests above built: schemathesis, every
+# operation, no 5xx, no undocumented status, no answer outside its schema.
+bash tests/openapi.sh
 # The Lambda@Edge bundle: packaged, unzipped and run against moto under the machine's Node.js
 # and under Node.js 22, the runtime the deployment defaults to.
 (cd edge/js && npm test)

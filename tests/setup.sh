@@ -10,6 +10,8 @@
 #                            own Node.js
 #   .venv/bin/pytest         with python-hcl2: the deployment module's structural tests
 #   .venv/checkov/bin/checkov  the deployment module's policy checks, in a venv of its own
+#   .venv/schemathesis/bin/schemathesis  checks tfreg serve against cloudfront/openapi.json
+#                            (tests/openapi.sh), in a venv of its own
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,4 +59,9 @@ if [ ! -x "$venv/checkov/bin/checkov" ]; then
   # A venv of its own: checkov pins bc-python-hcl2, which installs a module also named hcl2.
   python3 -m venv "$venv/checkov"
   "$venv/checkov/bin/pip" install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
+fi
+if [ ! -x "$venv/schemathesis/bin/schemathesis" ]; then
+  # A venv of its own: its dependencies (hypothesis, jsonschema, httpx…) stay out of moto's.
+  python3 -m venv "$venv/schemathesis"
+  "$venv/schemathesis/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4.32,<5'
 fi

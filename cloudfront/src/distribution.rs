@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Body, Frame};
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,9 @@ pub const DISCOVERY_PATH: &str = "/.well-known/terraform.json";
 /// The discovery document. The deployment module uploads the same file to S3, so the local
 /// server and CloudFront answer the same bytes.
 pub const DISCOVERY_DOCUMENT: &str = include_str!("../../terraform/discovery.json");
+/// The OpenAPI document of this API, served public at `/openapi.json` (on AWS a static object
+/// beside the discovery document). `tests/openapi.sh` keeps it true with schemathesis.
+pub const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
 
 pub struct Distribution {
     edge: Mutex<EdgeCheck>,
@@ -81,8 +84,10 @@ impl Distribution {
         let path = request.uri().path().to_owned();
         let route = Route::parse(request.method().as_str(), &path);
 
-        if route == Route::Discovery {
-            return json_response(200, DISCOVERY_DOCUMENT.to_owned());
+        match route {
+            Route::Discovery => return json_response(200, DISCOVERY_DOCUMENT.to_owned()),
+            Route::OpenApi => return json_response(200, OPENAPI_DOCUMENT.to_owned()),
+            _ => {}
         }
 
         let identity = match self.viewer_check(&request).await {
@@ -101,8 +106,16 @@ impl Distribution {
         let body_limit = self.registry.body_limit(&route);
         let too_large = ApiError::too_large(&route, body_limit);
         let spool_to_disk = matches!(route, Route::Upload(_));
-        self.origin(request, identity, body_limit, too_large, spool_to_disk)
-            .await
+        let is_revocation = matches!(route, Route::RevokeToken { .. });
+        let response = self
+            .origin(request, identity, body_limit, too_large, spool_to_disk)
+            .await;
+        if is_revocation && response.status() == StatusCode::OK {
+            // In one process the revocation can reach the cache at once; at the edge it waits
+            // for the cache TTL.
+            self.edge.lock().expect("edge lock").clear_cache();
+        }
+        response
     }
 
     /// The viewer-request function: the edge core decides, this does the one lookup it may
@@ -208,7 +221,6 @@ impl Distribution {
             Ok(body) => body,
             Err(error) => return api_error_response(&error),
         };
-        let is_revocation = parts.method == Method::DELETE;
         let origin_request = OriginRequest::from_parts(
             parts.method.as_str(),
             parts.uri.path(),
@@ -217,13 +229,7 @@ impl Distribution {
             IdentitySource::Checked(identity),
             body,
         );
-        let response = self.registry.handle(origin_request).await;
-        if is_revocation && response.status == 204 {
-            // In one process the revocation can reach the cache at once; at the edge it waits
-            // for the cache TTL.
-            self.edge.lock().expect("edge lock").clear_cache();
-        }
-        origin_response(response)
+        origin_response(self.registry.handle(origin_request).await)
     }
 
     /// Streams an upload into a scratch file, never into memory, stopping at the size cap.

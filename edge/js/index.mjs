@@ -102,7 +102,12 @@ const nowSecs = () => Math.floor(Date.now() / 1000);
 
 const STATUS_TEXT = { 500: 'Internal Server Error', 503: 'Service Unavailable' };
 
-/** A generated response in the registry's error convention, shaped as the Rust side's. */
+/**
+ * A generated response with the registry's error body, the shape of `error_body` in the edge
+ * crate (edge/src/error_body.rs): the Python registry's `error`/`message`, Terraform's
+ * `errors`, and the `code`. Written out here because these answers are for when the
+ * WebAssembly module itself failed.
+ */
 function errorResponse(status, code, message) {
   return {
     status: String(status),
@@ -111,7 +116,7 @@ function errorResponse(status, code, message) {
       'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
       'content-type': [{ key: 'Content-Type', value: 'application/json' }],
     },
-    body: JSON.stringify({ errors: [message], code }),
+    body: JSON.stringify({ error: code, message, errors: [message], code }),
   };
 }
 

@@ -90,9 +90,9 @@ impl Denial {
         }
     }
 
-    /// The registry's error convention, `{"errors":["…"]}`, with the code beside it.
+    /// The registry's error body ([`error_body`](crate::error_body)).
     pub fn body_json(&self) -> String {
-        serde_json::json!({ "errors": [self.message], "code": self.code }).to_string()
+        crate::error_body(self.code, &self.message)
     }
 
     /// The `WWW-Authenticate` challenge a 401 must carry.

@@ -145,10 +145,9 @@ pub struct CfResponse {
 }
 
 impl CfResponse {
-    /// A JSON error in the registry's convention (`{"errors":[…],"code":…}`).
+    /// A JSON error in the registry's shape ([`error_body`](crate::error_body)).
     pub fn error(status: u16, code: &str, message: &str) -> Self {
-        let body = serde_json::json!({ "errors": [message], "code": code }).to_string();
-        Self::json(status, body)
+        Self::json(status, crate::error_body(code, message))
     }
 
     fn json(status: u16, body: String) -> Self {
@@ -558,6 +557,8 @@ mod tests {
         );
         let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
         assert_eq!(body["code"], "missing_token");
+        assert_eq!(body["error"], "missing_token");
+        assert_eq!(body["message"], body["errors"][0]);
         // The documented field names, nothing CloudFront would reject.
         let json = serde_json::to_value(&response).unwrap();
         let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
@@ -601,6 +602,39 @@ mod tests {
         // The warm path: the same token is answered from the cache.
         let cached = forwarded(done(handler.viewer_request(parse(&json), 1).unwrap()));
         assert_eq!(cached, request);
+    }
+
+    #[test]
+    fn a_token_name_cannot_change_the_tier_the_origin_reads() {
+        for name in [
+            "x;tier=master",
+            "a=b,c",
+            "new\nline;tier=master",
+            "Jürgen ✓",
+        ] {
+            let mut handler = handler();
+            let json = event("GET", VERSIONS, "", &[("Authorization", "Bearer tfr_odd")]);
+            let info = Some(TokenInfo {
+                token_name: name.into(),
+                tier: Tier::Downloader,
+                expires_at: None,
+            });
+            let request = forwarded(
+                handler
+                    .complete(parse(&json), &hash_token("tfr_odd"), info, 0)
+                    .unwrap(),
+            );
+            let value = header(&request, IDENTITY_HEADER).unwrap();
+            assert!(value.ends_with(";tier=downloader"), "{value}");
+            assert_eq!(
+                Identity::from_header_value(value),
+                Some(Identity {
+                    token_name: name.into(),
+                    tier: Tier::Downloader
+                }),
+                "{name:?}"
+            );
+        }
     }
 
     #[test]
@@ -656,6 +690,12 @@ mod tests {
         };
         let refused = responded(run(&mut handler, "1001"));
         assert_eq!(refused.status, "413");
+        let body: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+        assert_eq!(
+            (&body["error"], &body["code"]),
+            (&"archive_too_large".into(), &"archive_too_large".into())
+        );
+        assert_eq!(body["errors"][0], body["message"]);
         assert!(refused.body.contains(
             "POST /v1/modules/acme/vpc/aws/1.0.0/uploads, PUT the archive to the upload_url"
         ));

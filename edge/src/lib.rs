@@ -12,6 +12,7 @@
 pub mod bundle;
 mod check;
 pub mod cloudfront;
+mod error_body;
 mod identity;
 mod route;
 mod signing;
@@ -21,6 +22,7 @@ mod token;
 mod wasm;
 
 pub use check::{Decision, Denial, EdgeCheck, EdgeConfig, TokenInfo, ViewerRequest};
+pub use error_body::error_body;
 pub use identity::{Identity, IDENTITY_HEADER};
 pub use route::{required_access, Access, ModulePath, Route, RouteSpec, VersionPath, ROUTES};
 pub use signing::{ArchiveSigner, SignatureError, ARCHIVE_PATH_PREFIX};

@@ -16,7 +16,7 @@ use crate::Tier;
 /// What a request needs before it may reach the origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: the discovery document.
+    /// Anyone: the discovery document and the OpenAPI document.
     Public,
     /// A valid, unexpired signature for exactly this archive path. Terraform sends no token to
     /// the URL in `X-Terraform-Get`, so the URL must authorise itself.
@@ -45,6 +45,8 @@ pub struct VersionPath<'a> {
 pub enum Route<'a> {
     /// `GET /.well-known/terraform.json`: the service discovery document.
     Discovery,
+    /// `GET /openapi.json`: the OpenAPI document of this API.
+    OpenApi,
     /// `GET /archives/{key_path}`: an archive, through a signed URL.
     Archive { key_path: &'a str },
     /// `GET /v1/modules/{ns}/{name}/{system}/versions`.
@@ -116,6 +118,11 @@ pub const ROUTES: &[RouteSpec] = &[
         methods: READ,
         pattern: "/.well-known/terraform.json",
         build: |_| Route::Discovery,
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/openapi.json",
+        build: |_| Route::OpenApi,
     },
     RouteSpec {
         methods: READ,
@@ -247,7 +254,7 @@ impl<'a> Route<'a> {
     /// What a caller needs for this route.
     pub fn required_access(&self) -> Access {
         match self {
-            Route::Discovery => Access::Public,
+            Route::Discovery | Route::OpenApi => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
             Route::Versions(_) | Route::Download(_) | Route::VersionInfo(_) => {
                 Access::Token(Tier::Downloader)
@@ -326,7 +333,7 @@ mod tests {
     #[test]
     fn every_route_times_every_tier() {
         let expected = |route: &Route| match route {
-            Route::Discovery => Access::Public,
+            Route::Discovery | Route::OpenApi => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
             Route::Versions(_) | Route::Download(_) | Route::VersionInfo(_) => {
                 Access::Token(Tier::Downloader)
@@ -364,14 +371,15 @@ mod tests {
                 }
             }
         }
-        // 14 routes; the five reads take GET and HEAD.
-        assert_eq!(walked, 19 * TIERS.len());
+        // 15 routes; the six reads take GET and HEAD.
+        assert_eq!(walked, 21 * TIERS.len());
     }
 
     #[test]
     fn routes_map_to_the_tier_they_need() {
         let cases = [
             ("GET", "/.well-known/terraform.json", Access::Public),
+            ("HEAD", "/openapi.json", Access::Public),
             (
                 "POST",
                 "/.well-known/terraform.json",
@@ -436,6 +444,7 @@ mod tests {
         };
         let cases = [
             ("GET", "/.well-known/terraform.json", Route::Discovery),
+            ("GET", "/openapi.json", Route::OpenApi),
             (
                 "HEAD",
                 "/archives/acme/vpc/aws/1.2.0/module.tar.gz",

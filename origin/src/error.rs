@@ -3,13 +3,15 @@ use crate::names::NameError;
 use crate::storage::StorageError;
 
 /// An error as the registry answers it: a status, a stable machine-readable code, and a
-/// message for the user, rendered as `{"errors":["…"],"code":"…"}` (the registry protocol's
-/// convention, with the code beside it).
+/// message for the user, rendered as [`tfreg_edge::error_body`]:
+/// `{"error":"…","message":"…","errors":["…"],"code":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// The `Allow` header of a `405`: the methods the path takes.
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -18,6 +20,21 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            allow: None,
+        }
+    }
+
+    /// `405` for a path the registry serves, with a method it does not take there; `allowed`
+    /// (from the route table) goes into the `Allow` header and the message.
+    pub fn method_not_allowed(method: &str, allowed: &[&str]) -> Self {
+        let allowed = allowed.join(", ");
+        ApiError {
+            allow: Some(allowed.clone()),
+            ..Self::new(
+                405,
+                "method_not_allowed",
+                format!("{method} is not allowed here; use {allowed}"),
+            )
         }
     }
 
@@ -58,7 +75,7 @@ impl ApiError {
     }
 
     pub fn body_json(&self) -> String {
-        serde_json::json!({ "errors": [self.message], "code": self.code }).to_string()
+        tfreg_edge::error_body(self.code, &self.message)
     }
 }
 

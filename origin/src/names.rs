@@ -28,7 +28,9 @@ pub enum NameError {
     System(String),
     #[error("invalid version {0:?}: use semantic versioning such as 1.2.3 or 1.2.3-rc.1")]
     Version(String),
-    #[error("invalid token name {0:?}: use 1 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit")]
+    #[error(
+        "invalid token name {0:?}: use 1 to 128 characters, without '/' or control characters"
+    )]
     TokenName(String),
 }
 
@@ -42,9 +44,19 @@ fn is_segment(value: &str) -> bool {
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
 }
 
-/// Token names share the module segment rules, so they are safe in headers and URLs.
+/// The longest token name, in characters.
+pub const MAX_TOKEN_NAME_LEN: usize = 128;
+
+/// Token names are what users of the Python registry already have: 1 to 128 characters
+/// (Unicode scalar values), anything but `/` (a name is one path segment in
+/// `DELETE /v1/tokens/{name}`) and control characters (which would forge log lines). Spaces,
+/// `;`, `=`, `,` and non-ASCII are fine: the identity header percent-encodes the name, JSON
+/// escapes it, and the stores key it as a plain string.
 pub fn validate_token_name(name: &str) -> Result<(), NameError> {
-    if is_segment(name) {
+    let length = name.chars().count();
+    let valid = (1..=MAX_TOKEN_NAME_LEN).contains(&length)
+        && !name.chars().any(|c| c == '/' || c.is_control());
+    if valid {
         Ok(())
     } else {
         Err(NameError::TokenName(name.to_owned()))
@@ -200,6 +212,36 @@ mod tests {
         assert_eq!(
             ModuleVersion::parse("1.2").unwrap_err().to_string(),
             "invalid version \"1.2\": use semantic versioning such as 1.2.3 or 1.2.3-rc.1"
+        );
+    }
+
+    #[test]
+    fn token_names_are_what_the_python_registry_accepted_less_slashes_and_controls() {
+        for good in [
+            "ci",
+            "Bad Name",
+            "x;tier=master",
+            "a=b,c",
+            "Jürgen's token ✓",
+            "%2F",
+            &"é".repeat(MAX_TOKEN_NAME_LEN),
+        ] {
+            assert_eq!(validate_token_name(good), Ok(()), "{good:?}");
+        }
+        for bad in [
+            "",
+            "a/b",
+            "line\nbreak",
+            "nul\0",
+            "del\u{7f}",
+            "c1\u{85}",
+            &"a".repeat(MAX_TOKEN_NAME_LEN + 1),
+        ] {
+            assert!(validate_token_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            validate_token_name("a/b").unwrap_err().to_string(),
+            "invalid token name \"a/b\": use 1 to 128 characters, without '/' or control characters"
         );
     }
 

@@ -69,7 +69,10 @@ function assertGenerated(result, status) {
   }
   assert.equal(result.uri, undefined, 'a response, not the request');
   const body = JSON.parse(result.body);
-  assert.equal(body.errors.length, 1);
+  // Both shapes: the Python registry's error/message and Terraform's errors, with the code.
+  assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'errors', 'message']);
+  assert.equal(body.error, body.code);
+  assert.deepEqual(body.errors, [body.message]);
   return body;
 }
 
@@ -187,6 +190,28 @@ describe('the viewer-request bundle under Node.js', () => {
     // A forged identity without a token grants nothing.
     const anonymous = await handler(viewerRequestEvent({ uri: '/v1/tokens', headers: forged }));
     assert.equal(assertGenerated(anonymous, 401).code, 'missing_token');
+  });
+
+  it('encodes a token name from DynamoDB so it cannot change the tier the origin reads', async () => {
+    // Names the Python registry accepted: anything but control characters and '/'.
+    const names = ['x;tier=master', 'a=b, c;tier=master', 'Jürgen ✓', 'token=master', '100%'];
+    for (const name of names) {
+      const token = await createToken(name, 'downloader');
+      const event = viewerRequestEvent({ uri: VERSIONS, headers: bearer(token) });
+      const result = assertPassed(await handler(event), event);
+      const [identity] = header(result, 'x-tfreg-identity');
+      // One field separator, the tier last, the name percent-encoded byte by byte.
+      assert.equal(identity, `token=${encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)};tier=downloader`);
+      assert.match(identity, /^token=[A-Za-z0-9._~%-]+;tier=downloader$/);
+      const fields = Object.fromEntries(identity.split(';').map((part) => part.split('=')));
+      assert.equal(fields.tier, 'downloader');
+      assert.equal(decodeURIComponent(fields.token), name);
+      // The same token may not administer tokens: the tier is the stored one.
+      const admin = await handler(viewerRequestEvent({ uri: '/v1/tokens', headers: bearer(token) }));
+      const body = assertGenerated(admin, 403);
+      assert.equal(body.code, 'insufficient_tier');
+      assert.equal(body.message, `token ${JSON.stringify(name)} has the downloader tier; this needs master`);
+    }
   });
 
   it('answers an unknown token with 401', async () => {

@@ -114,6 +114,11 @@ impl OriginResponse {
         }
     }
 
+    /// `200` with `{"message": …}`, the Python registry's answer to a deletion.
+    pub(super) fn message(text: String) -> Self {
+        Self::json(200, serde_json::json!({ "message": text }))
+    }
+
     pub(super) fn no_content() -> Self {
         OriginResponse {
             status: 204,
@@ -145,6 +150,9 @@ impl OriginResponse {
             response
                 .headers
                 .push(("www-authenticate".into(), "Bearer realm=\"tfreg\"".into()));
+        }
+        if let Some(allow) = &error.allow {
+            response.headers.push(("allow".into(), allow.clone()));
         }
         response
     }
@@ -249,7 +257,12 @@ mod tests {
         );
         assert_eq!(
             response.body(),
-            br#"{"code":"missing_token","errors":["no"]}"#
+            br#"{"code":"missing_token","error":"missing_token","errors":["no"],"message":"no"}"#
         );
+        let response =
+            OriginResponse::error(&ApiError::method_not_allowed("PUT", &["GET", "POST"]))
+                .into_http();
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()["allow"], "GET, POST");
     }
 }

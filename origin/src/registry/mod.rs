@@ -230,17 +230,12 @@ impl Registry {
             Route::ListTokens => self.list_tokens().await,
             Route::CreateToken => self.create_token(body).await,
             Route::RevokeToken { name } => self.revoke_token(name, &caller).await,
-            Route::MethodNotAllowed { allowed, .. } => Err(ApiError::new(
-                405,
-                "method_not_allowed",
-                format!(
-                    "{} is not allowed here; use {}",
-                    request.method,
-                    allowed.join(", ")
-                ),
-            )),
-            // Discovery and archives are served before the origin (S3 behind CloudFront).
-            Route::Discovery | Route::Archive { .. } | Route::NotFound { .. } => {
+            Route::MethodNotAllowed { allowed, .. } => {
+                Err(ApiError::method_not_allowed(&request.method, &allowed))
+            }
+            // Discovery, the OpenAPI document and archives are served before the origin (S3
+            // behind CloudFront).
+            Route::Discovery | Route::OpenApi | Route::Archive { .. } | Route::NotFound { .. } => {
                 Err(ApiError::not_found(format!(
                     "no such endpoint: {} {}",
                     request.method, request.path
@@ -355,6 +350,49 @@ mod tests {
             json(&response)["errors"][0],
             "DELETE is not allowed here; use GET, HEAD"
         );
+    }
+
+    /// Every row of the route table, with every method it does not take: `405`, the methods
+    /// it does take in `Allow` (as the table lists them), and the JSON error.
+    #[tokio::test]
+    async fn every_route_answers_another_method_with_405_and_allow() {
+        let registry = TestRegistry::new();
+        let mut checked = 0;
+        for spec in tfreg_edge::ROUTES {
+            let path = spec
+                .pattern
+                .split('/')
+                .map(|segment| match segment {
+                    "{version}" => "1.0.0",
+                    "{key_path*}" => "acme/vpc/aws/1.0.0/module.tar.gz",
+                    s if s.starts_with('{') => "acme",
+                    literal => literal,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            for method in ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"] {
+                let Route::MethodNotAllowed { allowed, .. } = Route::parse(method, &path) else {
+                    continue;
+                };
+                let response = registry.as_master(method, &path, "").await;
+                assert_eq!(response.status, 405, "{method} {path}");
+                assert_eq!(
+                    response.header("allow"),
+                    Some(allowed.join(", ").as_str()),
+                    "{method} {path}"
+                );
+                let body = json(&response);
+                assert_eq!(body["code"], "method_not_allowed");
+                assert_eq!(body["error"], "method_not_allowed");
+                assert_eq!(
+                    body["message"],
+                    format!("{method} is not allowed here; use {}", allowed.join(", "))
+                );
+                assert_eq!(body["errors"][0], body["message"]);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 50, "{checked}");
     }
 
     #[tokio::test]

@@ -106,7 +106,7 @@ impl Registry {
         };
         match self.tokens.create(&record).await? {
             CreateOutcome::Created => {
-                tracing::info!(token = %record.token_name, tier = %record.permission, "token created");
+                tracing::info!(token = ?record.token_name, tier = %record.permission, "token created");
                 let mut body = describe_token(&record);
                 body["token_value"] = json!(value);
                 Ok(OriginResponse::json(201, body))
@@ -119,11 +119,20 @@ impl Registry {
         }
     }
 
+    /// `DELETE /v1/tokens/{name}`: `name` is the path segment as it came, percent-encoded.
     pub(super) async fn revoke_token(
         &self,
-        name: &str,
+        raw_name: &str,
         caller: &str,
     ) -> Result<OriginResponse, ApiError> {
+        let name = percent_decode_segment(raw_name).ok_or_else(|| {
+            ApiError::new(
+                400,
+                "invalid_name",
+                format!("the token name {raw_name:?} is not percent-encoded UTF-8"),
+            )
+        })?;
+        let name = name.as_str();
         validate_token_name(name)?;
         if caller == name {
             return Err(ApiError::new(
@@ -133,12 +142,36 @@ impl Registry {
             ));
         }
         if self.tokens.delete_by_name(name).await? {
-            tracing::info!(token = %name, "token revoked");
-            Ok(OriginResponse::no_content())
+            tracing::info!(token = ?name, "token revoked");
+            // The Python registry's answer, word for word.
+            Ok(OriginResponse::message(format!("Token '{name}' deleted")))
         } else {
             Err(ApiError::not_found(format!("no token named {name:?}")))
         }
     }
+}
+
+/// A path segment percent-decoded as URLs are (`%XX` is the byte `XX`; a `%` not followed by
+/// two hex digits stays as it is), or `None` when the bytes are not UTF-8.
+fn percent_decode_segment(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3);
+        match (bytes[i], hex) {
+            (b'%', Some(hex)) if hex.iter().all(u8::is_ascii_hexdigit) => {
+                let text = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(text, 16).ok()?);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn describe_token(record: &TokenRecord) -> serde_json::Value {
@@ -154,6 +187,59 @@ fn describe_token(record: &TokenRecord) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{code, json, TestRegistry};
+    use super::percent_decode_segment;
+
+    #[test]
+    fn revocation_paths_are_percent_decoded() {
+        let cases = [
+            ("ci", Some("ci")),
+            ("x%3Btier%3Dmaster", Some("x;tier=master")),
+            ("J%C3%BCrgen%20%E2%9C%93", Some("Jürgen ✓")),
+            ("a%2Fb", Some("a/b")),
+            ("100%", Some("100%")),
+            ("%zz", Some("%zz")),
+            ("%FF", None),
+        ];
+        for (raw, decoded) in cases {
+            assert_eq!(percent_decode_segment(raw).as_deref(), decoded, "{raw}");
+        }
+    }
+
+    #[tokio::test]
+    async fn names_users_already_have_are_created_listed_and_revoked_by_their_encoded_name() {
+        let registry = TestRegistry::new();
+        for (name, encoded) in [
+            ("x;tier=master", "x%3Btier%3Dmaster"),
+            ("CI deploy, prod=1", "CI%20deploy,%20prod=1"),
+            ("Jürgen ✓", "J%C3%BCrgen%20%E2%9C%93"),
+        ] {
+            let body = serde_json::json!({"name": name, "permission": "downloader"}).to_string();
+            let created = registry.as_master("POST", "/v1/tokens", &body).await;
+            assert_eq!(created.status, 201, "{name}");
+            assert_eq!(json(&created)["token_name"], name);
+            let listed = registry.as_master("GET", "/v1/tokens", "").await;
+            assert!(json(&listed)["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["token_name"] == name));
+            let path = format!("/v1/tokens/{encoded}");
+            let revoked = registry.as_master("DELETE", &path, "").await;
+            assert_eq!(revoked.status, 200, "{name}");
+            assert_eq!(json(&revoked)["message"], format!("Token '{name}' deleted"));
+        }
+        for (body, status) in [
+            (r#"{"name":"a/b","permission":"downloader"}"#, 400),
+            (r#"{"name":"","permission":"downloader"}"#, 400),
+            (r#"{"name":"new\nline","permission":"downloader"}"#, 400),
+        ] {
+            let response = registry.as_master("POST", "/v1/tokens", body).await;
+            assert_eq!(response.status, status, "{body}");
+            assert_eq!(code(&response), "invalid_name", "{body}");
+        }
+        let response = registry.as_master("DELETE", "/v1/tokens/a%2Fb", "").await;
+        assert_eq!(response.status, 400);
+    }
 
     #[tokio::test]
     async fn the_master_token_is_made_once() {
@@ -225,7 +311,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn revocation_is_204_then_404_and_never_of_the_callers_own_token() {
+    async fn revocation_is_200_with_a_message_then_404_and_never_of_the_callers_own_token() {
         let registry = TestRegistry::new();
         registry
             .as_master(
@@ -234,15 +320,15 @@ mod tests {
                 r#"{"name":"ci","permission":"uploader"}"#,
             )
             .await;
+        let response = registry.as_master("DELETE", "/v1/tokens/ci", "").await;
+        assert_eq!(response.status, 200);
         assert_eq!(
-            registry
-                .as_master("DELETE", "/v1/tokens/ci", "")
-                .await
-                .status,
-            204
+            json(&response),
+            serde_json::json!({"message": "Token 'ci' deleted"})
         );
         let response = registry.as_master("DELETE", "/v1/tokens/ci", "").await;
         assert_eq!(response.status, 404);
+        assert_eq!(code(&response), "not_found");
         let response = registry.as_master("DELETE", "/v1/tokens/admin", "").await;
         assert_eq!(response.status, 409);
         assert_eq!(code(&response), "revoking_own_token");
