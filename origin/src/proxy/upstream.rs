@@ -6,7 +6,7 @@
 //! each request has a timeout (the caller also bounds the whole operation).
 
 use super::source::FetchOrigins;
-use super::ProxyError;
+use super::{CaBundle, ProxyError};
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use reqwest::{redirect, StatusCode, Url};
 use sha2::{Digest, Sha256};
@@ -51,6 +51,7 @@ impl UpstreamClient {
         origins: FetchOrigins,
         request_timeout: Duration,
         max_archive_bytes: u64,
+        ca_bundle: Option<&CaBundle>,
     ) -> Result<Self, String> {
         let policy_origins = origins.clone();
         let policy = redirect::Policy::custom(move |attempt| {
@@ -65,7 +66,15 @@ impl UpstreamClient {
                 ))
             }
         });
-        let http = reqwest::Client::builder()
+        // Trusted: the platform's roots (the OS store, read once here), the Mozilla roots
+        // built in, and the configured bundle's certificates.
+        let mut builder = reqwest::Client::builder()
+            .tls_built_in_native_certs(true)
+            .tls_built_in_webpki_certs(true);
+        for certificate in ca_bundle.iter().flat_map(|b| b.certificates.iter()) {
+            builder = builder.add_root_certificate(certificate.clone());
+        }
+        let http = builder
             .redirect(policy)
             .timeout(request_timeout)
             .connect_timeout(request_timeout.min(Duration::from_secs(10)))
