@@ -120,6 +120,15 @@ struct ProxyArgs {
         value_name = "PEM_FILE"
     )]
     ca_bundle: Option<String>,
+    /// Bearer token for the upstream registry's API, when the upstream is a private registry
+    /// (another tfreg: a downloader token). Never sent to archive URLs or GitHub.
+    #[arg(
+        long = "proxy-upstream-token",
+        env = env_vars::UPSTREAM_TOKEN,
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    upstream_token: Option<String>,
     /// Seconds all upstream fetches of one request may take together (then 504) [default: 20].
     #[arg(
         long = "proxy-timeout",
@@ -147,6 +156,7 @@ impl ProxyArgs {
             (env_vars::LOCAL_ONLY, self.local_only),
             (env_vars::MERGE_LIST, self.merge),
             (env_vars::CA_BUNDLE, self.ca_bundle),
+            (env_vars::UPSTREAM_TOKEN, self.upstream_token),
             (env_vars::TIMEOUT_SECS, self.timeout),
             (env_vars::MAX_ARCHIVE_BYTES, self.max_archive_bytes),
         ];

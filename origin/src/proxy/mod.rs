@@ -45,6 +45,7 @@ pub mod env_vars {
     pub const LOCAL_ONLY: &str = "TFREG_PROXY_LOCAL_ONLY";
     pub const MERGE_LIST: &str = "TFREG_PROXY_MERGE_LIST";
     pub const CA_BUNDLE: &str = "TFREG_PROXY_CA_BUNDLE";
+    pub const UPSTREAM_TOKEN: &str = "TFREG_PROXY_UPSTREAM_TOKEN";
     pub const TIMEOUT_SECS: &str = "TFREG_PROXY_TIMEOUT_SECS";
     pub const MAX_ARCHIVE_BYTES: &str = "TFREG_PROXY_MAX_ARCHIVE_BYTES";
 }
@@ -67,6 +68,10 @@ pub struct ProxyConfig {
     /// Certificates (PEM) the upstream client trusts beside the platform's roots: a private
     /// upstream behind a corporate CA.
     pub ca_bundle: Option<CaBundle>,
+    /// A bearer token for the upstream registry's API (an upstream that is a private
+    /// registry, such as another tfreg). Sent to its discovery, versions and download
+    /// endpoints only, never to archive URLs or the GitHub archive host.
+    pub upstream_token: Option<UpstreamToken>,
     /// Bound on all upstream fetches of one request together.
     pub timeout: Duration,
     pub max_archive_bytes: u64,
@@ -82,6 +87,7 @@ impl Default for ProxyConfig {
             local_only: Vec::new(),
             merge: Vec::new(),
             ca_bundle: None,
+            upstream_token: None,
             timeout: Duration::from_secs(DEFAULT_PROXY_TIMEOUT_SECS),
             max_archive_bytes: DEFAULT_MAX_PROXY_ARCHIVE_BYTES,
         }
@@ -145,6 +151,16 @@ impl CaBundle {
     }
 }
 
+/// The upstream registry's bearer token; never shown in logs or `Debug` output.
+#[derive(Clone)]
+pub struct UpstreamToken(pub String);
+
+impl std::fmt::Debug for UpstreamToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpstreamToken(…)")
+    }
+}
+
 /// An `http(s)` base URL with nothing but a scheme, host, port and path.
 pub fn parse_base_url(name: &str, text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| format!("{name}: {text:?} is not a URL: {e}"))?;
@@ -197,6 +213,16 @@ impl ProxyConfig {
         config.policy.deny = list(env_vars::DENY_LIST)?;
         config.local_only = list(env_vars::LOCAL_ONLY)?;
         config.merge = list(env_vars::MERGE_LIST)?;
+        if let Some(token) = value(env_vars::UPSTREAM_TOKEN) {
+            let token = token.trim().to_owned();
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!(
+                    "{}: the token must be visible ASCII characters",
+                    env_vars::UPSTREAM_TOKEN
+                ));
+            }
+            config.upstream_token = Some(UpstreamToken(token));
+        }
         if let Some(value) = value(env_vars::CA_BUNDLE) {
             config.ca_bundle = Some(CaBundle::read(env_vars::CA_BUNDLE, &value)?);
         }
@@ -306,6 +332,7 @@ impl Proxy {
             config.timeout,
             config.max_archive_bytes,
             config.ca_bundle.as_ref(),
+            config.upstream_token.clone(),
         )?;
         Ok(Proxy {
             config,
