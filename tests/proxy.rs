@@ -528,6 +528,55 @@ async fn a_registry_proxies_another_registry_behind_a_private_ca() {
     );
 }
 
+/// `--proxy-upstream-token` goes to the upstream registry's API (discovery, versions,
+/// download) and nowhere else: not to archive URLs, even on the upstream's host, and not to
+/// the GitHub archive host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_token_goes_to_the_upstream_api_only() {
+    let upstream = upstream().await;
+    let registry = TestRegistry::start_with(&proxy_args(
+        &upstream,
+        &["--proxy-upstream-token", "upstream-secret-token"],
+    ));
+    let reader = registry.create_token("reader", "downloader").await;
+    for (module, version) in [
+        ("acme-oss/relative/aws", "0.1.0"),
+        ("hashicorp/consul/aws", "0.2.0"),
+    ] {
+        let reply = registry
+            .get(
+                &format!("/v1/modules/{module}/{version}/download"),
+                Some(&reader),
+            )
+            .await;
+        assert_eq!(reply.status, 204, "{}", reply.text());
+    }
+    let registry_requests = upstream.registry_requests_with_headers();
+    let mut api = 0;
+    for request in &registry_requests {
+        let bearer = request.header("authorization");
+        if request.target.starts_with("/files/") {
+            assert_eq!(bearer, None, "{request}");
+        } else {
+            assert_eq!(bearer, Some("Bearer upstream-secret-token"), "{request}");
+            api += 1;
+        }
+    }
+    assert!(api >= 3, "{registry_requests:?}");
+    assert!(registry_requests
+        .iter()
+        .any(|r| r.target.starts_with("/files/")));
+    let github = upstream.github_requests_with_headers();
+    assert!(!github.is_empty());
+    for request in &github {
+        assert_eq!(request.header("authorization"), None, "{request}");
+    }
+    assert!(
+        !registry.logs().contains("upstream-secret-token"),
+        "the token is never logged"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pinned_version_installs_after_the_upstream_is_gone() {
     let upstream = upstream().await;
