@@ -407,6 +407,41 @@ pub async fn archive_store_namespace_marks(store: Arc<dyn ArchiveStore>, scratch
         store.namespace_has_uploads("marks").await.unwrap(),
         "unpublishing leaves the mark: a namespace is made public again by hand only"
     );
+
+    // A reader racing uploads (as a proxied request does) that sees a version, then reads
+    // the mark, always finds the mark: it is written before the version.
+    let namespaces: Vec<String> = (0..4).map(|i| format!("marks-race-{i}")).collect();
+    let publisher = {
+        let store = store.clone();
+        let staged: Vec<PathBuf> = namespaces.iter().map(|_| stage(scratch, b"x")).collect();
+        let namespaces = namespaces.clone();
+        tokio::spawn(async move {
+            for (namespace, staged) in namespaces.iter().zip(staged) {
+                let target = key(&format!("{namespace}/vpc/aws"), "1.0.0");
+                store
+                    .publish(&target, staged, &meta("cc", 1))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    loop {
+        let done = publisher.is_finished();
+        for namespace in &namespaces {
+            let module = key(&format!("{namespace}/vpc/aws"), "1.0.0").module;
+            if !store.list_versions(&module).await.unwrap().is_empty() {
+                assert!(
+                    store.namespace_has_uploads(namespace).await.unwrap(),
+                    "a visible uploaded version has its namespace mark ({namespace})"
+                );
+            }
+        }
+        if done {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    publisher.await.unwrap();
 }
 
 fn record(name: &str, value: &str, tier: Tier) -> TokenRecord {
