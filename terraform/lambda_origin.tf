@@ -129,6 +129,8 @@ locals {
     TFREG_PROXY_LOCAL_ONLY         = join(",", local.proxy_local_only)
     TFREG_PROXY_TIMEOUT_SECS       = tostring(var.proxy_timeout_seconds)
     TFREG_PROXY_MAX_ARCHIVE_BYTES  = tostring(var.proxy_max_archive_bytes)
+    TFREG_PROXY_MERGE_LIST         = join(",", var.proxy_merge_list)
+    TFREG_PROXY_CA_BUNDLE          = var.proxy_ca_bundle_pem
   }
 
   origin_secrets = {
@@ -150,7 +152,7 @@ locals {
     TFREG_ORIGIN_SECRET = format("%${random_password.origin_secret.length}s", "")
   })))
   origin_environment_check = local.origin_environment_bytes <= 4096 ? "ok" : file(
-    "ERROR: the origin Lambda's environment variables exceed Lambda's 4 KB: shorten proxy_allow_list, proxy_deny_list or proxy_local_only"
+    "ERROR: the origin Lambda's environment variables exceed Lambda's 4 KB: shorten proxy_allow_list, proxy_deny_list, proxy_local_only, proxy_merge_list or proxy_ca_bundle_pem"
   )
 }
 

@@ -394,3 +394,25 @@ variable "master_token_recovery_window_days" {
     error_message = "The master_token_recovery_window_days must be 0 (delete at once) or a whole number from 7 to 30 (Secrets Manager's recovery windows)."
   }
 }
+
+variable "proxy_merge_list" {
+  type        = list(string)
+  description = "Module prefixes whose upstream versions are merged with versions uploaded here (and fetched even though their namespace holds uploads). By default a namespace that holds an uploaded module is private as a whole, against dependency confusion; list only what you mean to mix. A trailing '/' is allowed (\"acme/vpc/\"). Passed to the origin as TFREG_PROXY_MERGE_LIST (comma-separated)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for entry in var.proxy_merge_list : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?/?$", entry))])
+    error_message = "Each proxy_merge_list entry must be a module prefix: namespace, namespace/name or namespace/name/system, with an optional trailing '/' (lowercase letters, digits, '-' or '_'; no '*')."
+  }
+}
+
+variable "proxy_ca_bundle_pem" {
+  type        = string
+  description = "PEM certificates the proxy's upstream client trusts beside the platform's and the built-in roots: a private upstream registry behind a corporate CA. Passed to the origin as TFREG_PROXY_CA_BUNDLE. Lambda allows 4 KB of environment variables in all (the plan checks): one or two certificates fit, a whole corporate bundle does not."
+  default     = ""
+
+  validation {
+    condition     = var.proxy_ca_bundle_pem == "" || can(regex("-----BEGIN CERTIFICATE-----", var.proxy_ca_bundle_pem))
+    error_message = "The proxy_ca_bundle_pem must be empty or PEM text with -----BEGIN CERTIFICATE----- blocks (the file's contents, such as file(\"corp-ca.pem\"), not its path)."
+  }
+}

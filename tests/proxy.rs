@@ -296,7 +296,7 @@ async fn modules_outside_the_policy_are_404_and_the_upstream_is_never_asked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_versions_merge_with_upstream_ones_unless_the_module_is_local_only() {
+async fn uploaded_modules_merge_with_upstream_ones_only_when_listed() {
     let upstream = upstream().await;
     upstream.module(
         "acme/private/aws",
@@ -318,8 +318,16 @@ async fn local_versions_merge_with_upstream_ones_unless_the_module_is_local_only
             ),
         ],
     );
-    let registry =
-        TestRegistry::start_with(&proxy_args(&upstream, &["--proxy-local-only", "acme"]));
+    // Uploads are never merged with upstream versions by default; `acme-oss/mixed` opts in.
+    let registry = TestRegistry::start_with(&proxy_args(
+        &upstream,
+        &[
+            "--proxy-local-only",
+            "acme",
+            "--proxy-merge",
+            "acme-oss/mixed",
+        ],
+    ));
     for (module, version) in [
         ("acme/private/aws", "1.0.0"),
         ("acme-oss/mixed/aws", "1.5.0"),
@@ -358,6 +366,215 @@ async fn local_versions_merge_with_upstream_ones_unless_the_module_is_local_only
     let reply = versions(&registry, "acme-oss/mixed/aws", &reader).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(listed(&reply), ["1.5.0"]);
+}
+
+/// The safe default against dependency confusion, with proxy mode on and an empty allow list:
+/// a namespace that holds an uploaded module is private as a whole, pins do not make one
+/// private, and `--proxy-merge` opts a module back in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_with_uploads_stay_local_unless_merged() {
+    let upstream = upstream().await;
+    upstream
+        .module(
+            "acme/vpc/aws",
+            [(
+                "9.9.9",
+                Download::root_relative(&[("main.tf", "# squatted\n")]),
+            )],
+        )
+        .module(
+            "acme/typo/aws",
+            [(
+                "1.0.0",
+                Download::root_relative(&[("main.tf", "# typo squatted\n")]),
+            )],
+        );
+    let registry = TestRegistry::start_with(&proxy_args(&upstream, &[]));
+    let reply = registry
+        .upload(
+            "acme/vpc/aws",
+            "1.0.0",
+            tfreg_testkit::archive::versioned_module("1.0.0"),
+            &registry.master_token,
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let reader = registry.create_token("reader", "downloader").await;
+    upstream.clear_requests();
+
+    // The uploaded module never gets the squatted 9.9.9, not even with `>= 1.0`.
+    let reply = versions(&registry, "acme/vpc/aws", &reader).await;
+    assert_eq!(listed(&reply), ["1.0.0"]);
+    let reply = registry
+        .get("/v1/modules/acme/vpc/aws/9.9.9/download", Some(&reader))
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    let run = init(
+        &registry,
+        &module_block(&registry, "vpc", "acme/vpc/aws", ">= 1.0"),
+        &reader,
+    );
+    assert_succeeded(&run);
+    assert_eq!(run.installed()["vpc"].1, "1.0.0");
+    // A typo (or a module not uploaded yet) in the private namespace is 404, and the
+    // upstream is never asked.
+    let reply = versions(&registry, "acme/typo/aws", &reader).await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    assert!(
+        reply
+            .error()
+            .contains("namespace acme holds modules uploaded here"),
+        "{}",
+        reply.error()
+    );
+    let reply = registry
+        .get("/v1/modules/acme/typo/aws/1.0.0/download", Some(&reader))
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    assert_eq!(upstream.registry_requests(), Vec::<String>::new());
+    assert_eq!(upstream.github_requests(), Vec::<String>::new());
+
+    // A pinned public module still merges with its upstream versions.
+    let reply = registry
+        .post(
+            "/v1/pins/hashicorp/consul/aws/0.1.0",
+            &registry.master_token,
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let reply = versions(&registry, "hashicorp/consul/aws", &reader).await;
+    assert_eq!(listed(&reply), ["0.1.0", "0.2.0", "0.11.0"]);
+
+    // `--proxy-merge acme/vpc/` (the trailing slash of the Python registry's lists) opts
+    // that module back in; the rest of the namespace stays private.
+    let data_dir = registry.stop();
+    let registry = TestRegistry::start_in(
+        data_dir,
+        &proxy_args(&upstream, &["--proxy-merge", "acme/vpc/"]),
+    );
+    let reply = versions(&registry, "acme/vpc/aws", &reader).await;
+    assert_eq!(listed(&reply), ["1.0.0", "9.9.9"]);
+    let reply = versions(&registry, "acme/typo/aws", &reader).await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+}
+
+/// One `tfreg serve` (B) proxying another (A) over HTTPS: A's certificate is issued by its own
+/// private CA, which B trusts through `--proxy-ca-bundle` alone (B's system store is emptied),
+/// and A serves plain tarballs with the files at the archive root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_proxies_another_registry_behind_a_private_ca() {
+    let a = TestRegistry::start();
+    let archive = tfreg_testkit::archive::ArchiveBuilder::new()
+        .file(
+            "main.tf",
+            "output \"which\" { value = \"from registry a\" }\n",
+        )
+        .file("variables.tf", "# registry a variables\n")
+        .build_tar_gz();
+    let reply = a
+        .upload("acme-shared/network/aws", "1.0.0", archive, &a.master_token)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let proxy_token = a.create_token("registry-b", "downloader").await;
+
+    let no_system_roots = tempfile::tempdir().unwrap();
+    let empty_bundle = no_system_roots.path().join("empty.pem");
+    std::fs::write(&empty_bundle, "").unwrap();
+    let env = [
+        ("SSL_CERT_FILE", empty_bundle.to_str().unwrap()),
+        ("SSL_CERT_DIR", no_system_roots.path().to_str().unwrap()),
+    ];
+    let upstream_url = a.url("");
+    let ca_bundle = a.ca_pem.to_str().unwrap().to_owned();
+    // The GitHub archive host on A's host too (an air-gapped set-up, or a private registry
+    // that serves both): only paths shaped like GitHub's tarballs lose their top folder.
+    let mut args = vec![
+        "--proxy",
+        "--proxy-upstream",
+        upstream_url.as_str(),
+        "--proxy-github-archive-url",
+        upstream_url.as_str(),
+        "--proxy-upstream-token",
+        proxy_token.as_str(),
+    ];
+
+    // Without the bundle, A's certificate is not trusted.
+    let untrusting = TestRegistry::start_with_env(&args, &env);
+    let reader = untrusting.create_token("reader", "downloader").await;
+    let reply = versions(&untrusting, "acme-shared/network/aws", &reader).await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    drop(untrusting);
+
+    args.extend(["--proxy-ca-bundle", ca_bundle.as_str()]);
+    let b = TestRegistry::start_with_env(&args, &env);
+    let reader = b.create_token("reader", "downloader").await;
+    let reply = versions(&b, "acme-shared/network/aws", &reader).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(listed(&reply), ["1.0.0"]);
+
+    let run = init(
+        &b,
+        &module_block(&b, "network", "acme-shared/network/aws", "~> 1.0"),
+        &reader,
+    );
+    assert_succeeded(&run);
+    assert_eq!(files_of(&run, "network"), ["main.tf", "variables.tf"]);
+    assert!(run
+        .file(".terraform/modules/network/main.tf")
+        .contains("from registry a"));
+    assert_eq!(
+        run.file(".terraform/modules/network/variables.tf"),
+        "# registry a variables\n"
+    );
+}
+
+/// `--proxy-upstream-token` goes to the upstream registry's API (discovery, versions,
+/// download) and nowhere else: not to archive URLs, even on the upstream's host, and not to
+/// the GitHub archive host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_token_goes_to_the_upstream_api_only() {
+    let upstream = upstream().await;
+    let registry = TestRegistry::start_with(&proxy_args(
+        &upstream,
+        &["--proxy-upstream-token", "upstream-secret-token"],
+    ));
+    let reader = registry.create_token("reader", "downloader").await;
+    for (module, version) in [
+        ("acme-oss/relative/aws", "0.1.0"),
+        ("hashicorp/consul/aws", "0.2.0"),
+    ] {
+        let reply = registry
+            .get(
+                &format!("/v1/modules/{module}/{version}/download"),
+                Some(&reader),
+            )
+            .await;
+        assert_eq!(reply.status, 204, "{}", reply.text());
+    }
+    let registry_requests = upstream.registry_requests_with_headers();
+    let mut api = 0;
+    for request in &registry_requests {
+        let bearer = request.header("authorization");
+        if request.target.starts_with("/files/") {
+            assert_eq!(bearer, None, "{request}");
+        } else {
+            assert_eq!(bearer, Some("Bearer upstream-secret-token"), "{request}");
+            api += 1;
+        }
+    }
+    assert!(api >= 3, "{registry_requests:?}");
+    assert!(registry_requests
+        .iter()
+        .any(|r| r.target.starts_with("/files/")));
+    let github = upstream.github_requests_with_headers();
+    assert!(!github.is_empty());
+    for request in &github {
+        assert_eq!(request.header("authorization"), None, "{request}");
+    }
+    assert!(
+        !registry.logs().contains("upstream-secret-token"),
+        "the token is never logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

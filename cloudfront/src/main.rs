@@ -98,12 +98,39 @@ struct ProxyArgs {
     )]
     deny: Option<String>,
     /// Modules whose versions come only from this registry, never merged with upstream ones.
+    /// (A namespace that holds an uploaded module is local-only anyway.)
     #[arg(
         long = "proxy-local-only",
         env = env_vars::LOCAL_ONLY,
         value_name = "PREFIXES"
     )]
     local_only: Option<String>,
+    /// Modules fetched from and merged with the upstream even though they, or their
+    /// namespace, hold uploaded versions (which otherwise keeps them local). Opt in with care:
+    /// this is what lets a higher upstream version into a private module's list.
+    #[arg(
+        long = "proxy-merge",
+        env = env_vars::MERGE_LIST,
+        value_name = "PREFIXES"
+    )]
+    merge: Option<String>,
+    /// PEM file of CA certificates the upstream client trusts beside the system's and the
+    /// built-in roots (a private upstream behind a corporate CA).
+    #[arg(
+        long = "proxy-ca-bundle",
+        env = env_vars::CA_BUNDLE,
+        value_name = "PEM_FILE"
+    )]
+    ca_bundle: Option<String>,
+    /// Bearer token for the upstream registry's API, when the upstream is a private registry
+    /// (another tfreg: a downloader token). Never sent to archive URLs or GitHub.
+    #[arg(
+        long = "proxy-upstream-token",
+        env = env_vars::UPSTREAM_TOKEN,
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    upstream_token: Option<String>,
     /// Seconds all upstream fetches of one request may take together (then 504) [default: 20].
     #[arg(
         long = "proxy-timeout",
@@ -129,6 +156,9 @@ impl ProxyArgs {
             (env_vars::ALLOW_LIST, self.allow),
             (env_vars::DENY_LIST, self.deny),
             (env_vars::LOCAL_ONLY, self.local_only),
+            (env_vars::MERGE_LIST, self.merge),
+            (env_vars::CA_BUNDLE, self.ca_bundle),
+            (env_vars::UPSTREAM_TOKEN, self.upstream_token),
             (env_vars::TIMEOUT_SECS, self.timeout),
             (env_vars::MAX_ARCHIVE_BYTES, self.max_archive_bytes),
         ];
@@ -180,7 +210,9 @@ enum Command {
         proxy: ProxyArgs,
     },
     /// Rebuild the version index (versions.json) of modules in S3 from the objects under
-    /// their prefix: picks up versions uploaded to the bucket by hand, drops deleted ones.
+    /// their prefix: picks up versions uploaded to the bucket by hand, drops deleted ones; and
+    /// marks the namespace of a module with uploaded versions ({ns}/.uploads), which keeps
+    /// the whole namespace local in proxy mode.
     Reindex {
         /// Modules to reindex, as namespace/name/system (e.g. acme/vpc/aws).
         #[arg(required = true)]
@@ -238,6 +270,10 @@ async fn reindex(modules: Vec<String>, s3: S3Args, aws: AwsArgs) -> anyhow::Resu
             .await
             .with_context(|| format!("reindexing {module}"))?;
         versions.sort();
+        let marked = store
+            .rebuild_uploads_mark(&module, &versions)
+            .await
+            .with_context(|| format!("marking the namespace of {module}"))?;
         let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
         println!(
             "{module}: {} version(s) [{}] in s3://{}/{}",
@@ -246,6 +282,14 @@ async fn reindex(modules: Vec<String>, s3: S3Args, aws: AwsArgs) -> anyhow::Resu
             store.bucket(),
             store.index_key(&module)
         );
+        if marked {
+            println!(
+                "  namespace {} holds uploaded modules (s3://{}/{}): local-only in proxy mode",
+                module.namespace,
+                store.bucket(),
+                store.uploads_mark_key(&module.namespace)
+            );
+        }
     }
     Ok(())
 }

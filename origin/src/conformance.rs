@@ -338,6 +338,112 @@ pub async fn archive_store_many_versions(
     assert_eq!(listed.len(), count, "every version is listed");
 }
 
+/// Namespace marks: an uploaded version marks its namespace (and only that one, on whole
+/// names); pinned and proxied versions do not; marking is idempotent, also when concurrent;
+/// a mark is not a module, and unpublishing leaves it.
+pub async fn archive_store_namespace_marks(store: Arc<dyn ArchiveStore>, scratch: &Path) {
+    assert!(
+        !store.namespace_has_uploads("marks").await.unwrap(),
+        "an unknown namespace holds no uploads"
+    );
+    for (module, source) in [("marks/pinned/aws", "pin"), ("marks/proxied/aws", "proxy")] {
+        let mut not_uploaded = meta("aa", 1);
+        not_uploaded.source = source.into();
+        store
+            .publish(&key(module, "1.0.0"), stage(scratch, b"x"), &not_uploaded)
+            .await
+            .unwrap();
+    }
+    assert!(
+        !store.namespace_has_uploads("marks").await.unwrap(),
+        "pinned and proxied versions do not make a namespace private"
+    );
+
+    let uploaded = key("marks/vpc/aws", "1.0.0");
+    store
+        .publish(&uploaded, stage(scratch, b"x"), &meta("bb", 1))
+        .await
+        .unwrap();
+    assert!(
+        store.namespace_has_uploads("marks").await.unwrap(),
+        "an uploaded version marks its namespace"
+    );
+    assert!(
+        !store.namespace_has_uploads("marks-tools").await.unwrap()
+            && !store.namespace_has_uploads("mark").await.unwrap(),
+        "a mark covers its own namespace only, not one whose name starts the same"
+    );
+    assert_eq!(
+        listed(store.list_versions(&uploaded.module).await.unwrap()),
+        ["1.0.0"],
+        "the mark is not a version"
+    );
+
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.mark_namespace_uploaded("marks-fresh").await
+        }));
+    }
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("marking a namespace, concurrently or again, succeeds");
+    }
+    store.mark_namespace_uploaded("marks").await.unwrap();
+    assert!(store.namespace_has_uploads("marks-fresh").await.unwrap());
+    assert!(
+        store
+            .list_versions(&key("marks-fresh/x/aws", "1.0.0").module)
+            .await
+            .unwrap()
+            .is_empty(),
+        "marking a namespace creates no module"
+    );
+
+    assert!(store.unpublish(&uploaded).await.unwrap());
+    assert!(
+        store.namespace_has_uploads("marks").await.unwrap(),
+        "unpublishing leaves the mark: a namespace is made public again by hand only"
+    );
+
+    // A reader racing uploads (as a proxied request does) that sees a version, then reads
+    // the mark, always finds the mark: it is written before the version.
+    let namespaces: Vec<String> = (0..4).map(|i| format!("marks-race-{i}")).collect();
+    let publisher = {
+        let store = store.clone();
+        let staged: Vec<PathBuf> = namespaces.iter().map(|_| stage(scratch, b"x")).collect();
+        let namespaces = namespaces.clone();
+        tokio::spawn(async move {
+            for (namespace, staged) in namespaces.iter().zip(staged) {
+                let target = key(&format!("{namespace}/vpc/aws"), "1.0.0");
+                store
+                    .publish(&target, staged, &meta("cc", 1))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    loop {
+        let done = publisher.is_finished();
+        for namespace in &namespaces {
+            let module = key(&format!("{namespace}/vpc/aws"), "1.0.0").module;
+            if !store.list_versions(&module).await.unwrap().is_empty() {
+                assert!(
+                    store.namespace_has_uploads(namespace).await.unwrap(),
+                    "a visible uploaded version has its namespace mark ({namespace})"
+                );
+            }
+        }
+        if done {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    publisher.await.unwrap();
+}
+
 fn record(name: &str, value: &str, tier: Tier) -> TokenRecord {
     TokenRecord {
         token_hash: hash_token(value).as_hex().to_owned(),

@@ -10,6 +10,7 @@
 //! ```text
 //! modules/{namespace}/{name}/{system}/{version}/module.tar.gz   the normalised archive
 //! modules/{namespace}/{name}/{system}/{version}/meta.json       VersionMeta
+//! modules/{namespace}/.uploads                                  the namespace holds an uploaded module
 //! staging/                                                      uploads being processed
 //! tokens.redb                                                   token records by hash, and pins
 //! ```
@@ -27,6 +28,10 @@ use std::sync::Arc;
 use tfreg_edge::TokenHash;
 
 const META_FILE_NAME: &str = "meta.json";
+
+/// The mark of a namespace that holds an uploaded module, beside its module directories (a
+/// module name never starts with a dot, so it cannot be one).
+pub const UPLOADS_MARK_FILE_NAME: &str = ".uploads";
 
 /// Archives as files. A version is a directory that appears in one `rename`, so it is never
 /// seen half-written, and `rename` onto a directory that already exists (and is not empty)
@@ -59,6 +64,12 @@ impl FileArchiveStore {
             .join(&module.namespace)
             .join(&module.name)
             .join(&module.system)
+    }
+
+    fn uploads_mark(&self, namespace: &str) -> PathBuf {
+        self.modules_dir
+            .join(namespace)
+            .join(UPLOADS_MARK_FILE_NAME)
     }
 
     fn version_dir(&self, key: &ArchiveKey) -> PathBuf {
@@ -133,11 +144,38 @@ impl ArchiveStore for FileArchiveStore {
         staged: PathBuf,
         meta: &VersionMeta,
     ) -> Result<PublishOutcome, StorageError> {
+        if meta.is_uploaded() {
+            self.mark_namespace_uploaded(&key.module.namespace).await?;
+        }
         let store = self.clone();
         let key = key.clone();
         let meta = meta.clone();
         blocking("publish", move || {
             store.publish_blocking(&key, &staged, &meta)
+        })
+        .await
+    }
+
+    async fn namespace_has_uploads(&self, namespace: &str) -> Result<bool, StorageError> {
+        Ok(tokio::fs::try_exists(self.uploads_mark(namespace)).await?)
+    }
+
+    async fn mark_namespace_uploaded(&self, namespace: &str) -> Result<(), StorageError> {
+        let mark = self.uploads_mark(namespace);
+        blocking("namespace mark", move || {
+            if mark.exists() {
+                return Ok(());
+            }
+            std::fs::create_dir_all(mark.parent().expect("a mark has a parent"))?;
+            // Written whole under another name, then renamed: the mark is there or not.
+            let mut file = tempfile::NamedTempFile::new_in(mark.parent().expect("parent"))?;
+            file.write_all(b"this namespace holds modules uploaded to this registry\n")?;
+            file.as_file().sync_all()?;
+            file.persist(&mark).map_err(|e| e.error)?;
+            if let Some(parent) = mark.parent() {
+                std::fs::File::open(parent)?.sync_all()?;
+            }
+            Ok(())
         })
         .await
     }

@@ -42,6 +42,15 @@ pub struct VersionMeta {
     pub origin_url: Option<String>,
 }
 
+impl VersionMeta {
+    /// Whether the version is one of this registry's own: uploaded (or put into the bucket by
+    /// hand, or migrated), rather than pinned or cached from the upstream registry. Such a
+    /// version makes its namespace private in proxy mode ([`ArchiveStore::namespace_has_uploads`]).
+    pub fn is_uploaded(&self) -> bool {
+        !matches!(self.source.as_str(), "pin" | "proxy")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishOutcome {
     Created,
@@ -71,6 +80,10 @@ pub trait ArchiveStore: Send + Sync {
     /// with `meta`, if and only if the version does not exist yet. Atomic: readers see either
     /// nothing or the complete version, and of concurrent publishers exactly one gets
     /// [`PublishOutcome::Created`].
+    ///
+    /// An uploaded version ([`VersionMeta::is_uploaded`]) first marks its namespace
+    /// ([`ArchiveStore::mark_namespace_uploaded`]), before the version can be seen: whoever
+    /// sees the version also sees the mark.
     async fn publish(
         &self,
         key: &ArchiveKey,
@@ -85,6 +98,18 @@ pub trait ArchiveStore: Send + Sync {
     /// versions stay immutable, which the registry checks before it calls this. Returns
     /// whether the version existed.
     async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError>;
+
+    /// Whether `namespace` holds an uploaded module: one read of a per-namespace mark, not a
+    /// scan of the namespace's versions. In proxy mode such a namespace is private: none of
+    /// its modules, uploaded or not, is fetched from or merged with the upstream registry.
+    async fn namespace_has_uploads(&self, namespace: &str) -> Result<bool, StorageError>;
+
+    /// Marks `namespace` as holding an uploaded module. Idempotent. [`ArchiveStore::publish`]
+    /// calls it for uploaded versions; `tfreg reindex` and the registry call it for uploaded
+    /// versions found without a mark (put into the bucket by hand, or stored before marks
+    /// existed). Nothing removes a mark: making a namespace public again is an operator's
+    /// deliberate act.
+    async fn mark_namespace_uploaded(&self, namespace: &str) -> Result<(), StorageError>;
 }
 
 /// A pinned public module version: copied from the upstream registry into the archive store,

@@ -195,6 +195,14 @@ impl ArchiveStore for IndexDroppingStore {
     async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
         self.0.store.unpublish(key).await
     }
+
+    async fn namespace_has_uploads(&self, namespace: &str) -> Result<bool, StorageError> {
+        self.0.store.namespace_has_uploads(namespace).await
+    }
+
+    async fn mark_namespace_uploaded(&self, namespace: &str) -> Result<(), StorageError> {
+        self.0.store.mark_namespace_uploaded(namespace).await
+    }
 }
 
 /// 1,100 versions: more than one `ListObjectsV2` page (1,000 entries), so the rebuild must
@@ -225,6 +233,67 @@ async fn s3_archive_store_lists_many_versions_by_listing_past_one_page_and_by_in
     );
     let listed = fixture.store.list_versions(&many).await.unwrap();
     assert_eq!(listed.len(), 1_100, "the index lists every version");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_archive_store_namespace_marks() {
+    let fixture = s3_store().await;
+    conformance::archive_store_namespace_marks(fixture.store.clone(), fixture.scratch.path()).await;
+    assert_eq!(
+        fixture.store.uploads_mark_key("marks"),
+        "archives/marks/.uploads"
+    );
+}
+
+/// Versions put into the bucket by hand carry no mark; `tfreg reindex` (rebuild_index, then
+/// rebuild_uploads_mark) marks their namespace, and leaves a namespace of pins alone.
+#[tokio::test]
+async fn reindex_marks_the_namespace_of_versions_uploaded_by_hand() {
+    let fixture = s3_store().await;
+    let by_hand = module("handmade/vpc/aws");
+    fixture
+        .upload_by_hand(
+            &fixture.store.object_key(&key("handmade/vpc/aws", "1.0.0")),
+            b"abc".to_vec(),
+            &[],
+        )
+        .await;
+    assert!(!fixture
+        .store
+        .namespace_has_uploads("handmade")
+        .await
+        .unwrap());
+    let versions = fixture.store.rebuild_index(&by_hand).await.unwrap();
+    assert!(fixture
+        .store
+        .rebuild_uploads_mark(&by_hand, &versions)
+        .await
+        .unwrap());
+    assert!(fixture
+        .store
+        .namespace_has_uploads("handmade")
+        .await
+        .unwrap());
+
+    let pinned = key("pinned-only/consul/aws", "0.1.0");
+    let mut pin_meta = meta("aa");
+    pin_meta.source = "pin".into();
+    fixture
+        .store
+        .publish(&pinned, staged(&fixture.scratch, b"abc"), &pin_meta)
+        .await
+        .unwrap();
+    let versions = fixture.store.rebuild_index(&pinned.module).await.unwrap();
+    assert!(!fixture
+        .store
+        .rebuild_uploads_mark(&pinned.module, &versions)
+        .await
+        .unwrap());
+    assert!(!fixture
+        .store
+        .namespace_has_uploads("pinned-only")
+        .await
+        .unwrap());
 }
 
 #[tokio::test]

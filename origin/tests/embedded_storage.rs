@@ -35,6 +35,17 @@ async fn file_archive_store_lists_many_versions() {
     conformance::archive_store_many_versions(store, &scratch, 1_100).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_archive_store_namespace_marks() {
+    let (dir, store) = archive_store();
+    let scratch = store.staging_dir().to_path_buf();
+    conformance::archive_store_namespace_marks(store, &scratch).await;
+    assert!(
+        dir.path().join("modules/marks/.uploads").is_file(),
+        "the mark is a file beside the namespace's modules"
+    );
+}
+
 #[tokio::test]
 async fn file_archive_store_unpublish() {
     let (dir, store) = archive_store();

@@ -17,7 +17,13 @@
 //! ```text
 //! archives/{namespace}/{name}/{system}/{version}/module.tar.gz   the normalised archive
 //! archives/{namespace}/{name}/{system}/versions.json             {"versions":["1.0.0",…]}
+//! archives/{namespace}/.uploads                                  the namespace holds an uploaded module
 //! ```
+//!
+//! `.uploads` is the mark that keeps a namespace private in proxy mode
+//! ([`ArchiveStore::namespace_has_uploads`](crate::storage::ArchiveStore::namespace_has_uploads)):
+//! written once, with `If-None-Match: *`, before the first uploaded version's object, and read
+//! with one `HeadObject`.
 //!
 //! A version's metadata travels with its object as S3 user metadata (`x-amz-meta-sha256`,
 //! `-size`, `-uploaded-at`, `-uploader`, `-source`), so publishing is one `PutObject` with

@@ -22,6 +22,10 @@ use std::path::PathBuf;
 /// The name of the per-module index object, beside the version prefixes.
 pub const INDEX_FILE_NAME: &str = "versions.json";
 
+/// The mark of a namespace that holds an uploaded module: `{prefix}{ns}/.uploads`, beside the
+/// namespace's module prefixes (a module name never starts with a dot, so it is not one).
+pub const UPLOADS_MARK_FILE_NAME: &str = ".uploads";
+
 /// User-metadata keys (sent as `x-amz-meta-<key>`; S3 lowercases them).
 const META_SHA256: &str = "sha256";
 const META_SIZE: &str = "size";
@@ -247,6 +251,35 @@ impl S3ArchiveStore {
     /// `{prefix}{ns}/{name}/{system}/versions.json`
     pub fn index_key(&self, module: &ModuleAddress) -> String {
         format!("{}{module}/{INDEX_FILE_NAME}", self.prefix)
+    }
+
+    /// `{prefix}{ns}/.uploads`
+    pub fn uploads_mark_key(&self, namespace: &str) -> String {
+        format!("{}{namespace}/{UPLOADS_MARK_FILE_NAME}", self.prefix)
+    }
+
+    /// Marks the module's namespace if any of its versions is uploaded (not a pin): what
+    /// `tfreg reindex` runs after [`S3ArchiveStore::rebuild_index`], so that versions put
+    /// into the bucket by hand, or stored before namespaces were marked, make their namespace
+    /// private. One HEAD per version until an uploaded one is found. Returns whether the
+    /// namespace is marked.
+    pub async fn rebuild_uploads_mark(
+        &self,
+        module: &ModuleAddress,
+        versions: &[ModuleVersion],
+    ) -> Result<bool, StorageError> {
+        for version in versions {
+            let key = ArchiveKey::new(module.clone(), version.clone());
+            if self
+                .version_meta(&key)
+                .await?
+                .is_some_and(|meta| meta.is_uploaded())
+            {
+                self.mark_namespace_uploaded(&module.namespace).await?;
+                return Ok(true);
+            }
+        }
+        self.namespace_has_uploads(&module.namespace).await
     }
 
     fn module_prefix(&self, module: &ModuleAddress) -> String {
@@ -684,6 +717,10 @@ impl ArchiveStore for S3ArchiveStore {
         meta: &VersionMeta,
     ) -> Result<PublishOutcome, StorageError> {
         let staged = RemoveOnDrop(staged);
+        if meta.is_uploaded() {
+            // Before the version: a reader that sees the version sees the mark too.
+            self.mark_namespace_uploaded(&key.module.namespace).await?;
+        }
         let outcome = self.put_version(key, &staged.0, meta).await?;
         drop(staged);
         if outcome == PublishOutcome::Created {
@@ -724,6 +761,41 @@ impl ArchiveStore for S3ArchiveStore {
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
         Ok(self.get(&self.object_key(key)).await?.map(archive_body))
+    }
+
+    async fn namespace_has_uploads(&self, namespace: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .head(&self.uploads_mark_key(namespace))
+            .await?
+            .is_some())
+    }
+
+    /// One conditional PUT (`If-None-Match: *`): an existing mark is left as it is.
+    async fn mark_namespace_uploaded(&self, namespace: &str) -> Result<(), StorageError> {
+        let key = self.uploads_mark_key(namespace);
+        for attempt in 0..=CONFLICT_RETRIES {
+            let sent = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .if_none_match("*")
+                .content_type("text/plain")
+                .body(ByteStream::from_static(
+                    b"this namespace holds modules uploaded to this registry\n",
+                ))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(error) if is_precondition_failed(&error) => return Ok(()),
+                Err(error) if is_conditional_conflict(&error) && attempt < CONFLICT_RETRIES => {
+                    backoff(attempt).await;
+                }
+                Err(error) => return Err(backend_error(&format!("writing {key}"), error)),
+            }
+        }
+        unreachable!("the last attempt returns")
     }
 }
 

@@ -43,6 +43,9 @@ pub mod env_vars {
     pub const ALLOW_LIST: &str = "TFREG_PROXY_ALLOW_LIST";
     pub const DENY_LIST: &str = "TFREG_PROXY_DENY_LIST";
     pub const LOCAL_ONLY: &str = "TFREG_PROXY_LOCAL_ONLY";
+    pub const MERGE_LIST: &str = "TFREG_PROXY_MERGE_LIST";
+    pub const CA_BUNDLE: &str = "TFREG_PROXY_CA_BUNDLE";
+    pub const UPSTREAM_TOKEN: &str = "TFREG_PROXY_UPSTREAM_TOKEN";
     pub const TIMEOUT_SECS: &str = "TFREG_PROXY_TIMEOUT_SECS";
     pub const MAX_ARCHIVE_BYTES: &str = "TFREG_PROXY_MAX_ARCHIVE_BYTES";
 }
@@ -59,6 +62,16 @@ pub struct ProxyConfig {
     pub policy: ProxyPolicy,
     /// Modules whose versions come only from this registry (uploads and pins).
     pub local_only: Vec<ModulePrefix>,
+    /// Modules that are fetched from and merged with the upstream even though they, or their
+    /// namespace, hold uploaded versions (which otherwise makes them private).
+    pub merge: Vec<ModulePrefix>,
+    /// Certificates (PEM) the upstream client trusts beside the platform's roots: a private
+    /// upstream behind a corporate CA.
+    pub ca_bundle: Option<CaBundle>,
+    /// A bearer token for the upstream registry's API (an upstream that is a private
+    /// registry, such as another tfreg). Sent to its discovery, versions and download
+    /// endpoints only, never to archive URLs or the GitHub archive host.
+    pub upstream_token: Option<UpstreamToken>,
     /// Bound on all upstream fetches of one request together.
     pub timeout: Duration,
     pub max_archive_bytes: u64,
@@ -72,9 +85,79 @@ impl Default for ProxyConfig {
             github_archive_url: Url::parse(DEFAULT_GITHUB_ARCHIVE_URL).expect("valid default"),
             policy: ProxyPolicy::default(),
             local_only: Vec::new(),
+            merge: Vec::new(),
+            ca_bundle: None,
+            upstream_token: None,
             timeout: Duration::from_secs(DEFAULT_PROXY_TIMEOUT_SECS),
             max_archive_bytes: DEFAULT_MAX_PROXY_ARCHIVE_BYTES,
         }
+    }
+}
+
+/// Extra trusted certificates for the upstream client, read and checked once at start-up.
+#[derive(Clone)]
+pub struct CaBundle {
+    /// Where it came from, for messages: a file path, or the environment variable's name.
+    pub origin: String,
+    pub certificates: Vec<reqwest::Certificate>,
+}
+
+impl std::fmt::Debug for CaBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CaBundle({}, {} certificate(s))",
+            self.origin,
+            self.certificates.len()
+        )
+    }
+}
+
+impl CaBundle {
+    /// `value` is either PEM text (what the origin Lambda gets in its environment) or the path
+    /// of a PEM file (what `tfreg serve --proxy-ca-bundle` takes).
+    pub fn read(name: &str, value: &str) -> Result<Self, String> {
+        let (origin, pem) = if value.trim_start().starts_with("-----BEGIN") {
+            (format!("{name} (PEM text)"), value.as_bytes().to_vec())
+        } else {
+            let path = value.trim();
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("{name}: cannot read the CA bundle {path:?}: {e}"))?;
+            (path.to_owned(), pem)
+        };
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("{name}: {origin} is not a PEM certificate bundle: {e}"))?;
+        if certificates.is_empty() {
+            return Err(format!(
+                "{name}: {origin} holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)"
+            ));
+        }
+        // The certificates are only parsed when a client takes them: do it now, so a broken
+        // bundle stops the start rather than every upstream fetch.
+        certificates
+            .iter()
+            .fold(
+                reqwest::Client::builder().tls_built_in_root_certs(false),
+                |builder, certificate| builder.add_root_certificate(certificate.clone()),
+            )
+            .build()
+            .map_err(|e| {
+                format!("{name}: {origin} holds a certificate that cannot be used: {e}")
+            })?;
+        Ok(CaBundle {
+            origin,
+            certificates,
+        })
+    }
+}
+
+/// The upstream registry's bearer token; never shown in logs or `Debug` output.
+#[derive(Clone)]
+pub struct UpstreamToken(pub String);
+
+impl std::fmt::Debug for UpstreamToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpstreamToken(…)")
     }
 }
 
@@ -129,6 +212,20 @@ impl ProxyConfig {
         config.policy.allow = list(env_vars::ALLOW_LIST)?;
         config.policy.deny = list(env_vars::DENY_LIST)?;
         config.local_only = list(env_vars::LOCAL_ONLY)?;
+        config.merge = list(env_vars::MERGE_LIST)?;
+        if let Some(token) = value(env_vars::UPSTREAM_TOKEN) {
+            let token = token.trim().to_owned();
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!(
+                    "{}: the token must be visible ASCII characters",
+                    env_vars::UPSTREAM_TOKEN
+                ));
+            }
+            config.upstream_token = Some(UpstreamToken(token));
+        }
+        if let Some(value) = value(env_vars::CA_BUNDLE) {
+            config.ca_bundle = Some(CaBundle::read(env_vars::CA_BUNDLE, &value)?);
+        }
         let number = |name: &str| -> Result<Option<u64>, String> {
             value(name)
                 .map(|text| {
@@ -151,6 +248,12 @@ impl ProxyConfig {
 
     pub fn is_local_only(&self, module: &ModuleAddress) -> bool {
         self.local_only.iter().any(|p| p.matches(module))
+    }
+
+    /// Whether `module` is on the merge list: fetched and merged with the upstream even when
+    /// it or its namespace holds uploads.
+    pub fn merges(&self, module: &ModuleAddress) -> bool {
+        self.merge.iter().any(|p| p.matches(module))
     }
 }
 
@@ -224,7 +327,13 @@ impl Proxy {
             upstream: config.upstream.clone(),
             github_archive: config.github_archive_url.clone(),
         };
-        let client = UpstreamClient::new(origins, config.timeout, config.max_archive_bytes)?;
+        let client = UpstreamClient::new(
+            origins,
+            config.timeout,
+            config.max_archive_bytes,
+            config.ca_bundle.as_ref(),
+            config.upstream_token.clone(),
+        )?;
         Ok(Proxy {
             config,
             client,
@@ -327,5 +436,59 @@ impl Proxy {
             source,
             location,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(settings: &[(&str, &str)]) -> Result<ProxyConfig, String> {
+        ProxyConfig::from_env(|name| {
+            settings
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_merge_list_reads_like_the_other_lists() {
+        let config = from(&[(env_vars::MERGE_LIST, "acme/vpc/, hashicorp/")]).unwrap();
+        let vpc = ModuleAddress::new("acme", "vpc", "aws").unwrap();
+        let other = ModuleAddress::new("acme", "vpc-peering", "aws").unwrap();
+        assert!(config.merges(&vpc));
+        assert!(!config.merges(&other));
+        assert!(from(&[(env_vars::MERGE_LIST, "a/*")])
+            .unwrap_err()
+            .starts_with("TFREG_PROXY_MERGE_LIST: invalid module prefix"));
+        assert!(
+            from(&[]).unwrap().merge.is_empty(),
+            "nothing merges by default"
+        );
+    }
+
+    #[test]
+    fn a_ca_bundle_that_is_not_one_is_refused_at_start() {
+        let error = from(&[(env_vars::CA_BUNDLE, "/nonexistent/ca.pem")]).unwrap_err();
+        assert!(
+            error.starts_with(
+                "TFREG_PROXY_CA_BUNDLE: cannot read the CA bundle \"/nonexistent/ca.pem\""
+            ),
+            "{error}"
+        );
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "not a certificate\n").unwrap();
+        let error = from(&[(env_vars::CA_BUNDLE, file.path().to_str().unwrap())]).unwrap_err();
+        assert!(error.contains("holds no certificate"), "{error}");
+        let error = from(&[(
+            env_vars::CA_BUNDLE,
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+        )])
+        .unwrap_err();
+        assert!(
+            error.starts_with("TFREG_PROXY_CA_BUNDLE: TFREG_PROXY_CA_BUNDLE (PEM text) holds a certificate that cannot be used"),
+            "{error}"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! Lists hold module prefixes matched on whole path segments: `acme` covers every `acme/*`,
 //! `acme/vpc` covers `acme/vpc/*` but not `acme/vpc-peering`, `acme/vpc/aws` is one module.
 //! Matching on segments rather than on strings is what keeps an allow entry for `acme/vpc`
-//! from quietly admitting whatever someone publishes as `acme/vpc-anything`.
+//! from quietly admitting whatever someone publishes as `acme/vpc-anything`. A trailing slash
+//! (`hashicorp/`, `internal/`, the Python registry's syntax) reads as the same prefix.
 
 use crate::names::ModuleAddress;
 use std::fmt;
@@ -15,13 +16,17 @@ pub struct ModulePrefix {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid module prefix {0:?}: use namespace, namespace/name or namespace/name/system (lowercase letters, digits, '-' or '_')")]
+#[error("invalid module prefix {0:?}: use namespace, namespace/name or namespace/name/system (lowercase letters, digits, '-' or '_'; a trailing '/' is allowed)")]
 pub struct InvalidPrefix(pub String);
 
 impl ModulePrefix {
     pub fn parse(text: &str) -> Result<Self, InvalidPrefix> {
         let invalid = || InvalidPrefix(text.to_owned());
-        let segments: Vec<&str> = text.trim().split('/').collect();
+        let trimmed = text.trim();
+        // `hashicorp/` is `hashicorp`: one trailing slash, as the Python registry writes its
+        // prefixes. Whole segments either way.
+        let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        let segments: Vec<&str> = trimmed.split('/').collect();
         if segments.is_empty() || segments.len() > 3 {
             return Err(invalid());
         }
@@ -163,6 +168,25 @@ mod tests {
     }
 
     #[test]
+    fn a_trailing_slash_reads_as_the_same_whole_segment_prefix() {
+        assert_eq!(
+            parse_prefix_list("hashicorp/, internal/,acme/vpc/").unwrap(),
+            parse_prefix_list("hashicorp,internal,acme/vpc").unwrap()
+        );
+        let internal = ModulePrefix::parse("internal/").unwrap();
+        assert_eq!(internal.to_string(), "internal");
+        assert!(internal.matches(&module("internal/vpc/aws")));
+        // The Python registry's raw prefix match would take these; whole segments do not.
+        assert!(!internal.matches(&module("internal-tools/vpc/aws")));
+        assert!(!ModulePrefix::parse("acme/vpc/")
+            .unwrap()
+            .matches(&module("acme/vpc-peering/aws")));
+        for bad in ["/", "acme//", "/acme", "a/b/c/d/"] {
+            assert!(ModulePrefix::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn invalid_prefixes_are_refused_with_the_rule() {
         for bad in [
             "",
@@ -177,7 +201,7 @@ mod tests {
         }
         assert_eq!(
             parse_prefix_list("acme, a/*").unwrap_err().to_string(),
-            "invalid module prefix \"a/*\": use namespace, namespace/name or namespace/name/system (lowercase letters, digits, '-' or '_')"
+            "invalid module prefix \"a/*\": use namespace, namespace/name or namespace/name/system (lowercase letters, digits, '-' or '_'; a trailing '/' is allowed)"
         );
         assert_eq!(parse_prefix_list(" , ").unwrap(), vec![]);
     }

@@ -30,6 +30,25 @@ impl FetchOrigins {
             .any(|allowed| allowed.origin() == url.origin())
     }
 
+    /// Whether `url` is one of the GitHub archive host's tarballs:
+    /// `{base}/{owner}/{repo}/{tar.gz|zip|legacy.tar.gz|legacy.zip}/{ref}`.
+    pub fn is_github_tarball(&self, url: &Url) -> bool {
+        if url.origin() != self.github_archive.origin() {
+            return false;
+        }
+        let base = self.github_archive.path().trim_end_matches('/');
+        let Some(rest) = url.path().strip_prefix(base) else {
+            return false;
+        };
+        let Some(rest) = rest.strip_prefix('/') else {
+            return false;
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        parts.len() >= 4
+            && parts[..4].iter().all(|part| !part.is_empty())
+            && matches!(parts[2], "tar.gz" | "zip" | "legacy.tar.gz" | "legacy.zip")
+    }
+
     /// The tarball of `reference` of a GitHub repository, on the configured archive host.
     pub fn github_tarball(&self, repo: &GithubRepo, reference: &str) -> Url {
         let mut url = self.github_archive.clone();
@@ -384,7 +403,11 @@ fn http_source(
             sha256,
         });
     }
-    if url.origin() == origins.github_archive.origin() {
+    // Only GitHub's tarballs have their top folder removed by rule (they always have one).
+    // Anything else, also on the same host (a private registry that serves both, or an
+    // upstream that is this registry), is used as it is, as go-getter uses it: a plain
+    // tarball with its files at the root has no folder to remove.
+    if origins.is_github_tarball(&url) {
         return Ok(ArchiveSource {
             url,
             select: Some(forge_select(subdir)),
@@ -507,6 +530,34 @@ mod tests {
             ok("http://127.0.0.1:9001/gh/acme/mods/tar.gz/abc").1,
             Some("*".into())
         );
+    }
+
+    /// An upstream that serves plain tarballs (files at the root) from the same host as the
+    /// GitHub archive host, or that is this registry: the archive is used as it is.
+    #[test]
+    fn only_github_tarballs_have_their_top_folder_removed() {
+        let shared = FetchOrigins {
+            upstream: Url::parse("https://registry.example.net").unwrap(),
+            github_archive: Url::parse("https://registry.example.net/gh").unwrap(),
+        };
+        let resolve = |location: &str| resolve_source(location, &download_url(), &shared).unwrap();
+        let plain = resolve(&format!(
+            "/archives/acme/vpc/aws/1.2.0/module.tar.gz?expires=1&signature=x&checksum=sha256:{}",
+            "ab".repeat(32)
+        ));
+        assert_eq!(plain.select, None);
+        assert_eq!(plain.sha256, Some("ab".repeat(32)));
+        assert_eq!(
+            resolve("/files/vpc.tar.gz//modules/sub").select,
+            Some("modules/sub".into())
+        );
+        assert_eq!(resolve("/gh/acme/mods/tar.gz/v1").select, Some("*".into()));
+        assert_eq!(
+            resolve("/gh/acme/mods/zip/v1//sub").select,
+            Some("*/sub".into())
+        );
+        assert_eq!(resolve("/gh/acme/mods.tar.gz").select, None);
+        assert_eq!(resolve("/ghost/acme/mods/tar.gz/v1").select, None);
     }
 
     #[test]

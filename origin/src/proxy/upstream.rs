@@ -6,7 +6,7 @@
 //! each request has a timeout (the caller also bounds the whole operation).
 
 use super::source::FetchOrigins;
-use super::ProxyError;
+use super::{CaBundle, ProxyError, UpstreamToken};
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use reqwest::{redirect, StatusCode, Url};
 use sha2::{Digest, Sha256};
@@ -27,6 +27,8 @@ pub struct UpstreamClient {
     max_archive_bytes: u64,
     /// The upstream's `modules.v1` base, read from its discovery document once.
     modules_base: OnceCell<Url>,
+    /// Sent to the upstream registry's API only ([`UpstreamClient::api_get`]).
+    token: Option<UpstreamToken>,
 }
 
 /// An archive fetched to a file.
@@ -51,6 +53,8 @@ impl UpstreamClient {
         origins: FetchOrigins,
         request_timeout: Duration,
         max_archive_bytes: u64,
+        ca_bundle: Option<&CaBundle>,
+        token: Option<UpstreamToken>,
     ) -> Result<Self, String> {
         let policy_origins = origins.clone();
         let policy = redirect::Policy::custom(move |attempt| {
@@ -65,7 +69,15 @@ impl UpstreamClient {
                 ))
             }
         });
-        let http = reqwest::Client::builder()
+        // Trusted: the platform's roots (the OS store, read once here), the Mozilla roots
+        // built in, and the configured bundle's certificates.
+        let mut builder = reqwest::Client::builder()
+            .tls_built_in_native_certs(true)
+            .tls_built_in_webpki_certs(true);
+        for certificate in ca_bundle.iter().flat_map(|b| b.certificates.iter()) {
+            builder = builder.add_root_certificate(certificate.clone());
+        }
+        let http = builder
             .redirect(policy)
             .timeout(request_timeout)
             .connect_timeout(request_timeout.min(Duration::from_secs(10)))
@@ -84,6 +96,7 @@ impl UpstreamClient {
             origins,
             max_archive_bytes,
             modules_base: OnceCell::new(),
+            token,
         })
     }
 
@@ -93,17 +106,30 @@ impl UpstreamClient {
 
     /// GET `url`, mapping transport failures to [`ProxyError`]s that name the host.
     async fn get(&self, url: &Url) -> Result<reqwest::Response, ProxyError> {
+        self.send_get(url, false).await
+    }
+
+    /// GET on the upstream registry's API (discovery, versions, download answer): with the
+    /// configured token, if any, and only on the upstream's own origin. Archive URLs get no
+    /// token, as Terraform sends none there (they carry their own signature).
+    async fn api_get(&self, url: &Url) -> Result<reqwest::Response, ProxyError> {
+        self.send_get(url, url.origin() == self.origins.upstream.origin())
+            .await
+    }
+
+    async fn send_get(&self, url: &Url, with_token: bool) -> Result<reqwest::Response, ProxyError> {
         if !self.origins.permits(url) {
             return Err(ProxyError::BadAnswer(format!(
                 "refusing to fetch {}: not the upstream registry or the GitHub archive host",
                 display_url(url)
             )));
         }
-        self.http
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| transport_error(url, &e))
+        let mut request = self.http.get(url.clone());
+        if let (true, Some(token)) = (with_token, &self.token) {
+            // reqwest drops it on a redirect to another host.
+            request = request.bearer_auth(&token.0);
+        }
+        request.send().await.map_err(|e| transport_error(url, &e))
     }
 
     /// Reads a JSON body of at most [`MAX_JSON_BYTES`].
@@ -140,7 +166,7 @@ impl UpstreamClient {
                     .upstream
                     .join("/.well-known/terraform.json")
                     .expect("a fixed path joins onto an http(s) URL");
-                let response = self.get(&url).await?;
+                let response = self.api_get(&url).await?;
                 if !response.status().is_success() {
                     return Err(unexpected_status(&url, response.status()));
                 }
@@ -193,7 +219,7 @@ impl UpstreamClient {
     /// skipped. `ProxyError::NotFound` when the upstream does not know the module.
     pub async fn versions(&self, module: &ModuleAddress) -> Result<Vec<ModuleVersion>, ProxyError> {
         let url = self.module_url(module, &["versions"]).await?;
-        let response = self.get(&url).await?;
+        let response = self.api_get(&url).await?;
         match response.status() {
             StatusCode::OK => {}
             StatusCode::NOT_FOUND => {
@@ -230,7 +256,7 @@ impl UpstreamClient {
         let url = self
             .module_url(&key.module, &[version.as_str(), "download"])
             .await?;
-        let response = self.get(&url).await?;
+        let response = self.api_get(&url).await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Err(ProxyError::NotFound(format!(

@@ -12,26 +12,43 @@ use serde_json::json;
 use std::sync::Arc;
 use tfreg_edge::ARCHIVE_PATH_PREFIX;
 
+/// Why the upstream registry is not asked about a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum NotProxied {
+    /// No proxy, or proxy mode off.
+    Off,
+    /// On the `--proxy-local-only` list.
+    LocalOnly,
+    /// The allow or deny list keeps it out.
+    Policy(PolicyVerdict),
+    /// Its namespace holds an uploaded module, so all of it is private.
+    PrivateNamespace,
+    /// It has uploaded versions of its own (found without a namespace mark).
+    Uploaded,
+}
+
 impl Registry {
     /// Local versions (uploads and pins), plus, in proxy mode, the upstream's versions of a
-    /// module the policy allows and that is not local-only, in semver order. When the upstream
-    /// fails, a module with local versions is answered with those alone.
+    /// module that [`Registry::upstream_for`] lets through, in semver order. When the
+    /// upstream fails, a module with local versions is answered with those alone.
     pub(super) async fn versions(
         &self,
         module: &ModuleAddress,
     ) -> Result<OriginResponse, ApiError> {
+        // The local versions first, then the namespace mark: an upload writes its mark before
+        // its version, so a version seen here has its mark seen below.
         let mut versions = self.archives.list_versions(module).await?;
-        if let Some(proxy) = self.serving_proxy(module) {
-            match proxy.upstream_versions(module).await {
+        match self.upstream_for(module, Some(&versions)).await? {
+            Ok(proxy) => match proxy.upstream_versions(module).await {
                 Ok(upstream) => versions.extend(upstream),
                 Err(ProxyError::NotFound(_)) if !versions.is_empty() => {}
                 Err(error) if !versions.is_empty() => {
                     tracing::warn!(%module, %error, "upstream versions unavailable; answering the local ones");
                 }
                 Err(error) => return Err(error.into()),
-            }
-        } else if versions.is_empty() {
-            return Err(self.not_here(module, None));
+            },
+            Err(why) if versions.is_empty() => return Err(self.not_here(module, None, &why)),
+            Err(_) => {}
         }
         if versions.is_empty() {
             return Err(ApiError::not_found(format!("module {module} not found")));
@@ -49,13 +66,67 @@ impl Registry {
         .cacheable())
     }
 
-    /// The proxy, if it may answer for `module`: proxy mode on, the module not local-only,
-    /// and the policy allowing it.
-    pub(super) fn serving_proxy(&self, module: &ModuleAddress) -> Option<&Arc<Proxy>> {
-        self.proxy.as_ref().filter(|proxy| {
-            let config = proxy.config();
-            config.enabled && !config.is_local_only(module) && config.policy.allows(module)
-        })
+    /// The proxy, if it may fetch `module` from the upstream, or why not. In order: proxy mode
+    /// on; not local-only; allowed by the policy; then, unless the merge list names it, the
+    /// safe default against dependency confusion: not in a namespace that holds an uploaded
+    /// module (one read of the namespace mark), and without uploaded versions of its own.
+    ///
+    /// `local` is the module's local versions when the caller has listed them already. The
+    /// last check reads the metadata of local versions until it finds an uploaded one: a
+    /// mark should have said so already, so this only costs for a pinned public module (one
+    /// read per pin) and finds uploads stored before marks existed, which it then marks.
+    pub(super) async fn upstream_for(
+        &self,
+        module: &ModuleAddress,
+        local: Option<&[ModuleVersion]>,
+    ) -> Result<Result<&Arc<Proxy>, NotProxied>, ApiError> {
+        let Some(proxy) = self.proxy.as_ref().filter(|p| p.config().enabled) else {
+            return Ok(Err(NotProxied::Off));
+        };
+        let config = proxy.config();
+        if config.is_local_only(module) {
+            return Ok(Err(NotProxied::LocalOnly));
+        }
+        match config.policy.verdict(module) {
+            PolicyVerdict::Allowed => {}
+            verdict => return Ok(Err(NotProxied::Policy(verdict))),
+        }
+        if config.merges(module) {
+            return Ok(Ok(proxy));
+        }
+        if self
+            .archives
+            .namespace_has_uploads(&module.namespace)
+            .await?
+        {
+            return Ok(Err(NotProxied::PrivateNamespace));
+        }
+        let listed;
+        let local = match local {
+            Some(local) => local,
+            None => {
+                listed = self.archives.list_versions(module).await?;
+                &listed
+            }
+        };
+        for version in local {
+            let key = ArchiveKey::new(module.clone(), version.clone());
+            let Some(meta) = self.archives.version_meta(&key).await? else {
+                continue;
+            };
+            if meta.is_uploaded() {
+                tracing::warn!(%module, version = %version, "an uploaded version in a namespace without its mark; marking the namespace private");
+                if let Err(error) = self
+                    .archives
+                    .mark_namespace_uploaded(&module.namespace)
+                    .await
+                {
+                    tracing::warn!(%module, %error, "could not mark the namespace; `tfreg reindex` does it");
+                }
+                return Ok(Err(NotProxied::Uploaded));
+            }
+        }
+        Ok(Ok(proxy))
     }
 
     /// The 404 for a module (or one of its versions) this registry does not have, saying why
@@ -64,23 +135,27 @@ impl Registry {
         &self,
         module: &ModuleAddress,
         version: Option<&ModuleVersion>,
+        why: &NotProxied,
     ) -> ApiError {
         let missing = match version {
             Some(version) => format!("module {module} has no version {version}"),
             None => format!("module {module} not found"),
         };
-        let Some(proxy) = self.proxy.as_ref().filter(|p| p.config().enabled) else {
-            return ApiError::not_found(missing);
-        };
-        let config = proxy.config();
-        if config.is_local_only(module) {
-            return ApiError::not_found(format!(
+        match why {
+            NotProxied::Off => ApiError::not_found(missing),
+            NotProxied::LocalOnly => ApiError::not_found(format!(
                 "{missing}; it is local-only here, so the upstream registry is not asked"
-            ));
-        }
-        match config.policy.verdict(module) {
-            PolicyVerdict::Allowed => ApiError::not_found(missing),
-            verdict => ApiError::new(404, "not_allowed_by_proxy_policy", verdict.explain(module)),
+            )),
+            NotProxied::Policy(verdict) => {
+                ApiError::new(404, "not_allowed_by_proxy_policy", verdict.explain(module))
+            }
+            NotProxied::PrivateNamespace => ApiError::not_found(format!(
+                "{missing}; namespace {} holds modules uploaded here, so none of its modules is fetched from the upstream registry (the proxy's merge list can name exceptions)",
+                module.namespace
+            )),
+            NotProxied::Uploaded => ApiError::not_found(format!(
+                "{missing}; it has versions uploaded here, so the upstream registry is not asked (the proxy's merge list can name exceptions)"
+            )),
         }
     }
 
@@ -104,8 +179,9 @@ impl Registry {
         let location = match self.archives.version_meta(&key).await? {
             Some(meta) => self.signed_archive_url(&key, &meta.sha256),
             None => {
-                let Some(proxy) = self.serving_proxy(&key.module) else {
-                    return Err(self.not_here(&key.module, Some(&key.version)));
+                let proxy = match self.upstream_for(&key.module, None).await? {
+                    Ok(proxy) => proxy,
+                    Err(why) => return Err(self.not_here(&key.module, Some(&key.version), &why)),
                 };
                 let meta = self.proxied_version(proxy, &key).await?;
                 self.signed_url(
@@ -308,5 +384,159 @@ mod tests {
         assert_eq!(details["uploader"], "ci");
         assert_eq!(details["origin"], "upload");
         assert_eq!(details["sha256"].as_str().unwrap().len(), 64);
+    }
+
+    mod safe_default {
+        use super::super::super::test_support::{code, json, TestRegistry};
+        use super::super::NotProxied;
+        use super::get;
+        use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+        use crate::storage::VersionMeta;
+
+        fn module(text: &str) -> ModuleAddress {
+            let parts: Vec<&str> = text.split('/').collect();
+            ModuleAddress::new(parts[0], parts[1], parts[2]).unwrap()
+        }
+
+        /// Proxy mode on, an empty allow list, and an upstream that is not there: a module
+        /// the registry asks about answers 502, one it keeps private 404.
+        fn proxying(extra: &[(&'static str, &'static str)]) -> TestRegistry {
+            let mut settings = vec![("TFREG_PROXY_ENABLED", "true")];
+            settings.extend_from_slice(extra);
+            TestRegistry::with_unreachable_upstream_and(&settings)
+        }
+
+        async fn why_not(registry: &TestRegistry, text: &str) -> Option<NotProxied> {
+            registry
+                .registry
+                .upstream_for(&module(text), None)
+                .await
+                .unwrap()
+                .err()
+        }
+
+        async fn pin_by_hand(registry: &TestRegistry, text: &str, version: &str) {
+            let key = ArchiveKey::new(module(text), ModuleVersion::parse(version).unwrap());
+            let staged = tempfile::NamedTempFile::new_in(&registry.registry.config.scratch_dir)
+                .unwrap()
+                .into_temp_path()
+                .keep()
+                .unwrap();
+            std::fs::write(&staged, b"pinned").unwrap();
+            let meta = VersionMeta {
+                sha256: "ab".repeat(32),
+                size: 6,
+                uploaded_at: "2026-01-01T00:00:00Z".into(),
+                uploader: "admin".into(),
+                source: "pin".into(),
+                origin_url: None,
+            };
+            registry
+                .registry
+                .archives
+                .publish(&key, staged, &meta)
+                .await
+                .unwrap();
+        }
+
+        #[tokio::test]
+        async fn an_uploaded_module_and_its_whole_namespace_stay_local() {
+            let registry = proxying(&[]);
+            assert_eq!(why_not(&registry, "acme/vpc/aws").await, None);
+            registry.publish("acme/vpc/aws", "1.0.0").await;
+            assert_eq!(
+                why_not(&registry, "acme/vpc/aws").await,
+                Some(NotProxied::PrivateNamespace)
+            );
+            assert_eq!(
+                why_not(&registry, "acme/typo/aws").await,
+                Some(NotProxied::PrivateNamespace)
+            );
+            assert_eq!(why_not(&registry, "acme-tools/vpc/aws").await, None);
+
+            // The uploaded module answers its own versions (an asked upstream would be 502).
+            let response = get(&registry, "/v1/modules/acme/vpc/aws/versions").await;
+            assert_eq!(response.status, 200);
+            // A typo in the private namespace is 404, saying why, without asking upstream.
+            let response = get(&registry, "/v1/modules/acme/typo/aws/versions").await;
+            assert_eq!(response.status, 404);
+            assert_eq!(code(&response), "not_found");
+            assert_eq!(
+                json(&response)["errors"][0],
+                "module acme/typo/aws not found; namespace acme holds modules uploaded here, so none of its modules is fetched from the upstream registry (the proxy's merge list can name exceptions)"
+            );
+            let response = get(&registry, "/v1/modules/acme/vpc/aws/9.9.9/download").await;
+            assert_eq!(response.status, 404);
+            // A public module is still asked for: the upstream is not there, so 502.
+            let response = get(&registry, "/v1/modules/hashicorp/consul/aws/versions").await;
+            assert_eq!(response.status, 502);
+        }
+
+        #[tokio::test]
+        async fn pins_do_not_make_a_module_or_its_namespace_private() {
+            let registry = proxying(&[]);
+            pin_by_hand(&registry, "hashicorp/consul/aws", "0.1.0").await;
+            assert_eq!(why_not(&registry, "hashicorp/consul/aws").await, None);
+            assert_eq!(why_not(&registry, "hashicorp/vault/aws").await, None);
+            // The pin is answered when the upstream fails.
+            let response = get(&registry, "/v1/modules/hashicorp/consul/aws/versions").await;
+            assert_eq!(response.status, 200);
+        }
+
+        #[tokio::test]
+        async fn the_merge_list_opts_listed_modules_back_in() {
+            let registry = proxying(&[("TFREG_PROXY_MERGE_LIST", "acme/vpc/")]);
+            registry.publish("acme/vpc/aws", "1.0.0").await;
+            assert_eq!(why_not(&registry, "acme/vpc/aws").await, None);
+            assert_eq!(why_not(&registry, "acme/vpc/google").await, None);
+            assert_eq!(
+                why_not(&registry, "acme/typo/aws").await,
+                Some(NotProxied::PrivateNamespace)
+            );
+        }
+
+        #[tokio::test]
+        async fn the_lists_still_come_first() {
+            let registry = proxying(&[
+                ("TFREG_PROXY_LOCAL_ONLY", "internal/"),
+                ("TFREG_PROXY_MERGE_LIST", "internal,denied"),
+            ]);
+            assert_eq!(
+                why_not(&registry, "internal/vpc/aws").await,
+                Some(NotProxied::LocalOnly)
+            );
+            assert!(matches!(
+                why_not(&registry, "denied/vpc/aws").await,
+                Some(NotProxied::Policy(_))
+            ));
+            let off = TestRegistry::with_unreachable_upstream();
+            assert_eq!(why_not(&off, "acme/vpc/aws").await, Some(NotProxied::Off));
+        }
+
+        /// Uploads stored before namespaces were marked (or put in S3 by hand) are found
+        /// by their metadata, and their namespace is marked then.
+        #[tokio::test]
+        async fn an_upload_without_its_mark_is_found_and_marked() {
+            let registry = proxying(&[]);
+            registry.publish("acme/vpc/aws", "1.0.0").await;
+            let mark = registry
+                .registry
+                .config
+                .scratch_dir
+                .parent()
+                .unwrap()
+                .join("modules/acme/.uploads");
+            std::fs::remove_file(&mark).expect("the upload wrote the mark");
+            assert_eq!(why_not(&registry, "acme/typo/aws").await, None);
+            assert_eq!(
+                why_not(&registry, "acme/vpc/aws").await,
+                Some(NotProxied::Uploaded)
+            );
+            assert!(mark.is_file(), "the namespace is marked again");
+            assert_eq!(
+                why_not(&registry, "acme/typo/aws").await,
+                Some(NotProxied::PrivateNamespace)
+            );
+        }
     }
 }

@@ -28,16 +28,35 @@ impl TestRegistry {
         Self::build(|_| {}, true)
     }
 
+    /// Like [`TestRegistry::with_unreachable_upstream`], with further `TFREG_PROXY_*`
+    /// settings (such as `("TFREG_PROXY_ENABLED", "true")`).
+    pub fn with_unreachable_upstream_and(settings: &[(&str, &str)]) -> Self {
+        Self::build_with(|_| {}, true, settings)
+    }
+
     fn build(adjust: impl FnOnce(&mut RegistryConfig), upstream: bool) -> Self {
+        Self::build_with(adjust, upstream, &[])
+    }
+
+    fn build_with(
+        adjust: impl FnOnce(&mut RegistryConfig),
+        upstream: bool,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let (dir, mut registry, tokens) = embedded(adjust);
         if upstream {
-            let settings = |name: &str| match name {
-                "TFREG_PROXY_UPSTREAM" | "TFREG_PROXY_GITHUB_ARCHIVE_URL" => {
-                    Some("http://127.0.0.1:9".to_owned())
+            let settings = |name: &str| {
+                if let Some((_, value)) = extra.iter().find(|(key, _)| *key == name) {
+                    return Some((*value).to_owned());
                 }
-                "TFREG_PROXY_DENY_LIST" => Some("denied".to_owned()),
-                "TFREG_PROXY_TIMEOUT_SECS" => Some("5".to_owned()),
-                _ => None,
+                match name {
+                    "TFREG_PROXY_UPSTREAM" | "TFREG_PROXY_GITHUB_ARCHIVE_URL" => {
+                        Some("http://127.0.0.1:9".to_owned())
+                    }
+                    "TFREG_PROXY_DENY_LIST" => Some("denied".to_owned()),
+                    "TFREG_PROXY_TIMEOUT_SECS" => Some("5".to_owned()),
+                    _ => None,
+                }
             };
             let config = ProxyConfig::from_env(settings).expect("proxy settings");
             let cache = FileArchiveStore::open(&dir.path().join("proxy-cache")).expect("cache");

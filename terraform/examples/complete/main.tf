@@ -50,6 +50,8 @@ module "registry" {
   proxy_allow_list         = ["hashicorp", "terraform-aws-modules", "cloudposse/label"]
   proxy_deny_list          = ["terraform-aws-modules/iam"]
   proxy_local_only         = var.private_namespaces # never merged with upstream versions
+  proxy_merge_list         = []                     # uploads merged with upstream versions: none
+  proxy_ca_bundle_pem      = ""                     # or file("corp-ca.pem") for a private upstream
   proxy_timeout_seconds    = 20
   proxy_max_archive_bytes  = 104857600 # 100 MiB
   proxy_cache_days         = 30
