@@ -1,5 +1,6 @@
 # The distribution. Behaviours, in CloudFront's order of evaluation:
 #   /.well-known/*  S3, long cache, NO function: discovery costs no compute.
+#   /openapi.json   S3, the same: the API's OpenAPI document, public.
 #   /v1/*           the origin Lambda (Function URL), viewer-request check; answers cached up to
 #                   60 s when the origin says so (s-maxage=30 on versions/download, no-store on
 #                   tokens); writes are never cached (only GET/HEAD are).
@@ -172,6 +173,18 @@ resource "aws_cloudfront_distribution" "registry" {
   # Discovery: a static object, no function.
   ordered_cache_behavior {
     path_pattern               = "/.well-known/*"
+    target_origin_id           = local.s3_origin_id
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = aws_cloudfront_cache_policy.static.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+  }
+
+  # The OpenAPI document: public, static, no function, like discovery.
+  ordered_cache_behavior {
+    path_pattern               = "/openapi.json"
     target_origin_id           = local.s3_origin_id
     viewer_protocol_policy     = "redirect-to-https"
     allowed_methods            = ["GET", "HEAD"]

@@ -110,7 +110,7 @@ data "aws_iam_policy_document" "archives_bucket" {
     sid       = "CloudFrontReadsArchivesAndDiscovery"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.archives.arn}/${local.archive_prefix}*", "${aws_s3_bucket.archives.arn}/.well-known/*"]
+    resources = ["${aws_s3_bucket.archives.arn}/${local.archive_prefix}*", "${aws_s3_bucket.archives.arn}/.well-known/*", "${aws_s3_bucket.archives.arn}/openapi.json"]
     principals {
       type        = "Service"
       identifiers = ["cloudfront.amazonaws.com"]
@@ -156,6 +156,20 @@ resource "aws_s3_object" "discovery" {
   content_type  = "application/json"
   cache_control = "public, max-age=3600"
   etag          = filemd5("${path.module}/discovery.json")
+  tags          = local.tags
+
+  depends_on = [aws_s3_bucket_server_side_encryption_configuration.archives]
+}
+
+# The API's OpenAPI document, public like the discovery document and from the same file
+# `tfreg serve` answers /openapi.json with (tests/openapi.sh keeps it true with schemathesis).
+resource "aws_s3_object" "openapi" {
+  bucket        = aws_s3_bucket.archives.id
+  key           = "openapi.json"
+  content       = file("${path.module}/openapi.json")
+  content_type  = "application/json"
+  cache_control = "public, max-age=3600"
+  etag          = filemd5("${path.module}/openapi.json")
   tags          = local.tags
 
   depends_on = [aws_s3_bucket_server_side_encryption_configuration.archives]

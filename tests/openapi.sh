@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Keeps cloudfront/openapi.json true: schemathesis (from PyPI, in .venv/schemathesis, installed
+# Keeps terraform/openapi.json true: schemathesis (from PyPI, in .venv/schemathesis, installed
 # by tests/setup.sh) runs every operation of the document that `tfreg serve` itself serves at
 # /openapi.json against the debug `tfreg serve`, with the master token as bearer, statefully
 # along the document's links (create a token, then list and revoke it; publish a version, then

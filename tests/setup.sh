@@ -10,7 +10,7 @@
 #                            own Node.js
 #   .venv/bin/pytest         with python-hcl2: the deployment module's structural tests
 #   .venv/checkov/bin/checkov  the deployment module's policy checks, in a venv of its own
-#   .venv/schemathesis/bin/schemathesis  checks tfreg serve against cloudfront/openapi.json
+#   .venv/schemathesis/bin/schemathesis  checks tfreg serve against terraform/openapi.json
 #                            (tests/openapi.sh), in a venv of its own
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
@@ -60,7 +60,7 @@ if [ ! -x "$venv/checkov/bin/checkov" ]; then
   python3 -m venv "$venv/checkov"
   "$venv/checkov/bin/pip" install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
 fi
-if [ ! -x "$venv/schemathesis/bin/schemathesis" ]; then
+if ! "$venv/schemathesis/bin/schemathesis" --version >/dev/null 2>&1; then
   # A venv of its own: its dependencies (hypothesis, jsonschema, httpx…) stay out of moto's.
   python3 -m venv "$venv/schemathesis"
   "$venv/schemathesis/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4.32,<5'

@@ -25,7 +25,7 @@ pub const DISCOVERY_PATH: &str = "/.well-known/terraform.json";
 pub const DISCOVERY_DOCUMENT: &str = include_str!("../../terraform/discovery.json");
 /// The OpenAPI document of this API, served public at `/openapi.json` (on AWS a static object
 /// beside the discovery document). `tests/openapi.sh` keeps it true with schemathesis.
-pub const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
+pub const OPENAPI_DOCUMENT: &str = include_str!("../../terraform/openapi.json");
 
 pub struct Distribution {
     edge: Mutex<EdgeCheck>,

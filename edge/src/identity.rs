@@ -19,7 +19,9 @@ fn is_plain(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~')
 }
 
-fn percent_encode(name: &str) -> String {
+/// A token name with every byte outside `A-Za-z0-9-_.~` written as `%XX`: safe in a header,
+/// in S3 user metadata (US-ASCII only) and between `;` and `=`.
+pub fn percent_encode(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for byte in name.bytes() {
         if is_plain(byte) {
@@ -33,7 +35,7 @@ fn percent_encode(name: &str) -> String {
 
 /// The inverse of [`percent_encode`], strictly: anything it would not have written (a bare
 /// `%`, a plain byte outside the safe set, bytes that are not UTF-8) is refused.
-fn percent_decode(encoded: &str) -> Option<String> {
+pub fn percent_decode(encoded: &str) -> Option<String> {
     let bytes = encoded.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

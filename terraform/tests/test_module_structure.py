@@ -241,6 +241,22 @@ def test_discovery_object_is_written_from_the_shared_file(module):
     assert obj["content_type"] == "application/json"
 
 
+def test_openapi_document_is_a_public_static_object_from_the_served_file(module, distribution):
+    # The same file tfreg serve answers /openapi.json with (include_str! in distribution.rs).
+    served = (MODULE.parent / "cloudfront" / "src" / "distribution.rs").read_text()
+    assert 'include_str!("../../terraform/openapi.json")' in served
+    obj = blocks_of(module, "resource", "aws_s3_object")["openapi"]
+    assert obj["key"] == "openapi.json"
+    assert expr(obj["content"]) == 'file("${path.module}/openapi.json")'
+    assert obj["content_type"] == "application/json"
+    openapi = behaviour(distribution, "/openapi.json")
+    assert "lambda_function_association" not in openapi
+    assert expr(openapi["target_origin_id"]) == "local.s3_origin_id"
+    assert openapi["allowed_methods"] == ["GET", "HEAD"]
+    # CloudFront may read it through Origin Access Control.
+    assert "/openapi.json" in (MODULE / "s3.tf").read_text()
+
+
 # Caching.
 
 def test_archive_cache_key_leaves_out_the_query_string(distribution, module):

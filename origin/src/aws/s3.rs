@@ -176,7 +176,12 @@ fn user_metadata(
         (META_SHA256.to_owned(), meta.sha256.clone()),
         (META_SIZE.to_owned(), meta.size.to_string()),
         (META_UPLOADED_AT.to_owned(), meta.uploaded_at.clone()),
-        (META_UPLOADER.to_owned(), meta.uploader.clone()),
+        // Token names may be any text; S3 user metadata is US-ASCII (non-ASCII comes back
+        // RFC 2047-encoded), so the name is stored percent-encoded and decoded on read.
+        (
+            META_UPLOADER.to_owned(),
+            tfreg_edge::percent_encode(&meta.uploader),
+        ),
         (META_SOURCE.to_owned(), meta.source.clone()),
     ]);
     if let Some(url) = &meta.origin_url {
@@ -704,7 +709,9 @@ impl ArchiveStore for S3ArchiveStore {
                         .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
                 })
                 .unwrap_or_default(),
-            uploader: field(META_UPLOADER).unwrap_or_default(),
+            uploader: field(META_UPLOADER)
+                .map(|stored| tfreg_edge::percent_decode(&stored).unwrap_or(stored))
+                .unwrap_or_default(),
             source: field(META_SOURCE).unwrap_or_else(|| MANUAL_SOURCE.to_owned()),
             origin_url: field(META_ORIGIN_URL),
         }))
@@ -841,6 +848,23 @@ mod tests {
             source: "pin".into(),
             origin_url,
         }
+    }
+
+    #[test]
+    fn any_uploader_name_is_stored_as_ascii_and_read_back_as_it_was() {
+        let mut odd = meta(None);
+        odd.uploader = "Jürgen ✓ x;tier=master".into();
+        let stored = &user_metadata(&odd, "id").unwrap()[META_UPLOADER];
+        assert!(stored.bytes().all(|b| b.is_ascii_graphic()), "{stored}");
+        assert_eq!(
+            tfreg_edge::percent_decode(stored).as_deref(),
+            Some(odd.uploader.as_str())
+        );
+        // Names of the old rule are stored as they always were.
+        assert_eq!(
+            user_metadata(&meta(None), "id").unwrap()[META_UPLOADER],
+            "ci"
+        );
     }
 
     #[test]
