@@ -14,6 +14,8 @@
 #                            (tests/openapi.sh), in a venv of its own
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
+# Name the step that failed: run.sh shows this log only at the end.
+trap 'echo "tests/setup.sh: \"$BASH_COMMAND\" failed (exit $?)" >&2' ERR
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 
@@ -40,7 +42,10 @@ if ! "$venv/bin/python" -c 'import hcl2, pytest' 2>/dev/null; then
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}"
-  "$venv/bin/terraform" version | head -n 1
+  # Not `| head`: under pipefail, Terraform writing its later lines into a closed pipe would
+  # fail the set-up at random. No update check either (no network beyond the registries).
+  CHECKPOINT_DISABLE=1 "$venv/bin/terraform" version >"$venv/terraform-version.txt"
+  sed -n 1p "$venv/terraform-version.txt"
 fi
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
