@@ -53,7 +53,8 @@ pub const DEFAULT_MAX_TERRAFORM_FILE_BYTES: u64 = 1024 * 1024;
 pub struct DocsLimits {
     /// A larger README is left out (no `readme`, no `readme_html`), and said so.
     pub max_readme_bytes: u64,
-    /// `.tf` files parsed across the root, submodules and examples; later ones are not read.
+    /// `.tf` files met across the root, submodules and examples (read or not: one over a
+    /// size limit counts too); later ones are not read.
     pub max_terraform_files: usize,
     /// A larger `.tf` file is not read.
     pub max_terraform_file_bytes: u64,
