@@ -27,7 +27,8 @@ pub struct ModulePart {
     pub path: String,
     /// The directory's name (`""` for the root, which the API layer names after the module).
     pub name: String,
-    /// `README.md` as written (raw markdown); empty when there is none.
+    /// `README.md` as written (raw markdown, raw HTML in it included: never put it in a page
+    /// as HTML, use `readme_html`); empty when there is none or it was left out.
     pub readme: String,
     /// Added: the README rendered to HTML and sanitised; empty when there is none.
     pub readme_html: String,

@@ -240,6 +240,8 @@ fn hostile_readme_keeps_no_script_event_style_or_dangerous_url() {
 
 [docs](docs/usage.md) ![diagram](images/arch.png) [top](#hostile)
 
+<a href="../secrets.txt">raw relative</a> ![pixel](data:image/png;base64,iVBORw0KGgo=)
+
 [home](https://example.com/home)
 "#;
     let docs = docs_of(
@@ -261,6 +263,7 @@ fn hostile_readme_keeps_no_script_event_style_or_dangerous_url() {
         "docs/usage.md",
         "images/arch.png",
         "#hostile",
+        "secrets.txt",
     ] {
         assert!(!html.contains(forbidden), "{forbidden} survived in {html}");
     }
