@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod aws;
 pub mod conformance;
+pub mod docs;
 pub mod embedded;
 mod error;
 #[cfg(feature = "lambda")]
