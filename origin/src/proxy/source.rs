@@ -87,11 +87,15 @@ pub struct ArchiveSource {
 }
 
 impl ArchiveSource {
-    /// The source as recorded in provenance: the URL, then `//` and the directory kept.
+    /// The source as recorded in provenance (version metadata, pins, logs): the URL without
+    /// its query or credentials, then `//` and the directory kept. An upstream's archive URL
+    /// may be signed (another tfreg's `signature=`, an S3 presigned `X-Amz-Signature=`), and a
+    /// signature has no business in stored metadata, answers or logs.
     pub fn describe(&self) -> String {
+        let url = super::upstream::display_url(&self.url);
         match &self.select {
-            Some(select) => format!("{}//{select}", self.url),
-            None => self.url.to_string(),
+            Some(select) => format!("{url}//{select}"),
+            None => url,
         }
     }
 }
@@ -558,6 +562,32 @@ mod tests {
         );
         assert_eq!(resolve("/gh/acme/mods.tar.gz").select, None);
         assert_eq!(resolve("/ghost/acme/mods/tar.gz/v1").select, None);
+    }
+
+    /// A signed archive URL (an upstream that is another tfreg, or a private registry that
+    /// answers with S3 presigned URLs) is fetched with its query, but provenance keeps none
+    /// of it.
+    #[test]
+    fn provenance_never_keeps_an_archive_urls_signature() {
+        let source = resolve(&format!(
+            "/archives/acme/vpc/aws/1.2.0/module.tar.gz?expires=1&signature=s3cr3t&checksum=sha256:{}",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        assert!(source.url.as_str().contains("signature=s3cr3t"));
+        assert_eq!(
+            source.describe(),
+            "https://registry.example.net/archives/acme/vpc/aws/1.2.0/module.tar.gz"
+        );
+        let source = resolve(
+            "https://registry.example.net/files/vpc.zip//modules/sub?X-Amz-Signature=s3cr3t&X-Amz-Security-Token=t0k3n",
+        )
+        .unwrap();
+        assert!(source.url.as_str().contains("X-Amz-Signature=s3cr3t"));
+        assert_eq!(
+            source.describe(),
+            "https://registry.example.net/files/vpc.zip//modules/sub"
+        );
     }
 
     #[test]
