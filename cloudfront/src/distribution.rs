@@ -8,6 +8,7 @@ use futures_util::TryStreamExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Body, Frame};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tfreg_edge::{
     Decision, Denial, EdgeCheck, Identity, Route, TokenHash, TokenInfo, ViewerRequest,
@@ -30,6 +31,9 @@ pub const OPENAPI_DOCUMENT: &str = include_str!("../../terraform/openapi.json");
 pub struct Distribution {
     edge: Mutex<EdgeCheck>,
     registry: Arc<Registry>,
+    /// How many revocations have cleared the edge cache, counted under the edge lock. A
+    /// lookup that was out while one did keeps nothing: what it read may be the revoked token.
+    revocations: AtomicU64,
 }
 
 fn full(bytes: impl Into<Bytes>) -> ResponseBody {
@@ -73,6 +77,7 @@ impl Distribution {
         Distribution {
             edge: Mutex::new(edge),
             registry,
+            revocations: AtomicU64::new(0),
         }
     }
 
@@ -113,7 +118,9 @@ impl Distribution {
         if is_revocation && response.status() == StatusCode::OK {
             // In one process the revocation can reach the cache at once; at the edge it waits
             // for the cache TTL.
-            self.edge.lock().expect("edge lock").clear_cache();
+            let mut edge = self.edge.lock().expect("edge lock");
+            edge.clear_cache();
+            self.revocations.fetch_add(1, Ordering::SeqCst);
         }
         response
     }
@@ -138,14 +145,20 @@ impl Distribution {
         let decision = self.edge.lock().expect("edge lock").check(&viewer, now);
         let decision = match decision {
             Decision::Lookup { token_hash } => {
+                let revocations = self.revocations.load(Ordering::SeqCst);
                 let found = self
                     .lookup(&token_hash)
                     .await
                     .map_err(|error| api_error_response(&error))?;
-                self.edge
-                    .lock()
-                    .expect("edge lock")
-                    .complete(&viewer, &token_hash, found, now)
+                let mut edge = self.edge.lock().expect("edge lock");
+                let decision = edge.complete(&viewer, &token_hash, found, now);
+                if self.revocations.load(Ordering::SeqCst) != revocations {
+                    // A revocation cleared the cache while this lookup was out, so what it
+                    // found may be the token just revoked: this request goes on (it raced the
+                    // revocation), but nothing it read stays cached.
+                    edge.clear_cache();
+                }
+                decision
             }
             decided => decided,
         };
@@ -329,5 +342,164 @@ where
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Empty;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::AtomicBool;
+    use tfreg_edge::{hash_token, ArchiveSigner, EdgeConfig, Tier};
+    use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
+    use tfreg_origin::storage::{CreateOutcome, StorageError, TokenRecord};
+    use tfreg_origin::{RegistryConfig, TokenStore};
+    use tokio::sync::Notify;
+
+    const VICTIM: &str = "victim-token-value-0123456789";
+
+    type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
+
+    /// The embedded token store, except that the first lookup of [`VICTIM`] stops after it
+    /// read the record, until the test lets it go: a lookup that is out while a revocation
+    /// runs.
+    struct PausedLookup {
+        inner: RedbTokenStore,
+        paused: AtomicBool,
+        reached: Notify,
+        release: Notify,
+    }
+
+    // `TokenStore` is an `async_trait`; written out, as this crate does not use the macro.
+    impl TokenStore for PausedLookup {
+        fn create<'a, 'b, 'async_trait>(
+            &'a self,
+            record: &'b TokenRecord,
+        ) -> Answer<'async_trait, CreateOutcome>
+        where
+            'a: 'async_trait,
+            'b: 'async_trait,
+            Self: 'async_trait,
+        {
+            self.inner.create(record)
+        }
+
+        fn find_by_hash<'a, 'b, 'async_trait>(
+            &'a self,
+            hash: &'b TokenHash,
+        ) -> Answer<'async_trait, Option<TokenRecord>>
+        where
+            'a: 'async_trait,
+            'b: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move {
+                let found = self.inner.find_by_hash(hash).await;
+                if hash.ct_eq(&hash_token(VICTIM)) && !self.paused.swap(true, Ordering::SeqCst) {
+                    self.reached.notify_one();
+                    self.release.notified().await;
+                }
+                found
+            })
+        }
+
+        fn find_by_name<'a, 'b, 'async_trait>(
+            &'a self,
+            name: &'b str,
+        ) -> Answer<'async_trait, Option<TokenRecord>>
+        where
+            'a: 'async_trait,
+            'b: 'async_trait,
+            Self: 'async_trait,
+        {
+            self.inner.find_by_name(name)
+        }
+
+        fn list<'a, 'async_trait>(&'a self) -> Answer<'async_trait, Vec<TokenRecord>>
+        where
+            'a: 'async_trait,
+            Self: 'async_trait,
+        {
+            self.inner.list()
+        }
+
+        fn delete_by_name<'a, 'b, 'async_trait>(
+            &'a self,
+            name: &'b str,
+        ) -> Answer<'async_trait, bool>
+        where
+            'a: 'async_trait,
+            'b: 'async_trait,
+            Self: 'async_trait,
+        {
+            self.inner.delete_by_name(name)
+        }
+    }
+
+    fn request(method: &str, path: &str, token: &str) -> Request<Empty<Bytes>> {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Empty::new())
+            .unwrap()
+    }
+
+    /// A lookup of a token that read it just before its revocation, and finished just after
+    /// the revocation cleared the cache, must not put the revoked token back in the cache.
+    #[tokio::test]
+    async fn a_lookup_racing_a_revocation_does_not_cache_the_revoked_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let archives = FileArchiveStore::open(dir.path()).unwrap();
+        let scratch = archives.staging_dir().to_path_buf();
+        let tokens = Arc::new(PausedLookup {
+            inner: RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap(),
+            paused: AtomicBool::new(false),
+            reached: Notify::new(),
+            release: Notify::new(),
+        });
+        let signer = ArchiveSigner::new(b"signing-key-for-the-test-0123456789".to_vec());
+        let registry = Arc::new(Registry::new(
+            Arc::new(archives),
+            tokens.clone(),
+            signer.clone(),
+            RegistryConfig::new(scratch),
+        ));
+        let master = registry.ensure_master_token().await.unwrap().unwrap();
+        let created = tokens
+            .inner
+            .create(&TokenRecord {
+                token_hash: hash_token(VICTIM).as_hex().to_owned(),
+                token_name: "victim".into(),
+                permission: Tier::Downloader,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                expires_at: None,
+                description: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(created, CreateOutcome::Created);
+        let distribution = Distribution::new(EdgeCheck::new(EdgeConfig::new(signer)), registry);
+        let versions = "/v1/modules/acme/vpc/aws/versions";
+
+        let racing = distribution.serve(request("GET", versions, VICTIM));
+        let revoke = async {
+            tokens.reached.notified().await;
+            let revoked = distribution
+                .serve(request("DELETE", "/v1/tokens/victim", &master))
+                .await;
+            tokens.release.notify_one();
+            revoked
+        };
+        let (racing, revoked) = tokio::join!(racing, revoke);
+        assert_eq!(revoked.status(), StatusCode::OK);
+        // The racing request read the token before it was revoked: it went on (no such
+        // module here), as a request already under way at the edge would.
+        assert_eq!(racing.status(), StatusCode::NOT_FOUND);
+
+        let after = distribution.serve(request("GET", versions, VICTIM)).await;
+        assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
     }
 }

@@ -87,11 +87,15 @@ pub struct ArchiveSource {
 }
 
 impl ArchiveSource {
-    /// The source as recorded in provenance: the URL, then `//` and the directory kept.
+    /// The source as recorded in provenance (version metadata, pins, logs): the URL without
+    /// its query or credentials, then `//` and the directory kept. An upstream's archive URL
+    /// may be signed (another tfreg's `signature=`, an S3 presigned `X-Amz-Signature=`), and a
+    /// signature has no business in stored metadata, answers or logs.
     pub fn describe(&self) -> String {
+        let url = super::upstream::display_url(&self.url);
         match &self.select {
-            Some(select) => format!("{}//{select}", self.url),
-            None => self.url.to_string(),
+            Some(select) => format!("{url}//{select}"),
+            None => url,
         }
     }
 }
@@ -120,6 +124,73 @@ pub enum SourceError {
     UnsupportedArchive(String),
     #[error("the upstream module source {0:?} has a checksum that is not sha256:<64 hex digits>")]
     UnsupportedChecksum(String),
+}
+
+impl SourceError {
+    /// The same error, its location written by [`shown_location`]: these errors go to clients
+    /// (as a 502) and to the log.
+    fn redacted(self) -> Self {
+        use SourceError::*;
+        match self {
+            Empty => Empty,
+            UnsupportedGetter { getter, location } => UnsupportedGetter {
+                getter,
+                location: shown_location(&location),
+            },
+            GitOutsideGithub(location) => GitOutsideGithub(shown_location(&location)),
+            DisallowedHost(location) => DisallowedHost(shown_location(&location)),
+            Unreadable(location) => Unreadable(shown_location(&location)),
+            InvalidPart { part, location } => InvalidPart {
+                part,
+                location: shown_location(&location),
+            },
+            UnsupportedArchive(location) => UnsupportedArchive(shown_location(&location)),
+            UnsupportedChecksum(location) => UnsupportedChecksum(shown_location(&location)),
+        }
+    }
+}
+
+/// Query parameters whose values an error shows: go-getter's own, which say what was asked
+/// for. Any other value may be a credential (an S3 presigned URL's `X-Amz-Signature` and
+/// `X-Amz-Security-Token`, another registry's `signature`, go-getter's `sshkey`).
+const SHOWN_QUERY_PARAMETERS: &[&str] = &["ref", "archive", "checksum", "depth"];
+
+/// An upstream location as an error shows it: credentials in the URL (`user:password@`) and
+/// the values of query parameters other than [`SHOWN_QUERY_PARAMETERS`] replaced by
+/// `REDACTED`.
+fn shown_location(location: &str) -> String {
+    let (address, query) = match location.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (location, None),
+    };
+    let mut shown = address.to_owned();
+    if let Some(scheme_end) = address.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = address[authority_start..]
+            .find('/')
+            .map_or(address.len(), |i| authority_start + i);
+        if let Some(at) = address[authority_start..authority_end].rfind('@') {
+            shown = format!(
+                "{}REDACTED{}",
+                &address[..authority_start],
+                &address[authority_start + at..]
+            );
+        }
+    }
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if !SHOWN_QUERY_PARAMETERS.contains(&name) => {
+                    format!("{name}=REDACTED")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&pairs.join("&"));
+    }
+    shown
 }
 
 /// go-getter's forced-getter prefix: `git::https://…` → (`git`, `https://…`).
@@ -220,6 +291,14 @@ fn forge_select(subdir: Option<&str>) -> String {
 /// Reads an upstream download answer. `download_url` is the URL that gave it (relative
 /// answers resolve against it, as Terraform resolves them).
 pub fn resolve_source(
+    location: &str,
+    download_url: &Url,
+    origins: &FetchOrigins,
+) -> Result<ArchiveSource, SourceError> {
+    resolve_unredacted(location, download_url, origins).map_err(SourceError::redacted)
+}
+
+fn resolve_unredacted(
     location: &str,
     download_url: &Url,
     origins: &FetchOrigins,
@@ -558,6 +637,60 @@ mod tests {
         );
         assert_eq!(resolve("/gh/acme/mods.tar.gz").select, None);
         assert_eq!(resolve("/ghost/acme/mods/tar.gz/v1").select, None);
+    }
+
+    /// An upstream answer this registry does not fetch is shown to the client and logged
+    /// without the credentials it may carry.
+    #[test]
+    fn refused_sources_are_shown_without_credentials() {
+        let shown = |location: &str| resolve(location).unwrap_err().to_string();
+        let presigned = shown(
+            "https://bucket.s3.amazonaws.com/vpc.zip?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=s3cr3t&archive=zip",
+        );
+        assert!(
+            !presigned.contains("s3cr3t") && !presigned.contains("AKIAEXAMPLE"),
+            "{presigned}"
+        );
+        assert!(
+            presigned
+                .contains("vpc.zip?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED&archive=zip"),
+            "{presigned}"
+        );
+        let userinfo = shown("https://ci:hunter2@registry.example.net/files/vpc.zip");
+        assert!(!userinfo.contains("hunter2"), "{userinfo}");
+        assert!(
+            userinfo.contains("\"https://REDACTED@registry.example.net/files/vpc.zip\""),
+            "{userinfo}"
+        );
+        let sshkey = shown("git::ssh://git@gitlab.com/acme/vpc.git?ref=v1&sshkey=cHJpdmF0ZQ==");
+        assert!(!sshkey.contains("cHJpdmF0ZQ"), "{sshkey}");
+        assert!(sshkey.contains("?ref=v1&sshkey=REDACTED"), "{sshkey}");
+    }
+
+    /// A signed archive URL (an upstream that is another tfreg, or a private registry that
+    /// answers with S3 presigned URLs) is fetched with its query, but provenance keeps none
+    /// of it.
+    #[test]
+    fn provenance_never_keeps_an_archive_urls_signature() {
+        let source = resolve(&format!(
+            "/archives/acme/vpc/aws/1.2.0/module.tar.gz?expires=1&signature=s3cr3t&checksum=sha256:{}",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        assert!(source.url.as_str().contains("signature=s3cr3t"));
+        assert_eq!(
+            source.describe(),
+            "https://registry.example.net/archives/acme/vpc/aws/1.2.0/module.tar.gz"
+        );
+        let source = resolve(
+            "https://registry.example.net/files/vpc.zip//modules/sub?X-Amz-Signature=s3cr3t&X-Amz-Security-Token=t0k3n",
+        )
+        .unwrap();
+        assert!(source.url.as_str().contains("X-Amz-Signature=s3cr3t"));
+        assert_eq!(
+            source.describe(),
+            "https://registry.example.net/files/vpc.zip//modules/sub"
+        );
     }
 
     #[test]
