@@ -155,10 +155,10 @@ impl SourceError {
 /// `X-Amz-Security-Token`, another registry's `signature`, go-getter's `sshkey`).
 const SHOWN_QUERY_PARAMETERS: &[&str] = &["ref", "archive", "checksum", "depth"];
 
-/// An upstream location as an error shows it: credentials in the URL (`user:password@`) and
-/// the values of query parameters other than [`SHOWN_QUERY_PARAMETERS`] replaced by
-/// `REDACTED`.
-fn shown_location(location: &str) -> String {
+/// An upstream location as an error or a pin record shows it: credentials in the URL
+/// (`user:password@`) and the values of query parameters other than [`SHOWN_QUERY_PARAMETERS`]
+/// replaced by `REDACTED`.
+pub fn shown_location(location: &str) -> String {
     let (address, query) = match location.split_once('?') {
         Some((address, query)) => (address, Some(query)),
         None => (location, None),

@@ -107,7 +107,8 @@ impl Registry {
             &pinned_by,
             request.override_policy && verdict != PolicyVerdict::Allowed,
         );
-        record.upstream_location = fetched.location;
+        // Kept for provenance, without what another registry's signed URL carries.
+        record.upstream_location = crate::proxy::source::shown_location(&fetched.location);
         pins.put_pin(&record).await?;
         tracing::info!(module = %key.module, version = %key.version, source = %record.source_url, pinned_by = %record.pinned_by, "version pinned");
         let mut response = OriginResponse::json(201, describe_pin(&record));
