@@ -192,6 +192,14 @@ impl ArchiveStore for IndexDroppingStore {
         self.0.store.open_archive(key).await
     }
 
+    async fn put_docs(&self, key: &ArchiveKey, docs: &[u8]) -> Result<(), StorageError> {
+        self.0.store.put_docs(key, docs).await
+    }
+
+    async fn docs(&self, key: &ArchiveKey) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.store.docs(key).await
+    }
+
     async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
         self.0.store.unpublish(key).await
     }
