@@ -305,6 +305,24 @@ async fn reindex_marks_the_namespace_of_versions_uploaded_by_hand() {
 }
 
 #[tokio::test]
+async fn s3_archive_store_docs() {
+    let fixture = s3_store().await;
+    conformance::archive_store_docs(fixture.store.clone(), fixture.scratch.path()).await;
+    let version = ArchiveKey::new(
+        module("suite/docs/aws"),
+        ModuleVersion::parse("1.0.0").unwrap(),
+    );
+    assert_eq!(
+        fixture.store.docs_key(&version),
+        fixture
+            .store
+            .object_key(&version)
+            .replace("module.tar.gz", "docs.json"),
+        "docs are an object beside the archive"
+    );
+}
+
+#[tokio::test]
 async fn s3_archive_store_unpublish() {
     let fixture = s3_store().await;
     conformance::archive_store_unpublish(fixture.store.clone(), fixture.scratch.path()).await;
