@@ -764,18 +764,23 @@ impl ArchiveStore for S3ArchiveStore {
             Some(etag) => self.delete_version_object(&object_key, &etag).await?,
             None => false,
         };
-        // After the archive, best effort: a leftover is replaced by the next publish of this
-        // version, and docs are only read for a version that exists.
-        let docs_key = self.docs_key(key);
-        let deleted = self
-            .client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(&docs_key)
-            .send()
-            .await;
-        if let Err(error) = deleted.map_err(|e| backend_error(&format!("deleting {docs_key}"), e)) {
-            tracing::warn!(module = %key.module, version = %key.version, %error, "could not delete the version's docs");
+        // After the archive, and only by the unpublisher that deleted it (not a stale call
+        // meeting a version published again). Best effort: a leftover is replaced by the next
+        // publish of this version, and docs are shown only beside the archive they came from.
+        if existed {
+            let docs_key = self.docs_key(key);
+            let deleted = self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&docs_key)
+                .send()
+                .await;
+            if let Err(error) =
+                deleted.map_err(|e| backend_error(&format!("deleting {docs_key}"), e))
+            {
+                tracing::warn!(module = %key.module, version = %key.version, %error, "could not delete the version's docs");
+            }
         }
         if let Err(error) = self.settle_index_entry(key).await {
             tracing::error!(module = %key.module, version = %key.version, %error, "could not settle the version index after an unpublish; dropping the index so the next listing rebuilds it");
