@@ -553,3 +553,53 @@ async fn proxy_mode_and_pins_run_on_s3_and_dynamodb() {
         .is_none());
     registry.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_docs_are_stored_beside_the_archive_in_s3() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let target = AwsTarget {
+        bucket: moto.create_bucket(&config).await,
+        table: moto.create_table(&config).await,
+        endpoint: moto.endpoint().to_owned(),
+    };
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let registry = target.start_registry(None);
+    let archive = tfreg_testkit::archive::module_archive(&[
+        (
+            "variables.tf",
+            "variable \"cidr\" {\n  type        = string\n  description = \"The CIDR block.\"\n}\n",
+        ),
+        (
+            "README.md",
+            "# VPC\n\nA VPC.\n\n<script>alert(1)</script>\n",
+        ),
+    ]);
+    let reply = registry
+        .upload("acme/vpc/aws", "1.0.0", archive, &registry.master_token)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.json()["docs_available"], true);
+    assert!(
+        object_exists(&s3, &target.bucket, "archives/acme/vpc/aws/1.0.0/docs.json").await,
+        "the docs are an object beside the archive"
+    );
+
+    let reader = registry.create_token("docs-read", "downloader").await;
+    let details = registry
+        .get("/v1/modules/acme/vpc/aws", Some(&reader))
+        .await;
+    assert_eq!(details.status, 200, "{}", details.text());
+    let details = details.json();
+    assert_eq!(details["id"], "acme/vpc/aws/1.0.0");
+    assert_eq!(details["versions"], serde_json::json!(["1.0.0"]));
+    assert_eq!(details["description"], "A VPC.");
+    assert_eq!(details["root"]["inputs"][0]["name"], "cidr");
+    assert_eq!(details["root"]["inputs"][0]["required"], true);
+    let html = details["root"]["readme_html"].as_str().unwrap();
+    assert!(!html.contains("<script"), "{html}");
+}

@@ -193,6 +193,100 @@ async fn upload_answers_201_with_what_was_stored() {
 }
 
 #[tokio::test]
+async fn module_details_carry_the_docs_extracted_at_publish() {
+    let (registry, tokens) = registry_with_tokens().await;
+    let variables = "variable \"cidr\" {\n  type        = string\n  description = \"The CIDR block.\"\n}\n\nvariable \"tags\" {\n  type    = map(string)\n  default = {}\n}\n";
+    let outputs =
+        "output \"vpc_id\" {\n  description = \"The VPC id.\"\n  value       = \"x\"\n}\n";
+    let readme = "# VPC\n\nA *small* VPC.\n\n<script>alert(1)</script>\n";
+    for version in ["1.0.0", "1.1.0"] {
+        let archive = module_archive(&[
+            ("variables.tf", variables),
+            ("outputs.tf", outputs),
+            ("README.md", readme),
+            ("modules/subnets/main.tf", "variable \"count_of\" {}\n"),
+        ]);
+        let reply = registry
+            .upload(MODULE, version, archive, &tokens.uploader)
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        assert_eq!(reply.json()["docs_available"], true);
+        assert_eq!(reply.json()["parse_errors"], serde_json::json!([]));
+    }
+    let broken = module_archive(&[("main.tf", "variable {\n")]);
+    let reply = registry
+        .upload(MODULE, "0.9.0", broken, &tokens.uploader)
+        .await;
+    assert_eq!(
+        reply.status,
+        201,
+        "published all the same: {}",
+        reply.text()
+    );
+    assert_eq!(reply.json()["docs_available"], false);
+    assert!(reply.json()["parse_errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("main.tf"));
+
+    let latest = registry
+        .get(&format!("/v1/modules/{MODULE}"), Some(&tokens.downloader))
+        .await;
+    assert_eq!(latest.status, 200, "{}", latest.text());
+    let latest = latest.json();
+    let details = registry
+        .get(
+            &format!("/v1/modules/{MODULE}/1.1.0"),
+            Some(&tokens.downloader),
+        )
+        .await;
+    assert_eq!(details.status, 200);
+    assert_eq!(
+        details.json(),
+        latest,
+        "the module's route answers its latest version"
+    );
+    assert_eq!(latest["id"], "acme/vpc/aws/1.1.0");
+    assert_eq!(latest["uploader"], "up");
+    assert_eq!(latest["description"], "A small VPC.");
+    assert_eq!(
+        latest["versions"],
+        serde_json::json!(["0.9.0", "1.0.0", "1.1.0"])
+    );
+    let root = &latest["root"];
+    assert_eq!(root["name"], "vpc");
+    let inputs: Vec<_> = root["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap(),
+                i["required"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(inputs, [("cidr", true), ("tags", false)]);
+    assert_eq!(root["outputs"][0]["name"], "vpc_id");
+    let html = root["readme_html"].as_str().unwrap();
+    assert!(html.contains("<em>small</em>"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert_eq!(latest["submodules"][0]["path"], "modules/subnets");
+    assert_eq!(latest["submodules"][0]["inputs"][0]["name"], "count_of");
+
+    let old = registry
+        .get(
+            &format!("/v1/modules/{MODULE}/0.9.0"),
+            Some(&tokens.downloader),
+        )
+        .await
+        .json();
+    assert_eq!(old["docs_available"], false);
+    let none = registry.get(&format!("/v1/modules/{MODULE}"), None).await;
+    assert_eq!(none.status, 401);
+}
+
+#[tokio::test]
 async fn upload_of_existing_version_is_409() {
     let (registry, tokens) = registry_with_tokens().await;
     let first = registry

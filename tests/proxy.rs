@@ -169,6 +169,17 @@ async fn terraform_installs_upstream_modules_in_every_form_through_the_proxy() {
             && location.contains("&checksum=sha256:"),
         "{location}"
     );
+    // Now in the proxy cache: its details come from there, with their provenance.
+    let reply = registry
+        .get("/v1/modules/acme-oss/vpc/aws/1.2.0", Some(&reader))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let details = reply.json();
+    assert_eq!(details["origin"], "proxy");
+    assert!(details["origin_url"].is_string(), "{details}");
+    assert_eq!(details["id"], "acme-oss/vpc/aws/1.2.0");
+    assert_eq!(details["root"]["name"], "vpc");
+    assert!(details["docs_unavailable_reason"].is_null(), "{details}");
 
     let main_tf = [
         module_block(&registry, "consul", "hashicorp/consul/aws", "~> 0.2"),
@@ -620,6 +631,18 @@ async fn a_pinned_version_installs_after_the_upstream_is_gone() {
         )
     );
     assert_eq!(pin["sha256"].as_str().unwrap().len(), 64);
+    assert!(pin["docs_available"].is_boolean(), "{pin}");
+    assert!(pin["parse_errors"].is_array(), "{pin}");
+    // The pinned archive's docs, with its provenance.
+    let details = registry
+        .get("/v1/modules/acme-oss/sub/aws/2.0.0", Some(&reader))
+        .await;
+    assert_eq!(details.status, 200, "{}", details.text());
+    let details = details.json();
+    assert_eq!(details["origin"], "pin");
+    assert_eq!(details["origin_url"], pin["source_url"]);
+    assert_eq!(details["root"]["name"], "sub");
+    assert_eq!(details["docs_available"], pin["docs_available"]);
 
     // A second pin of the same version, and a pin of a version the upstream lacks.
     let reply = registry

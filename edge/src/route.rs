@@ -55,6 +55,8 @@ pub enum Route<'a> {
     Download(VersionPath<'a>),
     /// `GET /v1/modules/{ns}/{name}/{system}/{version}`: the stored version's details.
     VersionInfo(VersionPath<'a>),
+    /// `GET /v1/modules/{ns}/{name}/{system}`: the latest version's details.
+    LatestVersionInfo(ModulePath<'a>),
     /// `PUT /v1/modules/{ns}/{name}/{system}/{version}` with the archive as the body.
     Upload(VersionPath<'a>),
     /// `POST …/{version}/uploads`: a presigned URL for a large upload.
@@ -143,6 +145,11 @@ pub const ROUTES: &[RouteSpec] = &[
         methods: READ,
         pattern: "/v1/modules/{namespace}/{name}/{system}/{version}",
         build: |c| Route::VersionInfo(version(c)),
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/modules/{namespace}/{name}/{system}",
+        build: |c| Route::LatestVersionInfo(module(c)),
     },
     RouteSpec {
         methods: &["PUT"],
@@ -256,9 +263,10 @@ impl<'a> Route<'a> {
         match self {
             Route::Discovery | Route::OpenApi => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
-            Route::Versions(_) | Route::Download(_) | Route::VersionInfo(_) => {
-                Access::Token(Tier::Downloader)
-            }
+            Route::Versions(_)
+            | Route::Download(_)
+            | Route::VersionInfo(_)
+            | Route::LatestVersionInfo(_) => Access::Token(Tier::Downloader),
             Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
                 Access::Token(Tier::Uploader)
             }
@@ -335,9 +343,10 @@ mod tests {
         let expected = |route: &Route| match route {
             Route::Discovery | Route::OpenApi => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
-            Route::Versions(_) | Route::Download(_) | Route::VersionInfo(_) => {
-                Access::Token(Tier::Downloader)
-            }
+            Route::Versions(_)
+            | Route::Download(_)
+            | Route::VersionInfo(_)
+            | Route::LatestVersionInfo(_) => Access::Token(Tier::Downloader),
             Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
                 Access::Token(Tier::Uploader)
             }
@@ -371,8 +380,8 @@ mod tests {
                 }
             }
         }
-        // 15 routes; the six reads take GET and HEAD.
-        assert_eq!(walked, 21 * TIERS.len());
+        // 16 routes; the seven reads take GET and HEAD.
+        assert_eq!(walked, 23 * TIERS.len());
     }
 
     #[test]
@@ -466,6 +475,11 @@ mod tests {
                 "GET",
                 "/v1/modules/acme/vpc/aws/1.2.0",
                 Route::VersionInfo(v),
+            ),
+            (
+                "GET",
+                "/v1/modules/acme/vpc/aws",
+                Route::LatestVersionInfo(acme),
             ),
             ("PUT", "/v1/modules/acme/vpc/aws/1.2.0", Route::Upload(v)),
             (

@@ -444,6 +444,79 @@ pub async fn archive_store_namespace_marks(store: Arc<dyn ArchiveStore>, scratch
     publisher.await.unwrap();
 }
 
+/// Docs: one object per version, stored after the version is published, replaced by a later
+/// write, read back as written, and gone with the version.
+pub async fn archive_store_docs(store: Arc<dyn ArchiveStore>, scratch: &Path) {
+    let first = key("suite/docs/aws", "1.0.0");
+    let second = key("suite/docs/aws", "1.1.0");
+    assert_eq!(
+        store.docs(&first).await.unwrap(),
+        None,
+        "an unknown version has no docs"
+    );
+    for version in [&first, &second] {
+        store
+            .publish(version, stage(scratch, b"x"), &meta("dd", 1))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.docs(&first).await.unwrap(),
+        None,
+        "a version published without docs (before docs existed) has none"
+    );
+    store.put_docs(&first, br#"{"v":1}"#).await.unwrap();
+    assert_eq!(
+        store.docs(&first).await.unwrap().as_deref(),
+        Some(&br#"{"v":1}"#[..])
+    );
+    assert_eq!(
+        store.docs(&second).await.unwrap(),
+        None,
+        "docs belong to one version"
+    );
+    store.put_docs(&first, br#"{"v":2}"#).await.unwrap();
+    assert_eq!(
+        store.docs(&first).await.unwrap().as_deref(),
+        Some(&br#"{"v":2}"#[..]),
+        "a later write replaces the docs"
+    );
+    assert_eq!(
+        listed(store.list_versions(&first.module).await.unwrap()),
+        ["1.0.0", "1.1.0"],
+        "docs add no version"
+    );
+    assert!(
+        read_archive(store.as_ref(), &first).await.unwrap() == b"x",
+        "the archive is untouched"
+    );
+
+    // A pin, removed and pinned again: the docs go with the version.
+    let pinned = key("suite/docs/aws", "2.0.0");
+    let mut pin_meta = meta("ee", 1);
+    pin_meta.source = "pin".into();
+    store
+        .publish(&pinned, stage(scratch, b"p"), &pin_meta)
+        .await
+        .unwrap();
+    store.put_docs(&pinned, b"{}").await.unwrap();
+    assert!(store.unpublish(&pinned).await.unwrap());
+    assert_eq!(
+        store.docs(&pinned).await.unwrap(),
+        None,
+        "unpublishing removes the docs"
+    );
+    store
+        .publish(&pinned, stage(scratch, b"p"), &pin_meta)
+        .await
+        .unwrap();
+    assert_eq!(store.docs(&pinned).await.unwrap(), None);
+    assert_eq!(
+        listed(store.list_versions(&first.module).await.unwrap()),
+        ["1.0.0", "1.1.0", "2.0.0"]
+    );
+}
+
 fn record(name: &str, value: &str, tier: Tier) -> TokenRecord {
     TokenRecord {
         token_hash: hash_token(value).as_hex().to_owned(),

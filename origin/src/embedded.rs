@@ -10,6 +10,7 @@
 //! ```text
 //! modules/{namespace}/{name}/{system}/{version}/module.tar.gz   the normalised archive
 //! modules/{namespace}/{name}/{system}/{version}/meta.json       VersionMeta
+//! modules/{namespace}/{name}/{system}/{version}/docs.json       the version's docs
 //! modules/{namespace}/.uploads                                  the namespace holds an uploaded module
 //! staging/                                                      uploads being processed
 //! tokens.redb                                                   token records by hash, and pins
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use tfreg_edge::TokenHash;
 
 const META_FILE_NAME: &str = "meta.json";
+const DOCS_FILE_NAME: &str = "docs.json";
 
 /// The mark of a namespace that holds an uploaded module, beside its module directories (a
 /// module name never starts with a dot, so it cannot be one).
@@ -196,6 +198,32 @@ impl ArchiveStore for FileArchiveStore {
             len,
             reader: Box::pin(file),
         }))
+    }
+
+    async fn put_docs(&self, key: &ArchiveKey, docs: &[u8]) -> Result<(), StorageError> {
+        let dir = self.version_dir(key);
+        let docs = docs.to_vec();
+        blocking("docs", move || {
+            if !dir.join(META_FILE_NAME).exists() {
+                return Err(StorageError::Backend(format!(
+                    "no published version in {}",
+                    dir.display()
+                )));
+            }
+            // Written whole under another name, then renamed: readers see old or new docs.
+            let mut file = tempfile::NamedTempFile::new_in(&dir)?;
+            file.write_all(&docs)?;
+            file.as_file().sync_all()?;
+            file.persist(dir.join(DOCS_FILE_NAME))
+                .map_err(|e| e.error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn docs(&self, key: &ArchiveKey) -> Result<Option<Vec<u8>>, StorageError> {
+        let path = self.version_dir(key).join(DOCS_FILE_NAME);
+        Ok(not_found_is_none(tokio::fs::read(&path).await)?)
     }
 }
 

@@ -93,6 +93,19 @@ pub trait ArchiveStore: Send + Sync {
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError>;
 
+    /// Stores the docs of a published version (the JSON of [`crate::docs::StoredDocs`]) beside
+    /// its archive, replacing any. Called once the version is published (so a version that
+    /// lost a publish race never overwrites the winner's docs, and no docs exist for a
+    /// version that is not); until then the version answers without docs. [`unpublish`]
+    /// removes them with the version.
+    ///
+    /// [`unpublish`]: ArchiveStore::unpublish
+    async fn put_docs(&self, key: &ArchiveKey, docs: &[u8]) -> Result<(), StorageError>;
+
+    /// The docs stored for a version; `None` for a version published before docs were
+    /// extracted (or not published).
+    async fn docs(&self, key: &ArchiveKey) -> Result<Option<Vec<u8>>, StorageError>;
+
     /// Removes a version (archive, metadata, and its entry in any index) so that it is no
     /// longer listed or served. Only pins are ever removed (`DELETE /v1/pins/...`); uploaded
     /// versions stay immutable, which the registry checks before it calls this. Returns

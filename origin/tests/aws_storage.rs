@@ -192,6 +192,14 @@ impl ArchiveStore for IndexDroppingStore {
         self.0.store.open_archive(key).await
     }
 
+    async fn put_docs(&self, key: &ArchiveKey, docs: &[u8]) -> Result<(), StorageError> {
+        self.0.store.put_docs(key, docs).await
+    }
+
+    async fn docs(&self, key: &ArchiveKey) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.store.docs(key).await
+    }
+
     async fn unpublish(&self, key: &ArchiveKey) -> Result<bool, StorageError> {
         self.0.store.unpublish(key).await
     }
@@ -294,6 +302,24 @@ async fn reindex_marks_the_namespace_of_versions_uploaded_by_hand() {
         .namespace_has_uploads("pinned-only")
         .await
         .unwrap());
+}
+
+#[tokio::test]
+async fn s3_archive_store_docs() {
+    let fixture = s3_store().await;
+    conformance::archive_store_docs(fixture.store.clone(), fixture.scratch.path()).await;
+    let version = ArchiveKey::new(
+        module("suite/docs/aws"),
+        ModuleVersion::parse("1.0.0").unwrap(),
+    );
+    assert_eq!(
+        fixture.store.docs_key(&version),
+        fixture
+            .store
+            .object_key(&version)
+            .replace("module.tar.gz", "docs.json"),
+        "docs are an object beside the archive"
+    );
 }
 
 #[tokio::test]

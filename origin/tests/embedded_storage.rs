@@ -47,6 +47,19 @@ async fn file_archive_store_namespace_marks() {
 }
 
 #[tokio::test]
+async fn file_archive_store_docs() {
+    let (dir, store) = archive_store();
+    let scratch = store.staging_dir().to_path_buf();
+    conformance::archive_store_docs(store, &scratch).await;
+    assert!(
+        dir.path()
+            .join("modules/suite/docs/aws/1.0.0/docs.json")
+            .is_file(),
+        "docs are a file beside the archive"
+    );
+}
+
+#[tokio::test]
 async fn file_archive_store_unpublish() {
     let (dir, store) = archive_store();
     let scratch = store.staging_dir().to_path_buf();

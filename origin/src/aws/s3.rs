@@ -253,6 +253,11 @@ impl S3ArchiveStore {
         format!("{}{}", self.prefix, key.as_path())
     }
 
+    /// `{prefix}{ns}/{name}/{system}/{version}/docs.json`
+    pub fn docs_key(&self, key: &ArchiveKey) -> String {
+        format!("{}{}/{}/docs.json", self.prefix, key.module, key.version)
+    }
+
     /// `{prefix}{ns}/{name}/{system}/versions.json`
     pub fn index_key(&self, module: &ModuleAddress) -> String {
         format!("{}{module}/{INDEX_FILE_NAME}", self.prefix)
@@ -759,6 +764,24 @@ impl ArchiveStore for S3ArchiveStore {
             Some(etag) => self.delete_version_object(&object_key, &etag).await?,
             None => false,
         };
+        // After the archive, and only by the unpublisher that deleted it (not a stale call
+        // meeting a version published again). Best effort: a leftover is replaced by the next
+        // publish of this version, and docs are shown only beside the archive they came from.
+        if existed {
+            let docs_key = self.docs_key(key);
+            let deleted = self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&docs_key)
+                .send()
+                .await;
+            if let Err(error) =
+                deleted.map_err(|e| backend_error(&format!("deleting {docs_key}"), e))
+            {
+                tracing::warn!(module = %key.module, version = %key.version, %error, "could not delete the version's docs");
+            }
+        }
         if let Err(error) = self.settle_index_entry(key).await {
             tracing::error!(module = %key.module, version = %key.version, %error, "could not settle the version index after an unpublish; dropping the index so the next listing rebuilds it");
             self.drop_index(&key.module).await;
@@ -768,6 +791,33 @@ impl ArchiveStore for S3ArchiveStore {
 
     async fn open_archive(&self, key: &ArchiveKey) -> Result<Option<ArchiveBody>, StorageError> {
         Ok(self.get(&self.object_key(key)).await?.map(archive_body))
+    }
+
+    async fn put_docs(&self, key: &ArchiveKey, docs: &[u8]) -> Result<(), StorageError> {
+        let docs_key = self.docs_key(key);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&docs_key)
+            .content_type("application/json")
+            .body(ByteStream::from(docs.to_vec()))
+            .send()
+            .await
+            .map_err(|e| backend_error(&format!("writing {docs_key}"), e))?;
+        Ok(())
+    }
+
+    async fn docs(&self, key: &ArchiveKey) -> Result<Option<Vec<u8>>, StorageError> {
+        let docs_key = self.docs_key(key);
+        let Some(object) = self.get(&docs_key).await? else {
+            return Ok(None);
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| backend_error(&format!("reading {docs_key}"), e))?;
+        Ok(Some(bytes.into_bytes().to_vec()))
     }
 
     async fn namespace_has_uploads(&self, namespace: &str) -> Result<bool, StorageError> {

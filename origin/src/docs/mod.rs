@@ -23,15 +23,17 @@
 //!   are not read and are reported.
 //! - **Stable output**: every list is sorted, so the same archive gives the same JSON.
 //!
-//! Not wired yet: a later change calls this on publish (upload, pin, migration), stores the
-//! JSON beside the archive (one object per version), returns `parse_errors` in the upload
-//! answer, and serves it from the module details API and the web page; requests never
-//! re-parse archives.
+//! Wired in by [`stored`]: upload, pin, proxy-cache fill and migration extract the docs from
+//! the normalised archive before publishing it and store them beside it once published (one
+//! JSON object per version, [`stored::StoredDocs`]); the upload answer carries
+//! `parse_errors`, and the module details API serves the stored docs. Requests never re-parse
+//! archives.
 
 mod archive_walk;
 mod model;
 mod problem;
 mod readme;
+pub mod stored;
 mod terraform_config;
 
 #[cfg(test)]

@@ -343,6 +343,7 @@ async fn copy_archive(
         source: archive.kind.source().to_owned(),
         origin_url: Some(origin_url),
     };
+    let docs = crate::docs::stored::extract_docs_from_file(staged.to_path_buf()).await;
     let outcome = target
         .archives
         .publish(key, staged.to_path_buf(), &meta)
@@ -354,6 +355,7 @@ async fn copy_archive(
             "published here by someone else meanwhile".to_owned(),
         ));
     }
+    crate::docs::stored::store_docs(target.archives.as_ref(), key, &meta.sha256, &docs).await;
     if archive.kind == ArchiveKind::Pin {
         target.pins.put_pin(&pin_record(key, &meta)).await?;
     }

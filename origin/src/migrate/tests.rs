@@ -210,6 +210,15 @@ async fn the_seed_is_copied_once_and_a_rerun_skips_it_all() {
         upload.origin_url.as_deref(),
         Some("s3://seed/acme/vpc/aws/1.0.0/vpc-aws-1.0.0.zip")
     );
+    // Its docs were extracted once, on the way in, for the archive stored.
+    let docs = crate::docs::stored::load_docs(
+        target.archives.as_ref(),
+        &key("acme/vpc/aws", "1.0.0"),
+        &upload.sha256,
+    )
+    .await
+    .expect("docs stored at migration");
+    assert!(docs.parse_errors.is_empty(), "{:?}", docs.parse_errors);
     let pin_key = key("hashicorp/consul/aws", "0.1.0");
     assert_eq!(
         target

@@ -13,6 +13,8 @@
 //! - `tokens`: the master token, token creation, listing and revocation.
 
 mod clock;
+#[cfg(test)]
+mod docs_tests;
 pub mod http;
 mod modules;
 mod pins;
@@ -212,6 +214,9 @@ impl Registry {
             Route::Versions(module) => self.versions(&module_address(module)?).await,
             Route::Download(version) => self.download(archive_key(version)?).await,
             Route::VersionInfo(version) => self.version_info(archive_key(version)?).await,
+            Route::LatestVersionInfo(module) => {
+                self.latest_version_info(module_address(module)?).await
+            }
             Route::Upload(version) => {
                 let limit = self.config.max_upload_bytes;
                 self.upload(archive_key(version)?, body, caller, limit)

@@ -3,6 +3,8 @@
 
 use super::clock::{now_rfc3339, now_unix};
 use super::{OriginResponse, Registry, PROXY_CACHE_PATH};
+use crate::docs::stored::{extract_docs_from_file, load_docs, store_docs};
+use crate::docs::ModuleDocs;
 use crate::error::ApiError;
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::proxy::policy::PolicyVerdict;
@@ -159,16 +161,46 @@ impl Registry {
         }
     }
 
+    /// A version's details: what is stored about it ([`describe_version`]) and, in the shape
+    /// of the Registry API's module details, its docs as stored at publish. Local versions
+    /// (uploads and pins) first; in proxy mode, a proxied version already in the proxy cache.
     pub(super) async fn version_info(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
-        let meta = self.find_version(&key).await?;
-        Ok(OriginResponse::json(200, describe_version(&key, &meta)))
+        let (store, meta) = match self.archives.version_meta(&key).await? {
+            Some(meta) => (self.archives.clone(), meta),
+            None => match self.upstream_for(&key.module, None).await? {
+                Ok(proxy) => match proxy.cache().version_meta(&key).await? {
+                    Some(meta) => (proxy.cache().clone(), meta),
+                    None => return Err(version_not_found(&key)),
+                },
+                Err(_) => return Err(version_not_found(&key)),
+            },
+        };
+        let mut versions = store.list_versions(&key.module).await?;
+        versions.sort();
+        let docs = load_docs(store.as_ref(), &key, &meta.sha256).await;
+        Ok(OriginResponse::json(
+            200,
+            describe_details(&key, &meta, docs, &versions),
+        ))
     }
 
-    pub(super) async fn find_version(&self, key: &ArchiveKey) -> Result<VersionMeta, ApiError> {
-        self.archives
-            .version_meta(key)
+    /// The details of the module's latest local version.
+    pub(super) async fn latest_version_info(
+        &self,
+        module: ModuleAddress,
+    ) -> Result<OriginResponse, ApiError> {
+        let latest = self
+            .archives
+            .list_versions(&module)
             .await?
-            .ok_or_else(|| version_not_found(key))
+            .into_iter()
+            .max();
+        match latest {
+            Some(version) => self.version_info(ArchiveKey::new(module, version)).await,
+            None => Err(ApiError::not_found(format!(
+                "module {module} has no versions in this registry"
+            ))),
+        }
     }
 
     /// `204` with `X-Terraform-Get`: a root-relative, signed, short-lived archive URL that
@@ -215,6 +247,7 @@ impl Registry {
             source: "proxy".into(),
             origin_url: Some(fetched.source.describe()),
         };
+        let docs = extract_docs_from_file(fetched.staged.to_path_buf()).await;
         let outcome = proxy
             .cache()
             .publish(key, fetched.staged.to_path_buf(), &meta)
@@ -222,6 +255,7 @@ impl Registry {
         drop(fetched.staged);
         match outcome {
             PublishOutcome::Created => {
+                store_docs(proxy.cache().as_ref(), key, &meta.sha256, &docs).await;
                 tracing::info!(module = %key.module, version = %key.version, source = %fetched.source.describe(), size = meta.size, "proxied version cached");
                 Ok(meta)
             }
@@ -268,6 +302,47 @@ pub(super) fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_js
         "origin": meta.source,
         "origin_url": meta.origin_url,
     })
+}
+
+/// [`describe_version`] plus the Registry API's module details fields, from the stored docs
+/// (or, when there are none, empty parts and the reason).
+fn describe_details(
+    key: &ArchiveKey,
+    meta: &VersionMeta,
+    docs: Result<ModuleDocs, String>,
+    versions: &[ModuleVersion],
+) -> serde_json::Value {
+    let (docs, unavailable_reason) = match docs {
+        Ok(docs) => (docs, None),
+        Err(reason) => (
+            crate::docs::stored::unavailable(reason.clone()),
+            Some(reason),
+        ),
+    };
+    let mut root = json!(docs.root);
+    root["name"] = json!(key.module.name);
+    let mut body = describe_version(key, meta);
+    let details = json!({
+        "id": format!("{}/{}", key.module, key.version),
+        "owner": meta.uploader,
+        "provider": key.module.system,
+        "description": crate::docs::stored::description(&docs.root.readme),
+        "published_at": meta.uploaded_at,
+        "downloads": 0,
+        "verified": false,
+        "root": root,
+        "submodules": docs.submodules,
+        "examples": docs.examples,
+        "providers": [key.module.system],
+        "versions": versions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "docs_available": docs.docs_available && unavailable_reason.is_none(),
+        "docs_unavailable_reason": unavailable_reason,
+        "parse_errors": if unavailable_reason.is_none() { docs.parse_errors } else { Vec::new() },
+    });
+    if let (Some(body), serde_json::Value::Object(details)) = (body.as_object_mut(), details) {
+        body.extend(details);
+    }
+    body
 }
 
 pub(super) fn version_not_found(key: &ArchiveKey) -> ApiError {

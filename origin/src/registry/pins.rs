@@ -4,6 +4,7 @@
 use super::clock::now_rfc3339;
 use super::modules::version_exists;
 use super::{OriginResponse, Registry, RequestBody};
+use crate::docs::stored::{extract_docs_from_file, store_docs};
 use crate::error::ApiError;
 use crate::names::ArchiveKey;
 use crate::proxy::policy::PolicyVerdict;
@@ -93,6 +94,7 @@ impl Registry {
             source: "pin".into(),
             origin_url: Some(fetched.source.describe()),
         };
+        let docs = extract_docs_from_file(fetched.staged.to_path_buf()).await;
         let outcome = self
             .archives
             .publish(&key, fetched.staged.to_path_buf(), &meta)
@@ -101,6 +103,7 @@ impl Registry {
         if outcome == PublishOutcome::AlreadyExists {
             return Err(version_exists(&key));
         }
+        store_docs(self.archives.as_ref(), &key, &meta.sha256, &docs).await;
         let mut record = pin_record(
             &key,
             &meta,
@@ -111,7 +114,10 @@ impl Registry {
         record.upstream_location = crate::proxy::source::shown_location(&fetched.location);
         pins.put_pin(&record).await?;
         tracing::info!(module = %key.module, version = %key.version, source = %record.source_url, pinned_by = %record.pinned_by, "version pinned");
-        let mut response = OriginResponse::json(201, describe_pin(&record));
+        let mut body = describe_pin(&record);
+        body["docs_available"] = json!(docs.docs_available);
+        body["parse_errors"] = json!(docs.parse_errors);
+        let mut response = OriginResponse::json(201, body);
         response.headers.push((
             "location".into(),
             format!("/v1/modules/{}/{}", key.module, key.version),

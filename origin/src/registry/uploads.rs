@@ -5,6 +5,7 @@ use super::clock::{now_rfc3339, now_unix, unix_to_rfc3339};
 use super::modules::{describe_version, version_exists};
 use super::{OriginResponse, Registry, RequestBody};
 use crate::archive::normalize_archive;
+use crate::docs::stored::{extract_docs_from_file, store_docs};
 use crate::error::ApiError;
 use crate::names::ArchiveKey;
 use crate::storage::{ArchiveBody, PublishOutcome, StorageError, UploadStaging, VersionMeta};
@@ -66,6 +67,7 @@ impl Registry {
             source: "upload".into(),
             origin_url: None,
         };
+        let docs = extract_docs_from_file(staged.to_path_buf()).await;
         let outcome = self
             .archives
             .publish(&key, staged.to_path_buf(), &meta)
@@ -74,8 +76,11 @@ impl Registry {
         match outcome {
             PublishOutcome::Created => {
                 tracing::info!(module = %key.module, version = %key.version, size = meta.size, uploader = %meta.uploader, "version published");
+                store_docs(self.archives.as_ref(), &key, &meta.sha256, &docs).await;
                 let mut body = describe_version(&key, &meta);
                 body["files"] = json!(normalized.files);
+                body["docs_available"] = json!(docs.docs_available);
+                body["parse_errors"] = json!(docs.parse_errors);
                 let mut response = OriginResponse::json(201, body);
                 response.headers.push((
                     "location".into(),
