@@ -47,6 +47,19 @@ pub enum Route<'a> {
     Discovery,
     /// `GET /openapi.json`: the OpenAPI document of this API.
     OpenApi,
+    /// `GET /`: a redirect to the registry's web page.
+    Home,
+    /// `GET /ui/{file}`: the registry's web page, static files (`""` is the page itself). The
+    /// page holds no data: everything it shows comes from the API, with the reader's token.
+    Page { file: &'a str },
+    /// `GET /v1/modules`: every module, its latest version, paginated.
+    ListModules,
+    /// `GET /v1/modules/search?q=…`: modules matching words, ranked, paginated.
+    SearchModules,
+    /// `GET /v1/modules/{namespace}`: the modules of a namespace, paginated.
+    NamespaceModules { namespace: &'a str },
+    /// `GET /v1/modules/{namespace}/{name}`: the module's latest version for each system.
+    ModuleSystems { namespace: &'a str, name: &'a str },
     /// `GET /archives/{key_path}`: an archive, through a signed URL.
     Archive { key_path: &'a str },
     /// `GET /v1/modules/{ns}/{name}/{system}/versions`.
@@ -128,8 +141,42 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         methods: READ,
+        pattern: "/",
+        build: |_| Route::Home,
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/ui/{file*}",
+        build: |c| Route::Page { file: c[0] },
+    },
+    RouteSpec {
+        methods: READ,
         pattern: "/archives/{key_path*}",
         build: |c| Route::Archive { key_path: c[0] },
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/modules",
+        build: |_| Route::ListModules,
+    },
+    // Before `{namespace}`: as on the public registry, `search` is not a namespace here.
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/modules/search",
+        build: |_| Route::SearchModules,
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/modules/{namespace}",
+        build: |c| Route::NamespaceModules { namespace: c[0] },
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/modules/{namespace}/{name}",
+        build: |c| Route::ModuleSystems {
+            namespace: c[0],
+            name: c[1],
+        },
     },
     RouteSpec {
         methods: READ,
@@ -261,12 +308,16 @@ impl<'a> Route<'a> {
     /// What a caller needs for this route.
     pub fn required_access(&self) -> Access {
         match self {
-            Route::Discovery | Route::OpenApi => Access::Public,
+            Route::Discovery | Route::OpenApi | Route::Home | Route::Page { .. } => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
             Route::Versions(_)
             | Route::Download(_)
             | Route::VersionInfo(_)
-            | Route::LatestVersionInfo(_) => Access::Token(Tier::Downloader),
+            | Route::LatestVersionInfo(_)
+            | Route::ListModules
+            | Route::SearchModules
+            | Route::NamespaceModules { .. }
+            | Route::ModuleSystems { .. } => Access::Token(Tier::Downloader),
             Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
                 Access::Token(Tier::Uploader)
             }
@@ -330,6 +381,7 @@ mod tests {
                 "{version}" => "1.2.0",
                 "{upload_id}" => "0123456789abcdef0123456789abcdef",
                 "{key_path*}" => "acme/vpc/aws/1.2.0/module.tar.gz",
+                "{file*}" => "app.js",
                 literal => literal,
             })
             .collect::<Vec<_>>()
@@ -341,12 +393,16 @@ mod tests {
     #[test]
     fn every_route_times_every_tier() {
         let expected = |route: &Route| match route {
-            Route::Discovery | Route::OpenApi => Access::Public,
+            Route::Discovery | Route::OpenApi | Route::Home | Route::Page { .. } => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
             Route::Versions(_)
             | Route::Download(_)
             | Route::VersionInfo(_)
-            | Route::LatestVersionInfo(_) => Access::Token(Tier::Downloader),
+            | Route::LatestVersionInfo(_)
+            | Route::ListModules
+            | Route::SearchModules
+            | Route::NamespaceModules { .. }
+            | Route::ModuleSystems { .. } => Access::Token(Tier::Downloader),
             Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
                 Access::Token(Tier::Uploader)
             }
@@ -380,8 +436,8 @@ mod tests {
                 }
             }
         }
-        // 16 routes; the seven reads take GET and HEAD.
-        assert_eq!(walked, 23 * TIERS.len());
+        // 22 routes; the thirteen reads take GET and HEAD.
+        assert_eq!(walked, 35 * TIERS.len());
     }
 
     #[test]
@@ -573,7 +629,11 @@ mod tests {
             ("GET", "/v1/tokensmith", Tier::Downloader),
             ("GET", "/v1/tokens/a/b", Tier::Master),
             ("GET", "/v1/pins/acme", Tier::Master),
-            ("POST", "/v1/modules/acme", Tier::Uploader),
+            (
+                "POST",
+                "/v1/modules/acme/vpc/aws/1.0.0/nothing",
+                Tier::Uploader,
+            ),
             (
                 "GET",
                 "/v1/modules/acme/vpc/aws/versions/",

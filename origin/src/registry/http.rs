@@ -127,6 +127,18 @@ impl OriginResponse {
         }
     }
 
+    /// `302` to `location` (a path on this host).
+    pub(super) fn redirect(location: &str) -> Self {
+        OriginResponse {
+            status: 302,
+            headers: vec![
+                ("location".into(), location.into()),
+                ("cache-control".into(), NOT_CACHEABLE.into()),
+            ],
+            body: Vec::new(),
+        }
+    }
+
     /// Marks a read that a shared cache may keep for a short while.
     pub(super) fn cacheable(mut self) -> Self {
         for (name, value) in &mut self.headers {

@@ -65,6 +65,9 @@ pub const NOT_CACHEABLE: &str = "no-store";
 /// start with a letter or digit, so no module's archives can collide with it.
 pub const PROXY_CACHE_PATH: &str = "_proxy/";
 
+/// Where the registry's web page is: `GET /` redirects there.
+pub const PAGE_PATH: &str = "/ui/";
+
 /// How long the presigned URL of a large upload stays valid.
 pub const DEFAULT_STAGED_UPLOAD_URL_TTL_SECS: u64 = 900;
 
@@ -235,17 +238,26 @@ impl Registry {
             Route::ListTokens => self.list_tokens().await,
             Route::CreateToken => self.create_token(body).await,
             Route::RevokeToken { name } => self.revoke_token(name, &caller).await,
+            Route::Home => Ok(OriginResponse::redirect(PAGE_PATH)),
+            Route::ListModules
+            | Route::SearchModules
+            | Route::NamespaceModules { .. }
+            | Route::ModuleSystems { .. } => {
+                Err(ApiError::not_found("the module catalogue is being built"))
+            }
             Route::MethodNotAllowed { allowed, .. } => {
                 Err(ApiError::method_not_allowed(&request.method, &allowed))
             }
-            // Discovery, the OpenAPI document and archives are served before the origin (S3
-            // behind CloudFront).
-            Route::Discovery | Route::OpenApi | Route::Archive { .. } | Route::NotFound { .. } => {
-                Err(ApiError::not_found(format!(
-                    "no such endpoint: {} {}",
-                    request.method, request.path
-                )))
-            }
+            // Discovery, the OpenAPI document, the web page and archives are served before the
+            // origin (S3 behind CloudFront; `tfreg serve`'s distribution).
+            Route::Discovery
+            | Route::OpenApi
+            | Route::Page { .. }
+            | Route::Archive { .. }
+            | Route::NotFound { .. } => Err(ApiError::not_found(format!(
+                "no such endpoint: {} {}",
+                request.method, request.path
+            ))),
         }
     }
 
