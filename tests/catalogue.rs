@@ -224,3 +224,122 @@ async fn two_processes_over_one_bucket_share_the_catalogue_object() {
     }
     assert_found(&second, &reader).await;
 }
+
+/// Pins and proxied modules appear with their provenance; a proxied module the proxy would no
+/// longer serve (proxy mode off, or its namespace now private) never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pins_and_proxied_modules_appear_only_while_they_are_served() {
+    use tfreg_testkit::upstream::{sample_repo, Download, StandIns};
+    let upstream = StandIns::start().await;
+    upstream
+        .repo("acme-oss", "modules", "v2.0.0", sample_repo("mods"))
+        .repo(
+            "hashicorp",
+            "terraform-aws-consul",
+            "v0.2.0",
+            sample_repo("consul"),
+        )
+        .module(
+            "acme-oss/sub/aws",
+            [(
+                "2.0.0",
+                Download::github_archive("acme-oss", "modules", "v2.0.0", "modules/sub"),
+            )],
+        )
+        .module(
+            "hashicorp/consul/aws",
+            [(
+                "0.2.0",
+                Download::github_archive("hashicorp", "terraform-aws-consul", "v0.2.0", "*"),
+            )],
+        );
+    let proxy = [
+        "--proxy",
+        "--proxy-upstream",
+        upstream.registry_url(),
+        "--proxy-github-archive-url",
+        upstream.github_url(),
+    ];
+    let registry = TestRegistry::start_with(&proxy);
+    let master = registry.master_token.clone();
+    let origins = |body: serde_json::Value| -> Vec<(String, String)> {
+        body["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["id"].as_str().unwrap().to_owned(),
+                    m["origin"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+
+    let reply = registry
+        .post("/v1/pins/acme-oss/sub/aws/2.0.0", &master)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let reply = registry
+        .get(
+            "/v1/modules/hashicorp/consul/aws/0.2.0/download",
+            Some(&master),
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    let list = registry.get("/v1/modules", Some(&master)).await.json();
+    assert_eq!(
+        origins(list.clone()),
+        [
+            ("acme-oss/sub/aws/2.0.0".to_owned(), "pin".to_owned()),
+            ("hashicorp/consul/aws/0.2.0".to_owned(), "proxy".to_owned())
+        ]
+    );
+    assert!(list["modules"][0]["origin_url"]
+        .as_str()
+        .unwrap()
+        .contains("/acme-oss/modules/"));
+    let found = registry
+        .get("/v1/modules/search?q=consul", Some(&master))
+        .await
+        .json();
+    assert_eq!(ids(&found), ["hashicorp/consul/aws/0.2.0"]);
+
+    // An upload into `hashicorp` makes that namespace private: its proxied module is no
+    // longer served, so no longer listed.
+    publish(
+        &registry,
+        "hashicorp/internal/aws",
+        "1.0.0",
+        "# Internal\n",
+        "",
+    )
+    .await;
+    let list = registry.get("/v1/modules", Some(&master)).await.json();
+    assert_eq!(
+        ids(&list),
+        ["acme-oss/sub/aws/2.0.0", "hashicorp/internal/aws/1.0.0"]
+    );
+
+    // Proxy mode off: pins are still served and listed.
+    let data_dir = registry.stop();
+    let registry = TestRegistry::start_in(data_dir, &[]);
+    let list = registry.get("/v1/modules", Some(&master)).await.json();
+    assert_eq!(
+        ids(&list),
+        ["acme-oss/sub/aws/2.0.0", "hashicorp/internal/aws/1.0.0"]
+    );
+    let data_dir = registry.stop();
+    let registry = TestRegistry::start_in(data_dir, &proxy);
+    let reply = registry
+        .send(
+            "DELETE",
+            "/v1/pins/acme-oss/sub/aws/2.0.0",
+            Some(&master),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    let list = registry.get("/v1/modules", Some(&master)).await.json();
+    assert_eq!(ids(&list), ["hashicorp/internal/aws/1.0.0"]);
+}
