@@ -1,0 +1,1 @@
+// Placeholder: the registry web page replaces this file.
