@@ -23,9 +23,10 @@ locals {
     woff2 = "font/woff2"
   }
 
-  # The page's Content-Security-Policy, in one place: scripts, styles and API calls from this
-  # host only, no inline script or style, no framing, no forms posting elsewhere.
-  page_content_security_policy = "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+  # The page's Content-Security-Policy, in one place, the same as `tfreg serve` sends
+  # (cloudfront/src/page.rs): scripts, styles and API calls from this host only, no inline
+  # script or style, no plugins, no <base>, no framing, no form posts.
+  page_content_security_policy = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 }
 
 # One object per file, at ui/{file}. `no-cache`: browsers and CloudFront revalidate (ETag), so

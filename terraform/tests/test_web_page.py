@@ -142,6 +142,22 @@ def test_the_page_has_a_strict_content_security_policy(module, distribution):
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, csp
 
 
+def test_the_page_has_the_headers_tfreg_serve_sends():
+    # The page is served by tfreg serve too (cloudfront/src/page.rs); both send the same policy
+    # and the same content types.
+    served = REPO / "cloudfront" / "src" / "page.rs"
+    if not served.is_file():
+        pytest.skip("cloudfront/src/page.rs (tfreg serve's page) is not in this tree yet")
+    source = served.read_text()
+    constant = re.search(r'CONTENT_SECURITY_POLICY: &str =\s*"((?:[^"\\]|\\.)*)"', source, re.S)
+    assert constant, "CONTENT_SECURITY_POLICY in page.rs"
+    served_csp = re.sub(r"\\\n\s*", "", constant.group(1))
+    module = parse_dir(MODULE)
+    assert merged_locals(module)["page_content_security_policy"] == served_csp
+    for name, content_type in re.findall(r'name: "([^"]+)",\s*content_type: "([^"]+)"', source):
+        assert content_type_of(module, WEB / name) == content_type, name
+
+
 def test_the_page_has_the_security_headers_of_every_other_answer(module, distribution):
     page = page_headers(module, distribution)
     shared = one(blocks_of(module, "resource", "aws_cloudfront_response_headers_policy")["security"]["security_headers_config"])
