@@ -95,6 +95,7 @@ mod tests {
             uploader: "tests".into(),
             source: "upload".into(),
             origin_url: None,
+            repository_url: None,
         }
     }
 
