@@ -96,6 +96,37 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
         serde_json::from_str(versions["body"].as_str().unwrap()).unwrap();
     assert_eq!(listed["modules"][0]["versions"][0]["version"], "1.2.0");
 
+    // The module catalogue, kept in the bucket (`archives/_catalogue/modules.json`), and a
+    // search through the query string the Function URL passes on.
+    let list = respond(
+        api.invoke(event_for("GET", "/v1/modules", "downloader"))
+            .await,
+    );
+    assert_eq!(list["statusCode"], 200, "{list}");
+    let list: serde_json::Value = serde_json::from_str(list["body"].as_str().unwrap()).unwrap();
+    assert_eq!(list["modules"][0]["id"], "acme/vpc/aws/1.2.0", "{list}");
+    let mut search = event_for("GET", "/v1/modules/search", "downloader");
+    search["rawQueryString"] = "q=vpc&limit=5".into();
+    let search = respond(api.invoke(search).await);
+    assert_eq!(search["statusCode"], 200, "{search}");
+    let search: serde_json::Value = serde_json::from_str(search["body"].as_str().unwrap()).unwrap();
+    assert_eq!(search["meta"]["limit"], 5, "{search}");
+    assert_eq!(search["modules"][0]["id"], "acme/vpc/aws/1.2.0", "{search}");
+    let catalogue_object = tfreg_origin::aws::aws_sdk_s3::Client::from_conf(
+        tfreg_origin::aws::aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    )
+    .head_object()
+    .bucket(&bucket)
+    .key("archives/_catalogue/modules.json")
+    .send()
+    .await;
+    assert!(
+        catalogue_object.is_ok(),
+        "the catalogue object: {catalogue_object:?}"
+    );
+
     let download = respond(api.invoke(event("get-download.json", "")).await);
     assert_eq!(download["statusCode"], 204);
     let location = download["headers"]["x-terraform-get"].as_str().unwrap();

@@ -125,6 +125,11 @@ async fn measure(
     (latencies.len(), percentile(0.50), percentile(0.99))
 }
 
+/// How many `i` in `0..count` are `rest` modulo `modulus`: the modules of one team or topic.
+fn congruent(count: usize, rest: usize, modulus: usize) -> usize {
+    (count + modulus - 1 - rest) / modulus
+}
+
 fn micros(d: Duration) -> String {
     format!("{:.0}", d.as_secs_f64() * 1e6)
 }
@@ -187,13 +192,19 @@ fn main() {
                     format!("/v1/modules?limit={page}&offset={}", count - page),
                     page,
                 ),
-                (format!("/v1/modules/team07?limit={page}"), page.min(count / 50)),
+                (
+                    format!("/v1/modules/team07?limit={page}"),
+                    page.min(congruent(count, 7, 50)),
+                ),
                 (format!("/v1/modules/search?q={unique}"), 1),
                 (
                     format!("/v1/modules/search?q=storage+google&limit={page}"),
-                    page.min(count / 8),
+                    page.min(congruent(count, 1, 8)),
                 ),
-                (format!("/v1/modules/search?q=network&limit={page}"), page.min(count / 8)),
+                (
+                    format!("/v1/modules/search?q=network&limit={page}"),
+                    page.min(congruent(count, 0, 8)),
+                ),
             ];
             for (path, expect) in rows {
                 let (requests, p50, p99) = measure(
