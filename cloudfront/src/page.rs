@@ -1,4 +1,4 @@
-//! The registry's web page: three static files (`terraform/web/`), public at `/ui/`. The page
+//! The registry's web page: four static files (`terraform/web/`), public at `/ui/`. The page
 //! holds no data; it reads the API with the token its reader pastes in. The deployment module
 //! uploads the same files to S3 and answers them with a CloudFront response headers policy
 //! carrying the header values below, so both places send the same bytes and headers.
@@ -31,6 +31,13 @@ pub const FILES: &[PageFile] = &[
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_str!("../../terraform/web/app.css"),
+    },
+    // Without an icon of its own, the browser asks for /favicon.ico, which is no file of the
+    // page (a 401 in every reader's console).
+    PageFile {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_str!("../../terraform/web/favicon.svg"),
     },
 ];
 
@@ -118,6 +125,7 @@ mod tests {
         for (file, content_type) in [
             ("app.js", "text/javascript; charset=utf-8"),
             ("app.css", "text/css; charset=utf-8"),
+            ("favicon.svg", "image/svg+xml"),
         ] {
             let response = respond(file);
             assert_eq!(response.status(), StatusCode::OK);

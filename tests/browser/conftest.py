@@ -1,0 +1,166 @@
+"""The real parts the web page's test drives: the debug `tfreg serve` binary over HTTPS with a
+fresh data directory, modules published through its HTTP API, and headless Debian Chromium
+through chromedriver. Nothing leaves the machine: Chromium's background traffic is off and
+the registry listens on loopback."""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tarfile
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+ROOT = Path(__file__).resolve().parents[2]
+TFREG = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "tfreg"
+CHROMIUM = os.environ.get("TFREG_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("TFREG_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+class Registry:
+    def __init__(self, base, ca_file, master):
+        self.base = base
+        self.host = base.split("://", 1)[1]
+        self.ca_file = ca_file
+        self.master = master
+        self.tls = ssl.create_default_context(cafile=str(ca_file))
+
+    def request(self, method, path, body=None, token=None):
+        """(status, headers, body bytes) of one request; errors are answers, not exceptions."""
+        req = urllib.request.Request(self.base + path, data=body, method=method)
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=self.tls), NoRedirect()
+        )
+        try:
+            with opener.open(req, timeout=30) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    def publish(self, namespace, name, system, version, files):
+        status, _, body = self.request(
+            "PUT",
+            f"/v1/modules/{namespace}/{name}/{system}/{version}",
+            body=tar_gz(files),
+            token=self.master,
+        )
+        assert status == 201, body
+        return json.loads(body)
+
+    def spki_sha256(self):
+        """The base64 SHA-256 of the server certificate's public key, after checking that
+        the certificate chains to the registry's CA (Chromium is told to trust that key)."""
+        host, port = self.host.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            with self.tls.wrap_socket(sock, server_hostname=host) as tls:
+                der = tls.getpeercert(binary_form=True)
+        spki = (
+            x509.load_der_x509_certificate(der)
+            .public_key()
+            .public_bytes(
+                serialization.Encoding.DER,
+                serialization.PublicFormat.SubjectPublicKeyInfo,
+            )
+        )
+        return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def tar_gz(files):
+    """A module archive: {path: text}."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def registry():
+    if not TFREG.is_file():
+        pytest.fail(f"no {TFREG}: build it first (cargo build -p tfreg-cloudfront --bin tfreg)")
+    work = Path(tempfile.mkdtemp(prefix="tfreg-browser-"))
+    log = open(work / "serve.log", "wb")
+    server = subprocess.Popen(
+        [str(TFREG), "serve", "--data-dir", str(work / "data"), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        first = server.stdout.readline().decode().strip()
+        prefix = "tfreg listening on "
+        if not first.startswith(prefix):
+            log.flush()
+            pytest.fail(f"unexpected first line {first!r}: {(work / 'serve.log').read_text()}")
+        # Keep reading its stdout so it never blocks on a full pipe.
+        threading.Thread(target=server.stdout.read, daemon=True).start()
+        data = work / "data"
+        yield Registry(
+            first[len(prefix):],
+            data / "tls" / "ca.pem",
+            (data / "master-token").read_text().strip(),
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser(registry):
+    profile = tempfile.mkdtemp(prefix="tfreg-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,900",
+        # Trust exactly the key of the registry's certificate, which the fixture has checked
+        # against the registry's own CA: Chromium reads no CA file from the command line, and
+        # an NSS database would need another package. Every other certificate is still checked.
+        f"--ignore-certificate-errors-spki-list={registry.spki_sha256()}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(
+        options=options,
+        service=Service(executable_path=CHROMEDRIVER, log_output=subprocess.DEVNULL),
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
