@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tfreg_edge::{ArchiveSigner, EdgeCheck, EdgeConfig};
 use tfreg_origin::aws::AwsStorageConfig;
+use tfreg_origin::catalogue::{CatalogueStore, FileCatalogueStore};
 use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
 use tfreg_origin::proxy::{Proxy, ProxyConfig};
 use tfreg_origin::storage::PinStore;
@@ -68,6 +69,7 @@ struct Stores {
     tokens: Arc<dyn TokenStore>,
     pins: Arc<dyn PinStore>,
     scratch_dir: PathBuf,
+    catalogue: Arc<dyn CatalogueStore>,
 }
 
 /// Everything `serve` prepared, for the start-up message.
@@ -95,6 +97,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             );
             Stores {
                 scratch_dir: archives.staging_dir().to_path_buf(),
+                catalogue: Arc::new(FileCatalogueStore::open(data_dir)),
                 archives: Arc::new(archives),
                 proxy_cache: Arc::new(proxy_cache),
                 tokens: tokens.clone(),
@@ -111,6 +114,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             let tokens = Arc::new(tokens);
             Stores {
                 scratch_dir,
+                catalogue: Arc::new(archives.catalogue_store()),
                 archives: Arc::new(archives),
                 proxy_cache: Arc::new(proxy_cache),
                 tokens: tokens.clone(),
@@ -126,7 +130,8 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     let registry = Arc::new(
         Registry::new(stores.archives, stores.tokens, signer.clone(), config)
             .with_proxy(proxy)
-            .with_pins(stores.pins),
+            .with_pins(stores.pins)
+            .with_catalogue(stores.catalogue),
     );
     let new_master_token = registry.ensure_master_token().await.map_err(|e| {
         anyhow::anyhow!(

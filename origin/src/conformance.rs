@@ -31,6 +31,7 @@ fn meta(sha256: &str, size: u64) -> VersionMeta {
         uploader: "suite".into(),
         source: "upload".into(),
         origin_url: None,
+        repository_url: None,
     }
 }
 

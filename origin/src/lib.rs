@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod aws;
+pub mod catalogue;
 pub mod conformance;
 pub mod docs;
 pub mod embedded;

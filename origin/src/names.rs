@@ -63,6 +63,18 @@ pub fn validate_token_name(name: &str) -> Result<(), NameError> {
     }
 }
 
+/// Checks a namespace or a module name on its own (`part` is `"namespace"` or `"name"`).
+pub fn validate_segment(part: &'static str, value: &str) -> Result<(), NameError> {
+    if is_segment(value) {
+        Ok(())
+    } else {
+        Err(NameError::Segment {
+            part,
+            value: value.to_owned(),
+        })
+    }
+}
+
 impl ModuleAddress {
     pub fn new(namespace: &str, name: &str, system: &str) -> Result<Self, NameError> {
         for (part, value) in [("namespace", namespace), ("name", name)] {

@@ -40,6 +40,10 @@ pub struct VersionMeta {
     /// resolution, before any `//subdir`), so an operator can tell where the bytes came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_url: Option<String>,
+    /// The module's source repository, as the publisher gave it (`repository_url` when
+    /// publishing): an http(s) URL without credentials. Answered as the module's `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_url: Option<String>,
 }
 
 impl VersionMeta {

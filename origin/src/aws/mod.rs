@@ -57,7 +57,7 @@ mod s3;
 mod staging;
 
 pub use dynamodb::DynamoTokenStore;
-pub use s3::S3ArchiveStore;
+pub use s3::{S3ArchiveStore, S3CatalogueStore, CATALOGUE_KEY, CATALOGUE_REFRESH};
 pub use staging::{S3UploadStaging, DEFAULT_STAGING_PREFIX};
 
 /// The SDK crates these stores are built on, so that callers build clients of exactly the

@@ -70,6 +70,7 @@ impl OriginConfig {
         config.max_upload_bytes = LAMBDA_BODY_LIMIT_BYTES;
         let proxy = Proxy::new(self.proxy, Arc::new(archives.proxy_cache_store()))?;
         let tokens = Arc::new(tokens);
+        let catalogue = Arc::new(archives.catalogue_store());
         let registry = Registry::new(
             Arc::new(archives),
             tokens.clone(),
@@ -78,7 +79,8 @@ impl OriginConfig {
         )
         .with_upload_staging(Arc::new(staging))
         .with_proxy(proxy)
-        .with_pins(tokens);
+        .with_pins(tokens)
+        .with_catalogue(catalogue);
         Ok(OriginLambda::new(Arc::new(registry), self.origin_secret))
     }
 }

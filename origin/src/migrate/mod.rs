@@ -342,6 +342,7 @@ async fn copy_archive(
         uploader: MIGRATION_UPLOADER.to_owned(),
         source: archive.kind.source().to_owned(),
         origin_url: Some(origin_url),
+        repository_url: None,
     };
     let docs = crate::docs::stored::extract_docs_from_file(staged.to_path_buf()).await;
     let outcome = target

@@ -283,6 +283,7 @@ async fn what_is_already_here_is_compared_not_overwritten() {
         uploader: "ci".into(),
         source: "upload".into(),
         origin_url: None,
+        repository_url: None,
     };
     target
         .archives

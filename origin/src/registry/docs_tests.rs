@@ -214,6 +214,7 @@ async fn a_version_without_stored_docs_answers_docs_unavailable_with_the_reason(
         uploader: "ci".into(),
         source: "upload".into(),
         origin_url: None,
+        repository_url: None,
     };
     registry
         .registry

@@ -12,6 +12,9 @@
 //! - `pins`: copying upstream versions in, listing and removing them;
 //! - `tokens`: the master token, token creation, listing and revocation.
 
+mod catalogue;
+#[cfg(test)]
+mod catalogue_tests;
 mod clock;
 #[cfg(test)]
 mod docs_tests;
@@ -23,18 +26,22 @@ pub(crate) mod test_support;
 mod tokens;
 mod uploads;
 
+use uploads::PublishOptions;
+
 pub use self::http::{IdentitySource, OriginRequest, OriginResponse, RequestBody};
 pub use clock::now_unix;
 
 use crate::archive::ArchiveLimits;
+use crate::catalogue::{Catalogue, CatalogueStore, MemoryCatalogueStore};
 use crate::error::ApiError;
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::proxy::policy::PolicyVerdict;
 use crate::proxy::Proxy;
 use crate::storage::{
     ArchiveBody, ArchiveStore, PinStore, StorageError, TokenStore, UploadStaging,
 };
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tfreg_edge::{
     Access, ArchiveSigner, Identity, ModulePath, Route, VersionPath, IDENTITY_HEADER,
 };
@@ -103,6 +110,9 @@ pub struct Registry {
     staging: Option<Arc<dyn UploadStaging>>,
     proxy: Option<Arc<Proxy>>,
     pins: Option<Arc<dyn PinStore>>,
+    catalogue_store: Arc<dyn CatalogueStore>,
+    /// Made on first use, when the proxy settings it hides modules by are known.
+    catalogue: OnceLock<Catalogue>,
     signer: ArchiveSigner,
     config: RegistryConfig,
 }
@@ -120,9 +130,44 @@ impl Registry {
             staging: None,
             proxy: None,
             pins: None,
+            catalogue_store: Arc::new(MemoryCatalogueStore::default()),
+            catalogue: OnceLock::new(),
             signer,
             config,
         }
+    }
+
+    /// Where the module catalogue is kept (without this, in memory only: a registry in tests).
+    pub fn with_catalogue(mut self, store: Arc<dyn CatalogueStore>) -> Self {
+        self.catalogue_store = store;
+        self.catalogue = OnceLock::new();
+        self
+    }
+
+    /// The module catalogue, showing a proxied module only while proxy mode would serve it.
+    pub fn catalogue(&self) -> &Catalogue {
+        self.catalogue.get_or_init(|| {
+            let proxy = self.proxy.clone();
+            Catalogue::new(self.catalogue_store.clone()).with_visibility(Box::new(
+                move |entry, uploaded| {
+                    if !entry.is_proxied() {
+                        return true;
+                    }
+                    let Some(config) = proxy.as_ref().map(|p| p.config()).filter(|c| c.enabled)
+                    else {
+                        return false;
+                    };
+                    let Ok(module) =
+                        ModuleAddress::new(&entry.namespace, &entry.name, &entry.system)
+                    else {
+                        return false;
+                    };
+                    !config.is_local_only(&module)
+                        && config.policy.verdict(&module) == PolicyVerdict::Allowed
+                        && (config.merges(&module) || !uploaded.contains(entry.namespace.as_str()))
+                },
+            ))
+        })
     }
 
     /// Turns on the large-upload path (presigned upload, then finalize).
@@ -222,14 +267,16 @@ impl Registry {
             }
             Route::Upload(version) => {
                 let limit = self.config.max_upload_bytes;
-                self.upload(archive_key(version)?, body, caller, limit)
+                let options = PublishOptions::parse(&request.query)?;
+                self.upload(archive_key(version)?, body, caller, options, limit)
                     .await
             }
             Route::StartStagedUpload(version) => {
                 self.start_staged_upload(archive_key(version)?).await
             }
             Route::FinishStagedUpload { version, upload_id } => {
-                self.finalize_staged_upload(archive_key(version)?, upload_id, caller)
+                let options = PublishOptions::parse(&request.query)?;
+                self.finalize_staged_upload(archive_key(version)?, upload_id, caller, options)
                     .await
             }
             Route::ListPins => self.list_pins().await,
@@ -239,11 +286,18 @@ impl Registry {
             Route::CreateToken => self.create_token(body).await,
             Route::RevokeToken { name } => self.revoke_token(name, &caller).await,
             Route::Home => Ok(OriginResponse::redirect(PAGE_PATH)),
-            Route::ListModules
-            | Route::SearchModules
-            | Route::NamespaceModules { .. }
-            | Route::ModuleSystems { .. } => {
-                Err(ApiError::not_found("the module catalogue is being built"))
+            Route::ListModules => {
+                self.list_modules(&request.path, &request.query, None, None)
+                    .await
+            }
+            Route::SearchModules => self.search_modules(&request.path, &request.query).await,
+            Route::NamespaceModules { namespace } => {
+                self.list_modules(&request.path, &request.query, Some(namespace), None)
+                    .await
+            }
+            Route::ModuleSystems { namespace, name } => {
+                self.list_modules(&request.path, &request.query, Some(namespace), Some(name))
+                    .await
             }
             Route::MethodNotAllowed { allowed, .. } => {
                 Err(ApiError::method_not_allowed(&request.method, &allowed))

@@ -3,6 +3,7 @@
 
 use super::clock::{now_rfc3339, now_unix};
 use super::{OriginResponse, Registry, PROXY_CACHE_PATH};
+use crate::catalogue::latest_version;
 use crate::docs::stored::{extract_docs_from_file, load_docs, store_docs};
 use crate::docs::ModuleDocs;
 use crate::error::ApiError;
@@ -40,7 +41,13 @@ impl Registry {
         // The local versions first, then the namespace mark: an upload writes its mark before
         // its version, so a version seen here has its mark seen below.
         let mut versions = self.archives.list_versions(module).await?;
-        match self.upstream_for(module, Some(&versions)).await? {
+        // The repository URL the latest local version was published with, read beside the
+        // proxy decision (both are a read each on S3).
+        let (repository_url, upstream) = tokio::join!(
+            self.repository_url(module, &versions),
+            self.upstream_for(module, Some(&versions))
+        );
+        match upstream? {
             Ok(proxy) => match proxy.upstream_versions(module).await {
                 Ok(upstream) => versions.extend(upstream),
                 Err(ProxyError::NotFound(_)) if !versions.is_empty() => {}
@@ -61,11 +68,31 @@ impl Registry {
             .iter()
             .map(|v| json!({ "version": v.to_string() }))
             .collect();
+        // `source` is where update bots (Renovate) look for release notes when it is an
+        // http(s) URL, as on the public registry; else the module's address.
+        let source = repository_url?.unwrap_or_else(|| module.to_string());
         Ok(OriginResponse::json(
             200,
-            json!({ "modules": [{ "source": module.to_string(), "versions": versions }] }),
+            json!({ "modules": [{ "source": source, "versions": versions }] }),
         )
         .cacheable())
+    }
+
+    /// The repository URL of the module's latest local version, if it was published with one.
+    async fn repository_url(
+        &self,
+        module: &ModuleAddress,
+        local: &[ModuleVersion],
+    ) -> Result<Option<String>, ApiError> {
+        let Some(latest) = latest_version(local) else {
+            return Ok(None);
+        };
+        let key = ArchiveKey::new(module.clone(), latest.clone());
+        Ok(self
+            .archives
+            .version_meta(&key)
+            .await?
+            .and_then(|meta| meta.repository_url))
     }
 
     /// The proxy, if it may fetch `module` from the upstream, or why not. In order: proxy mode
@@ -189,14 +216,12 @@ impl Registry {
         &self,
         module: ModuleAddress,
     ) -> Result<OriginResponse, ApiError> {
-        let latest = self
-            .archives
-            .list_versions(&module)
-            .await?
-            .into_iter()
-            .max();
-        match latest {
-            Some(version) => self.version_info(ArchiveKey::new(module, version)).await,
+        let versions = self.archives.list_versions(&module).await?;
+        match latest_version(&versions) {
+            Some(version) => {
+                self.version_info(ArchiveKey::new(module, version.clone()))
+                    .await
+            }
             None => Err(ApiError::not_found(format!(
                 "module {module} has no versions in this registry"
             ))),
@@ -246,6 +271,7 @@ impl Registry {
             uploader: String::new(),
             source: "proxy".into(),
             origin_url: Some(fetched.source.describe()),
+            repository_url: None,
         };
         let docs = extract_docs_from_file(fetched.staged.to_path_buf()).await;
         let outcome = proxy
@@ -256,6 +282,8 @@ impl Registry {
         match outcome {
             PublishOutcome::Created => {
                 store_docs(proxy.cache().as_ref(), key, &meta.sha256, &docs).await;
+                self.record_in_catalogue(proxy.cache().as_ref(), &key.module, true)
+                    .await;
                 tracing::info!(module = %key.module, version = %key.version, source = %fetched.source.describe(), size = meta.size, "proxied version cached");
                 Ok(meta)
             }
@@ -290,7 +318,8 @@ impl Registry {
 
 pub(super) fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_json::Value {
     json!({
-        "source": key.module.to_string(),
+        // As in the Registry API: the repository when known, else the module's address.
+        "source": meta.repository_url.clone().unwrap_or_else(|| key.module.to_string()),
         "namespace": key.module.namespace,
         "name": key.module.name,
         "system": key.module.system,
@@ -301,6 +330,7 @@ pub(super) fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_js
         "uploader": meta.uploader,
         "origin": meta.source,
         "origin_url": meta.origin_url,
+        "repository_url": meta.repository_url,
     })
 }
 
@@ -505,6 +535,7 @@ mod tests {
                 uploader: "admin".into(),
                 source: "pin".into(),
                 origin_url: None,
+                repository_url: None,
             };
             registry
                 .registry

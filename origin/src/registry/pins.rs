@@ -93,6 +93,7 @@ impl Registry {
             uploader: pinned_by.clone(),
             source: "pin".into(),
             origin_url: Some(fetched.source.describe()),
+            repository_url: None,
         };
         let docs = extract_docs_from_file(fetched.staged.to_path_buf()).await;
         let outcome = self
@@ -104,6 +105,8 @@ impl Registry {
             return Err(version_exists(&key));
         }
         store_docs(self.archives.as_ref(), &key, &meta.sha256, &docs).await;
+        self.record_in_catalogue(self.archives.as_ref(), &key.module, false)
+            .await;
         let mut record = pin_record(
             &key,
             &meta,
@@ -137,6 +140,8 @@ impl Registry {
         match self.archives.version_meta(&key).await? {
             Some(meta) if meta.source == "pin" => {
                 self.archives.unpublish(&key).await?;
+                self.record_in_catalogue(self.archives.as_ref(), &key.module, false)
+                    .await;
                 pins.delete_pin(&key).await?;
                 tracing::info!(module = %key.module, version = %key.version, "version unpinned");
                 Ok(OriginResponse::no_content())

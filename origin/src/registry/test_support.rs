@@ -2,6 +2,7 @@
 //! passes them on, for the handlers' unit tests.
 
 use super::{OriginRequest, OriginResponse, Registry, RegistryConfig, RequestBody};
+use crate::catalogue::FileCatalogueStore;
 use crate::embedded::{FileArchiveStore, RedbTokenStore};
 use crate::proxy::{Proxy, ProxyConfig};
 use std::sync::Arc;
@@ -69,6 +70,11 @@ impl TestRegistry {
         }
     }
 
+    /// The data directory of the stores.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// A request from a token named `caller` of `tier` (or from nobody).
     pub async fn send(
         &self,
@@ -86,11 +92,12 @@ impl TestRegistry {
                 vec![(IDENTITY_HEADER.to_owned(), identity.to_header_value())]
             })
             .unwrap_or_default();
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         self.registry
             .handle(OriginRequest {
                 method: method.into(),
                 path: path.into(),
-                query: String::new(),
+                query: query.into(),
                 headers,
                 body,
             })
@@ -124,6 +131,31 @@ impl TestRegistry {
     }
 }
 
+impl TestRegistry {
+    /// Publishes `version` of `module` with `readme` as its README.md and `query` (such as
+    /// `repository_url=…`) on the `PUT`; returns the answer, whatever it is.
+    pub async fn publish_with(
+        &self,
+        module: &str,
+        version: &str,
+        readme: &str,
+        query: &str,
+    ) -> OriginResponse {
+        let archive = tfreg_testkit::archive::module_archive(&[
+            ("main.tf", "variable \"name\" {\n  type = string\n}\n"),
+            ("README.md", readme),
+        ]);
+        let separator = if query.is_empty() { "" } else { "?" };
+        self.send(
+            "PUT",
+            &format!("/v1/modules/{module}/{version}{separator}{query}"),
+            Some(("ci", Tier::Uploader)),
+            RequestBody::Bytes(archive),
+        )
+        .await
+    }
+}
+
 /// A registry over the embedded stores in a new temporary directory, which must outlive it.
 pub fn embedded_registry() -> (tempfile::TempDir, Registry) {
     let (dir, registry, _) = embedded(|_| {});
@@ -139,12 +171,14 @@ fn embedded(
         Arc::new(RedbTokenStore::open(&dir.path().join("tokens.redb")).expect("token store"));
     let mut config = RegistryConfig::new(archives.staging_dir().to_path_buf());
     adjust(&mut config);
+    let catalogue = Arc::new(FileCatalogueStore::open(dir.path()));
     let registry = Registry::new(
         Arc::new(archives),
         tokens.clone(),
         ArchiveSigner::new(b"test-key".to_vec()),
         config,
-    );
+    )
+    .with_catalogue(catalogue);
     (dir, registry, tokens)
 }
 

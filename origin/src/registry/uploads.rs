@@ -21,6 +21,7 @@ impl Registry {
         key: ArchiveKey,
         body: RequestBody,
         uploader: String,
+        options: PublishOptions,
         limit: u64,
     ) -> Result<OriginResponse, ApiError> {
         // Whatever the adapter already enforced, the registry holds its own limit.
@@ -66,6 +67,7 @@ impl Registry {
             uploader,
             source: "upload".into(),
             origin_url: None,
+            repository_url: options.repository_url,
         };
         let docs = extract_docs_from_file(staged.to_path_buf()).await;
         let outcome = self
@@ -77,6 +79,8 @@ impl Registry {
             PublishOutcome::Created => {
                 tracing::info!(module = %key.module, version = %key.version, size = meta.size, uploader = %meta.uploader, "version published");
                 store_docs(self.archives.as_ref(), &key, &meta.sha256, &docs).await;
+                self.record_in_catalogue(self.archives.as_ref(), &key.module, false)
+                    .await;
                 let mut body = describe_version(&key, &meta);
                 body["files"] = json!(normalized.files);
                 body["docs_available"] = json!(docs.docs_available);
@@ -141,6 +145,7 @@ impl Registry {
         key: ArchiveKey,
         upload_id: &str,
         uploader: String,
+        options: PublishOptions,
     ) -> Result<OriginResponse, ApiError> {
         let staging = self.staging()?;
         let well_formed = upload_id.len() == 32
@@ -163,8 +168,14 @@ impl Registry {
             Err(ApiError::archive_too_large(limit))
         } else {
             let spooled = spool(&mut staged, &self.config.scratch_dir, limit).await?;
-            self.upload(key.clone(), RequestBody::File(spooled), uploader, limit)
-                .await
+            self.upload(
+                key.clone(),
+                RequestBody::File(spooled),
+                uploader,
+                options,
+                limit,
+            )
+            .await
         };
         let settled = outcome
             .as_ref()
@@ -174,6 +185,63 @@ impl Registry {
         }
         outcome
     }
+}
+
+/// The longest repository URL taken: S3 keeps a version's metadata in 2 KB of object
+/// metadata, shared with the other fields.
+pub const MAX_REPOSITORY_URL_LEN: usize = 512;
+
+/// What a publisher may say about a version beside its archive, as query parameters of the
+/// `PUT` (or of the finalize request of a large upload).
+#[derive(Debug, Default)]
+pub(super) struct PublishOptions {
+    /// `repository_url`: the module's source repository (an http(s) URL without
+    /// credentials), answered as the module's `source`, where update bots such as Renovate
+    /// look for release notes.
+    pub repository_url: Option<String>,
+}
+
+impl PublishOptions {
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let mut options = PublishOptions::default();
+        for (key, value) in super::catalogue::query_pairs(query) {
+            if key == "repository_url" && !value.is_empty() {
+                options.repository_url = Some(repository_url(&value)?);
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// A repository URL as stored: http(s), with a host, without credentials (they would be shown
+/// to every reader), at most [`MAX_REPOSITORY_URL_LEN`] characters, in its normal form.
+fn repository_url(text: &str) -> Result<String, ApiError> {
+    let invalid = |why: &str| {
+        ApiError::bad_request(format!(
+            "invalid repository_url: {why} (give the module's repository as an http(s) URL, such as https://github.com/acme/terraform-aws-vpc)"
+        ))
+    };
+    let url = reqwest::Url::parse(text).map_err(|error| invalid(&error.to_string()))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(invalid("only http and https URLs are taken"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not echoed: it may be a secret.
+        return Err(invalid(
+            "it carries credentials, which every reader of the registry would see",
+        ));
+    }
+    let normal = url.to_string();
+    if normal.len() > MAX_REPOSITORY_URL_LEN {
+        return Err(invalid(&format!(
+            "it is {} characters long, over {MAX_REPOSITORY_URL_LEN}",
+            normal.len()
+        )));
+    }
+    Ok(normal)
 }
 
 /// Copies a staged archive into an unnamed scratch file, refusing more than `limit` bytes.

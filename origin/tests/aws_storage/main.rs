@@ -62,6 +62,7 @@ fn meta(sha256: &str) -> VersionMeta {
         uploader: "tests".into(),
         source: "upload".into(),
         origin_url: None,
+        repository_url: None,
     }
 }
 

@@ -19,7 +19,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+mod catalogue;
 mod index;
+pub use catalogue::{S3CatalogueStore, CATALOGUE_KEY, CATALOGUE_REFRESH};
 use index::{IndexEdit, IndexPrecondition, IndexState};
 
 /// The name of the per-module index object, beside the version prefixes.
@@ -37,6 +39,9 @@ const META_UPLOADER: &str = "uploader";
 const META_SOURCE: &str = "source";
 /// [`VersionMeta::origin_url`]; absent when it is `None`. Stored [`header_safe`].
 const META_ORIGIN_URL: &str = "origin-url";
+/// [`VersionMeta::repository_url`]; absent when it is `None`. Already ASCII (checked when
+/// published), stored [`header_safe`] all the same.
+const META_REPOSITORY_URL: &str = "repository-url";
 /// A random id per publish attempt, so that a publisher can recognise its own write.
 const META_PUBLISH_ID: &str = "publish-id";
 
@@ -141,13 +146,17 @@ fn user_metadata(
     if let Some(url) = &meta.origin_url {
         metadata.insert(META_ORIGIN_URL.to_owned(), header_safe(url));
     }
+    if let Some(url) = &meta.repository_url {
+        metadata.insert(META_REPOSITORY_URL.to_owned(), header_safe(url));
+    }
     let bytes: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
     if bytes > MAX_USER_METADATA_BYTES {
         // Said here rather than left to S3's bare `400 MetadataTooLarge`; in practice only a
         // very long origin URL gets this far.
         return Err(StorageError::Backend(format!(
-            "the version's metadata is {bytes} bytes, over S3's {MAX_USER_METADATA_BYTES}-byte limit on user metadata (origin URL: {} bytes)",
-            meta.origin_url.as_deref().map_or(0, str::len)
+            "the version's metadata is {bytes} bytes, over S3's {MAX_USER_METADATA_BYTES}-byte limit on user metadata (origin URL: {} bytes, repository URL: {} bytes)",
+            meta.origin_url.as_deref().map_or(0, str::len),
+            meta.repository_url.as_deref().map_or(0, str::len)
         )));
     }
     Ok(metadata)
@@ -390,6 +399,7 @@ impl ArchiveStore for S3ArchiveStore {
                 .unwrap_or_default(),
             source: field(META_SOURCE).unwrap_or_else(|| MANUAL_SOURCE.to_owned()),
             origin_url: field(META_ORIGIN_URL),
+            repository_url: field(META_REPOSITORY_URL),
         }))
     }
 

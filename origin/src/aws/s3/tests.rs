@@ -37,6 +37,7 @@ fn meta(origin_url: Option<String>) -> VersionMeta {
         uploader: "ci".into(),
         source: "pin".into(),
         origin_url,
+        repository_url: None,
     }
 }
 

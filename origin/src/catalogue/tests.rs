@@ -1,0 +1,244 @@
+use super::*;
+
+pub(crate) fn entry(address: &str, description: &str) -> CatalogueEntry {
+    let parts: Vec<&str> = address.split('/').collect();
+    CatalogueEntry {
+        namespace: parts[0].into(),
+        name: parts[1].into(),
+        system: parts[2].into(),
+        version: "1.0.0".into(),
+        versions: 1,
+        description: description.into(),
+        published_at: "2026-11-30T09:00:00Z".into(),
+        owner: "ci".into(),
+        origin: "upload".into(),
+        origin_url: None,
+        repository_url: None,
+        keywords: Vec::new(),
+    }
+}
+
+fn addresses(page: &Page<'_>) -> Vec<String> {
+    page.entries.iter().map(|e| e.address()).collect()
+}
+
+fn sample() -> CatalogueIndex {
+    let mut readme_only = entry("tools/bastion/aws", "A jump host.");
+    readme_only.keywords = vec!["peering".into(), "ssh".into()];
+    CatalogueIndex::build(vec![
+        entry("acme/vpc/aws", "Creates a VPC with subnets."),
+        entry("acme/vpc-peering/aws", "Peers two VPCs."),
+        entry("acme/dns/google", "DNS zones."),
+        entry("beta/vpc/google", "A VPC on GCP."),
+        readme_only,
+        entry("acme/network/aws", "Network with a vpc inside."),
+    ])
+}
+
+#[test]
+fn the_list_is_in_address_order_and_pages() {
+    let index = sample();
+    let all = index.list(&Filter::default(), 0, 100);
+    assert_eq!(all.total, 6);
+    assert_eq!(
+        addresses(&all),
+        [
+            "acme/dns/google",
+            "acme/network/aws",
+            "acme/vpc/aws",
+            "acme/vpc-peering/aws",
+            "beta/vpc/google",
+            "tools/bastion/aws"
+        ]
+    );
+    let page = index.list(&Filter::default(), 2, 2);
+    assert_eq!(page.total, 6);
+    assert_eq!(addresses(&page), ["acme/vpc/aws", "acme/vpc-peering/aws"]);
+    assert!(index.list(&Filter::default(), 6, 2).entries.is_empty());
+}
+
+#[test]
+fn the_list_filters_by_namespace_name_and_system() {
+    let index = sample();
+    let filter = |namespace: Option<&str>, name: Option<&str>, system: Option<&str>| Filter {
+        namespace: namespace.map(Into::into),
+        name: name.map(Into::into),
+        system: system.map(Into::into),
+    };
+    let acme = index.list(&filter(Some("acme"), None, None), 0, 10);
+    assert_eq!(acme.total, 4);
+    let acme_aws = index.list(&filter(Some("acme"), None, Some("aws")), 0, 10);
+    assert_eq!(
+        addresses(&acme_aws),
+        ["acme/network/aws", "acme/vpc/aws", "acme/vpc-peering/aws"]
+    );
+    let google = index.list(&filter(None, None, Some("google")), 0, 10);
+    assert_eq!(addresses(&google), ["acme/dns/google", "beta/vpc/google"]);
+    let vpc = index.list(&filter(Some("acme"), Some("vpc"), None), 0, 10);
+    assert_eq!(addresses(&vpc), ["acme/vpc/aws"]);
+    assert_eq!(
+        index.list(&filter(Some("nobody"), None, None), 0, 10).total,
+        0
+    );
+    assert_eq!(
+        index
+            .list(&filter(None, None, Some("azurerm")), 0, 10)
+            .total,
+        0
+    );
+    assert!(index.get("acme", "vpc", "aws").is_some());
+    assert!(index.get("acme", "vpc", "azurerm").is_none());
+}
+
+#[test]
+fn search_puts_the_exact_name_first_then_by_where_the_words_are() {
+    let index = sample();
+    let found = index.search("vpc", &Filter::default(), 0, 10);
+    // Named exactly `vpc` first (in address order), then `vpc` in the name, then in the
+    // description.
+    assert_eq!(
+        addresses(&found),
+        [
+            "acme/vpc/aws",
+            "beta/vpc/google",
+            "acme/vpc-peering/aws",
+            "acme/network/aws"
+        ]
+    );
+    assert_eq!(found.total, 4);
+    let page = index.search("vpc", &Filter::default(), 1, 2);
+    assert_eq!(
+        addresses(&page),
+        ["beta/vpc/google", "acme/vpc-peering/aws"]
+    );
+    assert_eq!(page.total, 4);
+}
+
+#[test]
+fn search_needs_every_word_and_matches_prefixes_and_readme_words() {
+    let index = sample();
+    let both = index.search("vpc aws", &Filter::default(), 0, 10);
+    assert_eq!(
+        addresses(&both),
+        ["acme/vpc/aws", "acme/vpc-peering/aws", "acme/network/aws"]
+    );
+    let prefix = index.search("netw", &Filter::default(), 0, 10);
+    assert_eq!(addresses(&prefix), ["acme/network/aws"]);
+    let readme = index.search("ssh", &Filter::default(), 0, 10);
+    assert_eq!(addresses(&readme), ["tools/bastion/aws"]);
+    // A name match outranks a README match.
+    let peering = index.search("peering", &Filter::default(), 0, 10);
+    assert_eq!(
+        addresses(&peering),
+        ["acme/vpc-peering/aws", "tools/bastion/aws"]
+    );
+    let google = Filter {
+        system: Some("google".into()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        addresses(&index.search("vpc", &google, 0, 10)),
+        ["beta/vpc/google"]
+    );
+    assert_eq!(
+        index.search("vpc nothing", &Filter::default(), 0, 10).total,
+        0
+    );
+    assert_eq!(index.search(" ", &Filter::default(), 0, 10).total, 0);
+    // The whole name, as typed with its dash, is an exact name.
+    assert_eq!(
+        addresses(&index.search("vpc-peering", &Filter::default(), 0, 1)),
+        ["acme/vpc-peering/aws"]
+    );
+}
+
+#[tokio::test]
+async fn edits_are_compare_and_swap_and_seen_by_every_reader() {
+    let store: Arc<dyn CatalogueStore> = Arc::new(MemoryCatalogueStore::default());
+    let writer = Arc::new(Catalogue::new(store.clone()));
+    let reader = Catalogue::new(store.clone());
+    assert!(reader.snapshot().await.unwrap().is_empty());
+    // Forty concurrent writers, each adding its own module: none is lost.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let writer = Arc::new(Catalogue::new(store.clone()));
+        tasks.push(tokio::spawn(async move {
+            writer
+                .upsert(entry(&format!("acme/m{i}/aws"), ""), |_| false)
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(reader.snapshot().await.unwrap().len(), 40);
+    writer.remove("acme", "m7", "aws").await.unwrap();
+    assert_eq!(writer.snapshot().await.unwrap().len(), 39);
+    assert_eq!(reader.snapshot().await.unwrap().len(), 39);
+    // `keep` protects an entry from replacement.
+    let mut proxied = entry("acme/m1/aws", "from upstream");
+    proxied.origin = "proxy".into();
+    writer.upsert(proxied, |e| !e.is_proxied()).await.unwrap();
+    let index = reader.snapshot().await.unwrap();
+    assert_eq!(index.get("acme", "m1", "aws").unwrap().origin, "upload");
+}
+
+#[tokio::test]
+async fn the_file_store_survives_a_restart_and_notices_another_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Catalogue::new(Arc::new(FileCatalogueStore::open(dir.path())));
+    first
+        .upsert(entry("acme/vpc/aws", "A VPC."), |_| false)
+        .await
+        .unwrap();
+    let second = Catalogue::new(Arc::new(FileCatalogueStore::open(dir.path())));
+    assert_eq!(second.snapshot().await.unwrap().len(), 1);
+    second
+        .upsert(entry("acme/dns/aws", "DNS."), |_| false)
+        .await
+        .unwrap();
+    assert_eq!(first.snapshot().await.unwrap().len(), 2);
+    // A stale writer loses the compare-and-swap and tries again on the new state.
+    first.remove("acme", "vpc", "aws").await.unwrap();
+    let index = second.snapshot().await.unwrap();
+    assert_eq!(index.len(), 1);
+    assert!(index.get("acme", "dns", "aws").is_some());
+}
+
+#[tokio::test]
+async fn an_unreadable_catalogue_says_how_to_rebuild_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(stores::CATALOGUE_FILE_NAME), b"{not json").unwrap();
+    let catalogue = Catalogue::new(Arc::new(FileCatalogueStore::open(dir.path())));
+    let error = catalogue.snapshot().await.unwrap_err().to_string();
+    assert!(error.contains("tfreg reindex --all"), "{error}");
+    catalogue
+        .upsert(entry("acme/dns/aws", ""), |_| false)
+        .await
+        .expect_err("an edit does not overwrite what it cannot read");
+    // The rebuild replaces it.
+    catalogue
+        .replace_all(vec![entry("acme/vpc/aws", "")])
+        .await
+        .unwrap();
+    assert_eq!(catalogue.snapshot().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn hidden_entries_are_left_out_of_the_index() {
+    let store: Arc<dyn CatalogueStore> = Arc::new(MemoryCatalogueStore::default());
+    let catalogue = Catalogue::new(store).with_visibility(Box::new(|entry, uploaded| {
+        !entry.is_proxied() || !uploaded.contains(entry.namespace.as_str())
+    }));
+    let mut public = entry("hashicorp/consul/aws", "");
+    public.origin = "proxy".into();
+    let mut shadowed = entry("acme/vpc/google", "");
+    shadowed.origin = "proxy".into();
+    catalogue
+        .replace_all(vec![public, shadowed, entry("acme/vpc/aws", "")])
+        .await
+        .unwrap();
+    let index = catalogue.snapshot().await.unwrap();
+    let shown: Vec<String> = index.entries().iter().map(|e| e.address()).collect();
+    assert_eq!(shown, ["acme/vpc/aws", "hashicorp/consul/aws"]);
+}
