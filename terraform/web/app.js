@@ -133,7 +133,7 @@
         say("Loading " + parts.slice(1, 5).join("/") + "…");
         const module = await api(path);
         if (!current()) return;
-        main.replaceChildren(...modulePage(module));
+        main.replaceChildren(modulePage(module));
         document.title = module.namespace + "/" + module.name + "/" + module.system + " " + module.version;
       } else if (parts[0] === "search" && (params.get("q") || "").trim()) {
         const q = params.get("q").trim();
@@ -142,14 +142,14 @@
         const query = new URLSearchParams({ q, offset, limit: PAGE_SIZE });
         const list = await api("/v1/modules/search?" + query);
         if (!current()) return;
-        main.replaceChildren(...listPage("Modules matching “" + q + "”", list, (o) => "#/search?" + new URLSearchParams({ q, offset: o })));
+        main.replaceChildren(listPage("Modules matching “" + q + "”", list, (o) => "#/search?" + new URLSearchParams({ q, offset: o })));
         document.title = "Search: " + q;
       } else {
         const query = new URLSearchParams({ offset, limit: PAGE_SIZE });
         say("Loading modules…");
         const list = await api("/v1/modules?" + query);
         if (!current()) return;
-        main.replaceChildren(...listPage("All modules", list, (o) => "#/?offset=" + o));
+        main.replaceChildren(listPage("All modules", list, (o) => "#/?offset=" + o));
         document.title = "Module registry";
       }
       say("");
@@ -169,7 +169,8 @@
     const modules = (list && list.modules) || [];
     const meta = (list && list.meta) || {};
     const items = modules.map((m) => {
-      const href = "#/modules/" + [m.namespace, m.name, m.provider].map(seg).join("/");
+      // The version the card shows (a proxied module has no "latest" of its own here).
+      const href = "#/modules/" + [m.namespace, m.name, m.provider, m.version].map(seg).join("/");
       return el(
         "li",
         { class: "card" },
@@ -191,11 +192,13 @@
     if (meta.next_offset !== undefined && meta.next_offset !== null) {
       nav.append(el("a", { href: pageLink(meta.next_offset), rel: "next" }, "Next →"));
     }
-    return [
+    return el(
+      "div",
+      {},
       el("h1", { tabindex: "-1" }, title),
       items.length ? el("ul", { class: "modules" }, items) : el("p", {}, "No modules here."),
       nav,
-    ];
+    );
   }
 
   // --- a module -----------------------------------------------------------------------
@@ -369,50 +372,66 @@
         isHttpUrl(m.origin_url) ? el("a", { href: m.origin_url, rel: "noopener noreferrer" }, m.origin_url) : code(m.origin_url || "an upstream registry"))
       : null;
     const versions = (m.versions || []).slice().reverse();
-    return [
-      el("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, el("a", { href: "#/" }, "All modules"), " / ", m.namespace + "/" + m.name),
-      el("h1", { tabindex: "-1" }, m.namespace + "/" + m.name + "/" + m.system, " ", el("span", { class: "version" }, "v" + m.version)),
-      m.description ? el("p", { class: "description" }, m.description) : null,
-      provenance,
-      el(
-        "dl",
-        { class: "facts-list" },
-        fact("Provider", m.system),
-        fact("Published", m.published_at || m.uploaded_at),
-        fact("Uploaded by", m.uploader),
-        fact("Repository", isHttpUrl(m.repository_url) ? el("a", { href: m.repository_url, rel: "noopener noreferrer" }, m.repository_url) : null),
-        fact("Terraform", root.required_version ? code(root.required_version) : null),
-        fact("SHA-256", m.sha256 ? code(m.sha256) : null),
-      ),
-      el(
-        "section",
-        { class: "usage", "aria-labelledby": "usage-title" },
-        el("h2", { id: "usage-title" }, "Use it"),
-        copyBlock("module-block", "Module block", moduleBlock),
-        copyBlock("credentials-block", "Credentials block", credentialsBlock),
-        el("p", { class: "hint" }, "Put the credentials block in your Terraform CLI configuration (~/.terraformrc, or the file TF_CLI_CONFIG_FILE names) with your own token."),
-      ),
+    const section = (id, title, ...content) =>
+      el("section", { "aria-labelledby": id + "-title" }, el("h2", { id: id + "-title" }, title), content);
+
+    const docs = el(
+      "div",
+      { class: "module-docs" },
       m.docs_available === false
         ? el("p", { class: "status warn" }, "The docs of this version are not available" + (m.docs_unavailable_reason ? ": " + m.docs_unavailable_reason : "."))
         : null,
       m.parse_errors && m.parse_errors.length
         ? el("details", { class: "part" }, el("summary", {}, m.parse_errors.length + " problem(s) reading the module"), el("ul", {}, m.parse_errors.map((e) => el("li", {}, e))))
         : null,
-      el("section", { "aria-labelledby": "readme-title" }, el("h2", { id: "readme-title" }, "README"),
-        root.readme_html ? readmeNode(root.readme_html) : el("p", { class: "none" }, "No README.")),
-      el("section", { "aria-labelledby": "inputs-title" }, el("h2", { id: "inputs-title" }, "Inputs"), inputsTable(root.inputs)),
-      el("section", { "aria-labelledby": "outputs-title" }, el("h2", { id: "outputs-title" }, "Outputs"), outputsTable(root.outputs)),
-      el("section", { "aria-labelledby": "providers-title" }, el("h2", { id: "providers-title" }, "Providers"), providersTable(root.provider_dependencies)),
+      section("readme", "README", root.readme_html ? readmeNode(root.readme_html) : el("p", { class: "none" }, "No README.")),
+      section("inputs", "Inputs", inputsTable(root.inputs)),
+      section("outputs", "Outputs", outputsTable(root.outputs)),
+      section("providers", "Providers", providersTable(root.provider_dependencies)),
       partsSection("Submodules", m.submodules),
       partsSection("Examples", m.examples),
-      el(
-        "section",
-        { "aria-labelledby": "versions-title" },
-        el("h2", { id: "versions-title" }, "Versions"),
+    );
+    const side = el(
+      "aside",
+      { class: "module-side", "aria-label": "Using this module" },
+      section(
+        "usage",
+        "Use it",
+        copyBlock("module-block", "Module block", moduleBlock),
+        copyBlock("credentials-block", "Credentials block", credentialsBlock),
+        el("p", { class: "hint" }, "Put the credentials block in your Terraform CLI configuration (~/.terraformrc, or the file TF_CLI_CONFIG_FILE names), with your own token."),
+      ),
+      section(
+        "about",
+        "About",
+        el(
+          "dl",
+          { class: "facts-list" },
+          fact("Provider", m.system),
+          fact("Published", m.published_at || m.uploaded_at),
+          fact("Uploaded by", m.uploader),
+          fact("Origin", m.origin),
+          fact("Repository", isHttpUrl(m.repository_url) ? el("a", { href: m.repository_url, rel: "noopener noreferrer" }, m.repository_url) : null),
+          fact("Terraform", root.required_version ? code(root.required_version) : null),
+          fact("SHA-256", m.sha256 ? code(m.sha256) : null),
+        ),
+      ),
+      section(
+        "versions",
+        "Versions",
         el("ul", { class: "versions" }, versions.map((v) =>
           el("li", {}, el("a", { href: base + "/" + seg(v), "aria-current": v === m.version ? "page" : null }, v)))),
       ),
-    ];
+    );
+    return el(
+      "div",
+      {},
+      el("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, el("a", { href: "#/" }, "All modules"), " / ", m.namespace + "/" + m.name),
+      el("h1", { tabindex: "-1" }, m.namespace + "/" + m.name + "/" + m.system, " ", el("span", { class: "version" }, "v" + m.version)),
+      m.description ? el("p", { class: "description" }, m.description) : null,
+      provenance,
+      el("div", { class: "module-layout" }, docs, side),
+    );
   }
 
   // --- wiring -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import tarfile
 import tempfile
 import threading
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -98,14 +99,62 @@ def tar_gz(files):
     return buffer.getvalue()
 
 
+class PublicRegistry(BaseHTTPRequestHandler):
+    """A stand-in for the public registry (the real one is never reached from tests): its
+    discovery document, and for each module in `MODULES` a version list, a download answer
+    pointing at an archive it serves itself, and that archive."""
+
+    MODULES = {}  # "ns/name/system/version" -> {path: text}
+
+    def do_GET(self):
+        parts = self.path.strip("/").split("/")
+        if self.path == "/.well-known/terraform.json":
+            return self.answer(200, json.dumps({"modules.v1": "/v1/modules/"}).encode())
+        if parts[:2] == ["v1", "modules"] and parts[-1] == "versions":
+            module = "/".join(parts[2:5])
+            versions = [k.rsplit("/", 1)[1] for k in self.MODULES if k.startswith(module + "/")]
+            body = {"modules": [{"versions": [{"version": v} for v in versions]}]}
+            return self.answer(200 if versions else 404, json.dumps(body).encode())
+        if parts[:2] == ["v1", "modules"] and parts[-1] == "download":
+            key = "/".join(parts[2:6])
+            if key in self.MODULES:
+                return self.answer(204, b"", {"X-Terraform-Get": f"/files/{key}.tar.gz"})
+        if parts[0] == "files" and self.path.endswith(".tar.gz"):
+            key = "/".join(parts[1:])[: -len(".tar.gz")]
+            if key in self.MODULES:
+                return self.answer(200, tar_gz(self.MODULES[key]))
+        return self.answer(404, b'{"errors":["Not Found"]}')
+
+    def answer(self, status, body, headers=None):
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture(scope="session")
-def registry():
+def public_registry():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PublicRegistry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def registry(public_registry):
     if not TFREG.is_file():
         pytest.fail(f"no {TFREG}: build it first (cargo build -p tfreg-cloudfront --bin tfreg)")
     work = Path(tempfile.mkdtemp(prefix="tfreg-browser-"))
     log = open(work / "serve.log", "wb")
     server = subprocess.Popen(
-        [str(TFREG), "serve", "--data-dir", str(work / "data"), "--listen", "127.0.0.1:0"],
+        [str(TFREG), "serve", "--data-dir", str(work / "data"), "--listen", "127.0.0.1:0",
+         "--proxy", "--proxy-upstream", f"http://127.0.0.1:{public_registry.server_address[1]}", "--proxy-timeout", "10"],
         stdout=subprocess.PIPE,
         stderr=log,
         stdin=subprocess.DEVNULL,

@@ -10,13 +10,14 @@ import os
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 SCREENSHOT = Path(__file__).with_name("registry-page.png")
-FILLERS = 20  # with vpc and evil, 22 modules: more than one page of 20
+FILLERS = 20  # with vpc, evil, a pinned and a proxied module: 24, more than a page of 20
+MODULES = 4 + FILLERS
 
 VPC_README = """# VPC
 
@@ -112,7 +113,7 @@ Harmless words stay.
 
 
 @pytest.fixture(scope="session")
-def modules(registry):
+def modules(registry, public_registry):
     vpc = {"README.md": VPC_README, "main.tf": VPC_MAIN,
            "modules/nat/main.tf": 'variable "subnet_ids" {\n  type = list(string)\n}\n'
                                   'output "nat_ids" {\n  value = []\n}\n',
@@ -122,6 +123,19 @@ def modules(registry):
     registry.publish("acme", "vpc", "aws", "1.2.0", vpc)
     registry.publish("acme", "evil", "aws", "0.3.1",
                      {"README.md": EVIL_README, "main.tf": 'variable "x" {}\n'})
+    # From the public registry's stand-in: one pinned, one proxied (fetched through this
+    # registry on its first download).
+    upstream = public_registry.RequestHandlerClass.MODULES
+    upstream["hashicorp/consul/aws/0.12.0"] = {
+        "README.md": "# Consul\n\nA Consul cluster.\n", "main.tf": 'variable "x" {}\n'}
+    upstream["cloudposse/label/null/0.25.0"] = {
+        "README.md": "# Label\n\nConsistent resource names.\n", "main.tf": 'variable "x" {}\n'}
+    status, _, body = registry.request("POST", "/v1/pins/hashicorp/consul/aws/0.12.0",
+                                       token=registry.master)
+    assert status == 201, body
+    status, _, body = registry.request("GET", "/v1/modules/cloudposse/label/null/0.25.0/download",
+                                       token=registry.master)
+    assert status == 204, body
     for i in range(FILLERS):
         registry.publish("acme", f"filler-{i:02}", "google", "2.0.0",
                          {"README.md": f"# Filler {i}\n\nA filler module number {i}.\n",
@@ -141,7 +155,9 @@ def console(browser):
 
 
 def wait(browser, condition, timeout=20):
-    return WebDriverWait(browser, timeout).until(condition)
+    # The page replaces what it shows at once: an element found a moment ago may be gone.
+    return WebDriverWait(browser, timeout, ignored_exceptions=[StaleElementReferenceException]
+                         ).until(condition)
 
 
 def status_text(browser):
@@ -214,28 +230,37 @@ def test_signing_in_keeps_the_token_in_the_tab_only(registry, browser):
 
 # --- browsing and searching (the catalogue API) -------------------------------------------
 
+def cards(browser):
+    """{"ns/name": card text} of the modules listed."""
+    return browser.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('#main .card')]"
+        "  .map(c => [c.querySelector('h2 a').textContent, c.innerText]))")
+
+
 def test_browsing_lists_modules_a_page_at_a_time(registry, browser):
     open_page(browser, registry, "#/")
     rendered(browser, "All modules")
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#main .card")) == 20)
-    first_page = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#main .card h2 a")]
-    vpc = next(c for c in browser.find_elements(By.CSS_SELECTOR, "#main .card")
-               if "acme/vpc" in c.text) if "acme/vpc" in first_page else None
+    first_page = cards(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, "a[rel=prev]")
     browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click()
     wait(browser, lambda d: "offset=20" in d.current_url)
-    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#main .card")) == 2)
-    second_page = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#main .card h2 a")]
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#main .card")) == MODULES - 20)
+    second_page = cards(browser)
     assert not set(first_page) & set(second_page)
-    assert len(set(first_page + second_page)) == 2 + FILLERS
+    listed = {**first_page, **second_page}
+    assert len(listed) == MODULES
     assert browser.find_elements(By.CSS_SELECTOR, "a[rel=prev]")
     assert not browser.find_elements(By.CSS_SELECTOR, "a[rel=next]")
-    if vpc is None:
-        vpc = next(c for c in browser.find_elements(By.CSS_SELECTOR, "#main .card")
-                   if "acme/vpc" in c.text)
-    # Provider, latest version and description on each card.
-    assert "aws" in vpc.text and "v1.2.0" in vpc.text
-    assert "Builds a VPC" in vpc.text
+    # Provider, latest version and description on each card; pins and proxied modules marked.
+    vpc = listed["acme/vpc"]
+    assert "aws" in vpc and "v1.2.0" in vpc and "Builds a VPC" in vpc
+    assert "pinned" not in vpc and "proxied" not in vpc
+    assert "pinned" in listed["hashicorp/consul"] and "v0.12.0" in listed["hashicorp/consul"]
+    assert "proxied" in listed["cloudposse/label"] and "null" in listed["cloudposse/label"]
+    # Back to the first page.
+    browser.find_element(By.CSS_SELECTOR, "a[rel=prev]").click()
+    wait(browser, lambda d: cards(d) == first_page)
 
 
 def test_searching_finds_a_module_and_opens_it(registry, browser):
@@ -250,7 +275,7 @@ def test_searching_finds_a_module_and_opens_it(registry, browser):
     assert "acme/vpc" in names
     assert not any(n.startswith("acme/filler") for n in names)
     next(a for a in links if a.text == "acme/vpc").click()
-    wait(browser, lambda d: d.current_url.endswith("#/modules/acme/vpc/aws"))
+    wait(browser, lambda d: d.current_url.endswith("#/modules/acme/vpc/aws/1.2.0"))
     rendered(browser, "acme/vpc/aws")
 
 
@@ -304,7 +329,19 @@ def test_a_module_page_shows_its_readme_inputs_and_how_to_use_it(registry, brows
     assert '"~> 1.0"' in browser.find_element(By.ID, "module-block").text
 
 
+def test_a_pinned_module_says_where_it_came_from(registry, browser):
+    open_page(browser, registry, "#/modules/hashicorp/consul/aws")
+    rendered(browser, "hashicorp/consul/aws")
+    provenance = browser.find_element(By.CSS_SELECTOR, "#main .provenance").text
+    assert "pinned" in provenance and "Pinned from" in provenance
+    open_page(browser, registry, "#/modules/cloudposse/label/null/0.25.0")
+    rendered(browser, "cloudposse/label/null")
+    assert "Proxied from" in browser.find_element(By.CSS_SELECTOR, "#main .provenance").text
+
+
 def test_copying_the_module_block(registry, browser):
+    open_page(browser, registry, "#/modules/acme/vpc/aws")
+    rendered(browser, "acme/vpc/aws")
     browser.find_element(By.CSS_SELECTOR, "#main .copy").click()
     # With the clipboard: "Copied"; without (headless may refuse it): the text is selected.
     wait(browser, lambda d: "Copied" in status_text(d) or "selected" in status_text(d))
