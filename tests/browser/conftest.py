@@ -165,11 +165,15 @@ def registry(public_registry):
         if not first.startswith(prefix):
             log.flush()
             pytest.fail(f"unexpected first line {first!r}: {(work / 'serve.log').read_text()}")
+        base = first[len(prefix):]
+        # The banner tells where the page is.
+        banner = [server.stdout.readline().decode() for _ in range(4)]
+        assert f"  Web page:        {base}/ui/" in "".join(banner), banner
         # Keep reading its stdout so it never blocks on a full pipe.
         threading.Thread(target=server.stdout.read, daemon=True).start()
         data = work / "data"
         yield Registry(
-            first[len(prefix):],
+            base,
             data / "tls" / "ca.pem",
             (data / "master-token").read_text().strip(),
         )

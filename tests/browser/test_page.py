@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -165,11 +166,10 @@ def status_text(browser):
 
 
 def open_page(browser, registry, hash_=""):
-    url = registry.base + "/ui/" + hash_
-    if browser.current_url == url:
-        browser.refresh()  # the same URL again would be no navigation at all
-    else:
-        browser.get(url)
+    # A fresh load each time: from one page URL to another that differs only in its hash
+    # would be no load at all. The tab (and so its sessionStorage) stays the same.
+    browser.get("about:blank")
+    browser.get(registry.base + "/ui/" + hash_)
     wait(browser, lambda d: d.execute_script("return document.readyState") == "complete")
 
 
@@ -337,6 +337,26 @@ def test_a_pinned_module_says_where_it_came_from(registry, browser):
     open_page(browser, registry, "#/modules/cloudposse/label/null/0.25.0")
     rendered(browser, "cloudposse/label/null")
     assert "Proxied from" in browser.find_element(By.CSS_SELECTOR, "#main .provenance").text
+
+
+def test_the_keyboard_reaches_everything_from_the_skip_link(registry, browser):
+    open_page(browser, registry, "#/modules/acme/vpc/aws")
+    rendered(browser, "acme/vpc/aws")
+    browser.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+    keys = ActionChains(browser)
+    keys.send_keys(Keys.TAB).perform()
+    skip = browser.switch_to.active_element
+    assert skip.get_attribute("class") == "skip" and skip.is_displayed()
+    keys.send_keys(Keys.ENTER).perform()
+    wait(browser, lambda d: d.switch_to.active_element.get_attribute("id") == "main")
+    assert browser.current_url.endswith("#/modules/acme/vpc/aws")  # the route stays
+    # Onwards, every control is a real link or button.
+    seen = set()
+    for _ in range(12):
+        keys.send_keys(Keys.TAB).perform()
+        seen.add(browser.switch_to.active_element.tag_name)
+    assert seen <= {"a", "button", "pre", "div", "summary", "input"}
+    assert {"a", "button"} <= seen
 
 
 def test_copying_the_module_block(registry, browser):
