@@ -921,6 +921,7 @@ async fn the_openapi_document_is_public_and_names_every_route() {
             "/archives/{key_path*}" => {
                 "/archives/{namespace}/{name}/{system}/{version}/module.tar.gz"
             }
+            "/ui/{file*}" => "/ui/{file}",
             pattern => pattern,
         };
         let item = paths
@@ -936,6 +937,8 @@ async fn the_openapi_document_is_public_and_names_every_route() {
                 tfreg_edge::Route::parse(method, &path.replace('{', "x").replace('}', "")),
                 tfreg_edge::Route::Discovery
                     | tfreg_edge::Route::OpenApi
+                    | tfreg_edge::Route::Home
+                    | tfreg_edge::Route::Page { .. }
                     | tfreg_edge::Route::Archive { .. }
             );
             assert_eq!(
