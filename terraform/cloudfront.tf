@@ -1,13 +1,15 @@
 # The distribution. Behaviours, in CloudFront's order of evaluation:
 #   /.well-known/*  S3, long cache, NO function: discovery costs no compute.
 #   /openapi.json   S3, the same: the API's OpenAPI document, public.
+#   /ui/*           S3, the same: the web page's static files (web.tf), public, with its CSP.
+#                   ("*" matches zero or more characters, so /ui/ itself is covered: S3 key ui/.)
 #   /v1/*           the origin Lambda (Function URL), viewer-request check; answers cached up to
 #                   60 s when the origin says so (s-maxage=30 on versions/download, no-store on
 #                   tokens); writes are never cached (only GET/HEAD are).
 #   /archives/*     S3, long cache keyed on the path only (the signature is left out of the key),
 #                   viewer-request check of the signature.
 #   default         S3 with the viewer-request check: the bucket policy lets CloudFront read only
-#                   archives/ and .well-known/, so anything else is refused.
+#                   archives/, .well-known/, openapi.json and ui/, so anything else is refused.
 
 locals {
   s3_origin_id     = "s3-archives"
@@ -192,6 +194,19 @@ resource "aws_cloudfront_distribution" "registry" {
     compress                   = true
     cache_policy_id            = aws_cloudfront_cache_policy.static.id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+  }
+
+  # The web page: public static files, no function (it holds no data; what it shows comes
+  # from /v1 with the reader's token). Revalidated on every use (no-cache on the objects).
+  ordered_cache_behavior {
+    path_pattern               = "/ui/*"
+    target_origin_id           = local.s3_origin_id
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = aws_cloudfront_cache_policy.static.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.page.id
   }
 
   # The registry API: token check at the edge, then the origin Lambda.

@@ -1,7 +1,8 @@
 # The archive bucket: module archives under archives/ (uploads and pins; the proxy's cache of
-# public modules under archives/_proxy/), large uploads staged under staging/, and the discovery
-# document under .well-known/. Private; CloudFront reads archives/ and
-# .well-known/ through Origin Access Control, the origin Lambda's role does the rest.
+# public modules under archives/_proxy/), large uploads staged under staging/, the discovery
+# document under .well-known/, the OpenAPI document, and the web page under ui/. Private;
+# CloudFront reads all but staging/ through Origin Access Control, the origin Lambda's role
+# does the rest.
 
 resource "aws_s3_bucket" "archives" {
   #checkov:skip=CKV_AWS_18:Server access logs would record only CloudFront's and the origin Lambda's reads and writes; viewers are logged at CloudFront (access_log_bucket_domain_name) and the origin in CloudWatch.
@@ -103,14 +104,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "archives" {
 }
 
 data "aws_iam_policy_document" "archives_bucket" {
-  # CloudFront, for this distribution only, may read the two public-through-the-edge prefixes.
+  # CloudFront, for this distribution only, may read what it serves: archives/, discovery, the
+  # OpenAPI document and the web page (ui/, web.tf).
   # No s3:ListBucket: a missing archive is a 403 from S3, and nothing can list the bucket
   # through the distribution.
   statement {
     sid       = "CloudFrontReadsArchivesAndDiscovery"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.archives.arn}/${local.archive_prefix}*", "${aws_s3_bucket.archives.arn}/.well-known/*", "${aws_s3_bucket.archives.arn}/openapi.json"]
+    resources = ["${aws_s3_bucket.archives.arn}/${local.archive_prefix}*", "${aws_s3_bucket.archives.arn}/.well-known/*", "${aws_s3_bucket.archives.arn}/openapi.json", "${aws_s3_bucket.archives.arn}/${local.page_prefix}*"]
     principals {
       type        = "Service"
       identifiers = ["cloudfront.amazonaws.com"]

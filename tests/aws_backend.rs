@@ -65,6 +65,18 @@ impl AwsTarget {
         }
     }
 
+    /// `tfreg reindex` with `args` (modules, `--all`, `--backfill-docs`) against this bucket.
+    fn reindex_with(&self, args: &[&str]) -> Output {
+        Command::new(tfreg_binary())
+            .arg("reindex")
+            .args(args)
+            .args(["--s3-bucket", &self.bucket])
+            .args(self.connection_args())
+            .envs(aws_env())
+            .output()
+            .expect("running tfreg reindex")
+    }
+
     fn reindex(&self, module: &str) -> Output {
         Command::new(tfreg_binary())
             .args(["reindex", module, "--s3-bucket", &self.bucket])
@@ -602,4 +614,110 @@ async fn module_docs_are_stored_beside_the_archive_in_s3() {
     assert_eq!(details["root"]["inputs"][0]["required"], true);
     let html = details["root"]["readme_html"].as_str().unwrap();
     assert!(!html.contains("<script"), "{html}");
+}
+
+/// Versions stored before docs were extracted at publish answer without docs until `tfreg
+/// reindex --all --backfill-docs` extracts them from the archive in S3 and stores them
+/// beside it; a second run finds them there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_backfills_the_docs_of_versions_stored_without_them() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let target = AwsTarget {
+        bucket: moto.create_bucket(&config).await,
+        table: moto.create_table(&config).await,
+        endpoint: moto.endpoint().to_owned(),
+    };
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let registry = target.start_registry(None);
+    let archive = tfreg_testkit::archive::module_archive(&[(
+        "variables.tf",
+        "variable \"cidr\" {\n  type        = string\n  description = \"The CIDR block.\"\n}\n",
+    )]);
+    for module in ["acme/vpc/aws", "acme/dns/aws"] {
+        let reply = registry
+            .upload(module, "1.0.0", archive.clone(), &registry.master_token)
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    let archive_key = "archives/acme/vpc/aws/1.0.0/module.tar.gz";
+    let archive_etag = s3
+        .head_object()
+        .bucket(&target.bucket)
+        .key(archive_key)
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .map(str::to_owned);
+    // As stored before docs existed: the archive and no docs object.
+    s3.delete_object()
+        .bucket(&target.bucket)
+        .key("archives/acme/vpc/aws/1.0.0/docs.json")
+        .send()
+        .await
+        .unwrap();
+    let reader = registry.create_token("docs-read", "downloader").await;
+    let before = registry
+        .get("/v1/modules/acme/vpc/aws/1.0.0", Some(&reader))
+        .await;
+    assert_eq!(before.status, 200, "{}", before.text());
+    assert_eq!(before.json()["docs_available"], false, "{}", before.text());
+
+    let backfilled = target.reindex_with(&["--all", "--backfill-docs"]);
+    let stdout = String::from_utf8_lossy(&backfilled.stdout).into_owned();
+    assert!(
+        backfilled.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&backfilled.stderr)
+    );
+    assert!(
+        stdout.contains("acme/dns/aws: 1 version(s) [1.0.0]")
+            && stdout.contains("acme/vpc/aws: 1 version(s) [1.0.0]"),
+        "--all reindexes every module: {stdout}"
+    );
+    assert!(
+        stdout.contains("1.0.0: docs extracted and stored"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("docs: 1 version(s) extracted, 1 already stored, 0 failed"),
+        "{stdout}"
+    );
+
+    let after = registry
+        .get("/v1/modules/acme/vpc/aws/1.0.0", Some(&reader))
+        .await;
+    assert_eq!(after.status, 200, "{}", after.text());
+    let details = after.json();
+    assert_eq!(details["docs_available"], true, "{details}");
+    assert_eq!(details["root"]["inputs"][0]["name"], "cidr");
+    assert_eq!(
+        details["root"]["inputs"][0]["description"],
+        "The CIDR block."
+    );
+    let etag_after = s3
+        .head_object()
+        .bucket(&target.bucket)
+        .key(archive_key)
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .map(str::to_owned);
+    assert_eq!(etag_after, archive_etag, "the archive is untouched");
+
+    let again = target.reindex_with(&["acme/vpc/aws", "--backfill-docs"]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{stdout}");
+    assert!(stdout.contains("1.0.0: docs already stored"), "{stdout}");
+    assert!(
+        stdout.contains("docs: 0 version(s) extracted, 1 already stored, 0 failed"),
+        "{stdout}"
+    );
+    registry.stop();
 }

@@ -949,3 +949,72 @@ async fn the_openapi_document_is_public_and_names_every_route() {
         }
     }
 }
+
+/// `tfreg reindex --backend embedded --backfill-docs` beside a running `tfreg serve`: a
+/// version whose docs file is missing (stored before docs existed) gets its docs from the
+/// archive, and the module details show them at once.
+#[tokio::test]
+async fn reindex_backfills_the_docs_of_versions_stored_without_them() {
+    let (registry, tokens) = registry_with_tokens().await;
+    let archive = module_archive(&[(
+        "variables.tf",
+        "variable \"cidr\" {\n  type        = string\n  description = \"The CIDR block.\"\n}\n",
+    )]);
+    let reply = registry
+        .upload(MODULE, "1.0.0", archive, &tokens.uploader)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let version_dir = registry.data_dir.path().join("modules/acme/vpc/aws/1.0.0");
+    std::fs::remove_file(version_dir.join("docs.json")).unwrap();
+    let archive_before = std::fs::read(version_dir.join("module.tar.gz")).unwrap();
+    let details = registry
+        .get(
+            &format!("/v1/modules/{MODULE}/1.0.0"),
+            Some(&tokens.downloader),
+        )
+        .await
+        .json();
+    assert_eq!(details["docs_available"], false, "{details}");
+
+    let backfilled = std::process::Command::new(common::tfreg_binary())
+        .args([
+            "reindex",
+            "--all",
+            "--backfill-docs",
+            "--backend",
+            "embedded",
+        ])
+        .arg("--data-dir")
+        .arg(registry.data_dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&backfilled.stdout);
+    assert!(
+        backfilled.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&backfilled.stderr)
+    );
+    assert!(
+        stdout.contains("acme/vpc/aws: 1 version(s) [1.0.0]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1.0.0: docs extracted and stored"),
+        "{stdout}"
+    );
+
+    let details = registry
+        .get(
+            &format!("/v1/modules/{MODULE}/1.0.0"),
+            Some(&tokens.downloader),
+        )
+        .await
+        .json();
+    assert_eq!(details["docs_available"], true, "{details}");
+    assert_eq!(details["root"]["inputs"][0]["name"], "cidr");
+    assert_eq!(
+        std::fs::read(version_dir.join("module.tar.gz")).unwrap(),
+        archive_before,
+        "the archive is untouched"
+    );
+}

@@ -1,13 +1,13 @@
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
-use tfreg_origin::aws::{AwsStorageConfig, S3ArchiveStore, DEFAULT_S3_PREFIX};
-use tfreg_origin::names::ModuleAddress;
+use tfreg_origin::aws::{AwsStorageConfig, DEFAULT_S3_PREFIX};
 use tfreg_origin::proxy::{env_vars, ProxyConfig};
 
 mod migrate_cli;
+mod reindex_cli;
 
 /// An edge-first private Terraform module registry.
 #[derive(Parser)]
@@ -212,16 +212,9 @@ enum Command {
     /// Rebuild the version index (versions.json) of modules in S3 from the objects under
     /// their prefix: picks up versions uploaded to the bucket by hand, drops deleted ones; and
     /// marks the namespace of a module with uploaded versions ({ns}/.uploads), which keeps
-    /// the whole namespace local in proxy mode.
-    Reindex {
-        /// Modules to reindex, as namespace/name/system (e.g. acme/vpc/aws).
-        #[arg(required = true)]
-        modules: Vec<String>,
-        #[command(flatten)]
-        s3: S3Args,
-        #[command(flatten)]
-        aws: AwsArgs,
-    },
+    /// the whole namespace local in proxy mode. With --backfill-docs, also stores the docs of
+    /// versions published before docs were extracted (S3, or --backend embedded).
+    Reindex(reindex_cli::ReindexArgs),
     /// Copy a deployment of the Python registry (terraform-aws-serverless-module-registry)
     /// into this one: archives validated as uploads, tokens kept working. Safe to rerun.
     MigrateFromSeed(migrate_cli::MigrateArgs),
@@ -247,51 +240,6 @@ fn storage_backend(
         region: aws.region,
         endpoint_url: aws.endpoint_url,
     }))
-}
-
-async fn reindex(modules: Vec<String>, s3: S3Args, aws: AwsArgs) -> anyhow::Result<()> {
-    let modules = modules
-        .iter()
-        .map(|text| {
-            let parts: Vec<&str> = text.split('/').collect();
-            let [namespace, name, system] = parts[..] else {
-                bail!("{text:?} is not a module address: use namespace/name/system");
-            };
-            Ok(ModuleAddress::new(namespace, name, system)?)
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let bucket = s3.bucket("reindex")?;
-    let config =
-        tfreg_origin::aws::sdk_config(aws.region.as_deref(), aws.endpoint_url.as_deref()).await;
-    let store = S3ArchiveStore::from_sdk_config(&config, bucket, &s3.s3_prefix);
-    for module in modules {
-        let mut versions = store
-            .rebuild_index(&module)
-            .await
-            .with_context(|| format!("reindexing {module}"))?;
-        versions.sort();
-        let marked = store
-            .rebuild_uploads_mark(&module, &versions)
-            .await
-            .with_context(|| format!("marking the namespace of {module}"))?;
-        let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
-        println!(
-            "{module}: {} version(s) [{}] in s3://{}/{}",
-            listed.len(),
-            listed.join(", "),
-            store.bucket(),
-            store.index_key(&module)
-        );
-        if marked {
-            println!(
-                "  namespace {} holds uploaded modules (s3://{}/{}): local-only in proxy mode",
-                module.namespace,
-                store.bucket(),
-                store.uploads_mark_key(&module.namespace)
-            );
-        }
-    }
-    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -336,7 +284,7 @@ fn main() -> anyhow::Result<()> {
                 proxy,
             }))
         }
-        Command::Reindex { modules, s3, aws } => runtime.block_on(reindex(modules, s3, aws)),
+        Command::Reindex(args) => runtime.block_on(reindex_cli::run(args)),
         Command::MigrateFromSeed(args) => runtime.block_on(migrate_cli::run(args)),
     }
 }

@@ -445,6 +445,63 @@ pub async fn archive_store_namespace_marks(store: Arc<dyn ArchiveStore>, scratch
     publisher.await.unwrap();
 }
 
+fn addresses(modules: Vec<ModuleAddress>) -> Vec<String> {
+    modules.iter().map(ToString::to_string).collect()
+}
+
+/// The module listing: every module with a version, once, sorted by namespace, name and
+/// system; no namespace marks, docs or emptied modules in it.
+pub async fn archive_store_module_listing(store: Arc<dyn ArchiveStore>, scratch: &Path) {
+    assert!(
+        store.list_modules().await.unwrap().is_empty(),
+        "an empty store lists no modules"
+    );
+    let mut pin_meta = meta("bb", 1);
+    pin_meta.source = "pin".into();
+    for (module, version, meta) in [
+        ("zulu/vpc/aws", "1.0.0", meta("aa", 1)),
+        ("alpha/vpc/azurerm", "1.0.0", meta("aa", 1)),
+        ("alpha/vpc/aws", "1.0.0", meta("aa", 1)),
+        ("alpha/vpc/aws", "1.1.0", meta("aa", 1)),
+        ("alpha/vpc-extra/aws", "0.1.0", meta("aa", 1)),
+        ("pinned/consul/aws", "0.1.0", pin_meta.clone()),
+    ] {
+        let version = key(module, version);
+        store
+            .publish(&version, stage(scratch, b"x"), &meta)
+            .await
+            .unwrap();
+        store.put_docs(&version, b"{}").await.unwrap();
+    }
+    assert!(store.namespace_has_uploads("alpha").await.unwrap());
+    assert_eq!(
+        addresses(store.list_modules().await.unwrap()),
+        [
+            "alpha/vpc/aws",
+            "alpha/vpc/azurerm",
+            "alpha/vpc-extra/aws",
+            "pinned/consul/aws",
+            "zulu/vpc/aws"
+        ],
+        "each module once, sorted by namespace, name and system"
+    );
+
+    assert!(store
+        .unpublish(&key("pinned/consul/aws", "0.1.0"))
+        .await
+        .unwrap());
+    assert_eq!(
+        addresses(store.list_modules().await.unwrap()),
+        [
+            "alpha/vpc/aws",
+            "alpha/vpc/azurerm",
+            "alpha/vpc-extra/aws",
+            "zulu/vpc/aws"
+        ],
+        "a module whose last version is unpublished is no longer listed"
+    );
+}
+
 /// Docs: one object per version, stored after the version is published, replaced by a later
 /// write, read back as written, and gone with the version.
 pub async fn archive_store_docs(store: Arc<dyn ArchiveStore>, scratch: &Path) {

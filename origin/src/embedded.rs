@@ -18,8 +18,8 @@
 
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion, ARCHIVE_FILE_NAME};
 use crate::storage::{
-    sort_pins, ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore, PublishOutcome,
-    StorageError, TokenRecord, TokenStore, VersionMeta,
+    sort_modules, sort_pins, ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore,
+    PublishOutcome, StorageError, TokenRecord, TokenStore, VersionMeta,
 };
 use async_trait::async_trait;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -98,6 +98,48 @@ fn list_version_dir(dir: &Path) -> Result<Vec<ModuleVersion>, StorageError> {
     Ok(versions)
 }
 
+/// The names of the directories in `dir` (none if it does not exist), skipping what is not
+/// a directory (the namespace's `.uploads` mark) and names that are not UTF-8.
+fn subdirectory_names(dir: &Path) -> Result<Vec<String>, StorageError> {
+    let Some(entries) = not_found_is_none(std::fs::read_dir(dir))? else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            if let Ok(name) = entry.file_name().into_string() {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Every `{namespace}/{name}/{system}` directory under `modules_dir` that holds a version.
+/// Directories whose names are not a module address (left by hand, or the temporary files
+/// of a mark being written) are not modules; an emptied module directory (its last version
+/// unpublished) lists no versions, so it is not one either.
+fn list_module_dirs(modules_dir: &Path) -> Result<Vec<ModuleAddress>, StorageError> {
+    let mut modules = Vec::new();
+    for namespace in subdirectory_names(modules_dir)? {
+        let namespace_dir = modules_dir.join(&namespace);
+        for name in subdirectory_names(&namespace_dir)? {
+            let name_dir = namespace_dir.join(&name);
+            for system in subdirectory_names(&name_dir)? {
+                let Ok(module) = ModuleAddress::new(&namespace, &name, &system) else {
+                    continue;
+                };
+                if !list_version_dir(&name_dir.join(&system))?.is_empty() {
+                    modules.push(module);
+                }
+            }
+        }
+    }
+    sort_modules(&mut modules);
+    Ok(modules)
+}
+
 /// Runs blocking file-system or database work on tokio's blocking threads. `what` names the
 /// work in the error should its task fail (panic).
 async fn blocking<T: Send + 'static>(
@@ -128,6 +170,11 @@ impl ArchiveStore for FileArchiveStore {
         // directory read, were most of the request's time (tests/bench/RESULTS.md).
         let dir = self.module_dir(module);
         blocking("version listing", move || list_version_dir(&dir)).await
+    }
+
+    async fn list_modules(&self) -> Result<Vec<ModuleAddress>, StorageError> {
+        let modules_dir = self.modules_dir.clone();
+        blocking("module listing", move || list_module_dirs(&modules_dir)).await
     }
 
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {

@@ -62,6 +62,15 @@ pub enum PublishOutcome {
     AlreadyExists,
 }
 
+/// Sorts module addresses as [`ArchiveStore::list_modules`] promises: by namespace, name,
+/// then system; duplicates removed.
+pub fn sort_modules(modules: &mut Vec<ModuleAddress>) {
+    modules.sort_by(|a, b| {
+        (&a.namespace, &a.name, &a.system).cmp(&(&b.namespace, &b.name, &b.system))
+    });
+    modules.dedup();
+}
+
 /// An archive's bytes as a stream, with its length for `Content-Length`.
 pub struct ArchiveBody {
     pub len: u64,
@@ -76,6 +85,11 @@ pub trait ArchiveStore: Send + Sync {
         &self,
         module: &ModuleAddress,
     ) -> Result<Vec<ModuleVersion>, StorageError>;
+
+    /// Every module with at least one published version, sorted by namespace, name and
+    /// system. A scan of the whole store, for operators' tools (`tfreg reindex --all`), not
+    /// for requests. The proxy cache, a separate store, is not part of it.
+    async fn list_modules(&self) -> Result<Vec<ModuleAddress>, StorageError>;
 
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError>;
 

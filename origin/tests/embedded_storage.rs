@@ -47,6 +47,22 @@ async fn file_archive_store_namespace_marks() {
 }
 
 #[tokio::test]
+async fn file_archive_store_lists_modules() {
+    let (dir, store) = archive_store();
+    let scratch = store.staging_dir().to_path_buf();
+    // Litter a scan must step over: a module directory with no version in it, a folder
+    // that is not a version, and a stray file beside the modules.
+    std::fs::create_dir_all(dir.path().join("modules/empty/vpc/aws")).unwrap();
+    std::fs::create_dir_all(dir.path().join("modules/notes/vpc/aws/drafts")).unwrap();
+    std::fs::write(dir.path().join("modules/README"), "by hand").unwrap();
+    conformance::archive_store_module_listing(store.clone(), &scratch).await;
+    assert!(
+        dir.path().join("modules/alpha/.uploads").is_file(),
+        "the namespace mark is there, and was not taken for a module"
+    );
+}
+
+#[tokio::test]
 async fn file_archive_store_docs() {
     let (dir, store) = archive_store();
     let scratch = store.staging_dir().to_path_buf();

@@ -27,9 +27,11 @@
 //! the normalised archive before publishing it and store them beside it once published (one
 //! JSON object per version, [`stored::StoredDocs`]); the upload answer carries
 //! `parse_errors`, and the module details API serves the stored docs. Requests never re-parse
-//! archives.
+//! archives. Versions stored before docs existed get theirs from [`backfill`] (`tfreg
+//! reindex --backfill-docs`).
 
 mod archive_walk;
+pub mod backfill;
 mod model;
 mod problem;
 mod readme;

@@ -46,6 +46,10 @@ impl ArchiveStore for IndexDroppingStore {
         self.0.store.list_versions(module).await
     }
 
+    async fn list_modules(&self) -> Result<Vec<ModuleAddress>, StorageError> {
+        self.0.store.list_modules().await
+    }
+
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {
         self.0.store.version_meta(key).await
     }
@@ -173,6 +177,66 @@ async fn reindex_marks_the_namespace_of_versions_uploaded_by_hand() {
         .namespace_has_uploads("pinned-only")
         .await
         .unwrap());
+}
+
+/// The module listing on S3: the conformance suite, then what only S3 has: the proxy
+/// cache under `_proxy/` is a store of its own and not listed, an archive put by hand is a
+/// module, and an index left behind with no archive is not.
+#[tokio::test]
+async fn s3_archive_store_lists_modules() {
+    let fixture = s3_store().await;
+    conformance::archive_store_module_listing(fixture.store.clone(), fixture.scratch.path()).await;
+    let mut proxy_meta = meta("cc");
+    proxy_meta.source = "proxy".into();
+    let cached = key("hashicorp/consul/aws", "0.1.0");
+    let proxy_cache = fixture.store.proxy_cache_store();
+    proxy_cache
+        .publish(&cached, staged(&fixture.scratch, b"abc"), &proxy_meta)
+        .await
+        .unwrap();
+    assert_eq!(
+        proxy_cache
+            .list_modules()
+            .await
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["hashicorp/consul/aws"],
+        "the proxy cache lists its own modules"
+    );
+    fixture
+        .upload_by_hand(
+            &fixture.store.object_key(&key("handmade/vpc/aws", "1.0.0")),
+            b"abc".to_vec(),
+            &[],
+        )
+        .await;
+    fixture
+        .upload_by_hand(
+            &fixture.store.index_key(&module("gone/vpc/aws")),
+            br#"{"versions":[]}"#.to_vec(),
+            &[],
+        )
+        .await;
+    let listed: Vec<String> = fixture
+        .store
+        .list_modules()
+        .await
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "alpha/vpc/aws",
+            "alpha/vpc/azurerm",
+            "alpha/vpc-extra/aws",
+            "handmade/vpc/aws",
+            "zulu/vpc/aws"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@ use super::{
     archive_body, backend_error, backoff, http_status, SdkConfig, CONFLICT_RETRIES, INDEX_RETRIES,
 };
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
-use crate::storage::{ArchiveBody, ArchiveStore, PublishOutcome, StorageError, VersionMeta};
+use crate::storage::{
+    sort_modules, ArchiveBody, ArchiveStore, PublishOutcome, StorageError, VersionMeta,
+};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -255,6 +257,43 @@ impl S3ArchiveStore {
         self.namespace_has_uploads(&module.namespace).await
     }
 
+    /// Every key under `prefix`, following continuation tokens past S3's 1,000 keys a page;
+    /// with `delimiter`, the common prefixes instead of the keys beneath them.
+    async fn list_keys(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_owned))
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend_error(&format!("listing {prefix}"), e))?;
+            if delimiter.is_some() {
+                keys.extend(
+                    page.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix())
+                        .map(str::to_owned),
+                );
+            } else {
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        Ok(keys)
+    }
+
     fn module_prefix(&self, module: &ModuleAddress) -> String {
         format!("{}{module}/", self.prefix)
     }
@@ -371,6 +410,33 @@ impl ArchiveStore for S3ArchiveStore {
                 Ok(listed.into_iter().collect())
             }
         }
+    }
+
+    /// The namespaces first (one delimited listing), then every key under each: a module is
+    /// listed when one of its archives is there (an object put by hand counts, as it does for
+    /// [`S3ArchiveStore::rebuild_index`]; a leftover index or docs object does not).
+    /// Prefixes that start with `_` are never namespaces: `_proxy/` holds the proxy cache, a
+    /// store of its own, and is not listed through.
+    async fn list_modules(&self) -> Result<Vec<ModuleAddress>, StorageError> {
+        let mut modules = Vec::new();
+        for namespace_prefix in self.list_keys(&self.prefix, Some("/")).await? {
+            let namespace = namespace_prefix
+                .strip_prefix(&self.prefix)
+                .unwrap_or_default();
+            if namespace.starts_with('_') {
+                continue;
+            }
+            for object_key in self.list_keys(&namespace_prefix, None).await? {
+                if let Some(key) = object_key
+                    .strip_prefix(&self.prefix)
+                    .and_then(ArchiveKey::parse)
+                {
+                    modules.push(key.module);
+                }
+            }
+        }
+        sort_modules(&mut modules);
+        Ok(modules)
     }
 
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {
