@@ -167,6 +167,21 @@ mod tests {
         }
     }
 
+    /// The deployment module publishes whatever is in terraform/web/; `tfreg serve` must
+    /// serve the same files.
+    #[test]
+    fn every_file_of_terraform_web_is_served() {
+        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform/web");
+        let mut on_disk: Vec<String> = std::fs::read_dir(web)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        on_disk.sort();
+        let mut served: Vec<String> = FILES.iter().map(|f| f.name.to_owned()).collect();
+        served.sort();
+        assert_eq!(on_disk, served);
+    }
+
     /// The page runs under `default-src 'self'`: an inline script or style would be refused
     /// by the browser, so none may be written.
     #[test]

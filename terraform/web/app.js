@@ -112,7 +112,14 @@
     const hash = location.hash.startsWith("#/") ? location.hash.slice(1) : "/";
     const [path, query] = hash.split("?");
     const params = new URLSearchParams(query || "");
-    const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    const decode = (part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch (_) {
+        return part; // a stray "%": taken as written; the API says whether it names anything
+      }
+    };
+    const parts = path.split("/").filter(Boolean).map(decode);
     return { parts, params };
   }
 
@@ -142,7 +149,8 @@
         const query = new URLSearchParams({ q, offset, limit: PAGE_SIZE });
         const list = await api("/v1/modules/search?" + query);
         if (!current()) return;
-        main.replaceChildren(listPage("Modules matching “" + q + "”", list, (o) => "#/search?" + new URLSearchParams({ q, offset: o })));
+        const pageLink = (o) => "#/search?" + new URLSearchParams({ q, offset: o });
+        main.replaceChildren(listPage("Modules matching “" + q + "”", list, pageLink));
         document.title = "Search: " + q;
       } else {
         const query = new URLSearchParams({ offset, limit: PAGE_SIZE });
@@ -234,7 +242,8 @@
     const fallback = () => {
       selectText(node);
       node.focus();
-      say("Could not reach the clipboard: the " + label.toLowerCase() + " is selected, press Ctrl+C (⌘C) to copy it.", "warn");
+      const what = label.toLowerCase();
+      say("Could not reach the clipboard: the " + what + " is selected, press Ctrl+C (⌘C) to copy it.", "warn");
     };
     if (!navigator.clipboard || !navigator.clipboard.writeText) return fallback();
     navigator.clipboard.writeText(node.textContent).then(
@@ -253,23 +262,29 @@
         {},
         el("caption", { class: "visually-hidden" }, caption),
         el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col" }, c)))),
-        el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c, i) => el(i ? "td" : "th", i ? {} : { scope: "row" }, c))))),
+        el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((cell, i) =>
+          i ? el("td", {}, cell) : el("th", { scope: "row" }, cell))))),
       ),
     );
   }
+
+  const externalLink = (url, text) => el("a", { href: url, rel: "noopener noreferrer" }, text || url);
+  const sensitiveMark = (item) => (item.sensitive ? el("span", { class: "badge" }, "sensitive") : null);
 
   const code = (text) => (text === undefined || text === null || text === "" ? "" : el("code", {}, text));
 
   function inputsTable(inputs) {
     // Required first; otherwise in the module's own order.
-    const sorted = (inputs || []).map((input, i) => [input, i]).sort(([a, i], [b, j]) => (b.required - a.required) || i - j);
+    const sorted = (inputs || [])
+      .map((input, i) => [input, i])
+      .sort(([a, i], [b, j]) => b.required - a.required || i - j);
     return table(
       "Inputs",
       ["Name", "Type", "Description", "Default", "Required"],
       sorted.map(([input]) => [
         code(input.name),
         code(input.type),
-        [input.description || "", input.sensitive ? el("span", { class: "badge" }, "sensitive") : null],
+        [input.description || "", sensitiveMark(input)],
         input.required ? "" : code(JSON.stringify(input.default)),
         input.required ? el("strong", {}, "yes") : "no",
       ]),
@@ -280,7 +295,7 @@
     return table(
       "Outputs",
       ["Name", "Description"],
-      (outputs || []).map((o) => [code(o.name), [o.description || "", o.sensitive ? el("span", { class: "badge" }, "sensitive") : null]]),
+      (outputs || []).map((o) => [code(o.name), [o.description || "", sensitiveMark(o)]]),
     );
   }
 
@@ -288,7 +303,11 @@
     return table(
       "Providers",
       ["Name", "Source", "Version"],
-      (providers || []).map((p) => [code(p.name), code(p.source || (p.namespace ? p.namespace + "/" + p.name : "")), code(p.version)]),
+      (providers || []).map((p) => [
+        code(p.name),
+        code(p.source || (p.namespace ? p.namespace + "/" + p.name : "")),
+        code(p.version),
+      ]),
     );
   }
 
@@ -300,11 +319,12 @@
     const template = document.createElement("template");
     template.innerHTML = html;
     const content = template.content;
-    content.querySelectorAll("script, style, iframe, frame, object, embed, link, meta, base, form, svg, math").forEach((n) => n.remove());
+    const active = "script, style, iframe, frame, object, embed, link, meta, base, form, svg, math";
+    content.querySelectorAll(active).forEach((n) => n.remove());
     content.querySelectorAll("img").forEach((img) => {
       const src = img.getAttribute("src");
       const alt = img.getAttribute("alt") || "image";
-      img.replaceWith(isHttpUrl(src) ? el("a", { href: src, rel: "noopener noreferrer" }, "[" + alt + "]") : document.createTextNode(alt));
+      img.replaceWith(isHttpUrl(src) ? externalLink(src, "[" + alt + "]") : document.createTextNode(alt));
     });
     content.querySelectorAll("*").forEach((node) => {
       for (const attr of Array.from(node.attributes)) {
@@ -345,7 +365,8 @@
         el(
           "details",
           { class: "part" },
-          el("summary", {}, el("code", {}, part.path || part.name), " — ", (part.inputs || []).length + " inputs, " + (part.outputs || []).length + " outputs"),
+          el("summary", {}, el("code", {}, part.path || part.name), " — ",
+            (part.inputs || []).length + " inputs, " + (part.outputs || []).length + " outputs"),
           part.readme_html ? readmeNode(part.readme_html) : null,
           docsOf(part),
         ),
@@ -354,7 +375,8 @@
   }
 
   function fact(term, value) {
-    return value === undefined || value === null || value === "" ? null : [el("dt", {}, term), el("dd", {}, value)];
+    if (value === undefined || value === null || value === "") return null;
+    return [el("dt", {}, term), el("dd", {}, value)];
   }
 
   function modulePage(m) {
@@ -368,8 +390,9 @@
       "}\n";
     const credentialsBlock = "credentials \"" + host + "\" {\n  token = \"<your token>\"\n}\n";
     const provenance = m.origin && m.origin !== "upload"
-      ? el("p", { class: "provenance" }, originBadge(m.origin), " ", m.origin === "pin" ? "Pinned from " : "Proxied from ",
-        isHttpUrl(m.origin_url) ? el("a", { href: m.origin_url, rel: "noopener noreferrer" }, m.origin_url) : code(m.origin_url || "an upstream registry"))
+      ? el("p", { class: "provenance" }, originBadge(m.origin), " ",
+        m.origin === "pin" ? "Pinned from " : "Proxied from ",
+        isHttpUrl(m.origin_url) ? externalLink(m.origin_url) : code(m.origin_url || "an upstream registry"))
       : null;
     const versions = (m.versions || []).slice().reverse();
     const section = (id, title, ...content) =>
@@ -379,12 +402,16 @@
       "div",
       { class: "module-docs" },
       m.docs_available === false
-        ? el("p", { class: "status warn" }, "The docs of this version are not available" + (m.docs_unavailable_reason ? ": " + m.docs_unavailable_reason : "."))
+        ? el("p", { class: "status warn" }, "The docs of this version are not available",
+          m.docs_unavailable_reason ? ": " + m.docs_unavailable_reason : ".")
         : null,
       m.parse_errors && m.parse_errors.length
-        ? el("details", { class: "part" }, el("summary", {}, m.parse_errors.length + " problem(s) reading the module"), el("ul", {}, m.parse_errors.map((e) => el("li", {}, e))))
+        ? el("details", { class: "part" },
+          el("summary", {}, m.parse_errors.length + " problem(s) reading the module"),
+          el("ul", {}, m.parse_errors.map((e) => el("li", {}, e))))
         : null,
-      section("readme", "README", root.readme_html ? readmeNode(root.readme_html) : el("p", { class: "none" }, "No README.")),
+      section("readme", "README",
+        root.readme_html ? readmeNode(root.readme_html) : el("p", { class: "none" }, "No README.")),
       section("inputs", "Inputs", inputsTable(root.inputs)),
       section("outputs", "Outputs", outputsTable(root.outputs)),
       section("providers", "Providers", providersTable(root.provider_dependencies)),
@@ -399,7 +426,8 @@
         "Use it",
         copyBlock("module-block", "Module block", moduleBlock),
         copyBlock("credentials-block", "Credentials block", credentialsBlock),
-        el("p", { class: "hint" }, "Put the credentials block in your Terraform CLI configuration (~/.terraformrc, or the file TF_CLI_CONFIG_FILE names), with your own token."),
+        el("p", { class: "hint" }, "Put the credentials block in your Terraform CLI configuration " +
+          "(~/.terraformrc, or the file TF_CLI_CONFIG_FILE names), with your own token."),
       ),
       section(
         "about",
@@ -411,7 +439,7 @@
           fact("Published", m.published_at || m.uploaded_at),
           fact("Uploaded by", m.uploader),
           fact("Origin", m.origin),
-          fact("Repository", isHttpUrl(m.repository_url) ? el("a", { href: m.repository_url, rel: "noopener noreferrer" }, m.repository_url) : null),
+          fact("Repository", isHttpUrl(m.repository_url) ? externalLink(m.repository_url) : null),
           fact("Terraform", root.required_version ? code(root.required_version) : null),
           fact("SHA-256", m.sha256 ? code(m.sha256) : null),
         ),
@@ -420,14 +448,17 @@
         "versions",
         "Versions",
         el("ul", { class: "versions" }, versions.map((v) =>
-          el("li", {}, el("a", { href: base + "/" + seg(v), "aria-current": v === m.version ? "page" : null }, v)))),
+          el("li", {}, el("a", { href: base + "/" + seg(v), "aria-current": v === m.version ? "page" : null }, v)),
+        )),
       ),
     );
     return el(
       "div",
       {},
-      el("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, el("a", { href: "#/" }, "All modules"), " / ", m.namespace + "/" + m.name),
-      el("h1", { tabindex: "-1" }, m.namespace + "/" + m.name + "/" + m.system, " ", el("span", { class: "version" }, "v" + m.version)),
+      el("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
+        el("a", { href: "#/" }, "All modules"), " / ", m.namespace + "/" + m.name),
+      el("h1", { tabindex: "-1" }, m.namespace + "/" + m.name + "/" + m.system, " ",
+        el("span", { class: "version" }, "v" + m.version)),
       m.description ? el("p", { class: "description" }, m.description) : null,
       provenance,
       el("div", { class: "module-layout" }, docs, side),
