@@ -53,10 +53,10 @@ class Registry:
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read()
 
-    def publish(self, namespace, name, system, version, files):
+    def publish(self, namespace, name, system, version, files, query=""):
         status, _, body = self.request(
             "PUT",
-            f"/v1/modules/{namespace}/{name}/{system}/{version}",
+            f"/v1/modules/{namespace}/{name}/{system}/{version}{query}",
             body=tar_gz(files),
             token=self.master,
         )

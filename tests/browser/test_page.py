@@ -7,6 +7,7 @@ Run with tests/browser/run.sh; TFREG_SCREENSHOT=1 also saves tests/browser/regis
 
 import json
 import os
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 SCREENSHOT = Path(__file__).with_name("registry-page.png")
+REPOSITORY = "https://github.com/acme/terraform-aws-vpc"
 FILLERS = 20  # with vpc, evil, a pinned and a proxied module: 24, more than a page of 20
 MODULES = 4 + FILLERS
 
@@ -121,7 +123,8 @@ def modules(registry, public_registry):
            "examples/complete/main.tf": 'module "vpc" {\n  source = "../.."\n'
                                         '  name = "x"\n  azs = []\n}\n'}
     registry.publish("acme", "vpc", "aws", "1.0.0", vpc)
-    registry.publish("acme", "vpc", "aws", "1.2.0", vpc)
+    registry.publish("acme", "vpc", "aws", "1.2.0", vpc,
+                     "?repository_url=" + urllib.parse.quote(REPOSITORY, safe=""))
     registry.publish("acme", "evil", "aws", "0.3.1",
                      {"README.md": EVIL_README, "main.tf": 'variable "x" {}\n'})
     # From the public registry's stand-in: one pinned, one proxied (fetched through this
@@ -300,6 +303,9 @@ def test_a_module_page_shows_its_readme_inputs_and_how_to_use_it(registry, brows
     assert cidr[1:4] == ["string", "The VPC's CIDR block", '"10.0.0.0/16"']
     outputs = browser.find_element(By.CSS_SELECTOR, "[aria-label=Outputs] table").text
     assert "vpc_id" in outputs and "The ID of the VPC" in outputs
+    repository = browser.find_element(By.CSS_SELECTOR, ".facts-list a")
+    assert (repository.text, repository.get_attribute("href")) == (REPOSITORY, REPOSITORY)
+    assert repository.get_attribute("rel") == "noopener noreferrer"
     providers = browser.find_element(By.CSS_SELECTOR, "[aria-label=Providers] table").text
     assert "hashicorp/aws" in providers and ">= 5.0" in providers
 
