@@ -142,6 +142,27 @@ async fn modules_are_found_through_tfreg_serve_and_kept_across_a_restart() {
     assert!(data_dir.path().join("catalogue.json").is_file());
     let registry = TestRegistry::start_in(data_dir, &[]);
     assert_found(&registry, &reader).await;
+
+    // A lost catalogue is rebuilt from the stored modules by `tfreg reindex --all`.
+    let data_dir = registry.stop();
+    std::fs::write(data_dir.path().join("catalogue.json"), "{").unwrap();
+    let reindex = std::process::Command::new(common::tfreg_binary())
+        .args(["reindex", "--all", "--backend", "embedded", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&reindex.stdout).into_owned();
+    assert!(
+        reindex.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&reindex.stderr)
+    );
+    assert!(
+        printed.contains("catalogue rebuilt: 3 module(s)"),
+        "{printed}"
+    );
+    let registry = TestRegistry::start_in(data_dir, &[]);
+    assert_found(&registry, &reader).await;
 }
 
 fn aws_env() -> [(&'static str, &'static str); 5] {

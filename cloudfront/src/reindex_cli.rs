@@ -1,12 +1,15 @@
 //! `tfreg reindex`: rebuilds what is derived from the stored archives. On S3, each module's
 //! version index (`versions.json`) and its namespace's uploads mark; with `--backfill-docs`,
-//! the docs of versions stored before docs were extracted at publish, on either backend.
+//! the docs of versions stored before docs were extracted at publish, on either backend; and
+//! the module catalogue's entries of the modules (with `--all`, the whole catalogue).
 
 use crate::{AwsArgs, Backend, S3Args};
 use anyhow::{bail, Context};
 use clap::Args;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tfreg_origin::aws::S3ArchiveStore;
+use tfreg_origin::catalogue::{entry_from_store, Catalogue, CatalogueStore, FileCatalogueStore};
 use tfreg_origin::docs::backfill::{backfill_docs, BackfillOutcome};
 use tfreg_origin::embedded::FileArchiveStore;
 use tfreg_origin::names::{ArchiveKey, ModuleAddress, ModuleVersion};
@@ -17,7 +20,8 @@ pub struct ReindexArgs {
     /// Modules to reindex, as namespace/name/system (e.g. acme/vpc/aws).
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     modules: Vec<String>,
-    /// Reindex every module in the store (each module with at least one version).
+    /// Reindex every module in the store (each module with at least one version), and rebuild
+    /// the module catalogue (the list and search index) whole from them.
     #[arg(long)]
     all: bool,
     /// Also store the docs of every version of these modules that has none for its archive
@@ -198,6 +202,81 @@ pub async fn run(args: ReindexArgs) -> anyhow::Result<()> {
     let target = ReindexTarget::open(&args).await?;
     let modules = chosen_modules(&args, &target).await?;
     reindex_modules(&target, &modules, args.backfill_docs).await?;
+    rebuild_catalogue(&target, &modules, args.all).await
+}
+
+/// Records the modules in the catalogue as the store now holds them (after any docs backfill,
+/// so descriptions and README words are there). With `--all`, the catalogue is replaced
+/// whole, with the proxy cache's modules beside the store's own: this is what repairs a lost
+/// or unreadable catalogue.
+async fn rebuild_catalogue(
+    target: &ReindexTarget,
+    modules: &[ModuleAddress],
+    all: bool,
+) -> anyhow::Result<()> {
+    let (catalogue, proxy_cache): (Arc<dyn CatalogueStore>, Option<Box<dyn ArchiveStore>>) =
+        match target {
+            ReindexTarget::S3(store) => (
+                Arc::new(store.catalogue_store()),
+                Some(Box::new(store.proxy_cache_store())),
+            ),
+            ReindexTarget::Embedded { data_dir, .. } => {
+                let cache_dir = data_dir.join("proxy-cache");
+                let cache: Option<Box<dyn ArchiveStore>> = if cache_dir.is_dir() {
+                    Some(Box::new(
+                        FileArchiveStore::open(&cache_dir).context("opening the proxy cache")?,
+                    ))
+                } else {
+                    None
+                };
+                (Arc::new(FileCatalogueStore::open(data_dir)), cache)
+            }
+        };
+    let catalogue = Catalogue::new(catalogue);
+    let store = target.store();
+    if !all {
+        for module in modules {
+            match entry_from_store(store, module).await? {
+                Some(entry) => catalogue.upsert(entry, |_| false).await?,
+                None => {
+                    catalogue
+                        .remove(&module.namespace, &module.name, &module.system)
+                        .await?
+                }
+            }
+        }
+        println!("catalogue: {} module(s) recorded", modules.len());
+        return Ok(());
+    }
+    let mut entries = Vec::new();
+    for module in modules {
+        if let Some(entry) = entry_from_store(store, module).await? {
+            entries.push(entry);
+        }
+    }
+    let own = entries.len();
+    if let Some(cache) = proxy_cache {
+        for module in cache
+            .list_modules()
+            .await
+            .context("listing the proxy cache")?
+        {
+            if modules.contains(&module) {
+                continue;
+            }
+            if let Some(entry) = entry_from_store(cache.as_ref(), &module).await? {
+                entries.push(entry);
+            }
+        }
+    }
+    let proxied = entries.len() - own;
+    catalogue
+        .replace_all(entries)
+        .await
+        .context("writing the module catalogue")?;
+    println!(
+        "catalogue rebuilt: {own} module(s), {proxied} proxied module(s) from the proxy cache"
+    );
     Ok(())
 }
 

@@ -18,7 +18,7 @@
 //! which CloudFront returns to the viewer without caching it.
 
 use crate::check::{Decision, Denial, EdgeCheck, TokenInfo, ViewerRequest};
-use crate::route::{required_access, Access};
+use crate::route::{required_access, Access, Route, PAGE_PATH};
 use crate::token::{bearer_token, hash_token, TokenHash};
 use crate::{Tier, IDENTITY_HEADER};
 use serde::{Deserialize, Serialize};
@@ -167,6 +167,22 @@ impl CfResponse {
             status_description: status_description(status).to_owned(),
             headers,
             body,
+        }
+    }
+
+    /// `302 Found` to `location`.
+    pub fn redirect(location: &str) -> Self {
+        let mut headers = CfHeaders::new();
+        headers.insert("location".into(), vec![CfHeader::new("Location", location)]);
+        headers.insert(
+            "cache-control".into(),
+            vec![CfHeader::new("Cache-Control", "no-store")],
+        );
+        CfResponse {
+            status: "302".into(),
+            status_description: "Found".into(),
+            headers,
+            body: String::new(),
         }
     }
 
@@ -350,6 +366,13 @@ impl ViewerRequestHandler {
                         request.uri.trim_end_matches('/'),
                     ),
                 ))
+            }
+            // The page's address, answered here: `/` would otherwise go to the default
+            // behaviour's S3 origin, which holds no object at the empty key.
+            Decision::Allow { .. }
+                if Route::parse(&request.method, &request.uri) == Route::Home =>
+            {
+                ViewerRequestResult::Respond(CfResponse::redirect(PAGE_PATH))
             }
             Decision::Allow { identity } => {
                 // Whatever the viewer sent under our names is dropped; only the edge's own

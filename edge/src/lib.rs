@@ -24,7 +24,9 @@ mod wasm;
 pub use check::{Decision, Denial, EdgeCheck, EdgeConfig, TokenInfo, ViewerRequest};
 pub use error_body::error_body;
 pub use identity::{percent_decode, percent_encode, Identity, IDENTITY_HEADER};
-pub use route::{required_access, Access, ModulePath, Route, RouteSpec, VersionPath, ROUTES};
+pub use route::{
+    required_access, Access, ModulePath, Route, RouteSpec, VersionPath, PAGE_PATH, ROUTES,
+};
 pub use signing::{ArchiveSigner, SignatureError, ARCHIVE_PATH_PREFIX};
 pub use tier::{Tier, UnknownTier};
 pub use token::{bearer_token, hash_token, TokenHash, MAX_TOKEN_LEN};

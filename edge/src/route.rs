@@ -13,6 +13,9 @@
 
 use crate::Tier;
 
+/// Where the registry's web page is: `GET /` redirects there.
+pub const PAGE_PATH: &str = "/ui/";
+
 /// What a request needs before it may reach the origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

@@ -395,3 +395,22 @@ fn token_items_map_to_token_info() {
         serde_json::from_str::<TokenItem>(r#"{"token_name":"ci","permission":"root"}"#).is_err()
     );
 }
+
+#[test]
+fn the_root_is_a_redirect_to_the_page_answered_at_the_edge() {
+    let mut handler = handler();
+    let response = responded(done(
+        handler
+            .viewer_request(parse(&event("GET", "/", "", &[])), 10)
+            .unwrap(),
+    ));
+    assert_eq!(response.status, "302");
+    assert_eq!(response.headers["location"][0].value, "/ui/");
+    // The page's files pass to their (S3) origin untouched, without a token or the secret.
+    let page = forwarded(done(
+        handler
+            .viewer_request(parse(&event("GET", "/ui/app.js", "", &[])), 10)
+            .unwrap(),
+    ));
+    assert_eq!(header(&page, ORIGIN_SECRET_HEADER), None);
+}

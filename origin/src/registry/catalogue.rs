@@ -16,6 +16,9 @@ pub const DEFAULT_PAGE_LIMIT: usize = 15;
 /// The most a page may hold, as on the public registry.
 pub const MAX_PAGE_LIMIT: usize = 100;
 
+/// The largest `offset` taken (far past any catalogue; it keeps the arithmetic small).
+pub const MAX_OFFSET: usize = 1_000_000_000;
+
 /// What a list or search request asked for.
 struct PageRequest {
     offset: usize,
@@ -43,7 +46,15 @@ impl PageRequest {
                 })
             };
             match key.as_str() {
-                "offset" => request.offset = number("offset")?,
+                "offset" => {
+                    let offset = number("offset")?;
+                    if offset > MAX_OFFSET {
+                        return Err(ApiError::bad_request(format!(
+                            "offset must be at most {MAX_OFFSET}, not {offset}"
+                        )));
+                    }
+                    request.offset = offset;
+                }
                 "limit" => {
                     let limit = number("limit")?;
                     if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
@@ -56,7 +67,17 @@ impl PageRequest {
                 "provider" if !value.is_empty() => request.filter.system = Some(value.clone()),
                 "namespace" if !value.is_empty() => request.filter.namespace = Some(value.clone()),
                 "q" => request.query = Some(value.clone()),
-                "verified" => request.verified_only = value == "true",
+                "verified" => {
+                    request.verified_only = match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "verified must be true or false, not {other:?}"
+                            )))
+                        }
+                    }
+                }
                 // Other parameters (the public registry's `sort`, say) are ignored, as
                 // unknown parameters are there.
                 _ => {}
@@ -118,12 +139,15 @@ impl Registry {
         query: &str,
     ) -> Result<OriginResponse, ApiError> {
         let request = PageRequest::parse(query)?;
-        let words = request.query.as_deref().unwrap_or_default();
-        if crate::catalogue::query_words(words).is_empty() {
-            return Err(ApiError::bad_request(
-                "search needs words to look for: ?q=vpc (letters and digits; other characters separate words)",
-            ));
-        }
+        // A `q` without letters or digits finds nothing; no `q` at all is a mistake.
+        let words = match request.query.as_deref() {
+            Some(words) if !words.is_empty() => words,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "search needs words to look for: ?q=vpc (letters and digits; other characters separate words)",
+                ))
+            }
+        };
         let index = self.catalogue().snapshot().await?;
         let page = if request.verified_only {
             Page::empty()

@@ -119,7 +119,12 @@ async fn bad_paging_is_400_with_the_reason() {
         let message = json(&response)["errors"][0].as_str().unwrap().to_owned();
         assert!(message.contains(says), "{query}: {message}");
     }
+    let response = get(&registry, "/v1/modules?verified=maybe").await;
+    assert_eq!(response.status, 400);
     let response = get(&registry, "/v1/modules/search?q=%20-").await;
+    assert_eq!(response.status, 200, "no words find nothing");
+    assert_eq!(ids(&json(&response)), Vec::<String>::new());
+    let response = get(&registry, "/v1/modules/search").await;
     assert_eq!(response.status, 400);
     assert!(json(&response)["errors"][0]
         .as_str()

@@ -43,7 +43,7 @@ use crate::storage::{
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tfreg_edge::{
-    Access, ArchiveSigner, Identity, ModulePath, Route, VersionPath, IDENTITY_HEADER,
+    Access, ArchiveSigner, Identity, ModulePath, Route, VersionPath, IDENTITY_HEADER, PAGE_PATH,
 };
 
 /// The name of the token made on first start.
@@ -71,9 +71,6 @@ pub const NOT_CACHEABLE: &str = "no-store";
 /// Where proxied (cached, not pinned) archives are served, beneath `/archives/`. Namespaces
 /// start with a letter or digit, so no module's archives can collide with it.
 pub const PROXY_CACHE_PATH: &str = "_proxy/";
-
-/// Where the registry's web page is: `GET /` redirects there.
-pub const PAGE_PATH: &str = "/ui/";
 
 /// How long the presigned URL of a large upload stays valid.
 pub const DEFAULT_STAGED_UPLOAD_URL_TTL_SECS: u64 = 900;

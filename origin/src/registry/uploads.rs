@@ -221,6 +221,12 @@ fn repository_url(text: &str) -> Result<String, ApiError> {
             "invalid repository_url: {why} (give the module's repository as an http(s) URL, such as https://github.com/acme/terraform-aws-vpc)"
         ))
     };
+    let length = text.chars().count();
+    if length > MAX_REPOSITORY_URL_LEN {
+        return Err(invalid(&format!(
+            "it is {length} characters long, over {MAX_REPOSITORY_URL_LEN}"
+        )));
+    }
     let url = reqwest::Url::parse(text).map_err(|error| invalid(&error.to_string()))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(invalid("only http and https URLs are taken"));
@@ -234,11 +240,13 @@ fn repository_url(text: &str) -> Result<String, ApiError> {
             "it carries credentials, which every reader of the registry would see",
         ));
     }
+    // The normal form may be longer (a trailing `/`, percent-encoded characters).
     let normal = url.to_string();
-    if normal.len() > MAX_REPOSITORY_URL_LEN {
+    if normal.len() > 2 * MAX_REPOSITORY_URL_LEN {
         return Err(invalid(&format!(
-            "it is {} characters long, over {MAX_REPOSITORY_URL_LEN}",
-            normal.len()
+            "it is {} characters long once encoded, over {}",
+            normal.len(),
+            2 * MAX_REPOSITORY_URL_LEN
         )));
     }
     Ok(normal)
