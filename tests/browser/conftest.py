@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+# cryptography comes with moto[server], in the same .venv (tests/setup.sh).
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from selenium import webdriver
