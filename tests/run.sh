@@ -20,6 +20,9 @@ cargo test --workspace --locked
 # The OpenAPI document against the debug tfreg serve the tests above built: schemathesis, every
 # operation, no 5xx, no undocumented status, no answer outside its schema.
 bash tests/openapi.sh
+# The web page in headless Chromium against the same debug tfreg serve: sign-in, browse, search,
+# a module's page, a hostile README kept inert, phone width, the response headers.
+bash tests/browser/run.sh
 # The Lambda@Edge bundle: packaged, unzipped and run against moto under the machine's Node.js
 # and under Node.js 22, the runtime the deployment defaults to.
 (cd edge/js && npm test)

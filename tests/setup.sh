@@ -12,6 +12,8 @@
 #   .venv/checkov/bin/checkov  the deployment module's policy checks, in a venv of its own
 #   .venv/schemathesis/bin/schemathesis  checks tfreg serve against terraform/openapi.json
 #                            (tests/openapi.sh), in a venv of its own
+#   chromium, chromedriver   Debian's packages (apt-get, as root): the web page's browser test
+#                            (tests/browser/run.sh), which drives them with selenium from .venv
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 # Name the step that failed: run.sh shows this log only at the end.
@@ -48,6 +50,10 @@ if ! "$venv/bin/python" -c 'import hcl2, pytest' 2>/dev/null; then
   # The structural tests of terraform/ parse its HCL; the 7.x output shape is what they read.
   packages+=('python-hcl2>=7,<8' 'pytest>=8,<9')
 fi
+if ! "$venv/bin/python" -c 'import selenium' 2>/dev/null; then
+  # Drives the machine's Chromium through its chromedriver (tests/browser); no browser download.
+  packages+=('selenium>=4.20,<5')
+fi
 if [ ${#packages[@]} -gt 0 ]; then
   retry "$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}"
   # Not `| head`: under pipefail, Terraform writing its later lines into a closed pipe would
@@ -77,4 +83,13 @@ if ! "$venv/schemathesis/bin/schemathesis" --version >/dev/null 2>&1; then
   # A venv of its own: its dependencies (hypothesis, jsonschema, httpx…) stay out of moto's.
   python3 -m venv "$venv/schemathesis"
   retry "$venv/schemathesis/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4.32,<5'
+fi
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  # The web page's browser test: Debian's Chromium and its matching chromedriver (one source
+  # package, so their versions always agree). The package lists first, when apt has none yet.
+  if ! apt-cache show chromium-driver >/dev/null 2>&1; then
+    retry apt-get update -qq
+  fi
+  retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+  /usr/bin/chromium --version
 fi

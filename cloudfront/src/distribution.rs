@@ -1,7 +1,7 @@
 //! The distribution assembled as CloudFront runs it, in one process: the static discovery
-//! document first, then the viewer-request check (the `edge` crate) on everything else, then
-//! either the archive store (`/archives/*`, S3 behind CloudFront) or the registry origin
-//! (`/v1/*`, the origin Lambda).
+//! document and web page first, then the viewer-request check (the `edge` crate) on everything
+//! else, then either the archive store (`/archives/*`, S3 behind CloudFront) or the registry
+//! origin (`/v1/*`, the origin Lambda).
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;
@@ -92,6 +92,8 @@ impl Distribution {
         match route {
             Route::Discovery => return json_response(200, DISCOVERY_DOCUMENT.to_owned()),
             Route::OpenApi => return json_response(200, OPENAPI_DOCUMENT.to_owned()),
+            // Public static files (S3 behind CloudFront on AWS), as Discovery is.
+            Route::Page { file } => return crate::page::respond(file).map(full),
             _ => {}
         }
 

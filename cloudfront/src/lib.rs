@@ -5,5 +5,6 @@
 
 pub mod data_dir;
 pub mod distribution;
+pub mod page;
 pub mod server;
 pub mod tls;

@@ -169,6 +169,7 @@ fn print_banner(addr: SocketAddr, options: &ServeOptions, prepared: &Prepared) {
     println!("tfreg listening on {url}");
     println!();
     println!("  Registry:        {url}");
+    println!("  Web page:        {url}/ui/  (sign in with a token)");
     println!("  CA certificate:  {}", ca.display());
     println!("  Trust it:        export SSL_CERT_FILE={}", ca.display());
     println!("  Storage:         {}", options.storage.describe());

@@ -112,7 +112,14 @@
     const hash = location.hash.startsWith("#/") ? location.hash.slice(1) : "/";
     const [path, query] = hash.split("?");
     const params = new URLSearchParams(query || "");
-    const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    const decode = (part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch (_) {
+        return part; // a stray "%": taken as written; the API says whether it names anything
+      }
+    };
+    const parts = path.split("/").filter(Boolean).map(decode);
     return { parts, params };
   }
 
@@ -133,7 +140,7 @@
         say("Loading " + parts.slice(1, 5).join("/") + "…");
         const module = await api(path);
         if (!current()) return;
-        main.replaceChildren(...modulePage(module));
+        main.replaceChildren(modulePage(module));
         document.title = module.namespace + "/" + module.name + "/" + module.system + " " + module.version;
       } else if (parts[0] === "search" && (params.get("q") || "").trim()) {
         const q = params.get("q").trim();
@@ -142,14 +149,15 @@
         const query = new URLSearchParams({ q, offset, limit: PAGE_SIZE });
         const list = await api("/v1/modules/search?" + query);
         if (!current()) return;
-        main.replaceChildren(...listPage("Modules matching “" + q + "”", list, (o) => "#/search?" + new URLSearchParams({ q, offset: o })));
+        const pageLink = (o) => "#/search?" + new URLSearchParams({ q, offset: o });
+        main.replaceChildren(listPage("Modules matching “" + q + "”", list, pageLink));
         document.title = "Search: " + q;
       } else {
         const query = new URLSearchParams({ offset, limit: PAGE_SIZE });
         say("Loading modules…");
         const list = await api("/v1/modules?" + query);
         if (!current()) return;
-        main.replaceChildren(...listPage("All modules", list, (o) => "#/?offset=" + o));
+        main.replaceChildren(listPage("All modules", list, (o) => "#/?offset=" + o));
         document.title = "Module registry";
       }
       say("");
@@ -169,7 +177,8 @@
     const modules = (list && list.modules) || [];
     const meta = (list && list.meta) || {};
     const items = modules.map((m) => {
-      const href = "#/modules/" + [m.namespace, m.name, m.provider].map(seg).join("/");
+      // The version the card shows (a proxied module has no "latest" of its own here).
+      const href = "#/modules/" + [m.namespace, m.name, m.provider, m.version].map(seg).join("/");
       return el(
         "li",
         { class: "card" },
@@ -191,11 +200,13 @@
     if (meta.next_offset !== undefined && meta.next_offset !== null) {
       nav.append(el("a", { href: pageLink(meta.next_offset), rel: "next" }, "Next →"));
     }
-    return [
+    return el(
+      "div",
+      {},
       el("h1", { tabindex: "-1" }, title),
       items.length ? el("ul", { class: "modules" }, items) : el("p", {}, "No modules here."),
       nav,
-    ];
+    );
   }
 
   // --- a module -----------------------------------------------------------------------
@@ -231,7 +242,8 @@
     const fallback = () => {
       selectText(node);
       node.focus();
-      say("Could not reach the clipboard: the " + label.toLowerCase() + " is selected, press Ctrl+C (⌘C) to copy it.", "warn");
+      const what = label.toLowerCase();
+      say("Could not reach the clipboard: the " + what + " is selected, press Ctrl+C (⌘C) to copy it.", "warn");
     };
     if (!navigator.clipboard || !navigator.clipboard.writeText) return fallback();
     navigator.clipboard.writeText(node.textContent).then(
@@ -250,23 +262,29 @@
         {},
         el("caption", { class: "visually-hidden" }, caption),
         el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col" }, c)))),
-        el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c, i) => el(i ? "td" : "th", i ? {} : { scope: "row" }, c))))),
+        el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((cell, i) =>
+          i ? el("td", {}, cell) : el("th", { scope: "row" }, cell))))),
       ),
     );
   }
+
+  const externalLink = (url, text) => el("a", { href: url, rel: "noopener noreferrer" }, text || url);
+  const sensitiveMark = (item) => (item.sensitive ? el("span", { class: "badge" }, "sensitive") : null);
 
   const code = (text) => (text === undefined || text === null || text === "" ? "" : el("code", {}, text));
 
   function inputsTable(inputs) {
     // Required first; otherwise in the module's own order.
-    const sorted = (inputs || []).map((input, i) => [input, i]).sort(([a, i], [b, j]) => (b.required - a.required) || i - j);
+    const sorted = (inputs || [])
+      .map((input, i) => [input, i])
+      .sort(([a, i], [b, j]) => b.required - a.required || i - j);
     return table(
       "Inputs",
       ["Name", "Type", "Description", "Default", "Required"],
       sorted.map(([input]) => [
         code(input.name),
         code(input.type),
-        [input.description || "", input.sensitive ? el("span", { class: "badge" }, "sensitive") : null],
+        [input.description || "", sensitiveMark(input)],
         input.required ? "" : code(JSON.stringify(input.default)),
         input.required ? el("strong", {}, "yes") : "no",
       ]),
@@ -277,7 +295,7 @@
     return table(
       "Outputs",
       ["Name", "Description"],
-      (outputs || []).map((o) => [code(o.name), [o.description || "", o.sensitive ? el("span", { class: "badge" }, "sensitive") : null]]),
+      (outputs || []).map((o) => [code(o.name), [o.description || "", sensitiveMark(o)]]),
     );
   }
 
@@ -285,7 +303,11 @@
     return table(
       "Providers",
       ["Name", "Source", "Version"],
-      (providers || []).map((p) => [code(p.name), code(p.source || (p.namespace ? p.namespace + "/" + p.name : "")), code(p.version)]),
+      (providers || []).map((p) => [
+        code(p.name),
+        code(p.source || (p.namespace ? p.namespace + "/" + p.name : "")),
+        code(p.version),
+      ]),
     );
   }
 
@@ -297,11 +319,12 @@
     const template = document.createElement("template");
     template.innerHTML = html;
     const content = template.content;
-    content.querySelectorAll("script, style, iframe, frame, object, embed, link, meta, base, form, svg, math").forEach((n) => n.remove());
+    const active = "script, style, iframe, frame, object, embed, link, meta, base, form, svg, math";
+    content.querySelectorAll(active).forEach((n) => n.remove());
     content.querySelectorAll("img").forEach((img) => {
       const src = img.getAttribute("src");
       const alt = img.getAttribute("alt") || "image";
-      img.replaceWith(isHttpUrl(src) ? el("a", { href: src, rel: "noopener noreferrer" }, "[" + alt + "]") : document.createTextNode(alt));
+      img.replaceWith(isHttpUrl(src) ? externalLink(src, "[" + alt + "]") : document.createTextNode(alt));
     });
     content.querySelectorAll("*").forEach((node) => {
       for (const attr of Array.from(node.attributes)) {
@@ -342,7 +365,8 @@
         el(
           "details",
           { class: "part" },
-          el("summary", {}, el("code", {}, part.path || part.name), " — ", (part.inputs || []).length + " inputs, " + (part.outputs || []).length + " outputs"),
+          el("summary", {}, el("code", {}, part.path || part.name), " — ",
+            (part.inputs || []).length + " inputs, " + (part.outputs || []).length + " outputs"),
           part.readme_html ? readmeNode(part.readme_html) : null,
           docsOf(part),
         ),
@@ -351,7 +375,8 @@
   }
 
   function fact(term, value) {
-    return value === undefined || value === null || value === "" ? null : [el("dt", {}, term), el("dd", {}, value)];
+    if (value === undefined || value === null || value === "") return null;
+    return [el("dt", {}, term), el("dd", {}, value)];
   }
 
   function modulePage(m) {
@@ -365,54 +390,79 @@
       "}\n";
     const credentialsBlock = "credentials \"" + host + "\" {\n  token = \"<your token>\"\n}\n";
     const provenance = m.origin && m.origin !== "upload"
-      ? el("p", { class: "provenance" }, originBadge(m.origin), " ", m.origin === "pin" ? "Pinned from " : "Proxied from ",
-        isHttpUrl(m.origin_url) ? el("a", { href: m.origin_url, rel: "noopener noreferrer" }, m.origin_url) : code(m.origin_url || "an upstream registry"))
+      ? el("p", { class: "provenance" }, originBadge(m.origin), " ",
+        m.origin === "pin" ? "Pinned from " : "Proxied from ",
+        isHttpUrl(m.origin_url) ? externalLink(m.origin_url) : code(m.origin_url || "an upstream registry"))
       : null;
     const versions = (m.versions || []).slice().reverse();
-    return [
-      el("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, el("a", { href: "#/" }, "All modules"), " / ", m.namespace + "/" + m.name),
-      el("h1", { tabindex: "-1" }, m.namespace + "/" + m.name + "/" + m.system, " ", el("span", { class: "version" }, "v" + m.version)),
-      m.description ? el("p", { class: "description" }, m.description) : null,
-      provenance,
-      el(
-        "dl",
-        { class: "facts-list" },
-        fact("Provider", m.system),
-        fact("Published", m.published_at || m.uploaded_at),
-        fact("Uploaded by", m.uploader),
-        fact("Repository", isHttpUrl(m.repository_url) ? el("a", { href: m.repository_url, rel: "noopener noreferrer" }, m.repository_url) : null),
-        fact("Terraform", root.required_version ? code(root.required_version) : null),
-        fact("SHA-256", m.sha256 ? code(m.sha256) : null),
-      ),
-      el(
-        "section",
-        { class: "usage", "aria-labelledby": "usage-title" },
-        el("h2", { id: "usage-title" }, "Use it"),
-        copyBlock("module-block", "Module block", moduleBlock),
-        copyBlock("credentials-block", "Credentials block", credentialsBlock),
-        el("p", { class: "hint" }, "Put the credentials block in your Terraform CLI configuration (~/.terraformrc, or the file TF_CLI_CONFIG_FILE names) with your own token."),
-      ),
+    const section = (id, title, ...content) =>
+      el("section", { "aria-labelledby": id + "-title" }, el("h2", { id: id + "-title" }, title), content);
+
+    const docs = el(
+      "div",
+      { class: "module-docs" },
       m.docs_available === false
-        ? el("p", { class: "status warn" }, "The docs of this version are not available" + (m.docs_unavailable_reason ? ": " + m.docs_unavailable_reason : "."))
+        ? el("p", { class: "status warn" }, "The docs of this version are not available",
+          m.docs_unavailable_reason ? ": " + m.docs_unavailable_reason : ".")
         : null,
       m.parse_errors && m.parse_errors.length
-        ? el("details", { class: "part" }, el("summary", {}, m.parse_errors.length + " problem(s) reading the module"), el("ul", {}, m.parse_errors.map((e) => el("li", {}, e))))
+        ? el("details", { class: "part" },
+          el("summary", {}, m.parse_errors.length + " problem(s) reading the module"),
+          el("ul", {}, m.parse_errors.map((e) => el("li", {}, e))))
         : null,
-      el("section", { "aria-labelledby": "readme-title" }, el("h2", { id: "readme-title" }, "README"),
+      section("readme", "README",
         root.readme_html ? readmeNode(root.readme_html) : el("p", { class: "none" }, "No README.")),
-      el("section", { "aria-labelledby": "inputs-title" }, el("h2", { id: "inputs-title" }, "Inputs"), inputsTable(root.inputs)),
-      el("section", { "aria-labelledby": "outputs-title" }, el("h2", { id: "outputs-title" }, "Outputs"), outputsTable(root.outputs)),
-      el("section", { "aria-labelledby": "providers-title" }, el("h2", { id: "providers-title" }, "Providers"), providersTable(root.provider_dependencies)),
+      section("inputs", "Inputs", inputsTable(root.inputs)),
+      section("outputs", "Outputs", outputsTable(root.outputs)),
+      section("providers", "Providers", providersTable(root.provider_dependencies)),
       partsSection("Submodules", m.submodules),
       partsSection("Examples", m.examples),
-      el(
-        "section",
-        { "aria-labelledby": "versions-title" },
-        el("h2", { id: "versions-title" }, "Versions"),
-        el("ul", { class: "versions" }, versions.map((v) =>
-          el("li", {}, el("a", { href: base + "/" + seg(v), "aria-current": v === m.version ? "page" : null }, v)))),
+    );
+    const side = el(
+      "aside",
+      { class: "module-side", "aria-label": "Using this module" },
+      section(
+        "usage",
+        "Use it",
+        copyBlock("module-block", "Module block", moduleBlock),
+        copyBlock("credentials-block", "Credentials block", credentialsBlock),
+        el("p", { class: "hint" }, "Put the credentials block in your Terraform CLI configuration " +
+          "(~/.terraformrc, or the file TF_CLI_CONFIG_FILE names), with your own token."),
       ),
-    ];
+      section(
+        "about",
+        "About",
+        el(
+          "dl",
+          { class: "facts-list" },
+          fact("Provider", m.system),
+          fact("Published", m.published_at || m.uploaded_at),
+          fact("Uploaded by", m.uploader),
+          fact("Origin", m.origin),
+          fact("Repository", isHttpUrl(m.repository_url) ? externalLink(m.repository_url) : null),
+          fact("Terraform", root.required_version ? code(root.required_version) : null),
+          fact("SHA-256", m.sha256 ? code(m.sha256) : null),
+        ),
+      ),
+      section(
+        "versions",
+        "Versions",
+        el("ul", { class: "versions" }, versions.map((v) =>
+          el("li", {}, el("a", { href: base + "/" + seg(v), "aria-current": v === m.version ? "page" : null }, v)),
+        )),
+      ),
+    );
+    return el(
+      "div",
+      {},
+      el("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
+        el("a", { href: "#/" }, "All modules"), " / ", m.namespace + "/" + m.name),
+      el("h1", { tabindex: "-1" }, m.namespace + "/" + m.name + "/" + m.system, " ",
+        el("span", { class: "version" }, "v" + m.version)),
+      m.description ? el("p", { class: "description" }, m.description) : null,
+      provenance,
+      el("div", { class: "module-layout" }, docs, side),
+    );
   }
 
   // --- wiring -------------------------------------------------------------------------
