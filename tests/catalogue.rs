@@ -325,6 +325,13 @@ async fn pins_and_proxied_modules_appear_only_while_they_are_served() {
         .await
         .json();
     assert_eq!(ids(&found), ["hashicorp/consul/aws/0.2.0"]);
+    // The module's page: its latest cached version's details.
+    let latest = registry
+        .get("/v1/modules/hashicorp/consul/aws", Some(&master))
+        .await;
+    assert_eq!(latest.status, 200, "{}", latest.text());
+    assert_eq!(latest.json()["version"], "0.2.0");
+    assert_eq!(latest.json()["origin"], "proxy");
 
     // An upload into `hashicorp` makes that namespace private: its proxied module is no
     // longer served, so no longer listed.
@@ -341,6 +348,10 @@ async fn pins_and_proxied_modules_appear_only_while_they_are_served() {
         ids(&list),
         ["acme-oss/sub/aws/2.0.0", "hashicorp/internal/aws/1.0.0"]
     );
+    let latest = registry
+        .get("/v1/modules/hashicorp/consul/aws", Some(&master))
+        .await;
+    assert_eq!(latest.status, 404, "{}", latest.text());
 
     // Proxy mode off: pins are still served and listed.
     let data_dir = registry.stop();

@@ -211,12 +211,20 @@ impl Registry {
         ))
     }
 
-    /// The details of the module's latest local version.
+    /// The details of the module's latest local version (for a proxied module, its latest
+    /// cached one).
     pub(super) async fn latest_version_info(
         &self,
         module: ModuleAddress,
     ) -> Result<OriginResponse, ApiError> {
-        let versions = self.archives.list_versions(&module).await?;
+        let mut versions = self.archives.list_versions(&module).await?;
+        if versions.is_empty() {
+            // A proxied module the proxy still serves: its latest cached version (as the
+            // catalogue lists it).
+            if let Ok(proxy) = self.upstream_for(&module, Some(&versions)).await? {
+                versions = proxy.cache().list_versions(&module).await?;
+            }
+        }
         match latest_version(&versions) {
             Some(version) => {
                 self.version_info(ArchiveKey::new(module, version.clone()))
