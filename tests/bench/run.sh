@@ -96,6 +96,22 @@ TFREG_BENCH_SIZES_MB="$sizes" "${archive_bench[@]}" >"$parts/archive" 2>"$parts/
   || { echo "$archive_shown failed:"; cat "$parts/archive" "$parts/archive.err"; exit 1; }
 cat "$parts/archive"
 
+# --- 5: the module catalogue (list and search at scale) ---------------------------------------
+if [ -n "$quick" ]; then
+  modules="100,1000"; catalogue_seconds=1
+  catalogue_bench=(cargo test --workspace --locked -q --bench catalogue)
+  catalogue_shown="cargo test --workspace --bench catalogue"
+else
+  modules="100,1000,10000"; catalogue_seconds=3
+  catalogue_bench=(cargo bench --locked -q -p tfreg-cloudfront --bench catalogue)
+  catalogue_shown="cargo bench -p tfreg-cloudfront --bench catalogue"
+fi
+echo "== module catalogue, ${modules//,/\/} modules ($build build)" >&2
+TFREG_BENCH_MODULES="$modules" TFREG_BENCH_SECONDS="$catalogue_seconds" "${catalogue_bench[@]}" \
+  >"$parts/catalogue" 2>"$parts/catalogue.err" \
+  || { echo "$catalogue_shown failed:"; cat "$parts/catalogue" "$parts/catalogue.err"; exit 1; }
+cat "$parts/catalogue"
+
 # --- RESULTS ---------------------------------------------------------------------------------
 edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '[0-9.]+ µs' | head -n 1 || true)"
 {
@@ -151,6 +167,12 @@ edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '
   echo
   echo '```'
   cat "$parts/archive"
+  echo '```'
+  echo
+  echo "### The module catalogue (\`TFREG_BENCH_MODULES=$modules $catalogue_shown\`, $build build)"
+  echo
+  echo '```'
+  cat "$parts/catalogue"
   echo '```'
   echo
   # The hand-written profiling findings belong to the committed full run; kept beside it.
