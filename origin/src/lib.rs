@@ -5,6 +5,7 @@
 //! [`PinStore`](storage::PinStore) and [`UploadStaging`].
 
 pub mod archive;
+pub mod auth;
 pub mod aws;
 pub mod catalogue;
 pub mod conformance;
