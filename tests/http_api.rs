@@ -939,6 +939,7 @@ async fn the_openapi_document_is_public_and_names_every_route() {
                     | tfreg_edge::Route::OpenApi
                     | tfreg_edge::Route::Home
                     | tfreg_edge::Route::Page { .. }
+                    | tfreg_edge::Route::Exchange { .. }
                     | tfreg_edge::Route::Archive { .. }
             );
             assert_eq!(

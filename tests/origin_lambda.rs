@@ -202,6 +202,7 @@ async fn a_large_archive_goes_through_a_presigned_upload_and_finalize() {
         headers: vec![(
             IDENTITY_HEADER.into(),
             Identity {
+                scopes: Vec::new(),
                 token_name: "ci".into(),
                 tier: Tier::Uploader,
             }

@@ -181,6 +181,7 @@ impl Distribution {
                 token_name: r.token_name,
                 tier: r.permission,
                 expires_at: r.expires_at,
+                scopes: r.scopes,
             }))
     }
 
@@ -473,6 +474,7 @@ mod tests {
         let created = tokens
             .inner
             .create(&TokenRecord {
+                scopes: Vec::new(),
                 token_hash: hash_token(VICTIM).as_hex().to_owned(),
                 token_name: "victim".into(),
                 permission: Tier::Downloader,

@@ -1,4 +1,4 @@
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -208,6 +208,11 @@ enum Command {
         aws: AwsArgs,
         #[command(flatten)]
         proxy: ProxyArgs,
+        /// JSON file of the exchanges' trust rules (`POST /v1/auth/aws`, `/v1/auth/oidc`): who
+        /// may trade an AWS identity or a CI's OIDC token for a short-lived token. Unset: no
+        /// exchanges.
+        #[arg(long, env = "TFREG_AUTH_CONFIG_FILE", value_name = "FILE")]
+        auth_config: Option<PathBuf>,
     },
     /// Rebuild the version index (versions.json) of modules in S3 from the objects under
     /// their prefix: picks up versions uploaded to the bucket by hand, drops deleted ones; and
@@ -271,9 +276,19 @@ fn main() -> anyhow::Result<()> {
             dynamodb_table,
             aws,
             proxy,
+            auth_config,
         } => {
             let storage = storage_backend(backend, s3, dynamodb_table, aws)?;
             let proxy = proxy.config()?;
+            let auth = match auth_config {
+                Some(path) => {
+                    let json = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    tfreg_origin::auth::AuthConfig::from_json(&json)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                }
+                None => tfreg_origin::auth::AuthConfig::default(),
+            };
             runtime.block_on(serve(ServeOptions {
                 listen,
                 data_dir,
@@ -282,6 +297,7 @@ fn main() -> anyhow::Result<()> {
                 token_cache_ttl_secs: token_cache_ttl,
                 storage,
                 proxy,
+                auth,
             }))
         }
         Command::Reindex(args) => runtime.block_on(reindex_cli::run(args)),

@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub storage: StorageBackend,
     /// Proxy mode and pinning (the upstream registry and the GitHub archive host).
     pub proxy: ProxyConfig,
+    /// The exchanges' trust rules (`--auth-config`).
+    pub auth: tfreg_origin::auth::AuthConfig,
 }
 
 /// Where `serve` keeps modules and tokens.
@@ -131,7 +133,9 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         Registry::new(stores.archives, stores.tokens, signer.clone(), config)
             .with_proxy(proxy)
             .with_pins(stores.pins)
-            .with_catalogue(stores.catalogue),
+            .with_catalogue(stores.catalogue)
+            .with_auth(options.auth.clone())
+            .map_err(|e| anyhow::anyhow!("--auth-config: {e}"))?,
     );
     let new_master_token = registry.ensure_master_token().await.map_err(|e| {
         anyhow::anyhow!(

@@ -8,6 +8,7 @@ const VERSIONS: &str = "/v1/modules/acme/vpc/aws/versions";
 
 fn info() -> TokenInfo {
     TokenInfo {
+        scopes: Vec::new(),
         token_name: "ci".into(),
         tier: Tier::Downloader,
         expires_at: None,

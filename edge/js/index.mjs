@@ -129,7 +129,8 @@ class TokenItemError extends Error {}
 /**
  * The token item stored under `tokenHash`, or null. The item's shape is the contract with the
  * origin's DynamoDB token store: key `pk` = "token#<sha256 hex>", `token_name` (S),
- * `permission` (S: downloader | uploader | master), `expires_at` (N, Unix seconds, optional).
+ * `permission` (S: downloader | uploader | master), `expires_at` (N, Unix seconds, optional),
+ * `scopes` (SS of module prefixes, optional).
  */
 async function readTokenItem(tokenHash) {
   const { Item: item } = await dynamodb.send(
@@ -138,11 +139,12 @@ async function readTokenItem(tokenHash) {
       Key: { pk: { S: `token#${tokenHash}` } },
       // A token used right after it was created must be found, not cached as unknown.
       ConsistentRead: true,
-      ProjectionExpression: '#name, #permission, #expires',
+      ProjectionExpression: '#name, #permission, #expires, #scopes',
       ExpressionAttributeNames: {
         '#name': 'token_name',
         '#permission': 'permission',
         '#expires': 'expires_at',
+        '#scopes': 'scopes',
       },
     }),
     { abortSignal: AbortSignal.timeout(LOOKUP_DEADLINE_MS) },
@@ -157,7 +159,14 @@ async function readTokenItem(tokenHash) {
     }
     expiresAt = Math.floor(expiresAt);
   }
-  return { token_name: item.token_name?.S, permission: item.permission?.S, expires_at: expiresAt };
+  // A string set; absent for a token without scopes (DynamoDB has no empty sets).
+  const scopes = item.scopes?.SS ?? [];
+  return {
+    token_name: item.token_name?.S,
+    permission: item.permission?.S,
+    expires_at: expiresAt,
+    scopes,
+  };
 }
 
 function settle(answer) {

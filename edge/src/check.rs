@@ -1,4 +1,4 @@
-use crate::route::{required_access, Access};
+use crate::route::{Access, Route};
 use crate::signing::{ArchiveSigner, SignatureError};
 use crate::token::{bearer_token, hash_token, TokenHash};
 use crate::{Identity, Tier};
@@ -63,6 +63,8 @@ pub struct TokenInfo {
     pub tier: Tier,
     /// Seconds since the Unix epoch after which the token is no longer valid.
     pub expires_at: Option<u64>,
+    /// Module prefixes the token is limited to; empty: none.
+    pub scopes: Vec<String>,
 }
 
 /// A refusal: the status code, a stable machine-readable code, and the message for the user.
@@ -195,7 +197,8 @@ impl EdgeCheck {
 
     /// Decides what to do with `request` at time `now` (seconds since the Unix epoch).
     pub fn check(&mut self, request: &ViewerRequest<'_>, now: u64) -> Decision {
-        let needed = match required_access(request.method, request.path) {
+        let route = Route::parse(request.method, request.path);
+        let needed = match route.required_access() {
             Access::Public => return Decision::Allow { identity: None },
             Access::SignedArchive => return self.check_signature(request, now),
             Access::Token(tier) => tier,
@@ -221,7 +224,7 @@ impl EdgeCheck {
         match self.cache.get(&token_hash) {
             Some(cached) if cached.valid_until > now => {
                 let info = cached.info.clone();
-                decide(info.as_ref(), needed, now)
+                decide(info.as_ref(), &route, needed, now)
             }
             Some(_) => {
                 self.cache.remove(&token_hash);
@@ -254,8 +257,9 @@ impl EdgeCheck {
                 valid_until,
             },
         );
-        match required_access(request.method, request.path) {
-            Access::Token(needed) => decide(found.as_ref(), needed, now),
+        let route = Route::parse(request.method, request.path);
+        match route.required_access() {
+            Access::Token(needed) => decide(found.as_ref(), &route, needed, now),
             // Only token routes ask for a lookup; answer the others as `check` would.
             _ => self.check(request, now),
         }
@@ -289,7 +293,7 @@ impl EdgeCheck {
     }
 }
 
-fn decide(info: Option<&TokenInfo>, needed: Tier, now: u64) -> Decision {
+fn decide(info: Option<&TokenInfo>, route: &Route<'_>, needed: Tier, now: u64) -> Decision {
     let Some(info) = info else {
         return Decision::Deny(Denial::unauthorized(
             "unknown_token",
@@ -311,10 +315,14 @@ fn decide(info: Option<&TokenInfo>, needed: Tier, now: u64) -> Decision {
             ),
         ));
     }
+    if let Err(why) = route.scope_verdict(&info.scopes) {
+        return Decision::Deny(Denial::forbidden("out_of_scope", why));
+    }
     Decision::Allow {
         identity: Some(Identity {
             token_name: info.token_name.clone(),
             tier: info.tier,
+            scopes: info.scopes.clone(),
         }),
     }
 }
@@ -343,6 +351,7 @@ mod tests {
             token_name: "ci".into(),
             tier,
             expires_at,
+            scopes: Vec::new(),
         }
     }
 

@@ -234,7 +234,8 @@ pub enum EdgeStep {
 
 /// A token item as the edge reads it from the token table, attribute values unwrapped:
 /// `token_name` (S), `permission` (S: downloader, uploader or master), `expires_at` (N,
-/// seconds since the Unix epoch, absent for tokens that do not expire). The item's key is
+/// seconds since the Unix epoch, absent for tokens that do not expire), `scopes` (SS, absent for
+/// tokens without scopes). The item's key is
 /// `pk = "token#<sha256 hex>"`; this is the contract with the origin's DynamoDB store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenItem {
@@ -242,6 +243,9 @@ pub struct TokenItem {
     pub permission: Tier,
     #[serde(default)]
     pub expires_at: Option<u64>,
+    /// `scopes` (SS, absent for a token without scopes).
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 impl From<TokenItem> for TokenInfo {
@@ -250,6 +254,7 @@ impl From<TokenItem> for TokenInfo {
             token_name: item.token_name,
             tier: item.permission,
             expires_at: item.expires_at,
+            scopes: item.scopes,
         }
     }
 }

@@ -10,6 +10,8 @@ pub const IDENTITY_HEADER: &str = "x-tfreg-identity";
 pub struct Identity {
     pub token_name: String,
     pub tier: Tier,
+    /// Module prefixes the token is limited to ([`crate::scope`]); empty: none.
+    pub scopes: Vec<String>,
 }
 
 /// Bytes of a token name written as they are in the header; every other byte is `%XX`. Token
@@ -63,11 +65,17 @@ impl Identity {
     /// `token=<name>;tier=<tier>`, the name percent-encoded (every byte but `A-Z a-z 0-9 - _ .
     /// ~`), so no name can add a field or change the tier. Names of `[a-z0-9_-]` read as before.
     pub fn to_header_value(&self) -> String {
-        format!(
+        let mut value = format!(
             "token={};tier={}",
             percent_encode(&self.token_name),
             self.tier
-        )
+        );
+        if !self.scopes.is_empty() {
+            // Scopes are `a-z 0-9 - _ /` only: safe between `=` and `;` as they are.
+            value.push_str(";scopes=");
+            value.push_str(&self.scopes.join(","));
+        }
+        value
     }
 
     /// Reads what [`Identity::to_header_value`] wrote; anything else (a field twice, an
@@ -75,18 +83,30 @@ impl Identity {
     pub fn from_header_value(value: &str) -> Option<Self> {
         let mut token_name = None;
         let mut tier = None;
+        let mut scopes: Option<Vec<String>> = None;
         for part in value.split(';') {
             match part.trim().split_once('=')? {
                 ("token", name) if !name.is_empty() && token_name.is_none() => {
                     token_name = Some(percent_decode(name)?)
                 }
                 ("tier", t) if tier.is_none() => tier = Some(t.parse().ok()?),
+                ("scopes", list) if scopes.is_none() => {
+                    let list: Vec<String> = list.split(',').map(str::to_owned).collect();
+                    if list
+                        .iter()
+                        .any(|s| crate::scope::validate_scope(s).is_err())
+                    {
+                        return None;
+                    }
+                    scopes = Some(list);
+                }
                 _ => return None,
             }
         }
         Some(Identity {
             token_name: token_name?,
             tier: tier?,
+            scopes: scopes.unwrap_or_default(),
         })
     }
 }
@@ -100,6 +120,7 @@ mod tests {
         let identity = Identity {
             token_name: "ci-uploader".into(),
             tier: Tier::Uploader,
+            scopes: Vec::new(),
         };
         let value = identity.to_header_value();
         assert_eq!(value, "token=ci-uploader;tier=uploader");
@@ -125,6 +146,7 @@ mod tests {
             let identity = Identity {
                 token_name: name.into(),
                 tier: Tier::Downloader,
+                scopes: Vec::new(),
             };
             let value = identity.to_header_value();
             assert!(
@@ -142,7 +164,8 @@ mod tests {
         assert_eq!(
             Identity {
                 token_name: "x;tier=master".into(),
-                tier: Tier::Downloader
+                tier: Tier::Downloader,
+                scopes: Vec::new(),
             }
             .to_header_value(),
             "token=x%3Btier%3Dmaster;tier=downloader"

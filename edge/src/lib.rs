@@ -15,6 +15,7 @@ pub mod cloudfront;
 mod error_body;
 mod identity;
 mod route;
+pub mod scope;
 mod signing;
 mod tier;
 mod token;
@@ -27,6 +28,7 @@ pub use identity::{percent_decode, percent_encode, Identity, IDENTITY_HEADER};
 pub use route::{
     required_access, Access, ModulePath, Route, RouteSpec, VersionPath, PAGE_PATH, ROUTES,
 };
+pub use scope::{validate_scope, MAX_SCOPES};
 pub use signing::{ArchiveSigner, SignatureError, ARCHIVE_PATH_PREFIX};
 pub use tier::{Tier, UnknownTier};
 pub use token::{bearer_token, hash_token, TokenHash, MAX_TOKEN_LEN};

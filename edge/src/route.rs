@@ -94,6 +94,10 @@ pub enum Route<'a> {
     CreateToken,
     /// `DELETE /v1/tokens/{name}`.
     RevokeToken { name: &'a str },
+    /// `POST /v1/auth/{method}`: an identity proven another way (`aws`: a signed STS request;
+    /// `oidc`: a CI's identity token) exchanged for a short-lived token. Public: the body is
+    /// the proof.
+    Exchange { method: &'a str },
     /// A path the registry serves, with a method it does not take there.
     MethodNotAllowed {
         allowed: Vec<&'static str>,
@@ -249,6 +253,11 @@ pub const ROUTES: &[RouteSpec] = &[
         pattern: "/v1/tokens/{name}",
         build: |c| Route::RevokeToken { name: c[0] },
     },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/auth/{method}",
+        build: |c| Route::Exchange { method: c[0] },
+    },
 ];
 
 impl RouteSpec {
@@ -311,7 +320,11 @@ impl<'a> Route<'a> {
     /// What a caller needs for this route.
     pub fn required_access(&self) -> Access {
         match self {
-            Route::Discovery | Route::OpenApi | Route::Home | Route::Page { .. } => Access::Public,
+            Route::Discovery
+            | Route::OpenApi
+            | Route::Home
+            | Route::Page { .. }
+            | Route::Exchange { .. } => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
             Route::Versions(_)
             | Route::Download(_)
@@ -385,6 +398,7 @@ mod tests {
                 "{upload_id}" => "0123456789abcdef0123456789abcdef",
                 "{key_path*}" => "acme/vpc/aws/1.2.0/module.tar.gz",
                 "{file*}" => "app.js",
+                "{method}" => "aws",
                 literal => literal,
             })
             .collect::<Vec<_>>()
@@ -396,7 +410,11 @@ mod tests {
     #[test]
     fn every_route_times_every_tier() {
         let expected = |route: &Route| match route {
-            Route::Discovery | Route::OpenApi | Route::Home | Route::Page { .. } => Access::Public,
+            Route::Discovery
+            | Route::OpenApi
+            | Route::Home
+            | Route::Page { .. }
+            | Route::Exchange { .. } => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
             Route::Versions(_)
             | Route::Download(_)
@@ -439,8 +457,8 @@ mod tests {
                 }
             }
         }
-        // 22 routes; the thirteen reads take GET and HEAD.
-        assert_eq!(walked, 35 * TIERS.len());
+        // 23 routes; the thirteen reads take GET and HEAD.
+        assert_eq!(walked, 36 * TIERS.len());
     }
 
     #[test]

@@ -577,6 +577,7 @@ pub async fn archive_store_docs(store: Arc<dyn ArchiveStore>, scratch: &Path) {
 
 fn record(name: &str, value: &str, tier: Tier) -> TokenRecord {
     TokenRecord {
+        scopes: Vec::new(),
         token_hash: hash_token(value).as_hex().to_owned(),
         token_name: name.into(),
         permission: tier,
@@ -592,6 +593,7 @@ pub async fn token_store_basics(store: Arc<dyn TokenStore>) {
     let mut reader = record("reader", "value-reader", Tier::Downloader);
     reader.expires_at = Some(4_000_000_000);
     reader.description = Some("read only".into());
+    reader.scopes = vec!["acme".into(), "acme/network/aws".into()];
     assert_eq!(store.create(&ci).await.unwrap(), CreateOutcome::Created);
     assert_eq!(store.create(&reader).await.unwrap(), CreateOutcome::Created);
     assert_eq!(

@@ -499,6 +499,21 @@ impl TokenStore for RedbTokenStore {
         })
         .await
     }
+
+    /// Expired tokens go, exchanged ones above all (a CI job makes one per run).
+    async fn purge_expired(&self, now: u64) -> Result<(), StorageError> {
+        let expired: Vec<String> = self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|token| token.expires_at.is_some_and(|at| at <= now))
+            .map(|token| token.token_name)
+            .collect();
+        for name in expired {
+            self.delete_by_name(&name).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The `pins` table's key of a module version.

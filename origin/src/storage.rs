@@ -218,6 +218,9 @@ pub struct TokenRecord {
     /// Seconds since the Unix epoch; `None` for tokens that do not expire.
     pub expires_at: Option<u64>,
     pub description: Option<String>,
+    /// Module prefixes the token is limited to (`acme`, `acme/network`); empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +243,13 @@ pub trait TokenStore: Send + Sync {
 
     /// Returns whether a token of that name existed.
     async fn delete_by_name(&self, name: &str) -> Result<bool, StorageError>;
+
+    /// Removes the tokens that expired before `now` (seconds since the Unix epoch), for a
+    /// store that has no expiry of its own. DynamoDB's TTL does this on AWS: there, nothing.
+    async fn purge_expired(&self, now: u64) -> Result<(), StorageError> {
+        let _ = now;
+        Ok(())
+    }
 }
 
 /// Where archives too large for the origin's request limit are uploaded first: the client

@@ -39,7 +39,7 @@ let handler;
 let store;
 
 /** Stores a token item the way the origin's DynamoDB store does; returns the token value. */
-async function createToken(name, permission, expiresAt) {
+async function createToken(name, permission, expiresAt, scopes) {
   const token = `tfr_${randomHex(32)}`;
   const item = {
     pk: { S: `token#${sha256Hex(token)}` },
@@ -48,6 +48,7 @@ async function createToken(name, permission, expiresAt) {
     created_at: { S: new Date().toISOString() },
   };
   if (expiresAt !== undefined) item.expires_at = { N: String(expiresAt) };
+  if (scopes !== undefined) item.scopes = { SS: scopes };
   await store.send(new PutItemCommand({ TableName: TABLE, Item: item }));
   return token;
 }
@@ -174,6 +175,26 @@ describe('the viewer-request bundle under Node.js', () => {
     });
     const result = assertPassed(await handler(event), event);
     assert.deepEqual(header(result, 'x-tfreg-identity'), ['token=ci-publisher;tier=uploader']);
+  });
+
+  it('holds a scoped uploader to its scopes and passes them on to the origin', async () => {
+    const token = await createToken('net-ci', 'uploader', undefined, ['acme/network']);
+    const inside = viewerRequestEvent({
+      method: 'PUT',
+      uri: '/v1/modules/acme/network/aws/1.0.0',
+      headers: bearer(token),
+    });
+    const result = assertPassed(await handler(inside), inside);
+    assert.deepEqual(header(result, 'x-tfreg-identity'), [
+      'token=net-ci;tier=uploader;scopes=acme/network',
+    ]);
+    const outside = viewerRequestEvent({
+      method: 'PUT',
+      uri: '/v1/modules/acme/iam/aws/1.0.0',
+      headers: bearer(token),
+    });
+    const body = assertGenerated(await handler(outside), 403);
+    assert.equal(body.code, 'out_of_scope');
   });
 
   it('replaces a forged identity and origin secret sent by the viewer', async () => {

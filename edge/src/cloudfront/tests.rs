@@ -75,6 +75,7 @@ fn header<'a>(request: &'a CfRequest, name: &str) -> Option<&'a str> {
 
 fn downloader() -> Option<TokenInfo> {
     Some(TokenInfo {
+        scopes: Vec::new(),
         token_name: "ci".into(),
         tier: Tier::Downloader,
         expires_at: None,
@@ -150,6 +151,7 @@ fn an_allowed_origin_request_carries_the_identity_and_the_secret_and_nothing_for
     assert_eq!(
         Identity::from_header_value(header(&request, IDENTITY_HEADER).unwrap()),
         Some(Identity {
+            scopes: Vec::new(),
             token_name: "ci".into(),
             tier: Tier::Downloader
         })
@@ -173,6 +175,7 @@ fn a_token_name_cannot_change_the_tier_the_origin_reads() {
         let mut handler = handler();
         let json = event("GET", VERSIONS, "", &[("Authorization", "Bearer tfr_odd")]);
         let info = Some(TokenInfo {
+            scopes: Vec::new(),
             token_name: name.into(),
             tier: Tier::Downloader,
             expires_at: None,
@@ -187,6 +190,7 @@ fn a_token_name_cannot_change_the_tier_the_origin_reads() {
         assert_eq!(
             Identity::from_header_value(value),
             Some(Identity {
+                scopes: Vec::new(),
                 token_name: name.into(),
                 tier: Tier::Downloader
             }),
@@ -206,6 +210,7 @@ fn no_token_reaches_the_origin_whatever_the_method_or_tier() {
         let mut handler = handler();
         let json = event(method, path, "", &[("Authorization", "Bearer tfr_secret")]);
         let info = Some(TokenInfo {
+            scopes: Vec::new(),
             token_name: "admin".into(),
             tier,
             expires_at: None,
@@ -227,6 +232,7 @@ fn no_token_reaches_the_origin_whatever_the_method_or_tier() {
 fn an_upload_over_the_origin_limit_is_413_naming_the_large_upload_path() {
     let mut handler = handler().with_max_origin_body_bytes(1_000);
     let uploader = Some(TokenInfo {
+        scopes: Vec::new(),
         token_name: "ci".into(),
         tier: Tier::Uploader,
         expires_at: None,
@@ -383,6 +389,7 @@ fn token_items_map_to_token_info() {
     assert_eq!(
         TokenInfo::from(item),
         TokenInfo {
+            scopes: Vec::new(),
             token_name: "ci".into(),
             tier: Tier::Uploader,
             expires_at: Some(1_700_000_000)

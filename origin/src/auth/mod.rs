@@ -81,6 +81,13 @@ pub struct AuthConfig {
     pub oidc: Option<oidc::OidcAuthConfig>,
 }
 
+impl AuthConfig {
+    /// Reads the JSON of `tfreg serve --auth-config` and `TFREG_AUTH_CONFIG`.
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        serde_json::from_str(json).map_err(|e| format!("invalid exchange settings: {e}"))
+    }
+}
+
 /// Whether `text` matches `pattern`, where `*` is any run of characters (`/` included) and
 /// every other character matches itself. Trust rules match ARNs and claims with it.
 pub fn glob_match(pattern: &str, text: &str) -> bool {

@@ -37,6 +37,8 @@ pub const NAME_KEY_PREFIX: &str = "name#";
 pub const PIN_KEY_PREFIX: &str = "pin#";
 /// The table's TTL attribute (seconds since the epoch), on both items of an expiring token.
 pub const EXPIRES_AT: &str = "expires_at";
+/// A token's scopes (SS; the edge reads it too).
+pub const SCOPES: &str = "scopes";
 
 const TOKEN_NAME: &str = "token_name";
 const PERMISSION: &str = "permission";
@@ -135,6 +137,10 @@ impl DynamoTokenStore {
         if let Some(description) = &record.description {
             item.insert(DESCRIPTION.into(), AttributeValue::S(description.clone()));
         }
+        // A string set, which DynamoDB does not allow empty: absent for a token without scopes.
+        if !record.scopes.is_empty() {
+            item.insert(SCOPES.into(), AttributeValue::Ss(record.scopes.clone()));
+        }
         item
     }
 
@@ -183,6 +189,17 @@ impl DynamoTokenStore {
             created_at: required(CREATED_AT)?,
             expires_at,
             description: string_attribute(item, DESCRIPTION).map(str::to_owned),
+            scopes: match item.get(SCOPES) {
+                None => Vec::new(),
+                Some(value) => {
+                    let mut scopes = value
+                        .as_ss()
+                        .map_err(|_| corrupt(pk, "scopes is not a string set"))?
+                        .clone();
+                    scopes.sort();
+                    scopes
+                }
+            },
         })
     }
 
@@ -506,6 +523,7 @@ mod tests {
 
     fn record(expires_at: Option<u64>, description: Option<&str>) -> TokenRecord {
         TokenRecord {
+            scopes: Vec::new(),
             token_hash: "ab".repeat(32),
             token_name: "ci".into(),
             permission: Tier::Uploader,

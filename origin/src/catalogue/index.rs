@@ -15,6 +15,20 @@ pub struct Filter {
     pub name: Option<String>,
     /// The Registry API's `provider`.
     pub system: Option<String>,
+    /// The caller's token scopes: only modules within one of them (empty: all).
+    pub scopes: Vec<String>,
+}
+
+impl Filter {
+    /// Whether `entry` passes the system and scope filters (the address range is applied
+    /// apart).
+    fn admits(&self, entry: &CatalogueEntry) -> bool {
+        self.system.as_ref().is_none_or(|s| &entry.system == s)
+            && tfreg_edge::scope::within(
+                &self.scopes,
+                &[&entry.namespace, &entry.name, &entry.system],
+            )
+    }
 }
 
 /// One page of an answer: the entries shown, and how many there are in all.
@@ -112,6 +126,24 @@ impl CatalogueIndex {
     /// Entries matching `filter`, in address order, from `offset`, at most `limit`.
     pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> Page<'_> {
         let range = self.address_range(filter);
+        if !filter.scopes.is_empty() {
+            // A scoped token's list: the scopes' own ranges of the index, filtered.
+            let positions: Vec<usize> = self
+                .scope_ranges(&filter.scopes)
+                .into_iter()
+                .flatten()
+                .filter(|p| range.contains(p) && filter.admits(&self.entries[*p]))
+                .collect();
+            return Page {
+                total: positions.len(),
+                entries: positions
+                    .iter()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|&p| &self.entries[p])
+                    .collect(),
+            };
+        }
         match &filter.system {
             None => Page {
                 total: range.len(),
@@ -187,12 +219,7 @@ impl CatalogueIndex {
             .filter(|&(position, (_, matched))| {
                 matched == words.len() && range.contains(&(position as usize))
             })
-            .filter(|&(position, _)| {
-                filter
-                    .system
-                    .as_ref()
-                    .is_none_or(|s| &self.entries[position as usize].system == s)
-            })
+            .filter(|&(position, _)| filter.admits(&self.entries[position as usize]))
             .map(|(position, (score, _))| {
                 let name = self.entries[position as usize].name.to_lowercase();
                 let exact_name = name == whole_query || words.contains(&name);
@@ -217,6 +244,38 @@ impl CatalogueIndex {
                 .map(|&(p, _)| &self.entries[p as usize])
                 .collect(),
         }
+    }
+
+    /// The positions of the entries within `scopes`: one range per scope, in address order,
+    /// without overlaps.
+    fn scope_ranges(&self, scopes: &[String]) -> Vec<Range<usize>> {
+        let mut ranges: Vec<Range<usize>> = scopes
+            .iter()
+            .map(|scope| {
+                let segments: Vec<&str> = scope.split('/').collect();
+                fn prefix(entry: &CatalogueEntry, len: usize) -> Vec<&str> {
+                    let address = [
+                        entry.namespace.as_str(),
+                        entry.name.as_str(),
+                        entry.system.as_str(),
+                    ];
+                    address[..len].to_vec()
+                }
+                let len = segments.len();
+                let start = self.entries.partition_point(|e| prefix(e, len) < segments);
+                let end = self.entries.partition_point(|e| prefix(e, len) <= segments);
+                start..end
+            })
+            .collect();
+        ranges.sort_by_key(|r| r.start);
+        let mut merged: Vec<Range<usize>> = Vec::new();
+        for range in ranges {
+            match merged.last_mut() {
+                Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+                _ => merged.push(range),
+            }
+        }
+        merged
     }
 
     /// The positions of the entries of the filter's namespace (and name), or all.

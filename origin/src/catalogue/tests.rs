@@ -64,6 +64,7 @@ fn the_list_filters_by_namespace_name_and_system() {
         namespace: namespace.map(Into::into),
         name: name.map(Into::into),
         system: system.map(Into::into),
+        scopes: Vec::new(),
     };
     let acme = index.list(&filter(Some("acme"), None, None), 0, 10);
     assert_eq!(acme.total, 4);
@@ -241,4 +242,34 @@ async fn hidden_entries_are_left_out_of_the_index() {
     let index = catalogue.snapshot().await.unwrap();
     let shown: Vec<String> = index.entries().iter().map(|e| e.address()).collect();
     assert_eq!(shown, ["acme/vpc/aws", "hashicorp/consul/aws"]);
+}
+
+#[test]
+fn a_scoped_token_lists_and_finds_only_its_scopes() {
+    let index = sample();
+    let scoped = |scopes: &[&str]| Filter {
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        ..Filter::default()
+    };
+    let acme_vpc = scoped(&["acme/vpc", "tools"]);
+    assert_eq!(
+        addresses(&index.list(&acme_vpc, 0, 10)),
+        ["acme/vpc/aws", "tools/bastion/aws"]
+    );
+    let page = index.list(&acme_vpc, 1, 10);
+    assert_eq!(
+        (page.total, addresses(&page)),
+        (2, vec!["tools/bastion/aws".to_owned()])
+    );
+    assert_eq!(
+        addresses(&index.search("vpc", &acme_vpc, 0, 10)),
+        ["acme/vpc/aws"]
+    );
+    // Scopes and a namespace filter together: the overlap.
+    let mut acme = scoped(&["acme/vpc"]);
+    acme.namespace = Some("acme".into());
+    assert_eq!(addresses(&index.list(&acme, 0, 10)), ["acme/vpc/aws"]);
+    let exact = scoped(&["beta/vpc/google", "acme"]);
+    assert_eq!(index.list(&exact, 0, 10).total, 5);
+    assert_eq!(index.list(&scoped(&["nobody"]), 0, 10).total, 0);
 }

@@ -19,6 +19,7 @@ use tfreg_edge::ArchiveSigner;
 /// | `TFREG_ARCHIVE_URL_TTL` | seconds a signed archive URL lives (default 300) |
 /// | `TFREG_ENDPOINT_URL` | S3/DynamoDB endpoint override (tests against a local server) |
 /// | `TFREG_PROXY_*` | proxy mode and pinning: [`ProxyConfig::from_env`] |
+/// | `TFREG_AUTH_CONFIG` | the exchanges' trust rules, as JSON ([`crate::auth::AuthConfig`]); unset: no exchanges |
 /// | `AWS_REGION` | set by Lambda |
 pub struct OriginConfig {
     pub storage: crate::aws::AwsStorageConfig,
@@ -26,6 +27,7 @@ pub struct OriginConfig {
     pub origin_secret: String,
     pub archive_url_ttl_secs: u64,
     pub proxy: ProxyConfig,
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl OriginConfig {
@@ -53,6 +55,11 @@ impl OriginConfig {
             origin_secret: required("TFREG_ORIGIN_SECRET")?,
             archive_url_ttl_secs,
             proxy: ProxyConfig::from_env(|name| std::env::var(name).ok())?,
+            auth: match var("TFREG_AUTH_CONFIG") {
+                Some(json) => crate::auth::AuthConfig::from_json(&json)
+                    .map_err(|e| format!("TFREG_AUTH_CONFIG: {e}"))?,
+                None => crate::auth::AuthConfig::default(),
+            },
         })
     }
 
@@ -80,7 +87,8 @@ impl OriginConfig {
         .with_upload_staging(Arc::new(staging))
         .with_proxy(proxy)
         .with_pins(tokens)
-        .with_catalogue(catalogue);
+        .with_catalogue(catalogue)
+        .with_auth(self.auth)?;
         Ok(OriginLambda::new(Arc::new(registry), self.origin_secret))
     }
 }

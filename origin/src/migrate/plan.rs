@@ -122,6 +122,7 @@ pub fn plan_token(token: &SeedToken, description: &str) -> Result<TokenRecord, S
         .format(&Rfc3339)
         .expect("RFC 3339 formats any UTC time");
     Ok(TokenRecord {
+        scopes: Vec::new(),
         token_hash: hash_token(value).as_hex().to_owned(),
         token_name: name.to_owned(),
         permission,

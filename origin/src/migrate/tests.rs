@@ -293,6 +293,7 @@ async fn what_is_already_here_is_compared_not_overwritten() {
     target
         .tokens
         .create(&crate::storage::TokenRecord {
+            scopes: Vec::new(),
             token_hash: hash_token("mine").as_hex().to_owned(),
             token_name: "laptop".into(),
             permission: Tier::Downloader,

@@ -106,8 +106,10 @@ impl Registry {
         query: &str,
         namespace: Option<&str>,
         name: Option<&str>,
+        scopes: Vec<String>,
     ) -> Result<OriginResponse, ApiError> {
         let mut request = PageRequest::parse(query)?;
+        request.filter.scopes = scopes;
         if let Some(namespace) = namespace {
             crate::names::validate_segment("namespace", namespace)?;
             request.filter.namespace = Some(namespace.to_owned());
@@ -137,8 +139,10 @@ impl Registry {
         &self,
         path: &str,
         query: &str,
+        scopes: Vec<String>,
     ) -> Result<OriginResponse, ApiError> {
-        let request = PageRequest::parse(query)?;
+        let mut request = PageRequest::parse(query)?;
+        request.filter.scopes = scopes;
         // A `q` without letters or digits finds nothing; no `q` at all is a mistake.
         let words = match request.query.as_deref() {
             Some(words) if !words.is_empty() => words,

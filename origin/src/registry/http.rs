@@ -241,6 +241,7 @@ mod tests {
             None
         );
         let checked = Identity {
+            scopes: Vec::new(),
             token_name: "ci".into(),
             tier: Tier::Uploader,
         };

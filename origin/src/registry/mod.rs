@@ -18,9 +18,12 @@ mod catalogue_tests;
 mod clock;
 #[cfg(test)]
 mod docs_tests;
+mod exchange;
 pub mod http;
 mod modules;
 mod pins;
+#[cfg(test)]
+mod scopes_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod tokens;
@@ -110,6 +113,7 @@ pub struct Registry {
     catalogue_store: Arc<dyn CatalogueStore>,
     /// Made on first use, when the proxy settings it hides modules by are known.
     catalogue: OnceLock<Catalogue>,
+    exchangers: exchange::Exchangers,
     signer: ArchiveSigner,
     config: RegistryConfig,
 }
@@ -129,9 +133,16 @@ impl Registry {
             pins: None,
             catalogue_store: Arc::new(MemoryCatalogueStore::default()),
             catalogue: OnceLock::new(),
+            exchangers: exchange::Exchangers::default(),
             signer,
             config,
         }
+    }
+
+    /// Turns on the exchanges `config` sets up (`POST /v1/auth/aws`, `POST /v1/auth/oidc`).
+    pub fn with_auth(mut self, config: crate::auth::AuthConfig) -> Result<Self, String> {
+        self.exchangers = exchange::Exchangers::new(config)?;
+        Ok(self)
     }
 
     /// Where the module catalogue is kept (without this, in memory only: a registry in tests).
@@ -246,10 +257,12 @@ impl Registry {
 
     async fn dispatch(&self, request: OriginRequest) -> Result<OriginResponse, ApiError> {
         let route = Route::parse(&request.method, &request.path);
-        let caller = self
-            .authorize(&route, &request)?
-            .map(|identity| identity.token_name)
+        let identity = self.authorize(&route, &request)?;
+        let caller = identity
+            .as_ref()
+            .map(|identity| identity.token_name.clone())
             .unwrap_or_default();
+        let scopes = identity.map(|identity| identity.scopes).unwrap_or_default();
         let body = request.body;
         let body_limit = self.body_limit(&route);
         if body.size()? > body_limit {
@@ -276,25 +289,35 @@ impl Registry {
                 self.finalize_staged_upload(archive_key(version)?, upload_id, caller, options)
                     .await
             }
-            Route::ListPins => self.list_pins().await,
+            Route::ListPins => self.list_pins(&scopes).await,
             Route::Pin(version) => self.pin(archive_key(version)?, body, caller).await,
             Route::Unpin(version) => self.unpin(archive_key(version)?).await,
             Route::ListTokens => self.list_tokens().await,
             Route::CreateToken => self.create_token(body).await,
             Route::RevokeToken { name } => self.revoke_token(name, &caller).await,
+            Route::Exchange { method } => self.exchange(method, body).await,
             Route::Home => Ok(OriginResponse::redirect(PAGE_PATH)),
             Route::ListModules => {
-                self.list_modules(&request.path, &request.query, None, None)
+                self.list_modules(&request.path, &request.query, None, None, scopes)
                     .await
             }
-            Route::SearchModules => self.search_modules(&request.path, &request.query).await,
+            Route::SearchModules => {
+                self.search_modules(&request.path, &request.query, scopes)
+                    .await
+            }
             Route::NamespaceModules { namespace } => {
-                self.list_modules(&request.path, &request.query, Some(namespace), None)
+                self.list_modules(&request.path, &request.query, Some(namespace), None, scopes)
                     .await
             }
             Route::ModuleSystems { namespace, name } => {
-                self.list_modules(&request.path, &request.query, Some(namespace), Some(name))
-                    .await
+                self.list_modules(
+                    &request.path,
+                    &request.query,
+                    Some(namespace),
+                    Some(name),
+                    scopes,
+                )
+                .await
             }
             Route::MethodNotAllowed { allowed, .. } => {
                 Err(ApiError::method_not_allowed(&request.method, &allowed))
@@ -337,6 +360,9 @@ impl Registry {
                 ),
             ));
         }
+        route
+            .scope_verdict(&identity.scopes)
+            .map_err(|why| ApiError::new(403, "out_of_scope", why))?;
         Ok(Some(identity))
     }
 }

@@ -128,9 +128,18 @@ impl Registry {
         Ok(response)
     }
 
-    pub(super) async fn list_pins(&self) -> Result<OriginResponse, ApiError> {
+    /// Every pin, or for a scoped token the pins within its scopes.
+    pub(super) async fn list_pins(&self, scopes: &[String]) -> Result<OriginResponse, ApiError> {
         let (_, pins) = self.pin_store()?;
-        let pins: Vec<_> = pins.list_pins().await?.iter().map(describe_pin).collect();
+        let pins: Vec<_> = pins
+            .list_pins()
+            .await?
+            .iter()
+            .filter(|pin| {
+                tfreg_edge::scope::within(scopes, &[&pin.namespace, &pin.name, &pin.system])
+            })
+            .map(describe_pin)
+            .collect();
         Ok(OriginResponse::json(200, json!({ "pins": pins })))
     }
 

@@ -75,6 +75,32 @@ impl TestRegistry {
         self._dir.path()
     }
 
+    /// A request from a token named `name` of `tier` limited to `scopes`.
+    pub async fn send_scoped(
+        &self,
+        method: &str,
+        path: &str,
+        (name, tier): (&str, Tier),
+        scopes: &[&str],
+        body: RequestBody,
+    ) -> OriginResponse {
+        let identity = Identity {
+            token_name: name.into(),
+            tier,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        };
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        self.registry
+            .handle(OriginRequest {
+                method: method.into(),
+                path: path.into(),
+                query: query.into(),
+                headers: vec![(IDENTITY_HEADER.to_owned(), identity.to_header_value())],
+                body,
+            })
+            .await
+    }
+
     /// A request from a token named `caller` of `tier` (or from nobody).
     pub async fn send(
         &self,
@@ -86,6 +112,7 @@ impl TestRegistry {
         let headers = caller
             .map(|(name, tier)| {
                 let identity = Identity {
+                    scopes: Vec::new(),
                     token_name: name.into(),
                     tier,
                 };

@@ -9,12 +9,12 @@ use crate::storage::{CreateOutcome, TokenRecord};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::json;
-use tfreg_edge::{hash_token, Tier};
+use tfreg_edge::{hash_token, validate_scope, Tier, MAX_SCOPES};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// A new token value: a prefix that secret scanners can match, and 256 random bits.
-fn mint_token_value() -> String {
+pub(super) fn mint_token_value() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!("tfr_{}", hex::encode(bytes))
@@ -30,6 +30,9 @@ struct CreateTokenRequest {
     /// RFC 3339.
     #[serde(default)]
     expires_at: Option<String>,
+    /// Module prefixes the token is limited to (`acme`, `acme/network`).
+    #[serde(default)]
+    scopes: Vec<String>,
 }
 
 impl Registry {
@@ -47,6 +50,7 @@ impl Registry {
             created_at: now_rfc3339(),
             expires_at: None,
             description: Some("created on first start".into()),
+            scopes: Vec::new(),
         };
         match self.tokens.create(&record).await? {
             CreateOutcome::Created => Ok(Some(value)),
@@ -95,6 +99,7 @@ impl Registry {
                 Some(seconds)
             }
         };
+        let scopes = validate_scopes(request.scopes)?;
         let value = mint_token_value();
         let record = TokenRecord {
             token_hash: hash_token(&value).as_hex().to_owned(),
@@ -103,6 +108,7 @@ impl Registry {
             created_at: now_rfc3339(),
             expires_at,
             description: request.description,
+            scopes,
         };
         match self.tokens.create(&record).await? {
             CreateOutcome::Created => {
@@ -174,14 +180,31 @@ fn percent_decode_segment(segment: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn describe_token(record: &TokenRecord) -> serde_json::Value {
+pub(super) fn describe_token(record: &TokenRecord) -> serde_json::Value {
     json!({
         "token_name": record.token_name,
         "permission": record.permission,
         "created_at": record.created_at,
         "expires_at": record.expires_at.and_then(unix_to_rfc3339),
         "description": record.description,
+        "scopes": record.scopes,
     })
+}
+
+/// Scopes as stored: each valid, at most [`MAX_SCOPES`], sorted, without repeats.
+pub(super) fn validate_scopes(mut scopes: Vec<String>) -> Result<Vec<String>, ApiError> {
+    for scope in &scopes {
+        validate_scope(scope).map_err(ApiError::bad_request)?;
+    }
+    scopes.sort();
+    scopes.dedup();
+    if scopes.len() > MAX_SCOPES {
+        return Err(ApiError::bad_request(format!(
+            "a token has at most {MAX_SCOPES} scopes, not {}",
+            scopes.len()
+        )));
+    }
+    Ok(scopes)
 }
 
 #[cfg(test)]

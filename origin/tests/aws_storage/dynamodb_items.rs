@@ -6,6 +6,7 @@ use super::*;
 async fn token_items_follow_the_schema_the_edge_reads() {
     let store = dynamo_store().await;
     let record = TokenRecord {
+        scopes: Vec::new(),
         token_hash: hash_token("tfr_value").as_hex().to_owned(),
         token_name: "ci".into(),
         permission: Tier::Uploader,
@@ -71,6 +72,7 @@ async fn token_items_follow_the_schema_the_edge_reads() {
 async fn expired_tokens_not_yet_removed_by_ttl_come_back_with_their_expiry() {
     let store = dynamo_store().await;
     let record = TokenRecord {
+        scopes: Vec::new(),
         token_hash: hash_token("tfr_old").as_hex().to_owned(),
         token_name: "old".into(),
         permission: Tier::Downloader,
@@ -99,6 +101,7 @@ async fn token_listing_follows_scan_pages() {
         tasks.push(tokio::spawn(async move {
             store
                 .create(&TokenRecord {
+                    scopes: Vec::new(),
                     token_hash: hash_token(&format!("tfr_{i}")).as_hex().to_owned(),
                     token_name: format!("token-{i:02}"),
                     permission: Tier::Downloader,

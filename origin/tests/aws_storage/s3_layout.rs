@@ -418,6 +418,7 @@ async fn a_hand_uploaded_version_downloads_without_a_checksum() {
         headers: vec![(
             IDENTITY_HEADER.to_owned(),
             Identity {
+                scopes: Vec::new(),
                 token_name: "reader".into(),
                 tier: Tier::Downloader,
             }
