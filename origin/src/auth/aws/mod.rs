@@ -130,8 +130,8 @@ impl StsEndpoint {
             "http" if is_loopback(host) => {}
             "http" => {
                 return Err(format!(
-                    "{text:?}: an STS endpoint must be HTTPS (plain HTTP only on a loopback address)"
-                ))
+                "{text:?}: an STS endpoint must be HTTPS (plain HTTP only on a loopback address)"
+            ))
             }
             other => return Err(format!("{text:?}: {other:?} is not an HTTPS URL")),
         }
@@ -181,8 +181,8 @@ impl AwsExchanger {
     /// Checks the configuration (endpoint, server ID, CA bundle, rules) and builds the STS
     /// client; an error names the setting that is wrong.
     pub fn new(config: AwsAuthConfig) -> Result<Self, String> {
-        let endpoint =
-            StsEndpoint::parse(&config.sts_endpoint).map_err(|e| format!("aws.sts_endpoint: {e}"))?;
+        let endpoint = StsEndpoint::parse(&config.sts_endpoint)
+            .map_err(|e| format!("aws.sts_endpoint: {e}"))?;
         check_server_id(&config.server_id).map_err(|e| format!("aws.server_id: {e}"))?;
         if !(60..=MAX_SIGNED_REQUEST_AGE_SECS).contains(&config.max_age_secs) {
             return Err(format!(
@@ -191,9 +191,11 @@ impl AwsExchanger {
             ));
         }
         if config.rules.is_empty() {
-            return Err("aws.rules: no trust rule, so no one could exchange; add one \
+            return Err(
+                "aws.rules: no trust rule, so no one could exchange; add one \
                         (or leave the aws exchange out of the configuration)"
-                .into());
+                    .into(),
+            );
         }
         for (index, rule) in config.rules.iter().enumerate() {
             rules::check_rule(rule).map_err(|e| format!("aws.rules[{index}]: {e}"))?;
@@ -237,9 +239,11 @@ impl AwsExchanger {
 /// trims them, so they could not be told apart).
 fn check_server_id(server_id: &str) -> Result<(), String> {
     if server_id.is_empty() {
-        return Err("required: the value callers sign into X-Tfreg-Server-Id, such as \
+        return Err(
+            "required: the value callers sign into X-Tfreg-Server-Id, such as \
                     this registry's host name"
-            .into());
+                .into(),
+        );
     }
     if server_id.len() > 256 || !server_id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(format!(

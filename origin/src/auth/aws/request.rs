@@ -149,9 +149,7 @@ fn check_url(url: &str, endpoint: &StsEndpoint) -> Result<(), ExchangeError> {
             endpoint.url()
         ))
     };
-    let suspicious = |c: char| {
-        matches!(c, '?' | '#' | '@' | '\\' | '%') || !c.is_ascii_graphic()
-    };
+    let suspicious = |c: char| matches!(c, '?' | '#' | '@' | '\\' | '%') || !c.is_ascii_graphic();
     if url.len() > 2048 || url.contains(suspicious) {
         return Err(wrong());
     }
@@ -204,7 +202,10 @@ fn parse_headers(json: &[u8]) -> Result<BTreeMap<String, String>, ExchangeError>
             return Err(malformed(format!("{name:?} is not a header name")));
         }
         // Visible ASCII, spaces and tabs: no line breaks to smuggle another header.
-        if !value.bytes().all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic()) {
+        if !value
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+        {
             return Err(malformed(format!(
                 "header {name:?} has characters a header value cannot have"
             )));
@@ -271,10 +272,11 @@ fn parse_authorization(value: &str) -> Result<SigV4Authorization, ExchangeError>
         ));
     }
     let signed_headers: Vec<String> = signed_headers.split(';').map(str::to_owned).collect();
-    if signed_headers
-        .iter()
-        .any(|h| h.is_empty() || h.bytes().any(|b| b.is_ascii_uppercase() || !is_token_byte(b)))
-    {
+    if signed_headers.iter().any(|h| {
+        h.is_empty()
+            || h.bytes()
+                .any(|b| b.is_ascii_uppercase() || !is_token_byte(b))
+    }) {
         return Err(refused(
             "SignedHeaders in the Authorization header is not a list of lowercase header names",
         ));
@@ -349,10 +351,7 @@ fn check_headers(
     }
     check_date(&headers["x-amz-date"], expected)?;
 
-    let mut forwarded = vec![(
-        "authorization".to_owned(),
-        headers["authorization"].clone(),
-    )];
+    let mut forwarded = vec![("authorization".to_owned(), headers["authorization"].clone())];
     for name in &authorization.signed_headers {
         if name != "host" && name != "content-length" {
             forwarded.push((name.clone(), headers[name].clone()));

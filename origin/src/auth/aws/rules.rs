@@ -52,9 +52,9 @@ pub(super) fn grant_for(rules: &[AwsTrustRule], arn: &str) -> Result<Grant, Exch
     match rules.iter().find(admits) {
         Some(rule) => Ok(rule.grant.grant(arn.to_owned())),
         None => Err(ExchangeError::Refused(match role {
-            Some(role) => format!(
-                "no trust rule of this registry admits {arn} (nor its role {role})"
-            ),
+            Some(role) => {
+                format!("no trust rule of this registry admits {arn} (nor its role {role})")
+            }
             None => format!("no trust rule of this registry admits {arn}"),
         })),
     }

@@ -71,7 +71,11 @@ pub fn signed_exchange_request(
 
     // Go's http.Header shape (a list of values per name), as Vault's clients send it.
     let mut headers = Map::new();
-    for (name, value) in unsigned_headers.iter().copied().chain(instructions.headers()) {
+    for (name, value) in unsigned_headers
+        .iter()
+        .copied()
+        .chain(instructions.headers())
+    {
         headers.insert(name.to_ascii_lowercase(), json!([value]));
     }
     let headers = serde_json::to_vec(&Value::Object(headers)).expect("a map serialises");

@@ -39,7 +39,11 @@ impl StsClient {
             .no_proxy()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
-            .user_agent(concat!("tfreg/", env!("CARGO_PKG_VERSION"), " (aws exchange)"))
+            .user_agent(concat!(
+                "tfreg/",
+                env!("CARGO_PKG_VERSION"),
+                " (aws exchange)"
+            ))
             .build()
             .map_err(|e| format!("cannot build the STS HTTP client: {e}"))?;
         Ok(StsClient { http, endpoint })
@@ -80,7 +84,10 @@ impl StsClient {
                 ))
             })
         } else {
-            Err(sts_error(status.as_u16(), parse_error_code(&text).as_deref()))
+            Err(sts_error(
+                status.as_u16(),
+                parse_error_code(&text).as_deref(),
+            ))
         }
     }
 }
@@ -118,10 +125,7 @@ pub(super) fn parse_caller_identity(xml: &str) -> Option<CallerIdentity> {
     };
     let arn = field("Arn")?;
     // What STS says is shown to users and matched against rules: an ARN, nothing else.
-    if !arn.starts_with("arn:")
-        || arn.len() > 2048
-        || !arn.bytes().all(|b| b.is_ascii_graphic())
-    {
+    if !arn.starts_with("arn:") || arn.len() > 2048 || !arn.bytes().all(|b| b.is_ascii_graphic()) {
         return None;
     }
     Some(CallerIdentity {
@@ -136,7 +140,9 @@ pub(super) fn parse_error_code(xml: &str) -> Option<String> {
     let code = find_text(xml, &["ErrorResponse", "Error", "Code"])?;
     let plain = !code.is_empty()
         && code.len() <= 64
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
     plain.then_some(code)
 }
 
@@ -171,12 +177,12 @@ pub(super) fn sts_error(status: u16, code: Option<&str>) -> ExchangeError {
         (400..=499, Some("AccessDenied")) => {
             refused("STS denied the signer GetCallerIdentity (AccessDenied)")
         }
-        (400..=499, Some(code)) => ExchangeError::Refused(format!(
-            "STS refused the signed request ({code})"
-        )),
-        (400..=499, None) => ExchangeError::Refused(format!(
-            "STS refused the signed request (HTTP {status})"
-        )),
+        (400..=499, Some(code)) => {
+            ExchangeError::Refused(format!("STS refused the signed request ({code})"))
+        }
+        (400..=499, None) => {
+            ExchangeError::Refused(format!("STS refused the signed request (HTTP {status})"))
+        }
         _ => ExchangeError::Upstream(format!("STS answered {status}, not a result")),
     }
 }
