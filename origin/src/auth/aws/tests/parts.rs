@@ -81,7 +81,8 @@ fn bad_configurations_are_refused_at_start() {
     assert_eq!(config.config().sts_endpoint, DEFAULT_STS_ENDPOINT);
     assert_eq!(config.config().max_age_secs, 900);
 
-    let cases: [(&dyn Fn(&mut Value), &str); 12] = [
+    type Change<'a> = &'a dyn Fn(&mut Value);
+    let cases: [(Change, &str); 12] = [
         (
             &|v| {
                 v.as_object_mut().unwrap().remove("server_id");
