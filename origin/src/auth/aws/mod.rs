@@ -40,7 +40,7 @@ mod sts;
 mod tests;
 
 pub use request::MAX_EXCHANGE_REQUEST_BYTES;
-pub use sign::signed_exchange_request;
+pub use sign::{signed_exchange_request, sts_signing_region};
 
 use super::{ExchangeError, Grant, TrustTarget, MAX_EXCHANGED_TTL_SECS};
 use serde::Deserialize;

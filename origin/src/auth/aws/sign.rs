@@ -86,3 +86,26 @@ pub fn signed_exchange_request(
         "iam_request_headers": BASE64.encode(headers),
     }))
 }
+
+/// The region to sign for at `sts_endpoint`, read from its host name: `us-east-1` for the
+/// global endpoint, `eu-west-1` for `sts.eu-west-1.amazonaws.com` (and for a VPC endpoint
+/// such as `vpce-0123-abcd.sts.eu-west-1.vpce.amazonaws.com`, or a FIPS one). `None` when the
+/// host does not say (a private or test endpoint): the caller must be told the region.
+pub fn sts_signing_region(sts_endpoint: &str) -> Option<String> {
+    let url = url::Url::parse(sts_endpoint).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    if host == "sts.amazonaws.com" {
+        return Some("us-east-1".into());
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let sts_at = labels
+        .iter()
+        .position(|label| *label == "sts" || *label == "sts-fips")?;
+    let region = *labels.get(sts_at + 1)?;
+    let looks_like_region = region.split('-').count() >= 3
+        && region.ends_with(|c: char| c.is_ascii_digit())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    looks_like_region.then(|| region.to_owned())
+}

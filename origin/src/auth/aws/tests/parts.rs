@@ -200,3 +200,36 @@ fn the_signed_request_has_the_vault_shape() {
         signed_exchange_request(&session, "us-east-1", "not a url", SERVER_ID, UNIX_EPOCH).is_err()
     );
 }
+
+#[test]
+fn the_signing_region_is_read_from_the_endpoint() {
+    for (endpoint, region) in [
+        ("https://sts.amazonaws.com/", Some("us-east-1")),
+        ("https://sts.eu-west-1.amazonaws.com/", Some("eu-west-1")),
+        (
+            "https://sts-fips.us-east-2.amazonaws.com",
+            Some("us-east-2"),
+        ),
+        (
+            "https://sts.us-gov-west-1.amazonaws.com/",
+            Some("us-gov-west-1"),
+        ),
+        (
+            "https://sts.cn-north-1.amazonaws.com.cn/",
+            Some("cn-north-1"),
+        ),
+        (
+            "https://vpce-0123-abcd.sts.ap-southeast-2.vpce.amazonaws.com/",
+            Some("ap-southeast-2"),
+        ),
+        ("http://127.0.0.1:5000/", None),
+        ("https://sts.example.com/", None),
+        ("not a url", None),
+    ] {
+        assert_eq!(
+            sts_signing_region(endpoint).as_deref(),
+            region,
+            "{endpoint}"
+        );
+    }
+}
