@@ -15,7 +15,7 @@
 //! ```
 //!
 //! A signed request is a bearer credential for as long as STS accepts it (15 minutes), so the
-//! checks ([`request`]) are about where else it could be used and what could ride along:
+//! checks (`request.rs`) are about where else it could be used and what could ride along:
 //! - the signature must cover `X-Tfreg-Server-Id` with this registry's `server_id`, so that a
 //!   request signed for another service (another registry, a Vault server) cannot be replayed
 //!   here, and one signed for this registry cannot be replayed elsewhere;
@@ -26,7 +26,7 @@
 //! - only the headers the caller signed are forwarded (and the registry's own `Content-Type`
 //!   when that one was not signed).
 //!
-//! The ARN STS answers with is matched against the trust rules ([`rules`]): the raw ARN, and
+//! The ARN STS answers with is matched against the trust rules (`rules.rs`): the raw ARN, and
 //! for an assumed role also the role's IAM ARN (`arn:aws:sts::123:assumed-role/Role/session`
 //! is matched as itself and as `arn:aws:iam::123:role/Role`).
 //!
@@ -103,7 +103,7 @@ fn default_max_age_secs() -> u64 {
 
 /// A caller ARN pattern and what it grants. The pattern is a glob (`*` is any run of
 /// characters); it is matched against the ARN STS answers with, and for an assumed role also
-/// against the role's IAM ARN without path (see [`rules`]).
+/// against the role's IAM ARN without path (see `rules.rs`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct AwsTrustRule {
     pub arn: String,
