@@ -18,7 +18,8 @@
 //! checks (`request.rs`) are about where else it could be used and what could ride along:
 //! - the signature must cover `X-Tfreg-Server-Id` with this registry's `server_id`, so that a
 //!   request signed for another service (another registry, a Vault server) cannot be replayed
-//!   here, and one signed for this registry cannot be replayed elsewhere;
+//!   here (the reverse is up to the other service: a verifier that checks no such header
+//!   would take a request signed for this registry, which is why clients send it here only);
 //! - its `X-Amz-Date` must be within `max_age_secs` of now (both ways);
 //! - its URL and signed `Host` must be the configured STS endpoint exactly, and its body the
 //!   `GetCallerIdentity` call exactly: the registry never sends a caller's signed request
