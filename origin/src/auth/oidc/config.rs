@@ -163,8 +163,9 @@ impl OidcIssuer {
     pub fn read_ca_bundle(&self) -> Result<Option<CaBundle>, String> {
         self.ca_bundle
             .as_deref()
-            .map(|value| CaBundle::read(&format!("oidc issuer {}: ca_bundle", self.issuer), value))
+            .map(|value| CaBundle::read("ca_bundle", value))
             .transpose()
+            .map_err(|e| format!("oidc issuer {}: {e}", self.issuer))
     }
 
     /// `{issuer}/.well-known/openid-configuration`.
@@ -177,12 +178,14 @@ impl OidcIssuer {
 }
 
 fn check_issuer_url(issuer: &str) -> Result<(), String> {
-    let url = Url::parse(issuer)
-        .map_err(|e| format!("oidc issuer {issuer:?} is not a URL: {e}"))?;
+    let url =
+        Url::parse(issuer).map_err(|e| format!("oidc issuer {issuer:?} is not a URL: {e}"))?;
     // The keys that prove every token come from here: plain HTTP would let anyone on the path
     // hand the registry their own keys.
     if url.scheme() != "https" {
-        return Err(format!("oidc issuer {issuer}: only https:// issuers are trusted"));
+        return Err(format!(
+            "oidc issuer {issuer}: only https:// issuers are trusted"
+        ));
     }
     if url.host_str().is_none_or(str::is_empty)
         || url.query().is_some()

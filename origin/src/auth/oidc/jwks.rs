@@ -167,9 +167,9 @@ impl IssuerKeys {
             .map_err(|e| self.upstream(format!("{url} could not be read: {e}")))?
         {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(self.upstream(format!(
-                    "{url} is larger than {MAX_DOCUMENT_BYTES} bytes"
-                )));
+                return Err(
+                    self.upstream(format!("{url} is larger than {MAX_DOCUMENT_BYTES} bytes"))
+                );
             }
             body.extend_from_slice(&chunk);
         }
@@ -252,10 +252,19 @@ fn http_client(config: &OidcIssuer) -> Result<reqwest::Client, String> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(FETCH_TIMEOUT)
-        .user_agent(concat!("tfreg/", env!("CARGO_PKG_VERSION"), " (OIDC exchange)"))
+        .user_agent(concat!(
+            "tfreg/",
+            env!("CARGO_PKG_VERSION"),
+            " (OIDC exchange)"
+        ))
         .no_proxy()
         .build()
-        .map_err(|e| format!("oidc issuer {}: cannot build its HTTP client: {e}", config.issuer))
+        .map_err(|e| {
+            format!(
+                "oidc issuer {}: cannot build its HTTP client: {e}",
+                config.issuer
+            )
+        })
 }
 
 /// An error with its causes, which name the actual failure (a certificate, a refused port).

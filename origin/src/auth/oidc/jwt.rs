@@ -76,9 +76,6 @@ pub fn parse(raw: &str) -> Result<UnverifiedToken<'_>, ExchangeError> {
             parts.len()
         )));
     };
-    if signature.is_empty() {
-        return Err(refused("the token has no signature".into()));
-    }
     let header = decode_object(header, "header")?;
     if header.contains_key("crit") {
         return Err(refused(
@@ -93,6 +90,9 @@ pub fn parse(raw: &str) -> Result<UnverifiedToken<'_>, ExchangeError> {
         Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= 256 => kid.clone(),
         _ => return Err(refused("the token's header names no key (kid)".into())),
     };
+    if signature.is_empty() {
+        return Err(refused("the token has no signature".into()));
+    }
     let claims = decode_object(payload, "payload")?;
     Ok(UnverifiedToken {
         raw,
