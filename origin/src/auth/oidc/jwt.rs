@@ -117,7 +117,7 @@ impl UnverifiedToken<'_> {
     pub fn verify(&self, key: &IssuerKey) -> Result<(), ExchangeError> {
         if key.kind != self.alg.key_kind() || !key.allows(self.alg.name()) {
             return Err(refused(format!(
-                "the token is signed with {} but its key {} is a {} key for {}",
+                "the token is signed with {} but its key {} is an {} key for {}",
                 self.alg.name(),
                 shown(&self.kid),
                 key.kind.name(),

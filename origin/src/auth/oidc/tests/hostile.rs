@@ -111,14 +111,14 @@ fn forged_algorithms(issuer: &IssuerStandIn) -> Vec<Hostile> {
         hostile(
             "RS256 naming the ES256 key",
             rsa.sign_with_header(&header("RS256", "es-1"), &good),
-            r#"signed with RS256 but its key "es-1" is a EC P-256 key"#,
+            r#"signed with RS256 but its key "es-1" is an EC P-256 key"#,
         ),
         hostile(
             "ES256 naming the RSA key",
             issuer
                 .es256()
                 .sign_with_header(&header("ES256", "rsa-a"), &good),
-            r#"signed with ES256 but its key "rsa-a" is a RSA key"#,
+            r#"signed with ES256 but its key "rsa-a" is an RSA key"#,
         ),
         hostile(
             "critical header extension",
@@ -132,6 +132,7 @@ fn forged_algorithms(issuer: &IssuerStandIn) -> Vec<Hostile> {
 }
 
 fn wrong_keys(issuer: &IssuerStandIn) -> Vec<Hostile> {
+    let attacker = SigningKey::rsa_b().with_kid("rsa-a");
     let good = github_claims(issuer.issuer(), AUDIENCE, NOW);
     let rsa = issuer.rsa_a();
     vec![
@@ -163,6 +164,23 @@ fn wrong_keys(issuer: &IssuerStandIn) -> Vec<Hostile> {
         hostile(
             "another P-256 key under the published kid",
             SigningKey::es256("es-1").sign(&good),
+            "signature does not verify",
+        ),
+        // Keys the token brings along are never used: only the issuer's published ones are.
+        hostile(
+            "its own key embedded in the header (jwk)",
+            attacker.sign_with_header(
+                &json!({"alg": "RS256", "kid": "rsa-a", "jwk": attacker.jwk()}),
+                &good,
+            ),
+            "signature does not verify",
+        ),
+        hostile(
+            "its own key set named in the header (jku)",
+            attacker.sign_with_header(
+                &json!({"alg": "RS256", "kid": "rsa-a", "jku": "https://evil.example.com/jwks"}),
+                &good,
+            ),
             "signature does not verify",
         ),
     ]
