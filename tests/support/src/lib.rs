@@ -6,10 +6,12 @@
 //! - [`moto`]: a local S3 + DynamoDB protocol server (moto) on a free loopback port.
 //! - [`lambda_api`]: a stand-in for the Lambda Runtime API, to run the real `bootstrap`.
 //! - [`upstream`]: stand-ins for the public registry and GitHub's archive host.
+//! - [`oidc`]: a stand-in OIDC issuer over HTTPS (discovery, JWKS) and token signing.
 
 pub mod archive;
 pub mod lambda_api;
 pub mod moto;
+pub mod oidc;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};
