@@ -2,6 +2,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tfreg_cloudfront::credentials_helper;
 use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
 use tfreg_origin::aws::{AwsStorageConfig, DEFAULT_S3_PREFIX};
 use tfreg_origin::proxy::{env_vars, ProxyConfig};
@@ -223,6 +224,52 @@ enum Command {
     /// Copy a deployment of the Python registry (terraform-aws-serverless-module-registry)
     /// into this one: archives validated as uploads, tokens kept working. Safe to rerun.
     MigrateFromSeed(migrate_cli::MigrateArgs),
+    /// Terraform's credentials helper: trades the AWS identity at hand (or a CI's OIDC token)
+    /// for a short-lived registry token. Terraform runs it as `terraform-credentials-tfreg`;
+    /// `install` puts that link in its plugin directory.
+    #[command(subcommand)]
+    CredentialsHelper(HelperCommand),
+}
+
+#[derive(Subcommand)]
+enum HelperCommand {
+    /// Print `{"token": "…"}` for HOST (from the cache or an exchange), `{}` if it offers none.
+    Get { host: String },
+    /// Refused: this helper stores no tokens (`terraform login`).
+    Store { host: String },
+    /// Delete the cached tokens of HOST (`terraform logout`).
+    Forget { host: String },
+    /// Link `terraform-credentials-tfreg` to this binary in Terraform's plugin directory and
+    /// print the CLI configuration block to add.
+    Install {
+        /// Where Terraform looks for credentials helpers [default: ~/.terraform.d/plugins].
+        #[arg(long, value_name = "DIR")]
+        plugin_dir: Option<PathBuf>,
+    },
+}
+
+impl HelperCommand {
+    /// Runs the helper (no log set up: its stderr is for the user, its stdout for Terraform).
+    fn run(self) -> i32 {
+        let (verb, host) = match self {
+            HelperCommand::Install { plugin_dir } => {
+                return match credentials_helper::install(plugin_dir) {
+                    Ok(message) => {
+                        print!("{message}");
+                        0
+                    }
+                    Err(message) => {
+                        eprintln!("{message}");
+                        1
+                    }
+                };
+            }
+            HelperCommand::Get { host } => ("get", host),
+            HelperCommand::Store { host } => ("store", host),
+            HelperCommand::Forget { host } => ("forget", host),
+        };
+        credentials_helper::run(&[verb.to_owned(), host])
+    }
 }
 
 fn storage_backend(
@@ -248,7 +295,19 @@ fn storage_backend(
 }
 
 fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args_os();
+    if args
+        .next()
+        .is_some_and(|argv0| credentials_helper::invoked_as_helper(&argv0))
+    {
+        let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+        std::process::exit(credentials_helper::run(&args));
+    }
     let cli = Cli::parse();
+    let command = match cli.command {
+        Command::CredentialsHelper(helper) => std::process::exit(helper.run()),
+        command => command,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TFREG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
@@ -264,7 +323,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match cli.command {
+    match command {
         Command::Serve {
             listen,
             data_dir,
@@ -302,5 +361,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Reindex(args) => runtime.block_on(reindex_cli::run(args)),
         Command::MigrateFromSeed(args) => runtime.block_on(migrate_cli::run(args)),
+        Command::CredentialsHelper(_) => unreachable!("run before the log is set up"),
     }
 }
