@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tfreg_testkit::archive::versioned_module;
 use tfreg_testkit::moto::{self, Moto};
+use tfreg_testkit::oidc::{gitlab_claims, IssuerStandIn};
 
 const MOTO_USER_ARN: &str = "arn:aws:sts::123456789012:user/moto";
 /// What the registry logs for each token an exchange issues.
@@ -312,4 +313,152 @@ async fn a_registry_without_exchanges_gets_no_credentials_and_store_is_refused()
         "{}",
         text(&store.stderr)
     );
+}
+
+/// `tfreg serve` with the OIDC exchange trusting the issuer stand-in's tokens for
+/// `acme/network/vpc` with audience `127.0.0.1` (this registry's host name).
+fn registry_trusting_issuer(issuer: &IssuerStandIn) -> TestRegistry {
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("auth.json");
+    let auth = serde_json::json!({
+        "oidc": {"issuers": [{
+            "issuer": issuer.issuer(),
+            "audience": "127.0.0.1",
+            "ca_bundle": issuer.ca_pem(),
+            "rules": [{"claims": {"project_path": "acme/network/vpc"}, "tier": "downloader"}]
+        }]}
+    });
+    std::fs::write(&config, auth.to_string()).unwrap();
+    TestRegistry::start_with(&["--auth-config", config.to_str().unwrap()])
+}
+
+/// Runs `command` off the test's runtime, which serves the issuer stand-in meanwhile.
+async fn output_of(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_ci_the_job_identity_token_is_exchanged_rather_than_aws_credentials() {
+    let issuer = IssuerStandIn::start().await;
+    let registry = registry_trusting_issuer(&issuer);
+    let discovery = registry
+        .get("/.well-known/terraform.json", None)
+        .await
+        .json();
+    assert_eq!(
+        discovery["tfreg.auth.v1"]["oidc"]["issuers"][0]["audience"],
+        "127.0.0.1"
+    );
+    let home = Home::new();
+    let now = tfreg_origin::now_unix();
+
+    // GitLab: `id_tokens: TFREG_ID_TOKEN: aud: 127.0.0.1`, named by TFREG_OIDC_TOKEN_ENV.
+    let token = issuer
+        .rsa_a()
+        .sign(&gitlab_claims(issuer.issuer(), "127.0.0.1", now));
+    let mut get = home.command(home.helper());
+    get.args(["get", &registry.host])
+        .env("SSL_CERT_FILE", &registry.ca_pem)
+        .env("TFREG_OIDC_TOKEN_ENV", "TFREG_ID_TOKEN")
+        .env("TFREG_ID_TOKEN", &token);
+    let output = output_of(get).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let exchanged = answer["token"].as_str().unwrap();
+    let versions = registry
+        .get("/v1/modules/acme/vpc/aws/versions", Some(exchanged))
+        .await;
+    assert_ne!(versions.status, 401, "{}", versions.text());
+    assert!(registry.logs().contains("project_path:acme/network/vpc"));
+
+    // A token made for another audience is not sent to this registry at all.
+    let elsewhere = issuer
+        .rsa_a()
+        .sign(&gitlab_claims(issuer.issuer(), "other.example.com", now));
+    let mut get = home.command(home.helper());
+    get.args(["get", &registry.host])
+        .env("SSL_CERT_FILE", &registry.ca_pem)
+        .env("TFREG_OIDC_TOKEN", &elsewhere);
+    let output = output_of(get).await;
+    assert!(!output.status.success());
+    let message = text(&output.stderr);
+    assert!(message.contains("not 127.0.0.1:"), "{message}");
+    assert!(!message.contains(&elsewhere), "the token is never shown");
+    assert_eq!(exchanges(&registry), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_github_actions_the_token_is_requested_for_the_registry_audience() {
+    let issuer = IssuerStandIn::start().await;
+    let registry = registry_trusting_issuer(&issuer);
+    let home = Home::new();
+    let token = issuer.rsa_a().sign(&gitlab_claims(
+        issuer.issuer(),
+        "127.0.0.1",
+        tfreg_origin::now_unix(),
+    ));
+    let github = GitHubTokenService::start(token);
+
+    let mut get = home.command(home.helper());
+    get.args(["get", &registry.host])
+        .env("SSL_CERT_FILE", &registry.ca_pem)
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("http://{}/token?api-version=2.0", github.addr),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-bearer");
+    let output = output_of(get).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let request = github.request.lock().unwrap().clone();
+    assert!(
+        request.starts_with("GET /token?api-version=2.0&audience=127.0.0.1 "),
+        "{request}"
+    );
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("authorization: bearer runner-bearer"),
+        "{request}"
+    );
+    assert_eq!(exchanges(&registry), 1);
+}
+
+/// GitHub Actions' token service as the runner offers it to a job: one loopback HTTP
+/// endpoint answering `{"value": TOKEN}`, keeping the request it got.
+struct GitHubTokenService {
+    addr: std::net::SocketAddr,
+    request: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl GitHubTokenService {
+    fn start(token: String) -> GitHubTokenService {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let request = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = request.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                *seen.lock().unwrap() = head;
+                let body = serde_json::json!({ "value": token }).to_string();
+                let _ = write!(
+                    &stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        GitHubTokenService { addr, request }
+    }
 }

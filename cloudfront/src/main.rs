@@ -228,48 +228,7 @@ enum Command {
     /// for a short-lived registry token. Terraform runs it as `terraform-credentials-tfreg`;
     /// `install` puts that link in its plugin directory.
     #[command(subcommand)]
-    CredentialsHelper(HelperCommand),
-}
-
-#[derive(Subcommand)]
-enum HelperCommand {
-    /// Print `{"token": "…"}` for HOST (from the cache or an exchange), `{}` if it offers none.
-    Get { host: String },
-    /// Refused: this helper stores no tokens (`terraform login`).
-    Store { host: String },
-    /// Delete the cached tokens of HOST (`terraform logout`).
-    Forget { host: String },
-    /// Link `terraform-credentials-tfreg` to this binary in Terraform's plugin directory and
-    /// print the CLI configuration block to add.
-    Install {
-        /// Where Terraform looks for credentials helpers [default: ~/.terraform.d/plugins].
-        #[arg(long, value_name = "DIR")]
-        plugin_dir: Option<PathBuf>,
-    },
-}
-
-impl HelperCommand {
-    /// Runs the helper (no log set up: its stderr is for the user, its stdout for Terraform).
-    fn run(self) -> i32 {
-        let (verb, host) = match self {
-            HelperCommand::Install { plugin_dir } => {
-                return match credentials_helper::install(plugin_dir) {
-                    Ok(message) => {
-                        print!("{message}");
-                        0
-                    }
-                    Err(message) => {
-                        eprintln!("{message}");
-                        1
-                    }
-                };
-            }
-            HelperCommand::Get { host } => ("get", host),
-            HelperCommand::Store { host } => ("store", host),
-            HelperCommand::Forget { host } => ("forget", host),
-        };
-        credentials_helper::run(&[verb.to_owned(), host])
-    }
+    CredentialsHelper(credentials_helper::HelperCommand),
 }
 
 fn storage_backend(

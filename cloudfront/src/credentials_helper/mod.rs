@@ -16,6 +16,48 @@ use protocol::{get_answer, Verb, HELPER_EXECUTABLE};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// `tfreg credentials-helper …`.
+#[derive(clap::Subcommand)]
+pub enum HelperCommand {
+    /// Print `{"token": "…"}` for HOST (from the cache or an exchange), `{}` if it offers none.
+    Get { host: String },
+    /// Refused: this helper stores no tokens (`terraform login`).
+    Store { host: String },
+    /// Delete the cached tokens of HOST (`terraform logout`).
+    Forget { host: String },
+    /// Link `terraform-credentials-tfreg` to this binary in Terraform's plugin directory and
+    /// print the CLI configuration block to add.
+    Install {
+        /// Where Terraform looks for credentials helpers [default: ~/.terraform.d/plugins].
+        #[arg(long, value_name = "DIR")]
+        plugin_dir: Option<PathBuf>,
+    },
+}
+
+impl HelperCommand {
+    /// Runs the helper (no log set up: its stderr is for the user, its stdout for Terraform).
+    pub fn run(self) -> i32 {
+        let (verb, host) = match self {
+            HelperCommand::Install { plugin_dir } => {
+                return match install(plugin_dir) {
+                    Ok(message) => {
+                        print!("{message}");
+                        0
+                    }
+                    Err(message) => {
+                        eprintln!("{message}");
+                        1
+                    }
+                };
+            }
+            HelperCommand::Get { host } => ("get", host),
+            HelperCommand::Store { host } => ("store", host),
+            HelperCommand::Forget { host } => ("forget", host),
+        };
+        run(&[verb.to_owned(), host])
+    }
+}
+
 /// Whether the program was invoked as the helper (its name, `argv[0]`, is
 /// `terraform-credentials-tfreg`, with `.exe` on Windows).
 pub fn invoked_as_helper(argv0: &std::ffi::OsStr) -> bool {
