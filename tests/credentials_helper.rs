@@ -233,6 +233,23 @@ async fn an_identity_outside_the_trust_rules_fails_terraform_init_with_what_to_d
     assert!(
         !home.cache_dir().exists() || std::fs::read_dir(home.cache_dir()).unwrap().count() == 0
     );
+
+    // No AWS credentials at all: said so, with where they come from.
+    let output = home
+        .command(home.helper())
+        .args(["get", &registry.host])
+        .env("SSL_CERT_FILE", &registry.ca_pem)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = text(&output.stderr);
+    assert!(
+        message.starts_with("no AWS credentials to prove who you are"),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty());
 }
 
 #[tokio::test]

@@ -342,16 +342,16 @@ async fn github_token(
 }
 
 /// The body of `POST /v1/auth/aws`: credentials from the standard AWS chain (environment,
-/// profile, SSO, web identity, container and instance roles), the region from the STS
+/// profile, web identity, container and instance roles), the region from the STS
 /// endpoint's name or else the chain's.
 async fn aws_signed_request(aws: &AwsExchange) -> Result<Value, String> {
     use aws_credential_types::provider::ProvideCredentials;
     let config = tfreg_origin::aws::sdk_config(None, None).await;
     let no_credentials = |why: String| {
         format!(
-            "no AWS credentials to prove who you are ({why}): configure them (AWS_PROFILE, \
-             `aws sso login`, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a role), or use \
-             a token"
+            "no AWS credentials to prove who you are: configure them (AWS_PROFILE, \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a role; for SSO, export them with \
+             `aws configure export-credentials --format env`), or use a token.\n{why}"
         )
     };
     let provider = config
