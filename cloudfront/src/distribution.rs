@@ -31,11 +31,13 @@ pub const DISCOVERY_DOCUMENT: &str = include_str!("../../terraform/discovery.jso
 /// ```json
 /// {"modules.v1": "/v1/modules/",
 ///  "tfreg.auth.v1": {"aws": {"sts_endpoint": "https://sts.amazonaws.com/", "server_id": "registry.example.com"},
-///                    "oidc": {"issuers": [{"issuer": "https://token.actions.githubusercontent.com", "audience": "registry.example.com"}]}}}
+///                    "oidc": {"audience": "registry.example.com",
+///                             "issuers": [{"issuer": "https://token.actions.githubusercontent.com", "audience": "registry.example.com"}]}}}
 /// ```
 ///
-/// On AWS the discovery document is a static S3 object, which the deployment module renders
-/// with the same member. Nothing in it is secret: trust rules stay out.
+/// `audience` is there when every issuer takes the same one. On AWS the discovery document is a
+/// static S3 object, which the deployment module (terraform/auth.tf) renders with the same
+/// member. Nothing in it is secret: trust rules stay out.
 pub fn discovery_document(auth: &tfreg_origin::auth::AuthConfig) -> String {
     let mut document: serde_json::Value =
         serde_json::from_str(DISCOVERY_DOCUMENT).expect("the discovery document is JSON");
@@ -52,7 +54,15 @@ pub fn discovery_document(auth: &tfreg_origin::auth::AuthConfig) -> String {
             .iter()
             .map(|i| serde_json::json!({"issuer": i.issuer, "audience": i.audience}))
             .collect();
-        exchanges.insert("oidc".into(), serde_json::json!({ "issuers": issuers }));
+        let mut member = serde_json::json!({ "issuers": issuers });
+        // As the deployment module renders it: "audience" when every issuer takes the same.
+        let mut audiences: Vec<&str> = oidc.issuers.iter().map(|i| i.audience.as_str()).collect();
+        audiences.sort_unstable();
+        audiences.dedup();
+        if let [audience] = audiences.as_slice() {
+            member["audience"] = serde_json::json!(audience);
+        }
+        exchanges.insert("oidc".into(), member);
     }
     if exchanges.is_empty() {
         // The same bytes as the static object on AWS.
@@ -570,7 +580,8 @@ mod tests {
             document["tfreg.auth.v1"],
             serde_json::json!({
                 "aws": {"sts_endpoint": "https://sts.amazonaws.com/", "server_id": "registry.example.com"},
-                "oidc": {"issuers": [{"issuer": "https://gitlab.example.com", "audience": "registry.example.com"}]}
+                "oidc": {"audience": "registry.example.com",
+                         "issuers": [{"issuer": "https://gitlab.example.com", "audience": "registry.example.com"}]}
             })
         );
         assert!(

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 use tfreg_origin::auth::aws::{signed_exchange_request, sts_signing_region, DEFAULT_STS_ENDPOINT};
 
 /// The discovery document's member naming the exchanges a registry offers, and how to use
-/// them: `{"aws": {"sts_endpoint", "server_id"}, "oidc": {"issuers": [{"issuer", "audience"}]}}`.
+/// them: `{"aws": {"sts_endpoint", "server_id"}, "oidc": {"audience", "issuers": [{"issuer",
+/// "audience"}]}}` (`oidc.audience` only when every issuer takes the same one).
 pub const DISCOVERY_MEMBER: &str = "tfreg.auth.v1";
 
 /// GitHub Actions' OIDC issuer: its tokens are requested with the audience the registry names.
@@ -23,7 +24,8 @@ pub struct Offered {
     pub aws: Option<AwsExchange>,
     /// `(issuer, audience)` pairs; offered at all when non-empty.
     pub oidc: Vec<(String, String)>,
-    /// `TFREG_OIDC_AUDIENCE`: the audience to ask GitHub for, whatever the document says.
+    /// The audience to ask GitHub for: `TFREG_OIDC_AUDIENCE`, else the document's
+    /// `oidc.audience` (there when every issuer takes the same one).
     pub oidc_audience: Option<String>,
 }
 
@@ -55,7 +57,7 @@ impl Offered {
         Offered {
             aws,
             oidc,
-            oidc_audience: var("TFREG_OIDC_AUDIENCE"),
+            oidc_audience: var("TFREG_OIDC_AUDIENCE").or_else(|| text(&member["oidc"]["audience"])),
         }
     }
 
@@ -408,7 +410,7 @@ mod tests {
             "tfreg.auth.v1": {
                 "aws": {"sts_endpoint": "https://sts.eu-west-1.amazonaws.com/", "server_id": "registry.example.com"},
                 "oidc": {"issuers": [
-                    {"issuer": "https://gitlab.example.com", "audience": "https://registry.example.com"},
+                    {"issuer": "https://gitlab.example.com", "audience": "https://registry.example.com/"},
                     {"issuer": "https://token.actions.githubusercontent.com", "audience": "registry.example.com"}
                 ]}
             }
