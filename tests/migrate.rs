@@ -19,6 +19,7 @@ use tfreg_origin::aws::{aws_sdk_dynamodb, aws_sdk_s3, SdkConfig};
 use tfreg_testkit::archive::ArchiveBuilder;
 use tfreg_testkit::moto::{self, Moto};
 
+
 /// Token values as Python's `secrets.token_hex()` makes them: 64 hex digits.
 const CI_TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const LAPTOP_TOKEN: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
