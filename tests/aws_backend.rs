@@ -15,7 +15,6 @@ use tfreg_testkit::archive::versioned_module;
 use tfreg_testkit::moto::{self, Moto};
 use tfreg_testkit::upstream::{sample_repo, Download, StandIns};
 
-
 struct AwsTarget {
     bucket: String,
     table: String,

@@ -164,7 +164,6 @@ async fn modules_are_found_through_tfreg_serve_and_kept_across_a_restart() {
     assert_found(&registry, &reader).await;
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_over_one_bucket_share_the_catalogue_object() {
     let moto = Moto::start();

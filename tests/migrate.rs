@@ -15,10 +15,9 @@ use tfreg_origin::aws::aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use tfreg_origin::aws::aws_sdk_s3::primitives::ByteStream;
-use tfreg_origin::aws::{aws_sdk_dynamodb, aws_sdk_s3, SdkConfig};
+use tfreg_origin::aws::{aws_sdk_dynamodb, SdkConfig};
 use tfreg_testkit::archive::ArchiveBuilder;
 use tfreg_testkit::moto::{self, Moto};
-
 
 /// Token values as Python's `secrets.token_hex()` makes them: 64 hex digits.
 const CI_TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

@@ -3,7 +3,6 @@
 
 use super::test_support::{code, json, TestRegistry};
 use super::RequestBody;
-use tfreg_edge::Tier;
 
 fn ids(body: &serde_json::Value) -> Vec<String> {
     body["modules"]
@@ -191,7 +190,11 @@ async fn search_matches_names_descriptions_and_readmes_exact_name_first() {
     );
     let found = json(&registry.get("/v1/modules/search?q=ssh").await);
     assert_eq!(ids(&found), ["acme/bastion/aws/1.0.0"]);
-    let found = json(&registry.get("/v1/modules/search?q=network+aws&limit=1").await);
+    let found = json(
+        &registry
+            .get("/v1/modules/search?q=network+aws&limit=1")
+            .await,
+    );
     assert_eq!(ids(&found), ["acme/network/aws/1.0.0"]);
     assert_eq!(
         found["meta"]["next_url"],

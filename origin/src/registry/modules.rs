@@ -404,8 +404,6 @@ pub(super) fn version_exists(key: &ArchiveKey) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{code, json, TestRegistry};
-    use super::super::RequestBody;
-    use tfreg_edge::Tier;
 
     #[tokio::test]
     async fn versions_are_listed_in_semver_order_and_cacheable() {
@@ -438,7 +436,9 @@ mod tests {
             "module acme/vpc/aws not found"
         );
         registry.publish("acme/vpc/aws", "1.0.0").await;
-        let response = registry.get("/v1/modules/acme/vpc/aws/2.0.0/download").await;
+        let response = registry
+            .get("/v1/modules/acme/vpc/aws/2.0.0/download")
+            .await;
         assert_eq!(response.status, 404);
         assert_eq!(
             json(&response)["errors"][0],
@@ -453,7 +453,9 @@ mod tests {
     async fn a_download_is_204_with_a_signed_url_carrying_the_checksum() {
         let registry = TestRegistry::new();
         let published = json(&registry.publish("acme/vpc/aws", "1.0.0").await);
-        let response = registry.get("/v1/modules/acme/vpc/aws/1.0.0/download").await;
+        let response = registry
+            .get("/v1/modules/acme/vpc/aws/1.0.0/download")
+            .await;
         assert_eq!(response.status, 204);
         assert!(response.body.is_empty());
         let location = response.header("x-terraform-get").expect("X-Terraform-Get");
@@ -491,7 +493,6 @@ mod tests {
     mod safe_default {
         use super::super::super::test_support::{code, json, TestRegistry};
         use super::super::NotProxied;
-        use super::get;
         use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
         use crate::storage::VersionMeta;
 
@@ -568,10 +569,14 @@ mod tests {
                 json(&response)["errors"][0],
                 "module acme/typo/aws not found; namespace acme holds modules uploaded here, so none of its modules is fetched from the upstream registry (the proxy's merge list can name exceptions)"
             );
-            let response = registry.get("/v1/modules/acme/vpc/aws/9.9.9/download").await;
+            let response = registry
+                .get("/v1/modules/acme/vpc/aws/9.9.9/download")
+                .await;
             assert_eq!(response.status, 404);
             // A public module is still asked for: the upstream is not there, so 502.
-            let response = registry.get("/v1/modules/hashicorp/consul/aws/versions").await;
+            let response = registry
+                .get("/v1/modules/hashicorp/consul/aws/versions")
+                .await;
             assert_eq!(response.status, 502);
         }
 
@@ -582,7 +587,9 @@ mod tests {
             assert_eq!(why_not(&registry, "hashicorp/consul/aws").await, None);
             assert_eq!(why_not(&registry, "hashicorp/vault/aws").await, None);
             // The pin is answered when the upstream fails.
-            let response = registry.get("/v1/modules/hashicorp/consul/aws/versions").await;
+            let response = registry
+                .get("/v1/modules/hashicorp/consul/aws/versions")
+                .await;
             assert_eq!(response.status, 200);
         }
 

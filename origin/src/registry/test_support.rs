@@ -110,8 +110,13 @@ impl TestRegistry {
 
     /// A `GET` from a downloader named "reader".
     pub async fn get(&self, path: &str) -> OriginResponse {
-        self.send("GET", path, Some(("reader", Tier::Downloader)), RequestBody::Empty)
-            .await
+        self.send(
+            "GET",
+            path,
+            Some(("reader", Tier::Downloader)),
+            RequestBody::Empty,
+        )
+        .await
     }
 
     /// A request as the edge passes it on for `identity` (`path` may carry a query).
