@@ -2,6 +2,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tfreg_cloudfront::client;
 use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
 use tfreg_origin::aws::{AwsStorageConfig, DEFAULT_S3_PREFIX};
 use tfreg_origin::proxy::{env_vars, ProxyConfig};
@@ -223,6 +224,9 @@ enum Command {
     /// Copy a deployment of the Python registry (terraform-aws-serverless-module-registry)
     /// into this one: archives validated as uploads, tokens kept working. Safe to rerun.
     MigrateFromSeed(migrate_cli::MigrateArgs),
+    /// The client: publish, versions, token, pin, whoami, login.
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 fn storage_backend(
@@ -249,6 +253,14 @@ fn storage_backend(
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Client(command) = cli.command {
+        // The client logs nothing: its answers go to stdout, its errors to stderr, and its
+        // exit code says which (see client::Failure).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::process::exit(client::run(command, &runtime));
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("TFREG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
@@ -302,5 +314,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Reindex(args) => runtime.block_on(reindex_cli::run(args)),
         Command::MigrateFromSeed(args) => runtime.block_on(migrate_cli::run(args)),
+        Command::Client(_) => unreachable!("handled above"),
     }
 }
