@@ -220,8 +220,11 @@ pub(crate) async fn pin(command: PinCommand) -> Outcome {
             let (module, version) = parse_versioned(&version)?;
             let registry = Registry::connect(&connect).await?;
             let url = registry.url(&format!("v1/pins/{}/{version}", module.path()));
-            let body = override_policy
-                .then(|| serde_json::json!({ "override_policy": true }).to_string().into());
+            let body = override_policy.then(|| {
+                serde_json::json!({ "override_policy": true })
+                    .to_string()
+                    .into()
+            });
             let json = registry.send(Method::POST, url, body).await?.json;
             Ok(Answer {
                 text: format!(
@@ -285,11 +288,9 @@ pub(crate) async fn whoami(connect: ConnectArgs) -> Outcome {
         .await;
     let (status, tier, reason) = match probe {
         Ok(_) => ("valid", "master", None),
-        Err(f) if f.status == Some(403) => (
-            "valid",
-            "downloader or uploader (or a scoped token)",
-            None,
-        ),
+        Err(f) if f.status == Some(403) => {
+            ("valid", "downloader or uploader (or a scoped token)", None)
+        }
         Err(f) if f.status == Some(401) => ("refused", "none", Some(f.message)),
         Err(f) => return Err(f),
     };

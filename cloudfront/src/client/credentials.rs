@@ -28,7 +28,11 @@ pub(crate) fn normalize_host(input: &str) -> Result<String, Failure> {
             "{input:?}: a registry is reached over https only; write https://host[:port]"
         )));
     }
-    let host = rest.split('/').next().unwrap_or_default().to_ascii_lowercase();
+    let host = rest
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let host = host.strip_suffix(":443").unwrap_or(&host).to_owned();
     if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
         return Err(Failure::usage(format!(
@@ -96,7 +100,10 @@ pub(crate) fn find_token(host: &str, token_file: Option<&Path>) -> Result<FoundT
             source: format!("--token-file {}", path.display()),
         });
     }
-    if let Some(token) = std::env::var("TFREG_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+    if let Some(token) = std::env::var("TFREG_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         return Ok(FoundToken {
             token: token.trim().to_owned(),
             source: "TFREG_TOKEN".into(),
@@ -133,9 +140,9 @@ pub(crate) fn find_token(host: &str, token_file: Option<&Path>) -> Result<FoundT
     }
     let variable = match env_var_for_host(host) {
         Some(name) => format!("set {name}"),
-        None => format!(
-            "(no TF_TOKEN_ variable can name a host with a port, for Terraform either) set TFREG_TOKEN"
-        ),
+        None => "set TFREG_TOKEN (no TF_TOKEN_ variable can name a host with a port, for \
+                 Terraform either)"
+            .to_owned(),
     };
     Err(Failure::no_credentials(format!(
         "no token for {host}: {variable}, run `tfreg login {host}` (stores it in \
@@ -157,9 +164,8 @@ fn token_in_credentials_file(path: &Path, host: &str) -> Result<Option<String>, 
     let Some(text) = read_optional(path)? else {
         return Ok(None);
     };
-    let document: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Failure::usage(format!("{} is not valid JSON: {e}", path.display()))
-    })?;
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::usage(format!("{} is not valid JSON: {e}", path.display())))?;
     let Some(hosts) = document["credentials"].as_object() else {
         return Ok(None);
     };
@@ -296,13 +302,19 @@ mod tests {
             Some("TF_TOKEN_prod__tfe_example_net")
         );
         assert_eq!(env_var_for_host("127.0.0.1:8443"), None);
-        assert_eq!(host_from_env_var("prod__tfe_example_net"), "prod-tfe.example.net");
+        assert_eq!(
+            host_from_env_var("prod__tfe_example_net"),
+            "prod-tfe.example.net"
+        );
         assert_eq!(host_from_env_var("App_Terraform_IO"), "app.terraform.io");
     }
 
     #[test]
     fn hosts_are_compared_in_one_form() {
-        assert_eq!(normalize_host("https://Reg.Example.com:443/").unwrap(), "reg.example.com");
+        assert_eq!(
+            normalize_host("https://Reg.Example.com:443/").unwrap(),
+            "reg.example.com"
+        );
         assert_eq!(normalize_host("127.0.0.1:8443").unwrap(), "127.0.0.1:8443");
         assert!(normalize_host("http://reg.example.com").is_err());
     }

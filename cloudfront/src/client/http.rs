@@ -44,9 +44,8 @@ impl Registry {
             ));
         };
         let host = normalize_host(address)?;
-        let base = Url::parse(&format!("https://{host}/")).map_err(|e| {
-            Failure::usage(format!("{address:?} is not a registry address: {e}"))
-        })?;
+        let base = Url::parse(&format!("https://{host}/"))
+            .map_err(|e| Failure::usage(format!("{address:?} is not a registry address: {e}")))?;
         let token = find_token(&host, connect.token_file.as_deref())?;
         let client = http_client(connect)?;
         let mut registry = Registry {
@@ -67,7 +66,9 @@ impl Registry {
         })?;
         let status = response.status();
         let document: serde_json::Value = response.json().await.unwrap_or_default();
-        let modules = document["modules.v1"].as_str().filter(|_| status.is_success());
+        let modules = document["modules.v1"]
+            .as_str()
+            .filter(|_| status.is_success());
         let Some(modules) = modules else {
             return Err(Failure::request(format!(
                 "{url} answered {status} without a modules.v1 service: is {} a Terraform registry?",
@@ -109,9 +110,10 @@ impl Registry {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let response = request.send().await.map_err(|e| {
-            Failure::request(format!("{method} {url} failed: {}", chain(&e)))
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::request(format!("{method} {url} failed: {}", chain(&e))))?;
         self.read(method, url, response).await
     }
 
@@ -129,7 +131,9 @@ impl Registry {
             .body(body)
             .send()
             .await
-            .map_err(|e| Failure::request(format!("{method} to the upload URL failed: {}", chain(&e))))?;
+            .map_err(|e| {
+                Failure::request(format!("{method} to the upload URL failed: {}", chain(&e)))
+            })?;
         let status = response.status();
         if !status.is_success() {
             let text = response.text().await.unwrap_or_default();

@@ -117,7 +117,10 @@ mod tests {
         assert!(rules.is_ignored("terraform.tfstate", false));
         assert!(rules.is_ignored("terraform.tfstate.backup", false));
         assert!(!rules.is_ignored("main.tf", false));
-        assert!(!rules.is_ignored(".git", false), "a file named .git is not the directory");
+        assert!(
+            !rules.is_ignored(".git", false),
+            "a file named .git is not the directory"
+        );
     }
 
     #[test]
@@ -128,7 +131,10 @@ mod tests {
         assert!(rules.is_ignored("debug.log", false));
         assert!(rules.is_ignored("modules/a/debug.log", false));
         assert!(rules.is_ignored("build", true));
-        assert!(!rules.is_ignored("modules/build", true), "anchored to the root");
+        assert!(
+            !rules.is_ignored("modules/build", true),
+            "anchored to the root"
+        );
         assert!(!rules.is_ignored("build", false), "directories only");
         assert!(rules.is_ignored("docs/a.png", false));
         assert!(rules.is_ignored("docs/x/y/a.png", false));

@@ -131,9 +131,7 @@ pub struct Answer {
 pub fn run(command: ClientCommand, runtime: &tokio::runtime::Runtime) -> i32 {
     let json = match &command {
         ClientCommand::Publish(args) => args.connect.json,
-        ClientCommand::Versions { connect, .. } | ClientCommand::Whoami { connect } => {
-            connect.json
-        }
+        ClientCommand::Versions { connect, .. } | ClientCommand::Whoami { connect } => connect.json,
         ClientCommand::Token(command) => command.connect().json,
         ClientCommand::Pin(command) => command.connect().json,
         ClientCommand::Login { json, .. } => *json,

@@ -31,9 +31,8 @@ enum EntryKind {
 }
 
 pub(crate) fn pack_directory(dir: &Path) -> Result<PackedModule, Failure> {
-    let metadata = std::fs::metadata(dir).map_err(|e| {
-        Failure::usage(format!("{}: {e}", dir.display()))
-    })?;
+    let metadata =
+        std::fs::metadata(dir).map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
     if !metadata.is_dir() {
         return Err(Failure::usage(format!(
             "{} is not a directory; give the module's directory",
@@ -88,9 +87,7 @@ pub(crate) fn pack_directory(dir: &Path) -> Result<PackedModule, Failure> {
                 tar.append_link(&mut header, &entry.path, target)
             }
         };
-        result.map_err(|e| {
-            Failure::invalid_module(format!("packing {}: {e}", entry.path))
-        })?;
+        result.map_err(|e| Failure::invalid_module(format!("packing {}: {e}", entry.path)))?;
     }
     let archive = tar
         .into_inner()
@@ -115,8 +112,8 @@ fn collect(
         .map_err(|e| Failure::invalid_module(format!("reading {}: {e}", dir.display())))?;
     let mut children = Vec::new();
     for child in listing {
-        let child =
-            child.map_err(|e| Failure::invalid_module(format!("reading {}: {e}", dir.display())))?;
+        let child = child
+            .map_err(|e| Failure::invalid_module(format!("reading {}: {e}", dir.display())))?;
         let Some(name) = child.file_name().to_str().map(str::to_owned) else {
             return Err(Failure::invalid_module(format!(
                 "{}: a file name that is not UTF-8 ({:?}); the registry takes UTF-8 names only",

@@ -143,7 +143,8 @@ struct Upload<'a> {
 impl Upload<'_> {
     fn with_repository(&self, mut url: Url) -> Url {
         if let Some(repository) = self.repository_url {
-            url.query_pairs_mut().append_pair("repository_url", repository);
+            url.query_pairs_mut()
+                .append_pair("repository_url", repository);
         }
         url
     }
@@ -215,7 +216,11 @@ fn body_with_progress(archive: &[u8], progress: bool) -> reqwest::Body {
 
 /// The `module` block that uses this version: `~> MAJOR.MINOR` takes its later patches and
 /// minor versions; a pre-release is named exactly (`~>` never selects pre-releases).
-pub(crate) fn module_block(host: &str, module: &ModuleAddress, version: &semver::Version) -> String {
+pub(crate) fn module_block(
+    host: &str,
+    module: &ModuleAddress,
+    version: &semver::Version,
+) -> String {
     let constraint = if version.pre.is_empty() {
         format!("~> {}.{}", version.major, version.minor)
     } else {
