@@ -532,3 +532,25 @@ async fn terraform_init_installs_with_the_printed_module_block() {
         )
     );
 }
+
+#[test]
+fn a_large_module_goes_to_tfreg_serve_in_one_put() {
+    // Over the origin Lambda's 4 MiB: the client asks for the staged path first, and
+    // `tfreg serve`, which has none (404), takes the archive directly.
+    let setup = Setup::new();
+    let dir = module_dir();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let blob: Vec<u8> = (0..5 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    write(dir.path(), "files/blob.bin", "");
+    std::fs::write(dir.path().join("files/blob.bin"), blob).unwrap();
+    let published = setup.publish(dir.path(), "4.0.0");
+    published.assert_ok();
+    assert!(published.json()["size"].as_u64().unwrap() > 5 * 1024 * 1024);
+}
