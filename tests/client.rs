@@ -480,6 +480,21 @@ fn credentials_come_from_where_terraform_keeps_them() {
         format!("credentials block in {}", config.display())
     );
 
+    // Terraform reads no ~/.terraform.d when TF_CLI_CONFIG_FILE is set; neither does tfreg.
+    let empty_config = other_home.path().join("empty.tfrc");
+    std::fs::write(&empty_config, "").unwrap();
+    let run = setup.run(
+        &["whoami"],
+        &[("TF_CLI_CONFIG_FILE", empty_config.to_str().unwrap())],
+        None,
+    );
+    assert_eq!(run.code(), 4, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("TF_CLI_CONFIG_FILE is set"),
+        "{}",
+        run.stderr()
+    );
+
     // TFREG_TOKEN, for scripts.
     let token_env = [
         env[0],
@@ -523,14 +538,41 @@ async fn terraform_init_installs_with_the_printed_module_block() {
     let run = terraform_init(&setup.registry, &block, Some(&setup.registry.master_token));
     // The module needs its `cidr` input only at plan time; init installs it.
     assert!(run.succeeded(), "{}\n{}", run.stdout(), run.stderr());
-    let installed = run.installed();
     assert_eq!(
-        installed["vpc"],
+        run.installed()["vpc"],
         (
             format!("{}/{MODULE}", setup.registry.host),
             "3.1.0".to_owned()
         )
     );
+
+    // With no credentials block at all: Terraform finds the token `tfreg login` stored in
+    // HOME's credentials.tfrc.json.
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "main.tf", &block);
+    let no_certs = root.path().join("no-certs");
+    std::fs::create_dir(&no_certs).unwrap();
+    let output = Command::new(common::terraform_binary())
+        .args(["init", "-input=false", "-no-color", "-backend=false"])
+        .current_dir(root.path())
+        .env("HOME", setup.home.path())
+        // Set, it would keep Terraform from reading ~/.terraform.d at all.
+        .env_remove("TF_CLI_CONFIG_FILE")
+        .env("SSL_CERT_FILE", &setup.registry.ca_pem)
+        .env("SSL_CERT_DIR", &no_certs)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .env_remove("TF_LOG")
+        .env_remove("TF_PLUGIN_CACHE_DIR")
+        .output()
+        .expect("running terraform");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(root.path().join(".terraform/modules/vpc/main.tf").exists());
 }
 
 #[test]

@@ -74,12 +74,17 @@ fn credentials_file() -> Option<PathBuf> {
     home().map(|h| h.join(".terraform.d").join("credentials.tfrc.json"))
 }
 
+/// `TF_CLI_CONFIG_FILE`, when set: the CLI configuration Terraform reads instead of
+/// `~/.terraformrc`.
+fn cli_config_override() -> Option<PathBuf> {
+    std::env::var_os("TF_CLI_CONFIG_FILE")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The CLI configuration file Terraform reads.
 fn cli_config_file() -> Option<PathBuf> {
-    match std::env::var_os("TF_CLI_CONFIG_FILE") {
-        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
-        _ => home().map(|h| h.join(".terraformrc")),
-    }
+    cli_config_override().or_else(|| home().map(|h| h.join(".terraformrc")))
 }
 
 /// Finds the token for `host` (normalised), or says everywhere it looked.
@@ -130,7 +135,11 @@ pub(crate) fn find_token(host: &str, token_file: Option<&Path>) -> Result<FoundT
             });
         }
     }
-    if let Some(path) = credentials_file() {
+    // With TF_CLI_CONFIG_FILE set, Terraform reads nothing from ~/.terraform.d, the
+    // credentials file included ("Not reading CLI config directory because config location is
+    // overridden by environment variable", measured with Terraform 1.0.3); neither do we, so
+    // that a token that works here works for `terraform init` too.
+    if let Some(path) = credentials_file().filter(|_| cli_config_override().is_none()) {
         if let Some(token) = token_in_credentials_file(&path, host)? {
             return Ok(FoundToken {
                 token,
@@ -144,10 +153,20 @@ pub(crate) fn find_token(host: &str, token_file: Option<&Path>) -> Result<FoundT
                  Terraform either)"
             .to_owned(),
     };
+    let login = match cli_config_override() {
+        None => format!(
+            "run `tfreg login {host}` (stores it in ~/.terraform.d/credentials.tfrc.json, where \
+             Terraform reads it too)"
+        ),
+        Some(path) => format!(
+            "(TF_CLI_CONFIG_FILE is set, so neither Terraform nor tfreg reads \
+             ~/.terraform.d/credentials.tfrc.json) add a credentials \"{host}\" block to {}",
+            path.display()
+        ),
+    };
     Err(Failure::no_credentials(format!(
-        "no token for {host}: {variable}, run `tfreg login {host}` (stores it in \
-         ~/.terraform.d/credentials.tfrc.json, where Terraform reads it too), add a \
-         credentials \"{host}\" block to the CLI configuration, or pass --token-file"
+        "no token for {host}: {variable}, {login}, add a credentials \"{host}\" block to the \
+         CLI configuration, or pass --token-file"
     )))
 }
 
@@ -259,12 +278,26 @@ pub(crate) fn login(host: &str, token_file: Option<&Path>) -> Outcome {
     document["credentials"][&host] = serde_json::json!({ "token": token });
     write_private(&path, &serde_json::to_vec_pretty(&document).unwrap())
         .map_err(|e| Failure::usage(format!("writing {}: {e}", path.display())))?;
-    Ok(Answer {
-        text: format!(
-            "Stored the token for {host} in {} (mode 0600); Terraform and tfreg will use it.",
+    let warning = cli_config_override().map(|config| {
+        format!(
+            "TF_CLI_CONFIG_FILE is set ({}): Terraform reads no credentials.tfrc.json then, and \
+             neither does tfreg; unset it, or put a credentials \"{host}\" block in that file",
+            config.display()
+        )
+    });
+    let mut text = format!(
+        "Stored the token for {host} in {} (mode 0600); Terraform and tfreg will use it.",
+        path.display()
+    );
+    if let Some(warning) = &warning {
+        text = format!(
+            "Stored the token for {host} in {}.\nwarning: {warning}",
             path.display()
-        ),
-        json: serde_json::json!({ "host": host, "credentials_file": path }),
+        );
+    }
+    Ok(Answer {
+        text,
+        json: serde_json::json!({ "host": host, "credentials_file": path, "warning": warning }),
     })
 }
 
