@@ -353,6 +353,27 @@ fn versions_are_listed_as_json_and_words() {
     let words = setup.run(&["versions", MODULE], &[], None);
     words.assert_ok();
     assert_eq!(words.stdout(), "1.10.0\n1.2.0\n1.0.0\n");
+
+    // A module that does not exist is the registry's 404, exit 1, in its words.
+    let missing = setup.run(&["versions", "acme/none/aws"], &[], None);
+    assert_eq!(missing.code(), 1);
+    assert!(
+        missing.stderr().contains("module acme/none/aws not found"),
+        "{}",
+        missing.stderr()
+    );
+
+    // Pins (proxy mode is off here: none to list, and an uploaded version is no pin).
+    let pins = setup.run(&["pin", "list", "--json"], &[], None);
+    pins.assert_ok();
+    assert_eq!(pins.json()["pins"], serde_json::json!([]));
+    let unpin = setup.run(
+        &["pin", "rm", &format!("{MODULE}/1.0.0"), "--json"],
+        &[],
+        None,
+    );
+    assert_eq!(unpin.code(), 1, "{}", unpin.stderr());
+    assert_eq!(unpin.json()["code"], "not_a_pin");
 }
 
 #[test]
