@@ -90,6 +90,11 @@ data "aws_iam_policy_document" "origin" {
     resources = [aws_dynamodb_table.tokens.arn]
   }
 
+  # The token exchanges (POST /v1/auth/aws, /v1/auth/oidc; auth.tf) add nothing here: the AWS
+  # exchange forwards the caller's own signed sts:GetCallerIdentity request over HTTPS (STS
+  # checks the caller's signature, never this role's), the OIDC exchange fetches an issuer's
+  # public keys over HTTPS, and the token either issues is a token-table item written with the
+  # PutItem/ConditionCheckItem above. No sts:* action, on purpose.
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -138,26 +143,28 @@ locals {
     TFREG_ORIGIN_SECRET = local.origin_secret
   }
 
-  origin_environment = merge(local.origin_settings, local.origin_secrets)
+  # TFREG_AUTH_CONFIG (auth.tf) only when an exchange has rules.
+  origin_environment = merge(local.origin_settings, local.origin_auth_settings, local.origin_secrets)
 
   # Lambda refuses a function whose environment variables exceed 4 KB in all
   # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), and the proxy
   # lists are the operator's to make long. The plan measures them as JSON (names, values,
   # quotes and separators: no less than Lambda counts), with the two secrets, which are unknown
   # until their first apply, counted by their fixed lengths (the signing key is hex, two
-  # characters a byte). A precondition would need Terraform 1.2, so this fails the plan the way
-  # the checks in main.tf do.
-  origin_environment_bytes = length(jsonencode(merge(local.origin_settings, {
+  # characters a byte). TFREG_AUTH_CONFIG is JSON inside JSON here, each of its quotes counted
+  # twice: the exchanges' rules share the 4 KB with the proxy lists. A precondition would need
+  # Terraform 1.2, so this fails the plan the way the checks in main.tf do.
+  origin_environment_bytes = length(jsonencode(merge(local.origin_settings, local.origin_auth_settings, {
     TFREG_SIGNING_KEY   = format("%${random_id.signing_key.byte_length * 2}s", "")
     TFREG_ORIGIN_SECRET = format("%${random_password.origin_secret.length}s", "")
   })))
   origin_environment_check = local.origin_environment_bytes <= 4096 ? "ok" : file(
-    "ERROR: the origin Lambda's environment variables exceed Lambda's 4 KB: shorten proxy_allow_list, proxy_deny_list, proxy_local_only, proxy_merge_list or proxy_ca_bundle_pem"
+    "ERROR: the origin Lambda's environment variables exceed Lambda's 4 KB: shorten aws_trust_rules, oidc_issuers, proxy_allow_list, proxy_deny_list, proxy_local_only, proxy_merge_list or proxy_ca_bundle_pem"
   )
 }
 
 resource "aws_lambda_function" "origin" {
-  #checkov:skip=CKV_AWS_117:No VPC: the function reaches S3 and DynamoDB over their public endpoints with IAM and, with the proxy or pinning, the upstream registry and GitHub's archive host over HTTPS; in a VPC it would need a NAT gateway for those.
+  #checkov:skip=CKV_AWS_117:No VPC: the function reaches S3 and DynamoDB over their public endpoints with IAM and, with the proxy or pinning, the upstream registry and GitHub's archive host over HTTPS, and with token exchanges STS and the OIDC issuers over HTTPS; in a VPC it would need a NAT gateway for those.
   #checkov:skip=CKV_AWS_116:Invoked synchronously through its Function URL only; a dead-letter queue applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_173:Environment variables are encrypted at rest by Lambda with its service key; the signing key and origin secret are also in Terraform state and the edge bundle, which a customer-managed key would not change.
   #checkov:skip=CKV_AWS_272:The artifact is built and deployed by this module from dist/origin.zip; code signing needs a signing profile and a signed S3 object this flow does not have.

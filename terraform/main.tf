@@ -8,6 +8,7 @@
 #   lambda_edge.tf    the viewer-request Lambda@Edge function (us-east-1), its bundle and role
 #   cloudfront.tf     the distribution, its cache and origin request policies, OAC
 #   waf.tf            the optional WAF web ACL (us-east-1) with a rate limit per client IP
+#   auth.tf           the token exchanges' trust rules: TFREG_AUTH_CONFIG and discovery's tfreg.auth.v1
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}

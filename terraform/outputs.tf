@@ -105,3 +105,26 @@ output "token_table_name_check" {
   description = "Internal: \"ok\" unless token_table_name (the Python registry's input) and dynamodb_table_name are both set and differ (the plan fails then)."
   value       = local.token_table_name_check
 }
+
+# Token exchanges (auth.tf; README.md, "CI without secrets").
+
+output "token_exchange" {
+  description = "The token exchanges this deployment answers, or null without trust rules: the exchange URLs, the STS endpoint and server ID callers of the AWS exchange sign for, and the audiences of the OIDC issuers (the same settings the discovery document's tfreg.auth.v1 member publishes)."
+  value = local.exchanges_enabled ? {
+    aws_url          = local.aws_exchange_enabled ? "https://${local.registry_host}/v1/auth/aws" : null
+    aws_sts_endpoint = local.aws_exchange_enabled ? var.aws_sts_endpoint : null
+    aws_server_id    = local.aws_exchange_enabled ? local.aws_exchange_server_id : null
+    oidc_url         = local.oidc_exchange_enabled ? "https://${local.registry_host}/v1/auth/oidc" : null
+    oidc_audiences   = { for issuer in var.oidc_issuers : issuer.issuer => issuer.audience }
+  } : null
+}
+
+output "credentials_helper_config" {
+  description = "With a token exchange configured, the Terraform CLI configuration block that makes Terraform ask the credentials helper (terraform-credentials-tfreg in the plugin directory) for this registry's token; null otherwise. Write no credentials block for the host beside it: Terraform prefers TF_TOKEN_* and credentials blocks to the helper."
+  value       = local.exchanges_enabled ? "credentials_helper \"tfreg\" {}\n" : null
+}
+
+output "aws_exchange_server_id_check" {
+  description = "Internal: \"ok\" unless aws_trust_rules is set without domain_name or aws_exchange_server_id (the plan fails then)."
+  value       = local.aws_exchange_server_id_check
+}

@@ -149,15 +149,16 @@ resource "aws_s3_bucket_policy" "archives" {
 }
 
 # The discovery document, served by CloudFront from S3 with no function in the way. Its bytes
-# come from discovery.json, the same file `tfreg serve` answers with, so the two cannot drift.
-# Terraform refuses a discovery document that is not application/json.
+# come from discovery.json, the same file `tfreg serve` answers with, so the two cannot drift;
+# with token exchanges configured, the same members plus "tfreg.auth.v1" (auth.tf) for the
+# credentials helper. Terraform refuses a discovery document that is not application/json.
 resource "aws_s3_object" "discovery" {
   bucket        = aws_s3_bucket.archives.id
   key           = ".well-known/terraform.json"
-  content       = file("${path.module}/discovery.json")
+  content       = local.discovery_document
   content_type  = "application/json"
   cache_control = "public, max-age=3600"
-  etag          = filemd5("${path.module}/discovery.json")
+  etag          = md5(local.discovery_document)
   tags          = local.tags
 
   depends_on = [aws_s3_bucket_server_side_encryption_configuration.archives]

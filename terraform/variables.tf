@@ -416,3 +416,152 @@ variable "proxy_ca_bundle_pem" {
     error_message = "The proxy_ca_bundle_pem must be empty or PEM text with -----BEGIN CERTIFICATE----- blocks (the file's contents, such as file(\"corp-ca.pem\"), not its path)."
   }
 }
+
+# Token exchanges (auth.tf; README.md, "CI without secrets"): who may trade an AWS identity
+# (POST /v1/auth/aws) or a CI's OIDC identity token (POST /v1/auth/oidc) for a short-lived
+# registry token, rendered into the origin's TFREG_AUTH_CONFIG. Both lists empty (the default):
+# no exchange, and no TFREG_AUTH_CONFIG at all.
+#
+# The rules are list(object(...)) with every attribute required, not `any`: Terraform 1.0 has
+# no optional() attributes, and a typed object makes a misspelt attribute ("scope", "ttl") a
+# type error at plan instead of a rule that silently grants more (an `any` value would pass
+# unknown attributes straight to the origin, which refuses them at cold start, taking the
+# whole registry down with it). So a rule spells out scopes ([] for every module) and
+# ttl_secs.
+#
+# The validations repeat the origin's start-up checks (origin/src/auth/aws/rules.rs,
+# origin/src/auth/oidc/config.rs, edge/src/scope.rs): a TFREG_AUTH_CONFIG the origin refuses
+# stops it at every cold start, so every request would fail until the next apply.
+
+variable "aws_trust_rules" {
+  type = list(object({
+    arn      = string
+    tier     = string
+    scopes   = list(string)
+    ttl_secs = number
+  }))
+  description = "AWS identities that may exchange a signed sts:GetCallerIdentity for a registry token (POST /v1/auth/aws), tried in order; the first whose arn pattern matches grants. arn: a glob (* is any run of characters) over the ARN STS answers with; a role session (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION) also matches as its role, arn:aws:iam::ACCOUNT:role/ROLE (without the role's path). tier: downloader, uploader or master. scopes: module prefixes the token is limited to (\"acme\", \"acme/network\", \"acme/network/aws\"); [] for every module. ttl_secs: the token's lifetime, 60-3600. Empty (the default): no AWS exchange."
+  default     = []
+
+  validation {
+    condition     = alltrue([for rule in var.aws_trust_rules : can(regex("^arn:", rule.arn)) && length(rule.arn) <= 2048])
+    error_message = "Each aws_trust_rules arn must be an ARN pattern starting with \"arn:\" (at most 2048 characters), such as arn:aws:iam::123456789012:role/ci-*."
+  }
+
+  # A * in the account field trusts every AWS account's identities of that name: anyone can
+  # create a role called ci-deploy in their own account.
+  validation {
+    condition     = alltrue([for rule in var.aws_trust_rules : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^ ]+$", rule.arn))])
+    error_message = "Each aws_trust_rules arn must name one account: arn:aws:iam::<12-digit account>:role/NAME (or :user/NAME, or arn:aws:sts::<account>:assumed-role/ROLE/SESSION), * allowed after the account. A * in the account field would trust the identities of every AWS account; write one rule per account."
+  }
+
+  validation {
+    condition     = alltrue([for rule in var.aws_trust_rules : !can(regex(":role/.*/", rule.arn))])
+    error_message = "An aws_trust_rules arn names a role with a path (arn:aws:iam::123456789012:role/team/ci): STS shows a role session without the role's path, so such a pattern never matches and the origin refuses it. Write the role as arn:aws:iam::123456789012:role/ci."
+  }
+
+  validation {
+    condition     = alltrue([for rule in var.aws_trust_rules : contains(["downloader", "uploader", "master"], rule.tier)])
+    error_message = "Each aws_trust_rules tier must be downloader, uploader or master (lowercase)."
+  }
+
+  validation {
+    condition     = alltrue([for rule in var.aws_trust_rules : rule.ttl_secs >= 60 && rule.ttl_secs <= 3600 && floor(rule.ttl_secs) == rule.ttl_secs])
+    error_message = "Each aws_trust_rules ttl_secs must be a whole number of seconds from 60 to 3600 (an exchanged token lives at most an hour)."
+  }
+
+  validation {
+    condition     = alltrue([for rule in var.aws_trust_rules : length(rule.scopes) <= 16 && alltrue([for scope in rule.scopes : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?$", scope))])])
+    error_message = "Each aws_trust_rules scope must be a module prefix on whole segments: namespace, namespace/name or namespace/name/system, lowercase (namespace and name: letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system: 1-64 letters or digits), no '*' and no trailing '/'; at most 16 scopes a rule. [] grants every module."
+  }
+}
+
+variable "aws_exchange_server_id" {
+  type        = string
+  description = "The value a caller of POST /v1/auth/aws must sign into its X-Tfreg-Server-Id header, so that a GetCallerIdentity request signed for another service cannot be replayed here (HashiCorp Vault's server ID). Default (null): domain_name. Without domain_name, set it to the distribution's domain name (the cloudfront_domain_name output, after a first apply without aws_trust_rules): the origin's settings cannot name the distribution they are deployed behind in the same apply (the distribution is created from the origin's Function URL), and the credentials helper signs only for a server ID that names the registry's host. Published in the discovery document (tfreg.auth.v1)."
+  default     = null
+
+  validation {
+    condition     = var.aws_exchange_server_id == null || can(regex("^[!-~]{1,256}$", var.aws_exchange_server_id))
+    error_message = "The aws_exchange_server_id must be 1-256 visible ASCII characters without spaces, such as the registry's host name."
+  }
+}
+
+variable "aws_sts_endpoint" {
+  type        = string
+  description = "The STS endpoint the origin forwards signed GetCallerIdentity requests to, and the only URL callers may sign for. Default: the global endpoint, https://sts.amazonaws.com/ (signed for us-east-1). A regional endpoint (https://sts.eu-west-1.amazonaws.com/) keeps the call in one region; the credentials helper reads the endpoint from the discovery document and signs for its region. Not a VPC (PrivateLink) endpoint: the origin Lambda is not in a VPC."
+  default     = "https://sts.amazonaws.com/"
+
+  validation {
+    condition     = can(regex("^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?/?$", var.aws_sts_endpoint))
+    error_message = "The aws_sts_endpoint must be an https:// URL of an STS host, without path, query or credentials, such as https://sts.amazonaws.com/ or https://sts.eu-west-1.amazonaws.com/."
+  }
+}
+
+variable "oidc_issuers" {
+  type = list(object({
+    issuer   = string
+    audience = string
+    rules = list(object({
+      claims   = map(string)
+      tier     = string
+      scopes   = list(string)
+      ttl_secs = number
+    }))
+  }))
+  description = "OIDC issuers whose identity tokens may be exchanged for a registry token (POST /v1/auth/oidc): CI systems such as GitHub Actions (https://token.actions.githubusercontent.com) and GitLab CI (https://gitlab.com). issuer: exactly as tokens carry it in iss (https). audience: what tokens must carry in aud (the audience the CI job asks its token for; the registry's host name is the safe choice: the credentials helper hands a CI token only to a registry its audience names). rules, tried in order: claims (claim name -> glob, * any run of characters; all must match; at least one pattern other than *), tier, scopes, ttl_secs as in aws_trust_rules. Empty (the default): no OIDC exchange."
+  default     = []
+
+  validation {
+    condition     = alltrue([for issuer in var.oidc_issuers : can(regex("^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$", issuer.issuer))])
+    error_message = "Each oidc_issuers issuer must be an https:// URL without query, fragment or credentials, exactly as the issuer's tokens carry it in iss: https://token.actions.githubusercontent.com for GitHub Actions, https://gitlab.com (or your GitLab's URL) for GitLab CI."
+  }
+
+  validation {
+    condition     = length(distinct([for issuer in var.oidc_issuers : issuer.issuer])) == length(var.oidc_issuers)
+    error_message = "The oidc_issuers name an issuer twice: put all its rules in one entry."
+  }
+
+  validation {
+    condition     = alltrue([for issuer in var.oidc_issuers : trimspace(issuer.audience) != ""])
+    error_message = "Each oidc_issuers audience must be non-empty: the aud the CI's tokens are requested for, such as the registry's host name."
+  }
+
+  validation {
+    condition     = alltrue([for issuer in var.oidc_issuers : length(issuer.rules) > 0])
+    error_message = "Each oidc_issuers entry needs at least one rule (an issuer without rules admits no one; leave the issuer out instead)."
+  }
+
+  # A rule that constrains nothing trusts every token the issuer signs: for GitHub or
+  # gitlab.com, every job of every repository in the world.
+  validation {
+    condition     = alltrue(flatten([for issuer in var.oidc_issuers : [for rule in issuer.rules : length(rule.claims) > 0 && anytrue([for pattern in values(rule.claims) : can(regex("[^*]", pattern))]) && alltrue([for name in keys(rule.claims) : trimspace(name) != ""])]]))
+    error_message = "Each oidc_issuers rule's claims must constrain at least one claim with a pattern other than \"*\" (such as repository = \"acme/infra\" for GitHub, project_path = \"acme/infra\" for GitLab), and claim names must be non-empty: a rule without conditions would trust every token the issuer signs."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for issuer in var.oidc_issuers : [for rule in issuer.rules : contains(["downloader", "uploader", "master"], rule.tier)]]))
+    error_message = "Each oidc_issuers rule's tier must be downloader, uploader or master (lowercase)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for issuer in var.oidc_issuers : [for rule in issuer.rules : rule.ttl_secs >= 60 && rule.ttl_secs <= 3600 && floor(rule.ttl_secs) == rule.ttl_secs]]))
+    error_message = "Each oidc_issuers rule's ttl_secs must be a whole number of seconds from 60 to 3600 (an exchanged token lives at most an hour)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for issuer in var.oidc_issuers : [for rule in issuer.rules : length(rule.scopes) <= 16 && alltrue([for scope in rule.scopes : can(regex("^[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z0-9]{1,64})?)?$", scope))])]]))
+    error_message = "Each oidc_issuers rule's scope must be a module prefix on whole segments: namespace, namespace/name or namespace/name/system, lowercase (namespace and name: letters, digits, '-' or '_', starting with a letter or digit, up to 64 characters; system: 1-64 letters or digits), no '*' and no trailing '/'; at most 16 scopes a rule. [] grants every module."
+  }
+}
+
+variable "waf_exchange_rate_limit" {
+  type        = number
+  description = "With waf_enabled and an exchange configured: POST /v1/auth/* requests one client IP may send in waf_rate_limit_window_seconds before WAF answers it 403 (a second rate-based rule, counting only exchange requests, beside the per-IP rule for everything). Each exchange makes the origin call STS or fetch an issuer's keys, and issues a token. A CI job exchanges once (the helper caches the token until shortly before it expires): count concurrent jobs behind one NAT address."
+  default     = 300
+
+  validation {
+    condition     = var.waf_exchange_rate_limit >= 10 && var.waf_exchange_rate_limit <= 2000000000 && floor(var.waf_exchange_rate_limit) == var.waf_exchange_rate_limit
+    error_message = "The waf_exchange_rate_limit must be a whole number from 10 (WAF's lowest rate limit) to 2000000000."
+  }
+}

@@ -15,17 +15,6 @@ use tfreg_testkit::archive::versioned_module;
 use tfreg_testkit::moto::{self, Moto};
 use tfreg_testkit::upstream::{sample_repo, Download, StandIns};
 
-/// The AWS settings every `tfreg` process in this test gets: moto's test credentials, and
-/// nothing read from the machine's own AWS configuration or instance metadata.
-fn aws_env() -> [(&'static str, &'static str); 5] {
-    [
-        ("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]
-}
 
 struct AwsTarget {
     bucket: String,
@@ -60,8 +49,8 @@ impl AwsTarget {
         let args = self.serve_args();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match data_dir {
-            Some(dir) => TestRegistry::start_in_with_env(dir, &args, &aws_env()),
-            None => TestRegistry::start_with_env(&args, &aws_env()),
+            Some(dir) => TestRegistry::start_in_with_env(dir, &args, &moto::PROCESS_ENV),
+            None => TestRegistry::start_with_env(&args, &moto::PROCESS_ENV),
         }
     }
 
@@ -72,7 +61,7 @@ impl AwsTarget {
             .args(args)
             .args(["--s3-bucket", &self.bucket])
             .args(self.connection_args())
-            .envs(aws_env())
+            .envs(moto::PROCESS_ENV)
             .output()
             .expect("running tfreg reindex")
     }
@@ -81,7 +70,7 @@ impl AwsTarget {
         Command::new(tfreg_binary())
             .args(["reindex", module, "--s3-bucket", &self.bucket])
             .args(self.connection_args())
-            .envs(aws_env())
+            .envs(moto::PROCESS_ENV)
             .output()
             .expect("running tfreg reindex")
     }
@@ -96,11 +85,7 @@ async fn terraform_installs_from_tfreg_serve_over_s3_and_dynamodb() {
         table: moto.create_table(&config).await,
         endpoint: moto.endpoint().to_owned(),
     };
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto::s3_client(&config);
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
 
     let registry = target.start_registry(None);
@@ -381,14 +366,10 @@ async fn proxy_mode_and_pins_run_on_s3_and_dynamodb() {
         table: moto.create_table(&config).await,
         endpoint: moto.endpoint().to_owned(),
     };
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto::s3_client(&config);
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
 
-    let mut env: Vec<(&str, &str)> = aws_env().to_vec();
+    let mut env: Vec<(&str, &str)> = moto::PROCESS_ENV.to_vec();
     env.extend([
         ("TFREG_PROXY_ENABLED", "true"),
         ("TFREG_PROXY_UPSTREAM", upstream.registry_url()),
@@ -575,11 +556,7 @@ async fn module_docs_are_stored_beside_the_archive_in_s3() {
         table: moto.create_table(&config).await,
         endpoint: moto.endpoint().to_owned(),
     };
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto::s3_client(&config);
     let registry = target.start_registry(None);
     let archive = tfreg_testkit::archive::module_archive(&[
         (
@@ -628,11 +605,7 @@ async fn reindex_backfills_the_docs_of_versions_stored_without_them() {
         table: moto.create_table(&config).await,
         endpoint: moto.endpoint().to_owned(),
     };
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto::s3_client(&config);
     let registry = target.start_registry(None);
     let archive = tfreg_testkit::archive::module_archive(&[(
         "variables.tf",

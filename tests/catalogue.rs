@@ -6,7 +6,6 @@ mod common;
 
 use common::TestRegistry;
 use std::time::{Duration, Instant};
-use tfreg_origin::aws::aws_sdk_s3;
 use tfreg_testkit::archive::module_archive;
 use tfreg_testkit::moto::{self, Moto};
 
@@ -165,15 +164,6 @@ async fn modules_are_found_through_tfreg_serve_and_kept_across_a_restart() {
     assert_found(&registry, &reader).await;
 }
 
-fn aws_env() -> [(&'static str, &'static str); 5] {
-    [
-        ("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_over_one_bucket_share_the_catalogue_object() {
@@ -193,7 +183,7 @@ async fn two_processes_over_one_bucket_share_the_catalogue_object() {
         "--endpoint-url",
         moto.endpoint(),
     ];
-    let first = TestRegistry::start_with_env(&args, &aws_env());
+    let first = TestRegistry::start_with_env(&args, &moto::PROCESS_ENV);
     // The second process has a data directory of its own over the same bucket and table; the
     // master token is made once, so it is handed over as an operator would.
     let second_dir = tempfile::tempdir().unwrap();
@@ -202,7 +192,7 @@ async fn two_processes_over_one_bucket_share_the_catalogue_object() {
         second_dir.path().join("master-token"),
     )
     .unwrap();
-    let second = TestRegistry::start_in_with_env(second_dir, &args, &aws_env());
+    let second = TestRegistry::start_in_with_env(second_dir, &args, &moto::PROCESS_ENV);
     let reader = first.create_token("reader", "downloader").await;
     // The second loads the (empty) catalogue before anything is published.
     let empty = second.get("/v1/modules", Some(&reader)).await;
@@ -213,11 +203,7 @@ async fn two_processes_over_one_bucket_share_the_catalogue_object() {
     assert_found(&first, &reader).await;
 
     // One object in the bucket, never a listing per request.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto::s3_client(&config);
     let object = s3
         .get_object()
         .bucket(&bucket)

@@ -19,24 +19,6 @@ use tfreg_origin::aws::{aws_sdk_dynamodb, aws_sdk_s3, SdkConfig};
 use tfreg_testkit::archive::ArchiveBuilder;
 use tfreg_testkit::moto::{self, Moto};
 
-/// moto's test credentials, and nothing read from the machine's own AWS configuration.
-fn aws_env() -> [(&'static str, &'static str); 5] {
-    [
-        ("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]
-}
-
-fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build(),
-    )
-}
 
 /// Token values as Python's `secrets.token_hex()` makes them: 64 hex digits.
 const CI_TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -62,7 +44,7 @@ fn module_zip(version: &str) -> Vec<u8> {
 
 async fn seed_deployment(moto: &Moto, config: &SdkConfig) -> SeedDeployment {
     let bucket = moto.create_bucket(config).await;
-    let s3 = s3_client(config);
+    let s3 = moto::s3_client(config);
     let objects: Vec<(&str, Vec<u8>)> = vec![
         ("acme/vpc/aws/1.0.0/vpc-aws-1.0.0.zip", module_zip("1.0.0")),
         ("acme/vpc/aws/1.1.0/vpc-aws-1.1.0.zip", module_zip("1.1.0")),
@@ -177,7 +159,7 @@ impl SeedDeployment {
             .arg(self.master_token_file.path())
             .args(["--region", moto::REGION, "--endpoint-url", moto.endpoint()])
             .args(target)
-            .envs(aws_env());
+            .envs(moto::PROCESS_ENV);
         if dry_run {
             command.arg("--dry-run");
         }
@@ -236,7 +218,7 @@ async fn a_python_registry_deployment_moves_to_s3_and_dynamodb_and_its_tokens_ke
         "--dynamodb-table",
         &table,
     ];
-    let s3 = s3_client(&config);
+    let s3 = moto::s3_client(&config);
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let rejections = rejections(&seed);
     let rejections: Vec<&str> = rejections.iter().map(String::as_str).collect();
@@ -293,7 +275,7 @@ async fn a_python_registry_deployment_moves_to_s3_and_dynamodb_and_its_tokens_ke
         &["--region", moto::REGION, "--endpoint-url", moto.endpoint()],
     ]
     .concat();
-    let registry = TestRegistry::start_with_env(&serve_args, &aws_env());
+    let registry = TestRegistry::start_with_env(&serve_args, &moto::PROCESS_ENV);
     let main_tf = module_block(&registry, "vpc", "acme/vpc/aws", "~> 1.0")
         + &module_block(&registry, "consul", "hashicorp/consul/aws", "0.1.0");
     let run =

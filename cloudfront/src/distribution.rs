@@ -24,12 +24,61 @@ pub const DISCOVERY_PATH: &str = "/.well-known/terraform.json";
 /// The discovery document. The deployment module uploads the same file to S3, so the local
 /// server and CloudFront answer the same bytes.
 pub const DISCOVERY_DOCUMENT: &str = include_str!("../../terraform/discovery.json");
+
+/// The discovery document of a registry with the exchanges `auth` configures: the static one,
+/// plus a `tfreg.auth.v1` member telling clients (the credentials helper) how to use them:
+///
+/// ```json
+/// {"modules.v1": "/v1/modules/",
+///  "tfreg.auth.v1": {"aws": {"sts_endpoint": "https://sts.amazonaws.com/", "server_id": "registry.example.com"},
+///                    "oidc": {"audience": "registry.example.com",
+///                             "issuers": [{"issuer": "https://token.actions.githubusercontent.com", "audience": "registry.example.com"}]}}}
+/// ```
+///
+/// `audience` is there when every issuer takes the same one. On AWS the discovery document is a
+/// static S3 object, which the deployment module (terraform/auth.tf) renders with the same
+/// member. Nothing in it is secret: trust rules stay out.
+pub fn discovery_document(auth: &tfreg_origin::auth::AuthConfig) -> String {
+    let mut document: serde_json::Value =
+        serde_json::from_str(DISCOVERY_DOCUMENT).expect("the discovery document is JSON");
+    let mut exchanges = serde_json::Map::new();
+    if let Some(aws) = &auth.aws {
+        exchanges.insert(
+            "aws".into(),
+            serde_json::json!({"sts_endpoint": aws.sts_endpoint, "server_id": aws.server_id}),
+        );
+    }
+    if let Some(oidc) = &auth.oidc {
+        let issuers: Vec<_> = oidc
+            .issuers
+            .iter()
+            .map(|i| serde_json::json!({"issuer": i.issuer, "audience": i.audience}))
+            .collect();
+        let mut member = serde_json::json!({ "issuers": issuers });
+        // As the deployment module renders it: "audience" when every issuer takes the same.
+        let mut audiences: Vec<&str> = oidc.issuers.iter().map(|i| i.audience.as_str()).collect();
+        audiences.sort_unstable();
+        audiences.dedup();
+        if let [audience] = audiences.as_slice() {
+            member["audience"] = serde_json::json!(audience);
+        }
+        exchanges.insert("oidc".into(), member);
+    }
+    if exchanges.is_empty() {
+        // The same bytes as the static object on AWS.
+        return DISCOVERY_DOCUMENT.to_owned();
+    }
+    document["tfreg.auth.v1"] = serde_json::Value::Object(exchanges);
+    document.to_string()
+}
 /// The OpenAPI document of this API, served public at `/openapi.json` (on AWS a static object
 /// beside the discovery document). `tests/openapi.sh` keeps it true with schemathesis.
 pub const OPENAPI_DOCUMENT: &str = include_str!("../../terraform/openapi.json");
 
 pub struct Distribution {
     edge: Mutex<EdgeCheck>,
+    /// What `/.well-known/terraform.json` answers ([`discovery_document`]).
+    discovery: String,
     registry: Arc<Registry>,
     /// How many revocations have cleared the edge cache, counted under the edge lock. A
     /// lookup that was out while one did keeps nothing: what it read may be the revoked token.
@@ -76,9 +125,16 @@ impl Distribution {
     pub fn new(edge: EdgeCheck, registry: Arc<Registry>) -> Self {
         Distribution {
             edge: Mutex::new(edge),
+            discovery: DISCOVERY_DOCUMENT.to_owned(),
             registry,
             revocations: AtomicU64::new(0),
         }
+    }
+
+    /// Answers `/.well-known/terraform.json` with `document` (see [`discovery_document`]).
+    pub fn with_discovery(mut self, document: String) -> Self {
+        self.discovery = document;
+        self
     }
 
     pub async fn serve<B>(&self, request: Request<B>) -> Response<ResponseBody>
@@ -90,7 +146,7 @@ impl Distribution {
         let route = Route::parse(request.method().as_str(), &path);
 
         match route {
-            Route::Discovery => return json_response(200, DISCOVERY_DOCUMENT.to_owned()),
+            Route::Discovery => return json_response(200, self.discovery.clone()),
             Route::OpenApi => return json_response(200, OPENAPI_DOCUMENT.to_owned()),
             // Public static files (S3 behind CloudFront on AWS), as Discovery is.
             Route::Page { file } => return crate::page::respond(file).map(full),
@@ -505,5 +561,32 @@ mod tests {
 
         let after = distribution.serve(request("GET", versions, VICTIM)).await;
         assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn the_discovery_document_names_the_exchanges_only_when_configured() {
+        let plain = discovery_document(&tfreg_origin::auth::AuthConfig::default());
+        assert_eq!(plain, DISCOVERY_DOCUMENT);
+        let auth = tfreg_origin::auth::AuthConfig::from_json(
+            r#"{"aws": {"server_id": "registry.example.com",
+                        "rules": [{"arn": "arn:aws:iam::123456789012:role/ci", "tier": "downloader"}]},
+                "oidc": {"issuers": [{"issuer": "https://gitlab.example.com", "audience": "registry.example.com",
+                                      "rules": [{"claims": {"sub": "x"}, "tier": "downloader"}]}]}}"#,
+        )
+        .unwrap();
+        let document: serde_json::Value = serde_json::from_str(&discovery_document(&auth)).unwrap();
+        assert_eq!(document["modules.v1"], "/v1/modules/");
+        assert_eq!(
+            document["tfreg.auth.v1"],
+            serde_json::json!({
+                "aws": {"sts_endpoint": "https://sts.amazonaws.com/", "server_id": "registry.example.com"},
+                "oidc": {"audience": "registry.example.com",
+                         "issuers": [{"issuer": "https://gitlab.example.com", "audience": "registry.example.com"}]}
+            })
+        );
+        assert!(
+            !document.to_string().contains("arn:aws:iam"),
+            "no trust rules"
+        );
     }
 }

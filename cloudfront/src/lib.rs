@@ -4,6 +4,7 @@
 //! `tfreg-origin`, the edge bundle from `tfreg-edge`).
 
 pub mod client;
+pub mod credentials_helper;
 pub mod data_dir;
 pub mod distribution;
 pub mod page;

@@ -3,6 +3,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tfreg_cloudfront::client;
+use tfreg_cloudfront::credentials_helper;
 use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
 use tfreg_origin::aws::{AwsStorageConfig, DEFAULT_S3_PREFIX};
 use tfreg_origin::proxy::{env_vars, ProxyConfig};
@@ -224,6 +225,11 @@ enum Command {
     /// Copy a deployment of the Python registry (terraform-aws-serverless-module-registry)
     /// into this one: archives validated as uploads, tokens kept working. Safe to rerun.
     MigrateFromSeed(migrate_cli::MigrateArgs),
+    /// Terraform's credentials helper: trades the AWS identity at hand (or a CI's OIDC token)
+    /// for a short-lived registry token. Terraform runs it as `terraform-credentials-tfreg`;
+    /// `install` puts that link in its plugin directory.
+    #[command(subcommand)]
+    CredentialsHelper(credentials_helper::HelperCommand),
     /// The client: publish, versions, token, pin, whoami, login.
     #[command(flatten)]
     Client(client::ClientCommand),
@@ -252,15 +258,27 @@ fn storage_backend(
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    if let Command::Client(command) = cli.command {
-        // The client logs nothing: its answers go to stdout, its errors to stderr, and its
-        // exit code says which (see client::Failure).
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::process::exit(client::run(command, &runtime));
+    let mut args = std::env::args_os();
+    if args
+        .next()
+        .is_some_and(|argv0| credentials_helper::invoked_as_helper(&argv0))
+    {
+        let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+        std::process::exit(credentials_helper::run(&args));
     }
+    let cli = Cli::parse();
+    let command = match cli.command {
+        Command::CredentialsHelper(helper) => std::process::exit(helper.run()),
+        Command::Client(command) => {
+            // The client logs nothing: its answers go to stdout, its errors to stderr, and its
+            // exit code says which (see client::Failure).
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::process::exit(client::run(command, &runtime));
+        }
+        command => command,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TFREG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
@@ -276,7 +294,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match cli.command {
+    match command {
         Command::Serve {
             listen,
             data_dir,
@@ -314,6 +332,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Reindex(args) => runtime.block_on(reindex_cli::run(args)),
         Command::MigrateFromSeed(args) => runtime.block_on(migrate_cli::run(args)),
-        Command::Client(_) => unreachable!("handled above"),
+        Command::CredentialsHelper(_) => unreachable!("run before the log is set up"),
+        Command::Client(_) => unreachable!("run before the log is set up"),
     }
 }

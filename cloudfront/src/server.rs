@@ -152,7 +152,10 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     }
     let mut edge_config = EdgeConfig::new(signer);
     edge_config.positive_ttl_secs = options.token_cache_ttl_secs;
-    let distribution = Arc::new(Distribution::new(EdgeCheck::new(edge_config), registry));
+    let distribution = Arc::new(
+        Distribution::new(EdgeCheck::new(edge_config), registry)
+            .with_discovery(crate::distribution::discovery_document(&options.auth)),
+    );
     Ok(Prepared {
         distribution,
         tls,

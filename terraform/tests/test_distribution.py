@@ -141,7 +141,13 @@ def test_discovery_file_bytes():
 def test_discovery_object_is_written_from_the_shared_file(module):
     obj = blocks_of(module, "resource", "aws_s3_object")["discovery"]
     assert obj["key"] == ".well-known/terraform.json"
-    assert expr(obj["content"]) == 'file("${path.module}/discovery.json")'
+    # discovery.json as it is without exchanges, with "tfreg.auth.v1" beside its members with
+    # them (auth.tf; test_exchanges.py plans both).
+    assert expr(obj["content"]) == "local.discovery_document"
+    assert expr(obj["etag"]) == "md5(local.discovery_document)"
+    document = expr(merged_locals(module)["discovery_document"])
+    assert document.endswith(': file("${path.module}/discovery.json")'), document
+    assert 'jsondecode(file("${path.module}/discovery.json"))' in document
     assert obj["content_type"] == "application/json"
 
 

@@ -101,15 +101,27 @@ def policy_ref(value, kind):
 
 
 def origin_environment(module):
-    """{name: expression} of the origin Lambda's environment variables: the settings and the two
-    secrets, merged in a local (lambda_origin.tf) that the plan also measures."""
+    """{name: expression} of the origin Lambda's environment variables: the settings, the
+    exchanges' TFREG_AUTH_CONFIG (present only when a trust rule is set: its expression here is
+    the conditional's "then" value) and the two secrets, merged in a local (lambda_origin.tf)
+    that the plan also measures."""
     origin = blocks_of(module, "resource", "aws_lambda_function")["origin"]
     assert expr(one(origin["environment"])["variables"]) == "local.origin_environment"
     local = merged_locals(module)
-    assert expr(local["origin_environment"]) == "merge(local.origin_settings, local.origin_secrets)"
+    assert expr(local["origin_environment"]) == "merge(local.origin_settings, local.origin_auth_settings, local.origin_secrets)"
     settings, secrets = local["origin_settings"], local["origin_secrets"]
-    assert not set(settings) & set(secrets)
-    return {**settings, **secrets}
+    auth = origin_auth_settings(module)
+    assert not set(settings) & set(secrets) and not set(auth) & (set(settings) | set(secrets))
+    return {**settings, **auth, **secrets}
+
+
+def origin_auth_settings(module):
+    """{name: expression} of what `local.exchanges_enabled ? { NAME = value } : {}` adds."""
+    text = expr(merged_locals(module)["origin_auth_settings"])
+    # python-hcl2 writes the object literal as a Python dict: {'NAME': '${value}'}.
+    match = re.fullmatch(r"local\.exchanges_enabled \? \{\s*'(\w+)'\s*:\s*'(.*)'\s*\} : \{\}", text, re.S)
+    assert match, text
+    return {match.group(1): expr(match.group(2))}
 
 
 # The Python registry's Terraform interface (issue 15; compat.tf): its users' roots keep

@@ -285,3 +285,21 @@ impl Reply {
             .to_owned()
     }
 }
+
+/// Tokens of every tier for a fresh registry: a downloader and an uploader made through the
+/// token API, and the master token.
+pub struct Tokens {
+    pub downloader: String,
+    pub uploader: String,
+    pub master: String,
+}
+
+pub async fn registry_with_tokens() -> (TestRegistry, Tokens) {
+    let registry = TestRegistry::start();
+    let tokens = Tokens {
+        downloader: registry.create_token("dl", "downloader").await,
+        uploader: registry.create_token("up", "uploader").await,
+        master: registry.master_token.clone(),
+    };
+    (registry, tokens)
+}

@@ -5,17 +5,6 @@ use super::test_support::{code, json, TestRegistry};
 use super::RequestBody;
 use tfreg_edge::Tier;
 
-async fn get(registry: &TestRegistry, path: &str) -> super::OriginResponse {
-    registry
-        .send(
-            "GET",
-            path,
-            Some(("reader", Tier::Downloader)),
-            RequestBody::Empty,
-        )
-        .await
-}
-
 fn ids(body: &serde_json::Value) -> Vec<String> {
     body["modules"]
         .as_array()
@@ -55,7 +44,7 @@ async fn the_list_has_the_registry_api_shape_with_the_latest_version() {
     publish(&registry, "acme/vpc/aws", "2.0.0-rc.1", "# VPC\n\nNext.\n").await;
     publish(&registry, "acme/dns/aws", "0.1.0", "# DNS\n\nZones.\n").await;
 
-    let response = get(&registry, "/v1/modules").await;
+    let response = registry.get("/v1/modules").await;
     assert_eq!(response.status, 200);
     let body = json(&response);
     assert_eq!(
@@ -88,7 +77,7 @@ async fn pages_carry_next_and_previous_offsets_and_a_next_url() {
     for name in ["a", "b", "c", "d", "e"] {
         publish(&registry, &format!("acme/{name}/aws"), "1.0.0", "# x\n").await;
     }
-    let first = json(&get(&registry, "/v1/modules?limit=2").await);
+    let first = json(&registry.get("/v1/modules?limit=2").await);
     assert_eq!(ids(&first), ["acme/a/aws/1.0.0", "acme/b/aws/1.0.0"]);
     assert_eq!(
         first["meta"],
@@ -96,10 +85,10 @@ async fn pages_carry_next_and_previous_offsets_and_a_next_url() {
                            "next_url": "/v1/modules?limit=2&offset=2"})
     );
     let next = first["meta"]["next_url"].as_str().unwrap().to_owned();
-    let second = json(&get(&registry, &next).await);
+    let second = json(&registry.get(&next).await);
     assert_eq!(ids(&second), ["acme/c/aws/1.0.0", "acme/d/aws/1.0.0"]);
     assert_eq!(second["meta"]["prev_offset"], 0);
-    let last = json(&get(&registry, "/v1/modules?limit=2&offset=4").await);
+    let last = json(&registry.get("/v1/modules?limit=2&offset=4").await);
     assert_eq!(ids(&last), ["acme/e/aws/1.0.0"]);
     assert!(last["meta"].get("next_offset").is_none());
     assert!(last["meta"].get("next_url").is_none());
@@ -114,23 +103,23 @@ async fn bad_paging_is_400_with_the_reason() {
         ("limit=ten", "limit must be a whole number"),
         ("offset=-1", "offset must be a whole number"),
     ] {
-        let response = get(&registry, &format!("/v1/modules?{query}")).await;
+        let response = registry.get(&format!("/v1/modules?{query}")).await;
         assert_eq!(response.status, 400, "{query}");
         let message = json(&response)["errors"][0].as_str().unwrap().to_owned();
         assert!(message.contains(says), "{query}: {message}");
     }
-    let response = get(&registry, "/v1/modules?verified=maybe").await;
+    let response = registry.get("/v1/modules?verified=maybe").await;
     assert_eq!(response.status, 400);
-    let response = get(&registry, "/v1/modules/search?q=%20-").await;
+    let response = registry.get("/v1/modules/search?q=%20-").await;
     assert_eq!(response.status, 200, "no words find nothing");
     assert_eq!(ids(&json(&response)), Vec::<String>::new());
-    let response = get(&registry, "/v1/modules/search").await;
+    let response = registry.get("/v1/modules/search").await;
     assert_eq!(response.status, 400);
     assert!(json(&response)["errors"][0]
         .as_str()
         .unwrap()
         .contains("search needs words"));
-    let response = get(&registry, "/v1/modules/Bad%20Namespace").await;
+    let response = registry.get("/v1/modules/Bad%20Namespace").await;
     assert_eq!(response.status, 400);
 }
 
@@ -142,7 +131,7 @@ async fn namespace_module_and_provider_filters() {
     publish(&registry, "acme/dns/aws", "1.0.0", "# c\n").await;
     publish(&registry, "other/vpc/aws", "1.0.0", "# d\n").await;
 
-    let acme = json(&get(&registry, "/v1/modules/acme").await);
+    let acme = json(&registry.get("/v1/modules/acme").await);
     assert_eq!(
         ids(&acme),
         [
@@ -152,21 +141,21 @@ async fn namespace_module_and_provider_filters() {
         ]
     );
     // The latest version of each system.
-    let systems = json(&get(&registry, "/v1/modules/acme/vpc").await);
+    let systems = json(&registry.get("/v1/modules/acme/vpc").await);
     assert_eq!(
         ids(&systems),
         ["acme/vpc/aws/1.0.0", "acme/vpc/google/1.1.0"]
     );
-    let google = json(&get(&registry, "/v1/modules?provider=google").await);
+    let google = json(&registry.get("/v1/modules?provider=google").await);
     assert_eq!(ids(&google), ["acme/vpc/google/1.1.0"]);
-    let empty = get(&registry, "/v1/modules/nobody").await;
+    let empty = registry.get("/v1/modules/nobody").await;
     assert_eq!(empty.status, 200);
     assert_eq!(ids(&json(&empty)), Vec::<String>::new());
-    let missing = get(&registry, "/v1/modules/acme/nothing").await;
+    let missing = registry.get("/v1/modules/acme/nothing").await;
     assert_eq!(missing.status, 404);
     assert_eq!(json(&missing)["errors"][0], "module acme/nothing not found");
     // Nothing here is verified by the public registry's partner programme.
-    let verified = json(&get(&registry, "/v1/modules?verified=true").await);
+    let verified = json(&registry.get("/v1/modules?verified=true").await);
     assert_eq!(ids(&verified), Vec::<String>::new());
 }
 
@@ -195,20 +184,20 @@ async fn search_matches_names_descriptions_and_readmes_exact_name_first() {
     )
     .await;
 
-    let found = json(&get(&registry, "/v1/modules/search?q=vpc").await);
+    let found = json(&registry.get("/v1/modules/search?q=vpc").await);
     assert_eq!(
         ids(&found),
         ["acme/vpc/aws/1.0.0", "acme/network/aws/1.0.0"]
     );
-    let found = json(&get(&registry, "/v1/modules/search?q=ssh").await);
+    let found = json(&registry.get("/v1/modules/search?q=ssh").await);
     assert_eq!(ids(&found), ["acme/bastion/aws/1.0.0"]);
-    let found = json(&get(&registry, "/v1/modules/search?q=network+aws&limit=1").await);
+    let found = json(&registry.get("/v1/modules/search?q=network+aws&limit=1").await);
     assert_eq!(ids(&found), ["acme/network/aws/1.0.0"]);
     assert_eq!(
         found["meta"]["next_url"],
         "/v1/modules/search?limit=1&offset=1&q=network+aws"
     );
-    let found = json(&get(&registry, "/v1/modules/search?q=kubernetes").await);
+    let found = json(&registry.get("/v1/modules/search?q=kubernetes").await);
     assert_eq!(ids(&found), Vec::<String>::new());
 }
 
@@ -245,17 +234,17 @@ async fn a_repository_url_given_at_publish_is_the_modules_source() {
     assert_eq!(response.status, 201);
     assert_eq!(json(&response)["repository_url"], url);
     // Renovate reads `modules[0].source` of the versions answer for release notes.
-    let versions = json(&get(&registry, "/v1/modules/acme/vpc/aws/versions").await);
+    let versions = json(&registry.get("/v1/modules/acme/vpc/aws/versions").await);
     assert_eq!(versions["modules"][0]["source"], url);
-    let list = json(&get(&registry, "/v1/modules").await);
+    let list = json(&registry.get("/v1/modules").await);
     assert_eq!(list["modules"][0]["source"], url);
     assert_eq!(list["modules"][0]["repository_url"], url);
-    let details = json(&get(&registry, "/v1/modules/acme/vpc/aws").await);
+    let details = json(&registry.get("/v1/modules/acme/vpc/aws").await);
     assert_eq!(details["source"], url);
     assert_eq!(details["repository_url"], url);
     // Without one, the source stays the module's address.
     publish(&registry, "acme/dns/aws", "1.0.0", "# DNS\n").await;
-    let versions = json(&get(&registry, "/v1/modules/acme/dns/aws/versions").await);
+    let versions = json(&registry.get("/v1/modules/acme/dns/aws/versions").await);
     assert_eq!(versions["modules"][0]["source"], "acme/dns/aws");
 }
 
@@ -293,10 +282,10 @@ async fn a_bad_repository_url_is_400_and_nothing_is_published() {
         )
         .await;
     assert_eq!(response.status, 400);
-    let versions = get(&registry, "/v1/modules/acme/vpc/aws/versions").await;
+    let versions = registry.get("/v1/modules/acme/vpc/aws/versions").await;
     assert_eq!(versions.status, 404);
     assert_eq!(
-        ids(&json(&get(&registry, "/v1/modules").await)),
+        ids(&json(&registry.get("/v1/modules").await)),
         Vec::<String>::new()
     );
 }
@@ -310,7 +299,7 @@ async fn an_unreadable_catalogue_is_503_until_it_is_rebuilt() {
     let stored = std::fs::read_to_string(&file).unwrap();
     assert!(stored.contains("\"acme\""), "{stored}");
     std::fs::write(&file, "{").unwrap();
-    let response = get(&registry, "/v1/modules").await;
+    let response = registry.get("/v1/modules").await;
     assert_eq!(response.status, 503);
     assert_eq!(code(&response), "storage_unavailable");
     // A publish still works (its catalogue update is logged as failed)...
@@ -329,6 +318,6 @@ async fn an_unreadable_catalogue_is_503_until_it_is_rebuilt() {
         .replace_all(entries)
         .await
         .unwrap();
-    let list = json(&get(&registry, "/v1/modules").await);
+    let list = json(&registry.get("/v1/modules").await);
     assert_eq!(ids(&list), ["acme/vpc/aws/1.0.0"]);
 }

@@ -407,24 +407,13 @@ mod tests {
     use super::super::RequestBody;
     use tfreg_edge::Tier;
 
-    async fn get(registry: &TestRegistry, path: &str) -> super::OriginResponse {
-        registry
-            .send(
-                "GET",
-                path,
-                Some(("reader", Tier::Downloader)),
-                RequestBody::Empty,
-            )
-            .await
-    }
-
     #[tokio::test]
     async fn versions_are_listed_in_semver_order_and_cacheable() {
         let registry = TestRegistry::new();
         for version in ["1.10.0", "1.9.0", "1.2.0-rc.1", "1.2.0"] {
             registry.publish("acme/vpc/aws", version).await;
         }
-        let response = get(&registry, "/v1/modules/acme/vpc/aws/versions").await;
+        let response = registry.get("/v1/modules/acme/vpc/aws/versions").await;
         assert_eq!(response.status, 200);
         assert_eq!(
             json(&response),
@@ -442,20 +431,20 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_module_or_version_is_404() {
         let registry = TestRegistry::new();
-        let response = get(&registry, "/v1/modules/acme/vpc/aws/versions").await;
+        let response = registry.get("/v1/modules/acme/vpc/aws/versions").await;
         assert_eq!(response.status, 404);
         assert_eq!(
             json(&response)["errors"][0],
             "module acme/vpc/aws not found"
         );
         registry.publish("acme/vpc/aws", "1.0.0").await;
-        let response = get(&registry, "/v1/modules/acme/vpc/aws/2.0.0/download").await;
+        let response = registry.get("/v1/modules/acme/vpc/aws/2.0.0/download").await;
         assert_eq!(response.status, 404);
         assert_eq!(
             json(&response)["errors"][0],
             "module acme/vpc/aws has no version 2.0.0"
         );
-        let response = get(&registry, "/v1/modules/acme/vpc/aws/2.0.0").await;
+        let response = registry.get("/v1/modules/acme/vpc/aws/2.0.0").await;
         assert_eq!(response.status, 404);
         assert_eq!(code(&response), "not_found");
     }
@@ -464,7 +453,7 @@ mod tests {
     async fn a_download_is_204_with_a_signed_url_carrying_the_checksum() {
         let registry = TestRegistry::new();
         let published = json(&registry.publish("acme/vpc/aws", "1.0.0").await);
-        let response = get(&registry, "/v1/modules/acme/vpc/aws/1.0.0/download").await;
+        let response = registry.get("/v1/modules/acme/vpc/aws/1.0.0/download").await;
         assert_eq!(response.status, 204);
         assert!(response.body.is_empty());
         let location = response.header("x-terraform-get").expect("X-Terraform-Get");
@@ -490,7 +479,7 @@ mod tests {
     async fn version_details_say_who_uploaded_what() {
         let registry = TestRegistry::new();
         registry.publish("acme/vpc/aws", "1.0.0").await;
-        let response = get(&registry, "/v1/modules/acme/vpc/aws/v1.0.0").await;
+        let response = registry.get("/v1/modules/acme/vpc/aws/v1.0.0").await;
         assert_eq!(response.status, 200);
         let details = json(&response);
         assert_eq!(details["version"], "1.0.0");
@@ -569,20 +558,20 @@ mod tests {
             assert_eq!(why_not(&registry, "acme-tools/vpc/aws").await, None);
 
             // The uploaded module answers its own versions (an asked upstream would be 502).
-            let response = get(&registry, "/v1/modules/acme/vpc/aws/versions").await;
+            let response = registry.get("/v1/modules/acme/vpc/aws/versions").await;
             assert_eq!(response.status, 200);
             // A typo in the private namespace is 404, saying why, without asking upstream.
-            let response = get(&registry, "/v1/modules/acme/typo/aws/versions").await;
+            let response = registry.get("/v1/modules/acme/typo/aws/versions").await;
             assert_eq!(response.status, 404);
             assert_eq!(code(&response), "not_found");
             assert_eq!(
                 json(&response)["errors"][0],
                 "module acme/typo/aws not found; namespace acme holds modules uploaded here, so none of its modules is fetched from the upstream registry (the proxy's merge list can name exceptions)"
             );
-            let response = get(&registry, "/v1/modules/acme/vpc/aws/9.9.9/download").await;
+            let response = registry.get("/v1/modules/acme/vpc/aws/9.9.9/download").await;
             assert_eq!(response.status, 404);
             // A public module is still asked for: the upstream is not there, so 502.
-            let response = get(&registry, "/v1/modules/hashicorp/consul/aws/versions").await;
+            let response = registry.get("/v1/modules/hashicorp/consul/aws/versions").await;
             assert_eq!(response.status, 502);
         }
 
@@ -593,7 +582,7 @@ mod tests {
             assert_eq!(why_not(&registry, "hashicorp/consul/aws").await, None);
             assert_eq!(why_not(&registry, "hashicorp/vault/aws").await, None);
             // The pin is answered when the upstream fails.
-            let response = get(&registry, "/v1/modules/hashicorp/consul/aws/versions").await;
+            let response = registry.get("/v1/modules/hashicorp/consul/aws/versions").await;
             assert_eq!(response.status, 200);
         }
 

@@ -89,16 +89,7 @@ impl TestRegistry {
             tier,
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
         };
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        self.registry
-            .handle(OriginRequest {
-                method: method.into(),
-                path: path.into(),
-                query: query.into(),
-                headers: vec![(IDENTITY_HEADER.to_owned(), identity.to_header_value())],
-                body,
-            })
-            .await
+        self.send_as(method, path, Some(identity), body).await
     }
 
     /// A request from a token named `caller` of `tier` (or from nobody).
@@ -109,15 +100,30 @@ impl TestRegistry {
         caller: Option<(&str, Tier)>,
         body: RequestBody,
     ) -> OriginResponse {
-        let headers = caller
-            .map(|(name, tier)| {
-                let identity = Identity {
-                    scopes: Vec::new(),
-                    token_name: name.into(),
-                    tier,
-                };
-                vec![(IDENTITY_HEADER.to_owned(), identity.to_header_value())]
-            })
+        let identity = caller.map(|(name, tier)| Identity {
+            token_name: name.into(),
+            tier,
+            scopes: Vec::new(),
+        });
+        self.send_as(method, path, identity, body).await
+    }
+
+    /// A `GET` from a downloader named "reader".
+    pub async fn get(&self, path: &str) -> OriginResponse {
+        self.send("GET", path, Some(("reader", Tier::Downloader)), RequestBody::Empty)
+            .await
+    }
+
+    /// A request as the edge passes it on for `identity` (`path` may carry a query).
+    async fn send_as(
+        &self,
+        method: &str,
+        path: &str,
+        identity: Option<Identity>,
+        body: RequestBody,
+    ) -> OriginResponse {
+        let headers = identity
+            .map(|identity| vec![(IDENTITY_HEADER.to_owned(), identity.to_header_value())])
             .unwrap_or_default();
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         self.registry

@@ -57,7 +57,65 @@ module "registry" {
   proxy_cache_days         = 30
   origin_timeout_seconds   = 30 # at least proxy_timeout_seconds + 5
 
+  # Token exchanges (README.md, "CI without secrets"): CI jobs trade their AWS role or their
+  # OIDC identity token for a registry token that lives at most an hour; no token is stored in
+  # CI. Nothing is trusted until the lists below have entries.
+  aws_trust_rules         = local.aws_trust_rules
+  aws_exchange_server_id  = var.aws_exchange_server_id # null: domain_name
+  aws_sts_endpoint        = "https://sts.amazonaws.com/"
+  oidc_issuers            = local.oidc_issuers
+  waf_exchange_rate_limit = 300 # POST /v1/auth/* per IP per window, with waf_enabled
+
   tags = {
     project = "tfreg"
   }
+}
+
+locals {
+  # CI roles (one account each: a * in the account field is refused) may publish to your own
+  # namespaces; a role session matches as its role (arn:aws:iam::ACCOUNT:role/NAME).
+  aws_trust_rules = [
+    for arn in var.ci_role_arns : {
+      arn      = arn
+      tier     = "uploader"
+      scopes   = var.private_namespaces
+      ttl_secs = 900
+    }
+  ]
+
+  # What CI jobs ask their identity token for: the registry's host (the credentials helper
+  # hands a CI token only to the registry its audience names).
+  ci_token_audience = var.domain_name != null ? var.domain_name : "tfreg"
+
+  oidc_issuers = concat(
+    length(var.github_repositories) == 0 ? [] : [{
+      issuer   = "https://token.actions.githubusercontent.com"
+      audience = local.ci_token_audience
+      rules = concat(
+        # main of each repository publishes; any other ref and pull requests only download.
+        [for repository in var.github_repositories : {
+          claims   = { repository = repository, ref = "refs/heads/main" }
+          tier     = "uploader"
+          scopes   = var.private_namespaces
+          ttl_secs = 900
+        }],
+        [for repository in var.github_repositories : {
+          claims   = { repository = repository }
+          tier     = "downloader"
+          scopes   = []
+          ttl_secs = 900
+        }],
+      )
+    }],
+    length(var.gitlab_projects) == 0 ? [] : [{
+      issuer   = "https://gitlab.com"
+      audience = local.ci_token_audience
+      rules = [for project in var.gitlab_projects : {
+        claims   = { project_path = project, ref_protected = "true" }
+        tier     = "uploader"
+        scopes   = var.private_namespaces
+        ttl_secs = 900
+      }]
+    }],
+  )
 }

@@ -27,3 +27,13 @@ output "edge_function_qualified_arn" {
   description = "The Lambda@Edge version in use (keep it when deleting old versions)."
   value       = module.registry.edge_function_qualified_arn
 }
+
+output "token_exchange" {
+  description = "The token exchanges the registry answers (URLs, STS endpoint, server ID, audiences), or null."
+  value       = module.registry.token_exchange
+}
+
+output "credentials_helper_config" {
+  description = "The CLI configuration block that makes Terraform ask the tfreg credentials helper, or null without exchanges."
+  value       = module.registry.credentials_helper_config
+}

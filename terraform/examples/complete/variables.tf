@@ -39,3 +39,27 @@ variable "waf_enabled" {
   description = "Put a WAF web ACL with a rate limit per client IP in front of the registry (billed by AWS WAF: a monthly fee and a per-request charge)."
   default     = false
 }
+
+variable "ci_role_arns" {
+  type        = list(string)
+  description = "IAM roles of CI jobs on AWS that may publish to private_namespaces through the AWS token exchange (arn:aws:iam::<account>:role/NAME, * allowed after the account). Needs domain_name or aws_exchange_server_id."
+  default     = []
+}
+
+variable "aws_exchange_server_id" {
+  type        = string
+  description = "Without domain_name: the distribution's domain name (output cloudfront_domain_name of a first apply), which AWS exchange callers sign for."
+  default     = null
+}
+
+variable "github_repositories" {
+  type        = list(string)
+  description = "GitHub repositories (owner/name) whose Actions jobs may exchange their OIDC token: main publishes to private_namespaces, other refs download."
+  default     = []
+}
+
+variable "gitlab_projects" {
+  type        = list(string)
+  description = "gitlab.com project paths (group/project) whose protected-ref jobs may exchange their OIDC token to publish to private_namespaces."
+  default     = []
+}

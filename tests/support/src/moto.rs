@@ -26,6 +26,26 @@ pub const ACCESS_KEY_ID: &str = "testing";
 pub const SECRET_ACCESS_KEY: &str = "testing";
 pub const REGION: &str = "us-east-1";
 
+/// The environment a process a test starts against moto gets (`tfreg serve --backend aws`,
+/// `tfreg migrate-from-seed`, the credentials helper): moto's credentials, and nothing read
+/// from the machine's own AWS configuration or instance metadata.
+pub const PROCESS_ENV: [(&str, &str); 5] = [
+    ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+    ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+    ("AWS_CONFIG_FILE", "/dev/null"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+/// An S3 client for moto (`config` from [`Moto::sdk_config`]): path-style, as moto needs.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
 pub struct Moto {
     wrapper: Child,
     endpoint: String,
