@@ -3,6 +3,7 @@
 //! packaging of what the distribution runs (package.sh: the origin Lambda from
 //! `tfreg-origin`, the edge bundle from `tfreg-edge`).
 
+pub mod client;
 pub mod credentials_helper;
 pub mod data_dir;
 pub mod distribution;

@@ -2,6 +2,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tfreg_cloudfront::client;
 use tfreg_cloudfront::credentials_helper;
 use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
 use tfreg_origin::aws::{AwsStorageConfig, DEFAULT_S3_PREFIX};
@@ -229,6 +230,9 @@ enum Command {
     /// `install` puts that link in its plugin directory.
     #[command(subcommand)]
     CredentialsHelper(credentials_helper::HelperCommand),
+    /// The client: publish, versions, token, pin, whoami, login.
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 fn storage_backend(
@@ -265,6 +269,14 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = match cli.command {
         Command::CredentialsHelper(helper) => std::process::exit(helper.run()),
+        Command::Client(command) => {
+            // The client logs nothing: its answers go to stdout, its errors to stderr, and its
+            // exit code says which (see client::Failure).
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::process::exit(client::run(command, &runtime));
+        }
         command => command,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TFREG_LOG")
@@ -321,5 +333,6 @@ fn main() -> anyhow::Result<()> {
         Command::Reindex(args) => runtime.block_on(reindex_cli::run(args)),
         Command::MigrateFromSeed(args) => runtime.block_on(migrate_cli::run(args)),
         Command::CredentialsHelper(_) => unreachable!("run before the log is set up"),
+        Command::Client(_) => unreachable!("run before the log is set up"),
     }
 }
