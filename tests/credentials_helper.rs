@@ -479,3 +479,47 @@ impl GitHubTokenService {
         GitHubTokenService { addr, request }
     }
 }
+
+/// The `tfreg` client finds no token written down, so it exchanges the machine's AWS identity
+/// as the helper does; `tfreg login --exchange` stores such a token where Terraform reads it.
+#[tokio::test]
+async fn the_client_exchanges_the_identity_when_no_token_is_written_down() {
+    let registry = registry_trusting(MOTO_USER_ARN).await;
+    let home = Home::new();
+    let address = format!("https://{}", registry.host);
+    let versions = home
+        .command(tfreg_binary())
+        .args(["versions", "acme/vpc/aws", "--registry", &address, "--json"])
+        .env("SSL_CERT_FILE", &registry.ca_pem)
+        .output()
+        .unwrap();
+    assert!(versions.status.success(), "{}", text(&versions.stderr));
+    assert!(
+        text(&versions.stdout).contains("1.0.0"),
+        "{}",
+        text(&versions.stdout)
+    );
+    assert_eq!(exchanges(&registry), 1);
+
+    let login = home
+        .command(tfreg_binary())
+        .args(["login", &registry.host, "--exchange", "--json"])
+        .env("SSL_CERT_FILE", &registry.ca_pem)
+        .output()
+        .unwrap();
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&login.stdout).unwrap();
+    assert!(answer["expires_at"].as_str().is_some(), "{answer}");
+    let stored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join(".terraform.d/credentials.tfrc.json")).unwrap(),
+    )
+    .unwrap();
+    let token = stored["credentials"][&registry.host]["token"]
+        .as_str()
+        .unwrap();
+    assert!(token.starts_with("tfr_"));
+    let read = registry
+        .get("/v1/modules/acme/vpc/aws/versions", Some(token))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text());
+}

@@ -231,6 +231,27 @@ fn token_in_cli_config(path: &Path, host: &str) -> Result<Option<String>, Failur
 /// `~/.terraform.d/credentials.tfrc.json`, keeping the other hosts' entries, mode 0600.
 pub(crate) fn login(host: &str, token_file: Option<&Path>) -> Outcome {
     let host = normalize_host(host)?;
+    let token = read_token(&host, token_file)?;
+    store_login(&host, &token, None)
+}
+
+/// `tfreg login HOST --exchange`: a token from the registry's exchange, stored as [`login`]
+/// stores one, saying when it expires.
+pub(crate) async fn login_by_exchange(host: &str) -> Outcome {
+    let host = normalize_host(host)?;
+    match crate::credentials_helper::exchanged_token(&host).await {
+        Ok(Some(exchanged)) => store_login(&host, &exchanged.token, Some(exchanged.expires_at)),
+        Ok(None) => Err(Failure::no_credentials(format!(
+            "{host} offers no exchange (its discovery document has no tfreg.auth.v1): ask its admin for a token and run `tfreg login {host}` with it"
+        ))),
+        Err(why) => Err(Failure::no_credentials(format!(
+            "the exchange with {host} gave no token: {why}"
+        ))),
+    }
+}
+
+/// The token of `tfreg login`, from `token_file` or stdin.
+fn read_token(host: &str, token_file: Option<&Path>) -> Result<String, Failure> {
     let token = match token_file {
         Some(path) => std::fs::read_to_string(path).map_err(|e| {
             Failure::usage(format!("reading the token file {}: {e}", path.display()))
@@ -252,6 +273,12 @@ pub(crate) fn login(host: &str, token_file: Option<&Path>) -> Outcome {
             "no token given: pipe it on stdin (`tfreg login HOST < token.txt`) or pass --token-file",
         ));
     }
+    Ok(token)
+}
+
+/// Writes `token` for `host` into `credentials.tfrc.json`; `expires_at` (Unix seconds) is said
+/// in the answer when the token expires.
+fn store_login(host: &str, token: &str, expires_at: Option<u64>) -> Outcome {
     let Some(path) = credentials_file() else {
         return Err(Failure::usage(
             "HOME is not set, so there is no ~/.terraform.d/credentials.tfrc.json to write",
@@ -275,7 +302,7 @@ pub(crate) fn login(host: &str, token_file: Option<&Path>) -> Outcome {
     if !document["credentials"].is_object() {
         document["credentials"] = serde_json::json!({});
     }
-    document["credentials"][&host] = serde_json::json!({ "token": token });
+    document["credentials"][host] = serde_json::json!({ "token": token });
     write_private(&path, &serde_json::to_vec_pretty(&document).unwrap())
         .map_err(|e| Failure::usage(format!("writing {}: {e}", path.display())))?;
     let warning = cli_config_override().map(|config| {
@@ -295,9 +322,17 @@ pub(crate) fn login(host: &str, token_file: Option<&Path>) -> Outcome {
             path.display()
         );
     }
+    let expires = expires_at.and_then(tfreg_origin::unix_to_rfc3339);
+    if let Some(expires) = &expires {
+        text.push_str(&format!(
+            "\nIt expires at {expires}: for lasting use, configure the credentials helper (`tfreg credentials-helper install`)."
+        ));
+    }
     Ok(Answer {
         text,
-        json: serde_json::json!({ "host": host, "credentials_file": path, "warning": warning }),
+        json: serde_json::json!({
+            "host": host, "credentials_file": path, "warning": warning, "expires_at": expires,
+        }),
     })
 }
 

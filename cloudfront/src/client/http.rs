@@ -46,7 +46,28 @@ impl Registry {
         let host = normalize_host(address)?;
         let base = Url::parse(&format!("https://{host}/"))
             .map_err(|e| Failure::usage(format!("{address:?} is not a registry address: {e}")))?;
-        let token = find_token(&host, connect.token_file.as_deref())?;
+        let token = match find_token(&host, connect.token_file.as_deref()) {
+            Ok(token) => token,
+            // Nothing written down: the registry's exchange, as the credentials helper does it.
+            Err(missing) if missing.kind == "no_credentials" => {
+                match crate::credentials_helper::exchanged_token(&host).await {
+                    Ok(Some(exchanged)) => FoundToken {
+                        token: exchanged.token,
+                        source:
+                            "an exchange of this machine's identity (as the credentials helper)"
+                                .into(),
+                    },
+                    Ok(None) => return Err(missing),
+                    Err(why) => {
+                        return Err(Failure::no_credentials(format!(
+                            "{}; and the registry's exchange gave none: {why}",
+                            missing.message
+                        )))
+                    }
+                }
+            }
+            Err(failure) => return Err(failure),
+        };
         let client = http_client(connect)?;
         let mut registry = Registry {
             modules: base.clone(),

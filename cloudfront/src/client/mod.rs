@@ -67,8 +67,14 @@ pub enum ClientCommand {
         /// The registry host, `host[:port]` (or its https:// URL).
         host: String,
         /// File holding the token (default: the first line of stdin).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "exchange")]
         token_file: Option<PathBuf>,
+        /// Get the token from the registry's exchange instead (this machine's AWS identity, or
+        /// the CI job's identity token), as the credentials helper does. The token stored then
+        /// expires with the exchange's grant (at most an hour): for lasting use, configure the
+        /// credentials helper instead.
+        #[arg(long)]
+        exchange: bool,
         /// Answer in JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -146,8 +152,15 @@ pub fn run(command: ClientCommand, runtime: &tokio::runtime::Runtime) -> i32 {
             ClientCommand::Login {
                 host,
                 token_file,
+                exchange,
                 json: _,
-            } => credentials::login(&host, token_file.as_deref()),
+            } => {
+                if exchange {
+                    credentials::login_by_exchange(&host).await
+                } else {
+                    credentials::login(&host, token_file.as_deref())
+                }
+            }
         }
     });
     match outcome {

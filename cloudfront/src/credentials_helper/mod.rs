@@ -112,37 +112,43 @@ fn fail(message: &str) -> i32 {
 /// The token for `host`: cached, or from an exchange (then cached); `None` when the registry
 /// offers no exchange.
 fn get(host: &str) -> Result<Option<String>, String> {
-    let cache = TokenCache::from_env(env_var);
-    let fingerprint = identity_fingerprint(env_var);
-    let now = tfreg_origin::now_unix();
-    if let Some(cached) = cache.as_ref().and_then(|c| c.get(host, &fingerprint, now)) {
-        return Ok(Some(cached.token));
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start: {e}"))?;
-    let issued = runtime.block_on(async {
-        let client = exchange::http_client()?;
-        let discovery = exchange::discover(&client, host).await?;
-        let offered = exchange::Offered::read(&discovery, &env_var);
-        let plan = exchange::plan(host, &offered, exchange::CiToken::from_env(&env_var)?)?;
-        exchange::exchange(&client, host, &plan).await
-    })?;
-    let Some(issued) = issued else {
+    Ok(runtime
+        .block_on(exchanged_token(host))?
+        .map(|cached| cached.token))
+}
+
+/// What [`get`] answers, for a caller already on an async runtime (the `tfreg` client): the
+/// cached token for `host` while it lasts, else a token from the registry's exchange (then
+/// cached), with its expiry; `None` when the registry offers no exchange.
+pub async fn exchanged_token(host: &str) -> Result<Option<CachedToken>, String> {
+    let cache = TokenCache::from_env(env_var);
+    let fingerprint = identity_fingerprint(env_var);
+    let now = tfreg_origin::now_unix();
+    if let Some(cached) = cache.as_ref().and_then(|c| c.get(host, &fingerprint, now)) {
+        return Ok(Some(cached));
+    }
+    let client = exchange::http_client()?;
+    let discovery = exchange::discover(&client, host).await?;
+    let offered = exchange::Offered::read(&discovery, &env_var);
+    let plan = exchange::plan(host, &offered, exchange::CiToken::from_env(&env_var)?)?;
+    let Some(issued) = exchange::exchange(&client, host, &plan).await? else {
         return Ok(None);
     };
+    let cached = CachedToken {
+        token: issued.token,
+        expires_at: now + issued.expires_in_secs,
+    };
     if let Some(cache) = &cache {
-        let cached = CachedToken {
-            token: issued.token.clone(),
-            expires_at: now + issued.expires_in_secs,
-        };
         // A cache that cannot be written costs an exchange next time, not this answer.
         if let Err(message) = cache.put(host, &fingerprint, &cached) {
             let _ = writeln!(std::io::stderr(), "warning: {message}");
         }
     }
-    Ok(Some(issued.token))
+    Ok(Some(cached))
 }
 
 /// Terraform's default plugin directory, where it looks for credentials helpers:

@@ -19,7 +19,7 @@ pub(super) fn now_rfc3339() -> String {
         .expect("RFC 3339 formats any UTC time")
 }
 
-pub(super) fn unix_to_rfc3339(seconds: u64) -> Option<String> {
+pub fn unix_to_rfc3339(seconds: u64) -> Option<String> {
     OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?)
         .ok()?
         .format(&Rfc3339)

@@ -32,7 +32,7 @@ mod uploads;
 use uploads::PublishOptions;
 
 pub use self::http::{IdentitySource, OriginRequest, OriginResponse, RequestBody};
-pub use clock::now_unix;
+pub use clock::{now_unix, unix_to_rfc3339};
 
 use crate::archive::ArchiveLimits;
 use crate::catalogue::{Catalogue, CatalogueStore, MemoryCatalogueStore};
