@@ -2,6 +2,7 @@
 //! temporary data directory, and talks to it over HTTPS with its own CA.
 #![allow(dead_code)]
 
+pub mod proxying;
 pub mod terraform;
 
 use std::io::{BufRead, BufReader, Read};
