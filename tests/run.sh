@@ -12,6 +12,8 @@ setup_pid=$!
 trap 'wait "$setup_pid" 2>/dev/null; cat "$setup_log"; rm -f "$setup_log"' EXIT
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The check that a filtered test run ran what it names (used for the packaged bootstrap below).
+bash tests/expect_tests_ran.sh --self-test
 setup_status=0; wait "$setup_pid" || setup_status=$?
 trap - EXIT
 cat "$setup_log"; rm -f "$setup_log"
@@ -34,8 +36,12 @@ bash cloudfront/package.sh
 unpacked="$(mktemp -d)"; trap 'rm -rf "$unpacked"' EXIT
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' dist/origin.zip "$unpacked"
 chmod +x "$unpacked/bootstrap"
-# --workspace (not -p) keeps the feature set of the run above, so nothing is rebuilt.
-TFREG_BOOTSTRAP_BIN="$unpacked/bootstrap" cargo test --workspace --locked --test origin_lambda -- the_bootstrap_binary
+# --workspace (not -p) keeps the feature set of the run above, so nothing is rebuilt. A name
+# filter that matches nothing exits 0, so a renamed test would silently drop the only test of
+# the zip: the run must report the three tests of tests/origin_lambda.rs named for it.
+bootstrap_log="$unpacked/cargo-test.log"
+TFREG_BOOTSTRAP_BIN="$unpacked/bootstrap" cargo test --workspace --locked --test origin_lambda -- the_bootstrap_binary 2>&1 | tee "$bootstrap_log"
+bash tests/expect_tests_ran.sh 3 "$bootstrap_log"
 # The benchmark of terraform init against the static floor and the peer, in its quick mode: CI
 # checks that it runs end to end, on the debug build made above (no release build; numbers from
 # a quick run are not results).
