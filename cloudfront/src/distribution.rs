@@ -166,6 +166,13 @@ impl Distribution {
         if let Route::Archive { key_path } = route {
             return self.archive(key_path).await;
         }
+        if let Route::MethodNotAllowed { allowed, .. } = &route {
+            // Answered before any body is read: a 405 never depends on it (a large PUT to an
+            // archive path is refused for its method, as CloudFront does, not for its size).
+            let refusal = ApiError::method_not_allowed(request.method().as_str(), allowed);
+            drain(&mut request.into_body(), DRAIN_AFTER_REJECT_BYTES).await;
+            return api_error_response(&refusal);
+        }
         let body_limit = self.registry.body_limit(&route);
         let too_large = ApiError::too_large(&route, body_limit);
         let spool_to_disk = matches!(route, Route::Upload(_));

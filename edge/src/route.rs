@@ -98,10 +98,14 @@ pub enum Route<'a> {
     /// `oidc`: a CI's identity token) exchanged for a short-lived token. Public: the body is
     /// the proof.
     Exchange { method: &'a str },
-    /// A path the registry serves, with a method it does not take there.
+    /// A path the registry serves, with a method it does not take there. `needs` is what a
+    /// caller needs to learn even that: a token of the area's tier where the path's routes
+    /// need one, nothing where they do not (the public documents, the web page, archives:
+    /// CloudFront's behaviours for those take only GET and HEAD and refuse anything else
+    /// before the viewer-request function runs, whatever the token).
     MethodNotAllowed {
         allowed: Vec<&'static str>,
-        needs: Tier,
+        needs: Access,
     },
     /// No such endpoint.
     NotFound { needs: Tier },
@@ -296,13 +300,17 @@ impl<'a> Route<'a> {
     /// [`Route::MethodNotAllowed`], which still say what a caller needs to learn even that.
     pub fn parse(method: &str, path: &'a str) -> Route<'a> {
         let mut allowed: Vec<&'static str> = Vec::new();
+        // Whether every row the path fits is open without a token (public or signed).
+        let mut open_rows_only = true;
         for spec in ROUTES {
             let Some(captured) = spec.captures(path) else {
                 continue;
             };
+            let route = (spec.build)(&captured);
             if spec.methods.contains(&method) {
-                return (spec.build)(&captured);
+                return route;
             }
+            open_rows_only &= !matches!(route.required_access(), Access::Token(_));
             for m in spec.methods {
                 if !allowed.contains(m) {
                     allowed.push(m);
@@ -312,8 +320,18 @@ impl<'a> Route<'a> {
         let needs = unmatched_tier(method, path);
         if allowed.is_empty() {
             Route::NotFound { needs }
+        } else if open_rows_only {
+            // Nothing behind such a path is secret, and no token opens it to another method:
+            // the refusal is the same for everyone, as CloudFront's is.
+            Route::MethodNotAllowed {
+                allowed,
+                needs: Access::Public,
+            }
         } else {
-            Route::MethodNotAllowed { allowed, needs }
+            Route::MethodNotAllowed {
+                allowed,
+                needs: Access::Token(needs),
+            }
         }
     }
 
@@ -343,9 +361,8 @@ impl<'a> Route<'a> {
             | Route::ListTokens
             | Route::CreateToken
             | Route::RevokeToken { .. } => Access::Token(Tier::Master),
-            Route::MethodNotAllowed { needs, .. } | Route::NotFound { needs } => {
-                Access::Token(*needs)
-            }
+            Route::MethodNotAllowed { needs, .. } => *needs,
+            Route::NotFound { needs } => Access::Token(*needs),
         }
     }
 }
@@ -466,11 +483,8 @@ mod tests {
         let cases = [
             ("GET", "/.well-known/terraform.json", Access::Public),
             ("HEAD", "/openapi.json", Access::Public),
-            (
-                "POST",
-                "/.well-known/terraform.json",
-                Access::Token(Tier::Downloader),
-            ),
+            // The public documents and archives take GET and HEAD only, and say so to anyone.
+            ("POST", "/.well-known/terraform.json", Access::Public),
             (
                 "GET",
                 "/v1/modules/acme/vpc/aws/versions",
@@ -496,11 +510,9 @@ mod tests {
                 "/archives/acme/vpc/aws/1.0.0.tar.gz",
                 Access::SignedArchive,
             ),
-            (
-                "PUT",
-                "/archives/acme/vpc/aws/1.0.0.tar.gz",
-                Access::Token(Tier::Downloader),
-            ),
+            ("PUT", "/archives/acme/vpc/aws/1.0.0.tar.gz", Access::Public),
+            ("DELETE", "/archives/_proxy/acme/x", Access::Public),
+            ("GET", "/v1/auth/aws", Access::Public),
             ("GET", "/anything/else", Access::Token(Tier::Downloader)),
         ];
         for (method, path, access) in cases {
@@ -597,39 +609,49 @@ mod tests {
 
     #[test]
     fn a_known_path_with_another_method_says_which_methods_it_takes() {
-        let cases: [(&str, &str, &[&str], Tier); 7] = [
+        let token = Access::Token;
+        let cases: [(&str, &str, &[&str], Access); 9] = [
             (
                 "DELETE",
                 "/v1/modules/acme/vpc/aws/1.0.0/download",
                 &["GET", "HEAD"],
-                Tier::Uploader,
+                token(Tier::Uploader),
             ),
             (
                 "DELETE",
                 "/v1/modules/acme/vpc/aws/1.0.0",
                 &["GET", "HEAD", "PUT"],
-                Tier::Uploader,
+                token(Tier::Uploader),
             ),
-            ("PUT", "/v1/tokens", &["GET", "POST"], Tier::Master),
-            ("GET", "/v1/tokens/ci", &["DELETE"], Tier::Master),
+            ("PUT", "/v1/tokens", &["GET", "POST"], token(Tier::Master)),
+            ("GET", "/v1/tokens/ci", &["DELETE"], token(Tier::Master)),
             (
                 "PUT",
                 "/v1/pins/acme/vpc/aws/1.0.0",
                 &["POST", "DELETE"],
-                Tier::Master,
+                token(Tier::Master),
             ),
+            // Paths open without a token refuse other methods to anyone, with or without one
+            // (CloudFront's behaviours for them take GET and HEAD only).
             (
                 "POST",
                 "/.well-known/terraform.json",
                 &["GET", "HEAD"],
-                Tier::Downloader,
+                Access::Public,
             ),
             (
                 "PUT",
                 "/archives/acme/vpc/aws/1.0.0.tar.gz",
                 &["GET", "HEAD"],
-                Tier::Downloader,
+                Access::Public,
             ),
+            (
+                "DELETE",
+                "/archives/_proxy/acme/vpc/aws/1.0.0/module.tar.gz",
+                &["GET", "HEAD"],
+                Access::Public,
+            ),
+            ("GET", "/v1/auth/oidc", &["POST"], Access::Public),
         ];
         for (method, path, allowed, needs) in cases {
             assert_eq!(

@@ -202,13 +202,15 @@ impl Registry {
     }
 
     /// The archive a path beneath `/archives/` names: a local version, or a proxied one
-    /// beneath [`PROXY_CACHE_PATH`]. `None` for anything else.
+    /// beneath [`PROXY_CACHE_PATH`] while proxy mode is on (the only time the registry hands
+    /// out such URLs; the cache outlives the mode, and a URL signed before a restart without
+    /// it must not still serve it). `None` for anything else.
     pub async fn open_archive_path(
         &self,
         key_path: &str,
     ) -> Result<Option<ArchiveBody>, StorageError> {
         let (store, key_path) = match key_path.strip_prefix(PROXY_CACHE_PATH) {
-            Some(rest) => match &self.proxy {
+            Some(rest) => match self.proxy.as_ref().filter(|p| p.config().enabled) {
                 Some(proxy) => (proxy.cache(), rest),
                 None => return Ok(None),
             },
