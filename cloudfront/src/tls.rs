@@ -109,3 +109,19 @@ pub fn server_config(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the `terraform init` figures were measured with (tests/tls_settings.rs checks the
+    /// same through a handshake with the running server).
+    #[test]
+    fn the_server_speaks_http_1_1_only_and_sends_no_tickets() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, files) = server_config(dir.path(), IpAddr::from([127, 0, 0, 1])).unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert_eq!(config.send_tls13_tickets, 0);
+        assert!(files.ca_cert.exists());
+    }
+}
