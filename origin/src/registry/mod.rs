@@ -25,6 +25,8 @@ mod pins;
 #[cfg(test)]
 mod scopes_tests;
 #[cfg(test)]
+mod staging_tests;
+#[cfg(test)]
 pub(crate) mod test_support;
 mod tokens;
 mod uploads;

@@ -70,6 +70,12 @@ impl TestRegistry {
         }
     }
 
+    /// With the large-upload path (presigned upload, then finalize) on `staging`.
+    pub fn with_upload_staging(mut self, staging: Arc<dyn crate::UploadStaging>) -> Self {
+        self.registry = self.registry.with_upload_staging(staging);
+        self
+    }
+
     /// The data directory of the stores.
     pub fn dir(&self) -> &std::path::Path {
         self._dir.path()
