@@ -28,6 +28,10 @@ for arg in "$@"; do
   esac
 done
 out="tests/bench/RESULTS.md"; [ -n "$quick" ] && out="tests/bench/RESULTS.quick.md"
+# Which build was measured: the commit, "-dirty" when the tree differs from it (taken before
+# anything runs, so the results name the code as it was when the run began).
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ "$commit" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then commit="$commit-dirty"; fi
 
 # --- what it needs ------------------------------------------------------------------------------
 bash tests/setup.sh
@@ -117,7 +121,7 @@ edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '
 {
   echo "# Benchmark results${quick:+ (quick mode, debug build: not results, only a check that the benchmark runs)}"
   echo
-  echo "Written by \`bash tests/bench/run.sh${quick:+ --quick}\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
+  echo "Written by \`bash tests/bench/run.sh${quick:+ --quick}\` on $(date -u '+%Y-%m-%d %H:%M UTC'), at commit \`$commit\`."
   echo "Machine: $(nproc) CPUs (\`nproc\`), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),"
   echo "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1024/1024}' /proc/meminfo) RAM; Terraform $(.venv/bin/terraform version | head -n1 | cut -d' ' -f2),"
   echo "nginx $(nginx -v 2>&1 | cut -d/ -f2), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), Node.js $(node --version), moto $(.venv/bin/python -c 'import moto; print(moto.__version__)')."
@@ -178,4 +182,6 @@ edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '
   # The hand-written profiling findings belong to the committed full run; kept beside it.
   if [ -z "$quick" ] && [ -f tests/bench/FINDINGS.md ]; then cat tests/bench/FINDINGS.md; fi
 } >"$out"
+# The header names the build measured; CI's quick run fails here if it stops doing so.
+grep -q "at commit \`$commit\`\.$" "$out" || { echo "$out names no commit" >&2; exit 1; }
 echo "wrote $out" >&2
