@@ -97,6 +97,9 @@ async fn version_status(registry: &TestRegistry) -> u16 {
     registry.get(VERSION).await.status
 }
 
+/// Who finalizes (a token name and tier, or nobody), with which scopes, and the status.
+type Refusal<'a> = (&'a str, Option<(&'a str, Tier)>, &'a [&'a str], u16);
+
 #[tokio::test]
 async fn a_refused_finalize_leaves_the_staged_archive_as_it_was() {
     let staging = Arc::new(MemoryStaging::default());
@@ -111,7 +114,7 @@ async fn a_refused_finalize_leaves_the_staged_archive_as_it_was() {
     assert_eq!(staged.len(), 1);
     let finalize = format!("{VERSION}/uploads/{upload_id}");
 
-    let refusals: [(&str, Option<(&str, Tier)>, &[&str], u16); 4] = [
+    let refusals: [Refusal; 4] = [
         ("nobody", None, &[], 401),
         ("a downloader", Some(("reader", Tier::Downloader)), &[], 403),
         (
