@@ -542,7 +542,13 @@ mod tests {
         ] {
             let error = resolve(location).expect_err(location);
             assert!(
-                matches!(error, SourceError::InvalidPart { part: "subdirectory", .. }),
+                matches!(
+                    error,
+                    SourceError::InvalidPart {
+                        part: "subdirectory",
+                        ..
+                    }
+                ),
                 "{location}: {error}"
             );
         }

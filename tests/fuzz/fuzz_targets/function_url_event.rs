@@ -17,14 +17,22 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let request = OriginRequest::from_parts(
-        event.request_context.http.method.as_deref().unwrap_or("GET"),
+        event
+            .request_context
+            .http
+            .method
+            .as_deref()
+            .unwrap_or("GET"),
         event.raw_path.as_deref().unwrap_or("/"),
         event.raw_query_string.as_deref().unwrap_or_default(),
         &event.headers,
         IdentitySource::Forwarded,
         RequestBody::Empty,
     );
-    assert!(request.header("authorization").is_none(), "the viewer's token reached the registry");
+    assert!(
+        request.header("authorization").is_none(),
+        "the viewer's token reached the registry"
+    );
     if let Some(value) = request.header(IDENTITY_HEADER) {
         check_identity(value);
     }
@@ -34,7 +42,13 @@ fuzz_target!(|data: &[u8]| {
 fn check_identity(value: &str) {
     if let Some(identity) = Identity::from_header_value(value) {
         let written = identity.to_header_value();
-        assert_eq!(Identity::from_header_value(&written).as_ref(), Some(&identity));
-        assert_eq!(percent_decode(&percent_encode(&identity.token_name)).as_deref(), Some(identity.token_name.as_str()));
+        assert_eq!(
+            Identity::from_header_value(&written).as_ref(),
+            Some(&identity)
+        );
+        assert_eq!(
+            percent_decode(&percent_encode(&identity.token_name)).as_deref(),
+            Some(identity.token_name.as_str())
+        );
     }
 }

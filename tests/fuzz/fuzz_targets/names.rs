@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     };
     // An archive key: accepted only in the canonical spelling, which it gives back.
     if let Some(key) = ArchiveKey::parse(text) {
-        assert_eq!(key.as_path(), text, "an archive key is its own canonical path");
+        assert_eq!(
+            key.as_path(),
+            text,
+            "an archive key is its own canonical path"
+        );
         assert!(!text.contains(".."), "archive key with `..`: {text:?}");
     }
     let mut parts = text.split('\n');

@@ -8,8 +8,16 @@ fuzz_target!(|input: (&str, &str)| {
     let (method, path) = input;
     let route = Route::parse(method, path);
     let access = route.required_access();
-    assert_eq!(required_access(method, path), access, "one answer per request");
-    assert_eq!(Route::parse(method, path), route, "parsing is deterministic");
+    assert_eq!(
+        required_access(method, path),
+        access,
+        "one answer per request"
+    );
+    assert_eq!(
+        Route::parse(method, path),
+        route,
+        "parsing is deterministic"
+    );
     let under = |prefix: &str| {
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -18,6 +26,10 @@ fuzz_target!(|input: (&str, &str)| {
         assert_eq!(access, Access::Token(Tier::Master), "{method} {path}");
     }
     if path.starts_with("/v1/") && !matches!(method, "GET" | "HEAD") && !under("/v1/auth") {
-        assert_ne!(access, Access::Public, "an anonymous write: {method} {path}");
+        assert_ne!(
+            access,
+            Access::Public,
+            "an anonymous write: {method} {path}"
+        );
     }
 });

@@ -18,12 +18,19 @@ fuzz_target!(|input: (&str, &str, &str, u64, u64)| {
     // Without the key, no query authorises anything: a forged signature is refused whatever
     // the path, clock and other parameters.
     let forged = signer.verify(path, query, now);
-    assert!(forged.is_err(), "{path:?} ?{query} verified without the key");
+    assert!(
+        forged.is_err(),
+        "{path:?} ?{query} verified without the key"
+    );
     // With it, a signature holds for its path until it expires, other parameters (go-getter's
     // checksum= and archive=, appended after signing) notwithstanding, and for no other path.
     let signed = signer.sign(path, expires);
     let extra = query.replace(['&', '='], "_");
-    for query in [signed.clone(), format!("{signed}&{extra}"), format!("{extra}&{signed}")] {
+    for query in [
+        signed.clone(),
+        format!("{signed}&{extra}"),
+        format!("{extra}&{signed}"),
+    ] {
         let verdict = signer.verify(path, &query, now);
         if now < expires {
             assert_eq!(verdict, Ok(()), "{path:?} ?{query} at {now}");

@@ -20,10 +20,17 @@ fuzz_target!(|location: &str| {
     let Ok(source) = resolve_source(location, &download_url, &origins) else {
         return;
     };
-    assert!(origins.permits(&source.url), "{location:?} fetches {}", source.url);
+    assert!(
+        origins.permits(&source.url),
+        "{location:?} fetches {}",
+        source.url
+    );
     assert!(source.url.username().is_empty() && source.url.password().is_none());
     if let Some(sha256) = &source.sha256 {
-        assert!(sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{sha256:?}");
+        assert!(
+            sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{sha256:?}"
+        );
     }
     if let Some(select) = &source.select {
         let refused = normalize_archive_subdir(

@@ -6,12 +6,11 @@ use std::num::NonZeroUsize;
 
 use libfuzzer_sys::fuzz_target;
 use tfreg_edge::cloudfront::{
-    EdgeStep, ViewerRequestEvent, ViewerRequestHandler, ViewerRequestResult,
-    ORIGIN_PATH_PREFIX, ORIGIN_SECRET_HEADER,
+    EdgeStep, ViewerRequestEvent, ViewerRequestHandler, ViewerRequestResult, ORIGIN_PATH_PREFIX,
+    ORIGIN_SECRET_HEADER,
 };
 use tfreg_edge::{
-    required_access, Access, ArchiveSigner, EdgeCheck, EdgeConfig, Tier, TokenInfo,
-    IDENTITY_HEADER,
+    required_access, Access, ArchiveSigner, EdgeCheck, EdgeConfig, Tier, TokenInfo, IDENTITY_HEADER,
 };
 
 const SECRET: &str = "fuzzing origin secret";
@@ -36,7 +35,8 @@ fuzz_target!(|data: &[u8]| {
         0 => None,
         n => Some(TokenInfo {
             token_name: "fuzz".to_owned(),
-            tier: [Tier::Downloader, Tier::Uploader, Tier::Master, Tier::Master][usize::from(n - 1)],
+            tier: [Tier::Downloader, Tier::Uploader, Tier::Master, Tier::Master]
+                [usize::from(n - 1)],
             expires_at: (n == 4).then_some(1),
             scopes: Vec::new(),
         }),
@@ -47,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => return,
         Ok(EdgeStep::Done(result)) => (result, None),
         Ok(EdgeStep::Lookup { token_hash }) => {
-            let found_tier = found.as_ref().filter(|t| t.expires_at.is_none()).map(|t| t.tier);
+            let found_tier = found
+                .as_ref()
+                .filter(|t| t.expires_at.is_none())
+                .map(|t| t.tier);
             let result = handler
                 .complete(event, &token_hash, found, now)
                 .expect("the lookup the handler asked for completes");
@@ -61,21 +64,33 @@ fuzz_target!(|data: &[u8]| {
     // What was let through needed what it had: a token route only with a live token of the
     // tier it needs.
     if let Access::Token(needed) = required_access(&viewer.method, &viewer.uri) {
-        let tier = looked_up
-            .flatten()
-            .unwrap_or_else(|| panic!("{} {} let through without a token", viewer.method, viewer.uri));
-        assert!(tier.grants(needed), "{tier:?} let through where {needed:?} is needed");
+        let tier = looked_up.flatten().unwrap_or_else(|| {
+            panic!(
+                "{} {} let through without a token",
+                viewer.method, viewer.uri
+            )
+        });
+        assert!(
+            tier.grants(needed),
+            "{tier:?} let through where {needed:?} is needed"
+        );
     }
     // The edge's own headers: only its values, once, and the secret only towards the origin.
     for (name, values) in &forwarded.headers {
         if name.eq_ignore_ascii_case(ORIGIN_SECRET_HEADER) {
-            assert!(forwarded.uri.starts_with(ORIGIN_PATH_PREFIX), "secret sent to S3");
+            assert!(
+                forwarded.uri.starts_with(ORIGIN_PATH_PREFIX),
+                "secret sent to S3"
+            );
             assert_eq!(name, ORIGIN_SECRET_HEADER);
             assert_eq!(values.len(), 1);
             assert_eq!(values[0].value, SECRET);
         }
         if name.eq_ignore_ascii_case(IDENTITY_HEADER) {
-            assert_eq!(name, IDENTITY_HEADER, "a viewer's identity header went through");
+            assert_eq!(
+                name, IDENTITY_HEADER,
+                "a viewer's identity header went through"
+            );
             assert_eq!(values.len(), 1);
             assert!(looked_up.flatten().is_some(), "identity without a token");
         }

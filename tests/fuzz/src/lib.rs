@@ -25,7 +25,8 @@ pub const SELECTIONS: &[&str] = &["", "", "*", "*/modules/sub", "modules/sub", "
 ///   bytes.
 pub fn check_normalisation(input: &[u8], select: &str) {
     let mut output = Vec::new();
-    let Ok(normalized) = normalize_archive_subdir(Cursor::new(input), &mut output, &FUZZ_LIMITS, select)
+    let Ok(normalized) =
+        normalize_archive_subdir(Cursor::new(input), &mut output, &FUZZ_LIMITS, select)
     else {
         return;
     };
@@ -49,7 +50,10 @@ pub fn check_normalisation(input: &[u8], select: &str) {
         let path_bytes = entry.path_bytes().into_owned();
         let path = std::str::from_utf8(&path_bytes).expect("output path is UTF-8");
         assert!(!path.starts_with('/'), "absolute output path {path:?}");
-        assert!(!path.contains('\\') && !path.contains('\0'), "odd output path {path:?}");
+        assert!(
+            !path.contains('\\') && !path.contains('\0'),
+            "odd output path {path:?}"
+        );
         let trimmed = path.strip_suffix('/').unwrap_or(path);
         assert!(
             trimmed
@@ -57,19 +61,32 @@ pub fn check_normalisation(input: &[u8], select: &str) {
                 .all(|c| !c.is_empty() && c != ".." && c != "."),
             "output path {path:?} has an empty, `.` or `..` component"
         );
-        assert!(seen.insert(trimmed.to_owned()), "duplicate output path {path:?}");
+        assert!(
+            seen.insert(trimmed.to_owned()),
+            "duplicate output path {path:?}"
+        );
         entries += 1;
         if kind.is_file() {
             files += 1;
             let mut data = Vec::new();
             entry.read_to_end(&mut data).expect("file data reads back");
-            assert_eq!(data.len() as u64, entry.header().size().unwrap(), "declared size");
+            assert_eq!(
+                data.len() as u64,
+                entry.header().size().unwrap(),
+                "declared size"
+            );
             content_bytes += data.len() as u64;
         }
     }
     assert_eq!(files, normalized.files, "reported file count");
-    assert_eq!(content_bytes, normalized.unpacked_bytes, "reported unpacked bytes");
-    assert!(entries <= FUZZ_LIMITS.max_files, "{entries} entries over the limit");
+    assert_eq!(
+        content_bytes, normalized.unpacked_bytes,
+        "reported unpacked bytes"
+    );
+    assert!(
+        entries <= FUZZ_LIMITS.max_files,
+        "{entries} entries over the limit"
+    );
     assert!(
         content_bytes <= FUZZ_LIMITS.max_unpacked_bytes,
         "{content_bytes} bytes over the limit"
@@ -78,9 +95,13 @@ pub fn check_normalisation(input: &[u8], select: &str) {
     // Idempotent: our own output goes through unchanged (with default limits: a zip's limit
     // counts file data only, the tar we write adds headers).
     let mut again = Vec::new();
-    let renormalized = normalize_archive(Cursor::new(&output), &mut again, &ArchiveLimits::default())
-        .unwrap_or_else(|e| panic!("our own output is refused: {e}"));
-    assert!(renormalized.stripped_prefix.is_none(), "our own output lost a folder");
+    let renormalized =
+        normalize_archive(Cursor::new(&output), &mut again, &ArchiveLimits::default())
+            .unwrap_or_else(|e| panic!("our own output is refused: {e}"));
+    assert!(
+        renormalized.stripped_prefix.is_none(),
+        "our own output lost a folder"
+    );
     assert!(again == output, "normalising the output changed it");
     assert_eq!(renormalized.sha256, normalized.sha256);
 }
