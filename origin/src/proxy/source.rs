@@ -222,8 +222,15 @@ fn split_subdir(source: &str) -> (String, Option<String>) {
     (url, (!subdir.is_empty()).then(|| subdir.to_owned()))
 }
 
+/// The archive code's rules for a selection (`archive/selection.rs`), checked here so that a
+/// pattern it would refuse is refused before anything is fetched: no `..`, backslash or NUL,
+/// and a wildcard only as a whole component (go-getter globs `*`, `?` and `[` anywhere).
 fn valid_subdir(subdir: &str) -> bool {
-    !subdir.contains('\\') && !subdir.contains('\0') && subdir.split('/').all(|part| part != "..")
+    !subdir.contains('\\')
+        && !subdir.contains('\0')
+        && subdir
+            .split('/')
+            .all(|part| part != ".." && (part == "*" || !part.contains(['*', '?', '['])))
 }
 
 fn valid_repo_part(part: &str) -> bool {
@@ -520,6 +527,33 @@ mod tests {
 
     fn resolve(location: &str) -> Result<ArchiveSource, SourceError> {
         resolve_source(location, &download_url(), &origins())
+    }
+
+    /// Found by the `upstream_source` fuzz target (tests/fuzz): a subdirectory with a wildcard
+    /// inside a component was accepted here, the archive fetched, and only then refused by
+    /// the archive code.
+    #[test]
+    fn a_subdirectory_the_archive_code_refuses_is_refused_before_fetching() {
+        for location in [
+            "https://registry.example.net/a.tar.gz//modules/x[1]",
+            "https://registry.example.net/a.tar.gz//mod*/x",
+            "git::https://github.com/acme/vpc//modules/sub*?ref=v1",
+            "github.com/acme/vpc//a[b",
+        ] {
+            let error = resolve(location).expect_err(location);
+            assert!(
+                matches!(
+                    error,
+                    SourceError::InvalidPart {
+                        part: "subdirectory",
+                        ..
+                    }
+                ),
+                "{location}: {error}"
+            );
+        }
+        let (_, select, _) = ok("https://registry.example.net/a.tar.gz//*/modules/sub");
+        assert_eq!(select.as_deref(), Some("*/modules/sub"));
     }
 
     fn ok(location: &str) -> (String, Option<String>, Option<String>) {
