@@ -621,17 +621,13 @@ async fn a_forged_identity_header_is_ignored() {
 #[tokio::test]
 async fn a_streamed_upload_over_the_limit_is_413_without_a_content_length() {
     let registry = TestRegistry::start_with(&["--max-upload-bytes", "100000"]);
-    let spool = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(spool.path(), vec![7u8; 300_000]).unwrap();
-    let file = tokio::fs::File::open(spool.path()).await.unwrap();
     let reply = registry
-        .client
-        .put(registry.url(&format!("/v1/modules/{MODULE}/1.0.0")))
-        .bearer_auth(&registry.master_token)
-        .body(reqwest::Body::from(file))
-        .send()
-        .await
-        .unwrap();
+        .put_streamed(
+            &format!("/v1/modules/{MODULE}/1.0.0"),
+            300_000,
+            &registry.master_token,
+        )
+        .await;
     assert_eq!(reply.status(), 413);
     let body: serde_json::Value = reply.json().await.unwrap();
     assert_eq!(

@@ -112,17 +112,13 @@ async fn a_refused_upload_stores_no_version() {
 #[tokio::test]
 async fn a_streamed_413_stores_no_version_and_leaves_no_scratch_file() {
     let registry = TestRegistry::start_with(&["--max-upload-bytes", "100000"]);
-    let spool = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(spool.path(), vec![7u8; 300_000]).unwrap();
-    let file = tokio::fs::File::open(spool.path()).await.unwrap();
     let reply = registry
-        .client
-        .put(registry.url(&format!("/v1/modules/{MODULE}/1.0.0")))
-        .bearer_auth(&registry.master_token)
-        .body(reqwest::Body::from(file))
-        .send()
-        .await
-        .unwrap();
+        .put_streamed(
+            &format!("/v1/modules/{MODULE}/1.0.0"),
+            300_000,
+            &registry.master_token,
+        )
+        .await;
     assert_eq!(reply.status(), 413);
     assert!(!version_exists(&registry, &registry.master_token, "1.0.0").await);
     assert_staging_empty(&registry);

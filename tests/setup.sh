@@ -95,10 +95,9 @@ if ! "$venv/schemathesis/bin/schemathesis" --version >/dev/null 2>&1; then
 fi
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   # The web page's browser test: Debian's Chromium and its matching chromedriver (one source
-  # package, so their versions always agree). The package lists first, when apt has none yet.
-  if ! apt-cache show chromium-driver >/dev/null 2>&1; then
-    retry apt-get update -qq
-  fi
+  # package, so their versions always agree). The package lists first: on a fresh machine they
+  # may be missing, or older than the mirror (then the install would fetch files that are gone).
+  retry apt-get update -qq
   retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
   /usr/bin/chromium --version
 fi

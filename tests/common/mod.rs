@@ -214,6 +214,21 @@ impl TestRegistry {
         .await
     }
 
+    /// A `PUT` of `len` bytes to `path` streamed from a file, so it goes without a
+    /// `Content-Length` (chunked), as `token`.
+    pub async fn put_streamed(&self, path: &str, len: usize, token: &str) -> reqwest::Response {
+        let spool = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(spool.path(), vec![7u8; len]).unwrap();
+        let file = tokio::fs::File::open(spool.path()).await.unwrap();
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .body(reqwest::Body::from(file))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn logs(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
