@@ -125,6 +125,8 @@ locals {
     TFREG_S3_PREFIX       = local.archive_prefix
     TFREG_DYNAMODB_TABLE  = aws_dynamodb_table.tokens.name
     TFREG_ARCHIVE_URL_TTL = tostring(var.archive_url_ttl_seconds)
+    # The staged (large) upload's limit; the presigned PUT itself cannot carry one.
+    TFREG_MAX_STAGED_UPLOAD_BYTES = tostring(var.max_upload_bytes)
     # Proxy and pinning (variables.tf; the same settings as `tfreg serve`'s flags).
     TFREG_PROXY_ENABLED            = tostring(var.proxy_enabled)
     TFREG_PROXY_UPSTREAM           = var.proxy_upstream_url

@@ -183,6 +183,18 @@ variable "archive_url_ttl_seconds" {
   }
 }
 
+variable "max_upload_bytes" {
+  type        = number
+  description = "The largest module archive a large (staged) upload takes, in bytes. Direct PUTs stay under Lambda's 6 MB payload limit whatever this says."
+  default     = 104857600
+
+  validation {
+    # The origin spools the staged archive and its normalised copy to its /tmp (512 MB).
+    condition     = var.max_upload_bytes >= 1048576 && var.max_upload_bytes <= 209715200 && floor(var.max_upload_bytes) == var.max_upload_bytes
+    error_message = "The max_upload_bytes must be a whole number from 1048576 (1 MiB) to 209715200 (200 MiB: the origin spools the archive and its normalised copy to its 512 MB /tmp)."
+  }
+}
+
 # Public module proxy and pinning (passed to the origin Lambda as TFREG_PROXY_*; README.md,
 # "Proxy and pinning")
 #

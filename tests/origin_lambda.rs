@@ -6,9 +6,6 @@
 
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use base64::Engine;
-use std::sync::Arc;
-use tfreg_edge::ArchiveSigner;
-use tfreg_origin::{Registry, RegistryConfig};
 use tfreg_testkit::archive::{module_archive, versioned_module};
 use tfreg_testkit::{lambda_api, moto};
 
@@ -168,151 +165,170 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
     let _ = bootstrap.wait();
 }
 
-/// The large-upload path on S3: ask for an upload URL, PUT the archive to it with curl (as a
-/// user would), finalize, and find the version published and the staged object gone.
+/// The large-upload path on the Lambda's own wiring (the `bootstrap` binary, its staging on
+/// S3 and its `TFREG_MAX_STAGED_UPLOAD_BYTES`): ask for an upload URL, PUT the archive to it
+/// with curl (as a user would), finalize, and find the version published and the staged
+/// object gone; an archive over the limit is `413` with nothing kept; a finalize that fails
+/// on the origin's side (its `/tmp` unwritable) is a `503` that keeps the staged object, and
+/// finalizing again once the function is healthy publishes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_large_archive_goes_through_a_presigned_upload_and_finalize() {
-    use tfreg_edge::{Identity, Tier, IDENTITY_HEADER};
-    use tfreg_origin::aws::{S3ArchiveStore, S3UploadStaging, DEFAULT_STAGING_PREFIX};
-    use tfreg_origin::{OriginRequest, RequestBody};
-
+async fn the_bootstrap_binary_takes_large_uploads_through_staging() {
     let moto = moto::Moto::shared();
     let sdk = moto.sdk_config().await;
     let bucket = moto.create_bucket(&sdk).await;
     let table = moto.create_table(&sdk).await;
-    let archives = S3ArchiveStore::from_sdk_config(&sdk, &bucket, "archives/");
-    let staging = S3UploadStaging::new(archives.client().clone(), &bucket, DEFAULT_STAGING_PREFIX);
-    let tokens = tfreg_origin::aws::DynamoTokenStore::from_sdk_config(&sdk, &table);
-    let scratch = tempfile::tempdir().unwrap();
-    let mut config = RegistryConfig::new(scratch.path().to_path_buf());
-    config.max_upload_bytes = 1024;
-    config.max_staged_upload_bytes = 64 * 1024 * 1024;
-    let registry = Registry::new(
-        Arc::new(archives),
-        Arc::new(tokens),
-        ArchiveSigner::new(b"k".to_vec()),
-        config,
-    )
-    .with_upload_staging(Arc::new(staging));
-
-    let request = |method: &str, path: &str| OriginRequest {
-        method: method.into(),
-        path: path.into(),
-        query: String::new(),
-        headers: vec![(
-            IDENTITY_HEADER.into(),
-            Identity {
-                scopes: Vec::new(),
-                token_name: "ci".into(),
-                tier: Tier::Uploader,
+    let s3 = moto::s3_client(&sdk);
+    let api = lambda_api::FakeRuntimeApi::start().await;
+    const LIMIT: usize = 256 * 1024;
+    let start = |tmp: &std::path::Path| {
+        let child = bootstrap_command(&api, moto.endpoint(), &bucket, &table)
+            .env("TFREG_MAX_STAGED_UPLOAD_BYTES", LIMIT.to_string())
+            .env("TMPDIR", tmp)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting bootstrap");
+        Running(child)
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bootstrap = start(tmp.path());
+    let call = |method: &str, path: &str| {
+        let event = event_for(method, path, "uploader");
+        async {
+            match api.invoke(event).await {
+                lambda_api::Outcome::Response(value) => {
+                    let body = value["body"].as_str().unwrap_or_default();
+                    let body = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+                    (value["statusCode"].as_u64().unwrap(), body)
+                }
+                lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
             }
-            .to_header_value(),
-        )],
-        body: RequestBody::Empty,
+        }
     };
-    let body = |response: &tfreg_origin::OriginResponse| -> serde_json::Value {
-        serde_json::from_slice(&response.body).unwrap()
+    let staged_keys = || async {
+        let listed = s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix(tfreg_origin::aws::DEFAULT_STAGING_PREFIX)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect::<Vec<_>>()
     };
-
-    // An archive of several MB: bigger than this registry takes in a PUT body.
-    let big = "# padding\n".repeat(600_000);
-    let archive = module_archive(&[
-        ("main.tf", "output \"x\" {\n  value = 1\n}\n"),
-        ("big.txt", &big),
-    ]);
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &archive).unwrap();
-
-    let started = registry
-        .handle(request("POST", "/v1/modules/acme/big/aws/1.0.0/uploads"))
-        .await;
-    assert_eq!(
-        started.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&started.body)
-    );
-    let started = body(&started);
-    let upload_url = started["upload_url"].as_str().unwrap();
-    let finalize = started["finalize"].as_str().unwrap().to_owned();
-
-    // Finalizing before the upload says what to do.
-    let early = registry.handle(request("POST", &finalize)).await;
-    assert_eq!(early.status, 404);
-
-    let curl = std::process::Command::new("curl")
-        .args([
-            "--silent",
-            "--show-error",
-            "--fail",
-            "-X",
-            "PUT",
-            "--upload-file",
+    let put = |url: &str, archive: &[u8]| {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), archive).unwrap();
+        let curl = std::process::Command::new("curl")
+            .args(["--silent", "--show-error", "--fail", "-X", "PUT"])
+            .arg("--upload-file")
+            .arg(file.path())
+            .arg(url)
+            .status()
+            .expect("running curl");
+        assert!(curl.success(), "curl PUT to the presigned URL failed");
+    };
+    // Bytes that do not compress: an archive of about `n` bytes.
+    let noise = |n: usize| {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect::<String>()
+    };
+    let archive = |text: &str| {
+        module_archive(&[
+            ("main.tf", "output \"x\" {\n  value = 1\n}\n"),
+            ("data.txt", text),
         ])
-        .arg(file.path())
-        .arg(upload_url)
-        .status()
-        .expect("running curl");
-    assert!(curl.success(), "curl PUT to the presigned URL failed");
+    };
 
-    let finalized = registry.handle(request("POST", &finalize)).await;
-    assert_eq!(
-        finalized.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&finalized.body)
+    let (status, started) = call("POST", "/v1/modules/acme/big/aws/1.0.0/uploads").await;
+    assert_eq!(status, 201, "{started}");
+    assert_eq!(started["max_bytes"], LIMIT, "the function's own limit");
+    let finalize = started["finalize"].as_str().unwrap().to_owned();
+    // Finalizing before the upload says what to do.
+    assert_eq!(call("POST", &finalize).await.0, 404);
+    put(
+        started["upload_url"].as_str().unwrap(),
+        &archive(&noise(LIMIT / 2)),
     );
-    assert_eq!(body(&finalized)["uploader"], "ci");
+    assert_eq!(staged_keys().await.len(), 1);
 
-    let versions = registry
-        .handle(request("GET", "/v1/modules/acme/big/aws/versions"))
-        .await;
+    // The origin fails (its /tmp is gone): a 503 that names no internal detail, no version,
+    // and the staged object is kept for the retry.
+    std::fs::remove_dir(tmp.path()).unwrap();
+    let (status, failed) = call("POST", &finalize).await;
+    assert_eq!(status, 503, "{failed}");
+    assert_eq!(failed["code"], "storage_unavailable", "{failed}");
+    assert!(!failed.to_string().contains("No such file"), "{failed}");
     assert_eq!(
-        body(&versions)["modules"][0]["versions"][0]["version"],
-        "1.0.0"
+        call("GET", "/v1/modules/acme/big/aws/1.0.0/download")
+            .await
+            .0,
+        404
     );
-    // The staged object is gone: finalizing again finds nothing.
-    let again = registry.handle(request("POST", &finalize)).await;
-    assert_eq!(again.status, 404);
-    // And the version cannot be started again.
-    let exists = registry
-        .handle(request("POST", "/v1/modules/acme/big/aws/1.0.0/uploads"))
-        .await;
-    assert_eq!(exists.status, 409);
+    assert_eq!(
+        staged_keys().await.len(),
+        1,
+        "a 5xx keeps the staged object"
+    );
+
+    // A healthy function (a new instance) finalizes the same upload.
+    drop(bootstrap);
+    let tmp = tempfile::tempdir().unwrap();
+    bootstrap = start(tmp.path());
+    let (status, finalized) = call("POST", &finalize).await;
+    assert_eq!(status, 201, "{finalized}");
+    assert_eq!(finalized["uploader"], "ci-uploader");
+    let (_, versions) = call("GET", "/v1/modules/acme/big/aws/versions").await;
+    assert_eq!(versions["modules"][0]["versions"][0]["version"], "1.0.0");
+    assert!(staged_keys().await.is_empty(), "the staged object is gone");
+    // Finalizing again finds nothing, and the version cannot be started again.
+    assert_eq!(call("POST", &finalize).await.0, 404);
+    assert_eq!(
+        call("POST", "/v1/modules/acme/big/aws/1.0.0/uploads")
+            .await
+            .0,
+        409
+    );
+
+    // Over the function's limit: 413, no version, the staged object removed (settled).
+    let (_, started) = call("POST", "/v1/modules/acme/big/aws/2.0.0/uploads").await;
+    let large = archive(&noise(LIMIT * 2));
+    assert!(large.len() > LIMIT);
+    put(started["upload_url"].as_str().unwrap(), &large);
+    let (status, refused) = call("POST", started["finalize"].as_str().unwrap()).await;
+    assert_eq!(status, 413, "{refused}");
+    assert_eq!(refused["code"], "archive_too_large");
+    assert_eq!(
+        call("GET", "/v1/modules/acme/big/aws/2.0.0/download")
+            .await
+            .0,
+        404
+    );
+    assert!(staged_keys().await.is_empty(), "a 413 keeps nothing");
 
     // A staged archive that fails validation is refused and removed.
-    let started = body(
-        &registry
-            .handle(request("POST", "/v1/modules/acme/big/aws/2.0.0/uploads"))
-            .await,
-    );
-    std::fs::write(file.path(), b"not an archive").unwrap();
-    let curl = std::process::Command::new("curl")
-        .args(["--silent", "--fail", "-X", "PUT", "--upload-file"])
-        .arg(file.path())
-        .arg(started["upload_url"].as_str().unwrap())
-        .status()
-        .unwrap();
-    assert!(curl.success());
+    let (_, started) = call("POST", "/v1/modules/acme/big/aws/3.0.0/uploads").await;
+    put(started["upload_url"].as_str().unwrap(), b"not an archive");
     let finalize = started["finalize"].as_str().unwrap();
-    let refused = registry.handle(request("POST", finalize)).await;
-    assert_eq!(refused.status, 400);
-    assert_eq!(registry.handle(request("POST", finalize)).await.status, 404);
+    assert_eq!(call("POST", finalize).await.0, 400);
+    assert_eq!(call("POST", finalize).await.0, 404);
+    assert!(staged_keys().await.is_empty());
 
-    let bad_id = registry
-        .handle(request(
-            "POST",
-            "/v1/modules/acme/big/aws/2.0.0/uploads/../x",
-        ))
-        .await;
-    assert_eq!(bad_id.status, 404);
-    let bad_id = registry
-        .handle(request(
-            "POST",
-            "/v1/modules/acme/big/aws/2.0.0/uploads/XYZ",
-        ))
-        .await;
-    assert_eq!(bad_id.status, 400);
+    let bad_id = call("POST", "/v1/modules/acme/big/aws/3.0.0/uploads/../x").await;
+    assert_eq!(bad_id.0, 404);
+    let bad_id = call("POST", "/v1/modules/acme/big/aws/3.0.0/uploads/XYZ").await;
+    assert_eq!(bad_id.0, 400);
+    assert!(api.init_errors().is_empty(), "{:?}", api.init_errors());
+    drop(bootstrap);
 }
 
 /// A Function URL event for `method path` as a token of `tier`, without a body.

@@ -161,5 +161,18 @@ def main():
     }.items():
         write("upstream_source", name, text.encode())
 
+    # api_bodies: an even first byte is a token creation body, an odd one a pin body.
+    for name, pick, body in [
+        ("token", 0, {"name": "ci", "permission": "uploader"}),
+        ("token_full", 0, {"name": "CI deploy", "permission": "downloader", "description": "nightly",
+                           "expires_at": "2027-01-31T00:00:00Z", "scopes": ["acme/", "acme/network"]}),
+        ("token_past", 0, {"name": "old", "permission": "master", "expires_at": "2020-01-01T00:00:00+02:00"}),
+        ("token_unknown_field", 0, {"name": "x", "permission": "uploader", "tier": "master"}),
+        ("pin", 1, {"override_policy": True}),
+        ("pin_empty", 1, {}),
+    ]:
+        write("api_bodies", name, bytes([pick]) + json.dumps(body).encode())
+    write("api_bodies", "pin_blank", b"\x01 \n")
+
 
 main()

@@ -17,6 +17,7 @@ use tfreg_edge::ArchiveSigner;
 /// | `TFREG_SIGNING_KEY` | hex key that signs archive URLs, shared with the edge (required) |
 /// | `TFREG_ORIGIN_SECRET` | the secret header value the edge adds (required) |
 /// | `TFREG_ARCHIVE_URL_TTL` | seconds a signed archive URL lives (default 300) |
+/// | `TFREG_MAX_STAGED_UPLOAD_BYTES` | the largest archive a large upload takes (default 100 MiB) |
 /// | `TFREG_ENDPOINT_URL` | S3/DynamoDB endpoint override (tests against a local server) |
 /// | `TFREG_PROXY_*` | proxy mode and pinning: [`ProxyConfig::from_env`] |
 /// | `TFREG_AUTH_CONFIG` | the exchanges' trust rules, as JSON ([`crate::auth::AuthConfig`]); unset: no exchanges |
@@ -26,6 +27,7 @@ pub struct OriginConfig {
     pub signing_key: Vec<u8>,
     pub origin_secret: String,
     pub archive_url_ttl_secs: u64,
+    pub max_staged_upload_bytes: u64,
     pub proxy: ProxyConfig,
     pub auth: crate::auth::AuthConfig,
 }
@@ -42,6 +44,12 @@ impl OriginConfig {
                 .map_err(|_| format!("TFREG_ARCHIVE_URL_TTL is not a number: {text:?}"))?,
             None => crate::DEFAULT_ARCHIVE_URL_TTL_SECS,
         };
+        let max_staged_upload_bytes = match var("TFREG_MAX_STAGED_UPLOAD_BYTES") {
+            Some(text) => text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("TFREG_MAX_STAGED_UPLOAD_BYTES is not a positive number: {text:?}")
+            })?,
+            None => crate::DEFAULT_MAX_UPLOAD_BYTES,
+        };
         Ok(OriginConfig {
             storage: crate::aws::AwsStorageConfig {
                 s3_bucket: required("TFREG_S3_BUCKET")?,
@@ -54,6 +62,7 @@ impl OriginConfig {
             signing_key,
             origin_secret: required("TFREG_ORIGIN_SECRET")?,
             archive_url_ttl_secs,
+            max_staged_upload_bytes,
             proxy: ProxyConfig::from_env(|name| std::env::var(name).ok())?,
             auth: match var("TFREG_AUTH_CONFIG") {
                 Some(json) => crate::auth::AuthConfig::from_json(&json)
@@ -73,6 +82,7 @@ impl OriginConfig {
         );
         let mut config = RegistryConfig::new(std::env::temp_dir());
         config.archive_url_ttl_secs = self.archive_url_ttl_secs;
+        config.max_staged_upload_bytes = self.max_staged_upload_bytes;
         // Lambda refuses larger payloads before the function runs.
         config.max_upload_bytes = LAMBDA_BODY_LIMIT_BYTES;
         let proxy = Proxy::new(self.proxy, Arc::new(archives.proxy_cache_store()))?;

@@ -35,6 +35,8 @@ use uploads::PublishOptions;
 
 pub use self::http::{IdentitySource, OriginRequest, OriginResponse, RequestBody};
 pub use clock::{now_unix, unix_to_rfc3339};
+pub use pins::{parse_pin_request, PinRequest};
+pub use tokens::{parse_create_token, NewToken};
 
 use crate::archive::ArchiveLimits;
 use crate::catalogue::{Catalogue, CatalogueStore, MemoryCatalogueStore};

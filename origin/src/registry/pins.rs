@@ -14,12 +14,26 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-#[derive(Deserialize, Default)]
+/// The body of `POST /v1/pins/...`, optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct PinRequest {
+pub struct PinRequest {
     /// Pin a module the proxy policy does not allow.
     #[serde(default)]
-    override_policy: bool,
+    pub override_policy: bool,
+}
+
+/// Parses the body of a pin request: empty or whitespace is the default, else a JSON object
+/// like `{"override_policy":true}`; anything else is a 400 naming what is wrong.
+pub fn parse_pin_request(body: &[u8]) -> Result<PinRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(PinRequest::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected no body or a JSON body like {{\"override_policy\":true}}: {e}"
+        ))
+    })
 }
 
 impl Registry {
@@ -40,15 +54,9 @@ impl Registry {
         pinned_by: String,
     ) -> Result<OriginResponse, ApiError> {
         let (proxy, pins) = self.pin_store()?;
-        let request: PinRequest = match body {
-            RequestBody::Bytes(bytes) if !bytes.iter().all(u8::is_ascii_whitespace) => {
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    ApiError::bad_request(format!(
-                        "expected no body or a JSON body like {{\"override_policy\":true}}: {e}"
-                    ))
-                })?
-            }
-            _ => PinRequest::default(),
+        let request = match body {
+            RequestBody::Bytes(bytes) => parse_pin_request(&bytes)?,
+            RequestBody::Empty | RequestBody::File(_) => PinRequest::default(),
         };
         if let Some(existing) = self.archives.version_meta(&key).await? {
             if existing.source == "pin" && pins.get_pin(&key).await?.is_none() {

@@ -20,9 +20,10 @@ pub(super) fn mint_token_value() -> String {
     format!("tfr_{}", hex::encode(bytes))
 }
 
+/// The body of `POST /v1/tokens` as sent.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateTokenRequest {
+struct CreateTokenBody {
     name: String,
     permission: String,
     #[serde(default)]
@@ -33,6 +34,56 @@ struct CreateTokenRequest {
     /// Module prefixes the token is limited to (`acme`, `acme/network`).
     #[serde(default)]
     scopes: Vec<String>,
+}
+
+/// A token creation request, parsed and validated: what `POST /v1/tokens` will store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    /// A valid token name (see [`validate_token_name`]).
+    pub name: String,
+    pub permission: Tier,
+    pub description: Option<String>,
+    /// Unix seconds, after `now`.
+    pub expires_at: Option<u64>,
+    /// Valid, sorted, without repeats, at most [`MAX_SCOPES`].
+    pub scopes: Vec<String>,
+}
+
+/// Parses and validates the body of `POST /v1/tokens` at time `now` (Unix seconds): a 400
+/// naming what is wrong for anything else.
+pub fn parse_create_token(body: &[u8], now: u64) -> Result<NewToken, ApiError> {
+    let request: CreateTokenBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected a JSON body like {{\"name\":\"ci\",\"permission\":\"uploader\"}}: {e}"
+        ))
+    })?;
+    validate_token_name(&request.name)?;
+    let permission: Tier = request
+        .permission
+        .parse()
+        .map_err(|e: tfreg_edge::UnknownTier| ApiError::bad_request(e.to_string()))?;
+    let expires_at = match &request.expires_at {
+        None => None,
+        Some(text) => {
+            let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid expires_at {text:?}: use RFC 3339, such as 2027-01-31T00:00:00Z"
+                ))
+            })?;
+            let seconds = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+            if seconds <= now {
+                return Err(ApiError::bad_request("expires_at must be in the future"));
+            }
+            Some(seconds)
+        }
+    };
+    Ok(NewToken {
+        name: request.name,
+        permission,
+        description: request.description,
+        expires_at,
+        scopes: validate_scopes(request.scopes)?,
+    })
 }
 
 impl Registry {
@@ -74,41 +125,16 @@ impl Registry {
             RequestBody::Bytes(bytes) => bytes,
             RequestBody::Empty | RequestBody::File(_) => Vec::new(),
         };
-        let request: CreateTokenRequest = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::bad_request(format!(
-                "expected a JSON body like {{\"name\":\"ci\",\"permission\":\"uploader\"}}: {e}"
-            ))
-        })?;
-        validate_token_name(&request.name)?;
-        let permission: Tier = request
-            .permission
-            .parse()
-            .map_err(|e: tfreg_edge::UnknownTier| ApiError::bad_request(e.to_string()))?;
-        let expires_at = match &request.expires_at {
-            None => None,
-            Some(text) => {
-                let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "invalid expires_at {text:?}: use RFC 3339, such as 2027-01-31T00:00:00Z"
-                    ))
-                })?;
-                let seconds = u64::try_from(at.unix_timestamp()).unwrap_or(0);
-                if seconds <= now_unix() {
-                    return Err(ApiError::bad_request("expires_at must be in the future"));
-                }
-                Some(seconds)
-            }
-        };
-        let scopes = validate_scopes(request.scopes)?;
+        let request = parse_create_token(&bytes, now_unix())?;
         let value = mint_token_value();
         let record = TokenRecord {
             token_hash: hash_token(&value).as_hex().to_owned(),
             token_name: request.name,
-            permission,
+            permission: request.permission,
             created_at: now_rfc3339(),
-            expires_at,
+            expires_at: request.expires_at,
             description: request.description,
-            scopes,
+            scopes: request.scopes,
         };
         match self.tokens.create(&record).await? {
             CreateOutcome::Created => {
