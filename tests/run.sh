@@ -48,6 +48,9 @@ bash tests/expect_tests_ran.sh 4 "$bootstrap_log"
 # checks that it runs end to end, on the debug build made above (no release build; numbers from
 # a quick run are not results).
 bash tests/bench/run.sh --quick
+# The hand-written findings quote the committed full run, and only its figures (the check's
+# own test here; the committed pair is checked once tests/bench/RESULTS.md names its commit).
+.venv/bin/python tests/bench/check_findings.py --self-test
 # The deployment module (terraform/): formatting, checkov's policies (every skip is inline with
 # its reason), and the structural tests, last because they check the packaged artifact paths.
 .venv/bin/terraform fmt -check -recursive terraform/

@@ -179,9 +179,20 @@ edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '
   cat "$parts/catalogue"
   echo '```'
   echo
-  # The hand-written profiling findings belong to the committed full run; kept beside it.
-  if [ -z "$quick" ] && [ -f tests/bench/FINDINGS.md ]; then cat tests/bench/FINDINGS.md; fi
+  # The target: list and search answer within 2 ms (p50) with the most modules measured.
+  most="${modules##*,}"
+  worst="$(awk -v n="$most" '$1 == n && $2 ~ /^\/v1\/modules/ { if ($(NF-1) > w) w = $(NF-1) } END { print w + 0 }' "$parts/catalogue")"
+  verdict="$(awk -v w="$worst" 'BEGIN { print (w > 0 && w <= 2000 ? "met" : "MISSED") }')"
+  [ -z "$quick" ] || verdict="not judged: quick run"
+  echo "- List and search, slowest p50 with $most modules stored: $worst µs (target ≤ 2 ms: $verdict)."
+  echo
 } >"$out"
 # The header names the build measured; CI's quick run fails here if it stops doing so.
 grep -q "at commit \`$commit\`\.$" "$out" || { echo "$out names no commit" >&2; exit 1; }
 echo "wrote $out" >&2
+# The hand-written analysis (tests/bench/FINDINGS.md) is about one run and quotes its figures;
+# after a new full run it no longer agrees until it is rewritten (tests/run.sh checks this).
+if [ -z "$quick" ]; then
+  .venv/bin/python tests/bench/check_findings.py \
+    || echo "tests/bench/FINDINGS.md: rewrite it for this run (figures it quotes in backticks must be in $out)" >&2
+fi
