@@ -72,6 +72,9 @@ struct Stores {
     pins: Arc<dyn PinStore>,
     scratch_dir: PathBuf,
     catalogue: Arc<dyn CatalogueStore>,
+    /// Embedded storage: the data directory is the truth, and derived records are brought
+    /// back in line with it on start ([`tfreg_origin::Registry::reconcile`]).
+    reconcile_on_start: bool,
 }
 
 /// Everything `serve` prepared, for the start-up message.
@@ -97,9 +100,22 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
                 RedbTokenStore::open(&data_dir.join("tokens.redb"))
                     .context("opening the token store")?,
             );
+            // The token database is locked now, so no other process uses this data
+            // directory: what is in staging was left by one that was killed.
+            for store in [&archives, &proxy_cache] {
+                let cleared = store
+                    .clear_staging()
+                    .with_context(|| format!("clearing {}", store.staging_dir().display()))?;
+                if cleared > 0 {
+                    tracing::warn!(cleared, dir = %store.staging_dir().display(), "cleared what an earlier run left in staging (it was stopped mid-write)");
+                }
+            }
             Stores {
                 scratch_dir: archives.staging_dir().to_path_buf(),
-                catalogue: Arc::new(FileCatalogueStore::open(data_dir)),
+                catalogue: Arc::new(
+                    FileCatalogueStore::open(data_dir).with_scratch_dir(archives.staging_dir()),
+                ),
+                reconcile_on_start: true,
                 archives: Arc::new(archives),
                 proxy_cache: Arc::new(proxy_cache),
                 tokens: tokens.clone(),
@@ -117,6 +133,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             Stores {
                 scratch_dir,
                 catalogue: Arc::new(archives.catalogue_store()),
+                reconcile_on_start: false,
                 archives: Arc::new(archives),
                 proxy_cache: Arc::new(proxy_cache),
                 tokens: tokens.clone(),
@@ -137,6 +154,23 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             .with_auth(options.auth.clone())
             .map_err(|e| anyhow::anyhow!("--auth-config: {e}"))?,
     );
+    if stores.reconcile_on_start {
+        let reconciled = registry
+            .reconcile()
+            .await
+            .context("bringing the catalogue and pin records in line with the versions")?;
+        if reconciled.pin_records_written + reconciled.pin_records_deleted > 0 {
+            tracing::warn!(
+                written = reconciled.pin_records_written,
+                deleted = reconciled.pin_records_deleted,
+                "pin records repaired (an earlier run was stopped between a pin and its record)"
+            );
+        }
+        tracing::info!(
+            modules = reconciled.catalogue_modules,
+            "module catalogue rebuilt from the data directory"
+        );
+    }
     let new_master_token = registry.ensure_master_token().await.map_err(|e| {
         anyhow::anyhow!(
             "creating the master token in {}: {} (the log above has the cause)",

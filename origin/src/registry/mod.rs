@@ -22,6 +22,7 @@ mod exchange;
 pub mod http;
 mod modules;
 mod pins;
+mod recovery;
 #[cfg(test)]
 mod scopes_tests;
 #[cfg(test)]
@@ -35,6 +36,7 @@ use uploads::PublishOptions;
 
 pub use self::http::{IdentitySource, OriginRequest, OriginResponse, RequestBody};
 pub use clock::{now_unix, unix_to_rfc3339};
+pub use recovery::Reconciled;
 
 use crate::archive::ArchiveLimits;
 use crate::catalogue::{Catalogue, CatalogueStore, MemoryCatalogueStore};
