@@ -344,3 +344,134 @@ async fn versions_are_whole_or_absent_after_sigkill_mid_write() {
     }
     assert_eq!(report.violations(), 0, "{}", report.summary());
 }
+
+/// What a kill at the worst moments leaves, made by hand so that each is certain: uploads
+/// spooled and versions assembled in staging, a pin published without its record (killed
+/// before the record), the record of a pin whose version is gone (an unpin killed after the
+/// removal), and a catalogue that never heard of either module. A restart clears and repairs
+/// all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_clears_staging_and_repairs_pin_records_and_the_catalogue() {
+    use tfreg_origin::embedded::RedbTokenStore;
+    use tfreg_origin::names::ArchiveKey;
+    use tfreg_origin::storage::PinStore;
+
+    let upstream = StandIns::start().await;
+    upstream.repo(
+        "acme-oss",
+        "pinned",
+        PINNED_REPO_SHA,
+        Repo::files(&[("main.tf", model::PINNED_MARKER)]),
+    );
+    let pinned = |version| {
+        (
+            version,
+            Download::git("acme-oss", "pinned", PINNED_REPO_SHA),
+        )
+    };
+    upstream.module("pinned/p0/aws", [pinned("1.0.0"), pinned("2.0.0")]);
+    let args = serve_args(&upstream);
+    let mut registry = start(tempfile::tempdir().unwrap(), &args);
+    let master = registry.master_token.clone();
+    let archive = candidate_archive(1, &mut Rng::new(1));
+    let uploaded = registry
+        .upload("acme/m0/aws", "1.0.0", archive, &master)
+        .await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.text());
+    for version in ["1.0.0", "2.0.0"] {
+        let pin = registry
+            .post(&format!("/v1/pins/pinned/p0/aws/{version}"), &master)
+            .await;
+        assert_eq!(pin.status, 201, "{}", pin.text());
+    }
+    registry.kill();
+    let data_dir = registry.into_data_dir();
+
+    let dir = data_dir.path();
+    std::fs::write(dir.join("staging/upload-cut.tar.gz"), b"half an upload").unwrap();
+    std::fs::create_dir(dir.join("staging/version-cut")).unwrap();
+    std::fs::write(dir.join("staging/version-cut/module.tar.gz"), b"x").unwrap();
+    std::fs::write(dir.join("proxy-cache/staging/upload-cut"), b"x").unwrap();
+    let key = |version: &str| {
+        ArchiveKey::parse(&format!("pinned/p0/aws/{version}/module.tar.gz")).unwrap()
+    };
+    {
+        let pins = RedbTokenStore::open(&dir.join("tokens.redb")).unwrap();
+        assert!(pins.delete_pin(&key("1.0.0")).await.unwrap());
+    }
+    std::fs::rename(
+        dir.join("modules/pinned/p0/aws/2.0.0"),
+        dir.join("staging/unpublished-cut"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join("catalogue.json")).unwrap();
+
+    let registry = start(data_dir, &args);
+    assert_eq!(
+        model::staging_entries(registry.data_dir.path()),
+        Vec::<String>::new()
+    );
+    let pins = registry.get("/v1/pins", Some(&master)).await.json();
+    let pinned_versions: Vec<&str> = pins["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pin| pin["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(pinned_versions, ["1.0.0"], "{pins}");
+    let catalogue = registry.get("/v1/modules", Some(&master)).await.json();
+    let modules: Vec<String> = catalogue["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {} {}",
+                m["id"].as_str().unwrap(),
+                m["versions_count"],
+                m["origin"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        modules,
+        [
+            "acme/m0/aws/1.0.0 1 \"upload\"",
+            "pinned/p0/aws/1.0.0 1 \"pin\""
+        ],
+        "{catalogue}"
+    );
+    drop(registry.stop());
+    upstream.shutdown().await;
+}
+
+/// A first start killed after it saved the master token but before it recorded it: the next
+/// start records the saved value (it used to mint another, fail to save it over the first,
+/// and never start again).
+#[tokio::test]
+async fn a_first_start_killed_before_recording_the_master_token_records_the_saved_one() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let saved = format!("tfr_{}", "5a".repeat(32));
+    std::fs::write(data_dir.path().join("master-token"), format!("{saved}\n")).unwrap();
+    let registry = TestRegistry::start_in(data_dir, &[]);
+    assert_eq!(registry.master_token, saved);
+    let tokens = registry.get("/v1/tokens", Some(&saved)).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text());
+    drop(registry.stop());
+}
+
+/// A first start killed after writing the local CA's key but before its certificate: the
+/// next start makes both again (it used to refuse to write the key over the first one, and
+/// never start again).
+#[tokio::test]
+async fn a_first_start_killed_between_the_ca_key_and_certificate_starts_next_time() {
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(data_dir.path().join("tls")).unwrap();
+    std::fs::write(data_dir.path().join("tls/ca-key.pem"), b"").unwrap();
+    std::fs::write(data_dir.path().join("tls/.partial-cut"), b"half a key").unwrap();
+    let registry = TestRegistry::start_in(data_dir, &[]);
+    let master = registry.master_token.clone();
+    assert_eq!(registry.get("/v1/tokens", Some(&master)).await.status, 200);
+    assert!(!registry.data_dir.path().join("tls/.partial-cut").exists());
+    drop(registry.stop());
+}

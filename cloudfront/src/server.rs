@@ -89,6 +89,9 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     let data_dir = &options.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
+    for dir in [data_dir.to_path_buf(), data_dir.join("tls")] {
+        data_dir::remove_partial_files(&dir)?;
+    }
     let (tls, tls_files) = tls::server_config(&data_dir.join("tls"), options.listen.ip())?;
     let signer = ArchiveSigner::new(data_dir::signing_key(data_dir)?);
     let stores = match &options.storage {
@@ -171,19 +174,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             "module catalogue rebuilt from the data directory"
         );
     }
-    let new_master_token = registry.ensure_master_token().await.map_err(|e| {
-        anyhow::anyhow!(
-            "creating the master token in {}: {} (the log above has the cause)",
-            options.storage.describe(),
-            e.message
-        )
-    })?;
-    if let Some(token) = &new_master_token {
-        data_dir::write_private_file(
-            &data_dir.join("master-token"),
-            format!("{token}\n").as_bytes(),
-        )?;
-    }
+    let new_master_token = master_token(&registry, data_dir, &options.storage).await?;
     let mut edge_config = EdgeConfig::new(signer);
     edge_config.positive_ttl_secs = options.token_cache_ttl_secs;
     let distribution = Arc::new(
@@ -196,6 +187,37 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         ca_cert: tls_files.ca_cert,
         new_master_token,
     })
+}
+
+/// Makes the master token on first start, saving its value before recording it: a first
+/// start killed between the two records the saved value on the next start, where the other
+/// order would record a token whose value nobody has. `None` when one exists already.
+async fn master_token(
+    registry: &Registry,
+    data_dir: &Path,
+    storage: &StorageBackend,
+) -> Result<Option<String>> {
+    let failed = |e: tfreg_origin::ApiError| {
+        anyhow::anyhow!(
+            "creating the master token in {}: {} (the log above has the cause)",
+            storage.describe(),
+            e.message
+        )
+    };
+    if registry.has_master_token().await.map_err(failed)? {
+        return Ok(None);
+    }
+    let token_file = data_dir.join("master-token");
+    let value = match data_dir::saved_master_token(&token_file)? {
+        Some(saved) => saved,
+        None => {
+            let value = tfreg_origin::mint_token_value();
+            data_dir::write_private_file(&token_file, format!("{value}\n").as_bytes())?;
+            value
+        }
+    };
+    let created = registry.create_master_token(&value).await.map_err(failed)?;
+    Ok(created.then_some(value))
 }
 
 fn absolute(path: &Path) -> PathBuf {

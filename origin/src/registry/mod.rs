@@ -37,6 +37,7 @@ use uploads::PublishOptions;
 pub use self::http::{IdentitySource, OriginRequest, OriginResponse, RequestBody};
 pub use clock::{now_unix, unix_to_rfc3339};
 pub use recovery::Reconciled;
+pub use tokens::mint_token_value;
 
 use crate::archive::ArchiveLimits;
 use crate::catalogue::{Catalogue, CatalogueStore, MemoryCatalogueStore};

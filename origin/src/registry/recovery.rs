@@ -44,7 +44,7 @@ impl Registry {
             for pin in pins.list_pins().await? {
                 let Ok(key) = pin.key() else { continue };
                 let pinned = self.archives.version_meta(&key).await?;
-                if !pinned.is_some_and(|meta| meta.source == "pin") {
+                if pinned.is_none_or(|meta| meta.source != "pin") {
                     pins.delete_pin(&key).await?;
                     reconciled.pin_records_deleted += 1;
                 }
