@@ -30,6 +30,17 @@ const KINDS: &[&str] = &[
     "catalogue_stale",
 ];
 
+/// What `program` prints, or "unknown".
+fn run(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 #[derive(Default)]
 struct Outcomes {
     created: usize,
@@ -39,6 +50,8 @@ struct Outcomes {
 
 pub struct Report {
     seed: u64,
+    /// The commit measured, taken at the start (`-dirty` with uncommitted changes).
+    commit: String,
     kills: usize,
     in_flight: Vec<usize>,
     staging_at_kill: Vec<usize>,
@@ -51,8 +64,14 @@ pub struct Report {
 
 impl Report {
     pub fn new(seed: u64) -> Self {
+        let dirty = if run("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty() {
+            ""
+        } else {
+            "-dirty"
+        };
         Report {
             seed,
+            commit: format!("{}{dirty}", run("git", &["rev-parse", "--short", "HEAD"])),
             kills: 0,
             in_flight: Vec::new(),
             staging_at_kill: Vec::new(),
@@ -159,21 +178,6 @@ impl Report {
     }
 
     pub fn markdown(&self) -> String {
-        let run = |program: &str, args: &[&str]| {
-            std::process::Command::new(program)
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-                .unwrap_or_else(|| "unknown".into())
-        };
-        let dirty = if run("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty() {
-            ""
-        } else {
-            "-dirty"
-        };
-        let commit = format!("{}{dirty}", run("git", &["rev-parse", "--short", "HEAD"]));
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|info| {
@@ -191,7 +195,7 @@ impl Report {
             "- Date: {}\n",
             run("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
         ));
-        out.push_str(&format!("- Commit: {commit}\n"));
+        out.push_str(&format!("- Commit: {}\n", self.commit));
         out.push_str(&format!(
             "- Machine: {} ({cpu}, {cores} cores), `tfreg` {} build\n",
             run("uname", &["-srm"]),
