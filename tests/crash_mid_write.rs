@@ -74,9 +74,9 @@ fn start(data_dir: tempfile::TempDir, args: &[String]) -> TestRegistry {
 }
 
 /// The archive of one upload candidate: `main.tf` names it, and a seeded, incompressible
-/// filler of 1 KiB to 256 KiB makes writes take long enough to be cut.
+/// filler of 1 KiB to 128 KiB makes writes take long enough to be cut.
 fn candidate_archive(candidate: u64, rng: &mut Rng) -> Vec<u8> {
-    let filler: Vec<u8> = (0..1024 + rng.below(255 * 1024))
+    let filler: Vec<u8> = (0..1024 + rng.below(127 * 1024))
         .map(|_| rng.next() as u8)
         .collect();
     ArchiveBuilder::new()

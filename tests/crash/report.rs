@@ -217,7 +217,7 @@ impl Report {
         out.push_str(&format!("- Kills: **{}**\n", self.kills));
         out.push_str(&format!("- Violations: **{}**\n", self.violations()));
         out.push_str(
-            "- Requests per round: 200, all sent at once (about 3 in 4 uploads of 1-256 KiB, half \
+            "- Requests per round: 200, all sent at once (about 3 in 4 uploads of 1-128 KiB, half \
              of them chunked, some racing for one version or resending an earlier one; about 1 \
              in 8 pins from the upstream stand-in, some racing; the rest token creations); the \
              kill comes after a seeded number of answers (0-199) and a seeded pause of 0-20 ms\n",
