@@ -7,7 +7,7 @@
 //! DIR/tls/ca-key.pem   its key (0600)
 //! DIR/tokens.redb      token records (hashes only)
 //! DIR/modules/…        published versions
-//! DIR/staging/…        uploads in progress
+//! DIR/staging/…        writes in progress (cleared on start)
 //! ```
 //!
 //! Every file here is written whole under a temporary name and renamed into place, so a

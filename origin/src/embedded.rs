@@ -12,7 +12,7 @@
 //! modules/{namespace}/{name}/{system}/{version}/meta.json       VersionMeta
 //! modules/{namespace}/{name}/{system}/{version}/docs.json       the version's docs
 //! modules/{namespace}/.uploads                                  the namespace holds an uploaded module
-//! staging/                                                      uploads being processed
+//! staging/                                                      writes in progress (cleared on start)
 //! tokens.redb                                                   token records by hash, and pins
 //! ```
 
