@@ -346,12 +346,13 @@ async fn versions_are_whole_or_absent_after_sigkill_mid_write() {
 }
 
 /// What a kill at the worst moments leaves, made by hand so that each is certain: uploads
-/// spooled and versions assembled in staging, a pin published without its record (killed
-/// before the record), the record of a pin whose version is gone (an unpin killed after the
-/// removal), and a catalogue that never heard of either module. A restart clears and repairs
+/// spooled and versions assembled in staging, a version published without its docs, a pin
+/// published without its record (killed before the record), the record of a pin whose
+/// version is gone (an unpin killed after the removal), and a catalogue that never heard of
+/// either module. A restart clears and repairs
 /// all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_clears_staging_and_repairs_pin_records_and_the_catalogue() {
+async fn a_restart_clears_staging_and_repairs_docs_pin_records_and_the_catalogue() {
     use tfreg_origin::embedded::RedbTokenStore;
     use tfreg_origin::names::ArchiveKey;
     use tfreg_origin::storage::PinStore;
@@ -405,11 +406,21 @@ async fn a_restart_clears_staging_and_repairs_pin_records_and_the_catalogue() {
     )
     .unwrap();
     std::fs::remove_file(dir.join("catalogue.json")).unwrap();
+    let uploaded_docs = dir.join("modules/acme/m0/aws/1.0.0/docs.json");
+    std::fs::remove_file(&uploaded_docs).unwrap();
 
     let registry = start(data_dir, &args);
     assert_eq!(
         model::staging_entries(registry.data_dir.path()),
         Vec::<String>::new()
+    );
+    assert!(
+        registry
+            .data_dir
+            .path()
+            .join("modules/acme/m0/aws/1.0.0/docs.json")
+            .exists(),
+        "the docs a kill kept from being stored are extracted again"
     );
     let pins = registry.get("/v1/pins", Some(&master)).await.json();
     let pinned_versions: Vec<&str> = pins["pins"]

@@ -162,6 +162,9 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             .reconcile()
             .await
             .context("bringing the catalogue and pin records in line with the versions")?;
+        if reconciled.docs_extracted > 0 {
+            tracing::warn!(versions = reconciled.docs_extracted, "docs extracted for versions that had none (an earlier run was stopped between a publish and its docs)");
+        }
         if reconciled.pin_records_written + reconciled.pin_records_deleted > 0 {
             tracing::warn!(
                 written = reconciled.pin_records_written,

@@ -415,6 +415,16 @@ pub async fn check(
             }
         };
         if seen.is_some() {
+            let docs = registry
+                .data_dir
+                .path()
+                .join("modules")
+                .join(&key.0)
+                .join(&key.1)
+                .join("docs.json");
+            if !docs.exists() {
+                violations.push(("docs_missing", what.clone()));
+            }
             world.versions.get_mut(&key).expect("known").seen = seen;
         }
     }

@@ -21,6 +21,7 @@ const KINDS: &[&str] = &[
     "archive_not_one_sent",
     "acknowledged_sha_changed",
     "version_changed",
+    "docs_missing",
     "pin_record_missing",
     "pin_record_without_version",
     "pin_record_sha_differs",
