@@ -7,37 +7,141 @@
 //! DIR/tls/ca-key.pem   its key (0600)
 //! DIR/tokens.redb      token records (hashes only)
 //! DIR/modules/…        published versions
-//! DIR/staging/…        uploads in progress
+//! DIR/staging/…        writes in progress (cleared on start)
 //! ```
+//!
+//! Every file here is written whole under a temporary name and renamed into place, so a
+//! first start killed half-way leaves each file whole or absent, never empty or cut short
+//! (an empty signing key would sign with a key anyone knows; a CA key without its
+//! certificate used to stop every later start).
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use rand::RngCore;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Writes a file that only its owner can read, failing if it already exists.
+/// Temporary names of files being written (see [`write_private_file`]).
+const PARTIAL_PREFIX: &str = ".partial-";
+
+/// Writes a file that only its owner can read, whole or not at all (see [`write_whole`]).
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
+    write_whole(path, contents, 0o600)
 }
 
-/// The archive-URL signing key, made on first start.
+/// Writes `path` whole or not at all: into a temporary file beside it (with `mode`), synced,
+/// then renamed over it.
+pub fn write_whole(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .prefix(PARTIAL_PREFIX)
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    file.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| file.write_all(contents))
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("renaming into {}", path.display()))?;
+    std::fs::File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))
+}
+
+/// Deletes the temporary files of writes a crash cut short in `dir`.
+pub fn remove_partial_files(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PARTIAL_PREFIX)
+        {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The archive-URL signing key, made on first start. An empty file (left by a first start
+/// of an older `tfreg` killed between creating and writing it) is made again; any other
+/// content that is not a 32-byte key in hex is refused.
 pub fn signing_key(data_dir: &Path) -> Result<Vec<u8>> {
     let path = data_dir.join("signing-key");
-    if !path.exists() {
+    let empty = std::fs::metadata(&path).is_ok_and(|meta| meta.len() == 0);
+    if empty || !path.exists() {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
         write_private_file(&path, hex::encode(key).as_bytes())?;
     }
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))
+    let key = hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
+    if key.len() != 32 {
+        bail!(
+            "{} holds a {}-byte key, not 32: delete it to make a new one (archive URLs already handed out stop working)",
+            path.display(),
+            key.len()
+        );
+    }
+    Ok(key)
+}
+
+/// The master token saved by a start that was killed before it recorded it, if any.
+pub fn saved_master_token(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().to_owned())),
+        Ok(_) => Ok(None),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_signing_key_from_a_cut_first_start_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("signing-key"), b"").unwrap();
+        let key = signing_key(dir.path()).unwrap();
+        assert_eq!(key.len(), 32);
+        assert_eq!(
+            signing_key(dir.path()).unwrap(),
+            key,
+            "made once, then kept"
+        );
+    }
+
+    #[test]
+    fn a_signing_key_of_the_wrong_length_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("signing-key"), b"abcd\n").unwrap();
+        let error = signing_key(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("holds a 2-byte key, not 32"), "{error}");
+    }
+
+    #[test]
+    fn private_files_are_written_whole_and_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        write_private_file(&path, b"one").unwrap();
+        write_private_file(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(dir.path().join(".partial-cut"), b"x").unwrap();
+        remove_partial_files(dir.path()).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["secret"]);
+    }
 }

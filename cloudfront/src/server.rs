@@ -72,6 +72,9 @@ struct Stores {
     pins: Arc<dyn PinStore>,
     scratch_dir: PathBuf,
     catalogue: Arc<dyn CatalogueStore>,
+    /// Embedded storage: the data directory is the truth, and derived records are brought
+    /// back in line with it on start ([`tfreg_origin::Registry::reconcile`]).
+    reconcile_on_start: bool,
 }
 
 /// Everything `serve` prepared, for the start-up message.
@@ -86,6 +89,9 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     let data_dir = &options.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
+    for dir in [data_dir.to_path_buf(), data_dir.join("tls")] {
+        data_dir::remove_partial_files(&dir)?;
+    }
     let (tls, tls_files) = tls::server_config(&data_dir.join("tls"), options.listen.ip())?;
     let signer = ArchiveSigner::new(data_dir::signing_key(data_dir)?);
     let stores = match &options.storage {
@@ -97,9 +103,22 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
                 RedbTokenStore::open(&data_dir.join("tokens.redb"))
                     .context("opening the token store")?,
             );
+            // The token database is locked now, so no other process uses this data
+            // directory: what is in staging was left by one that was killed.
+            for store in [&archives, &proxy_cache] {
+                let cleared = store
+                    .clear_staging()
+                    .with_context(|| format!("clearing {}", store.staging_dir().display()))?;
+                if cleared > 0 {
+                    tracing::warn!(cleared, dir = %store.staging_dir().display(), "cleared what an earlier run left in staging (it was stopped mid-write)");
+                }
+            }
             Stores {
                 scratch_dir: archives.staging_dir().to_path_buf(),
-                catalogue: Arc::new(FileCatalogueStore::open(data_dir)),
+                catalogue: Arc::new(
+                    FileCatalogueStore::open(data_dir).with_scratch_dir(archives.staging_dir()),
+                ),
+                reconcile_on_start: true,
                 archives: Arc::new(archives),
                 proxy_cache: Arc::new(proxy_cache),
                 tokens: tokens.clone(),
@@ -117,6 +136,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             Stores {
                 scratch_dir,
                 catalogue: Arc::new(archives.catalogue_store()),
+                reconcile_on_start: false,
                 archives: Arc::new(archives),
                 proxy_cache: Arc::new(proxy_cache),
                 tokens: tokens.clone(),
@@ -137,19 +157,27 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             .with_auth(options.auth.clone())
             .map_err(|e| anyhow::anyhow!("--auth-config: {e}"))?,
     );
-    let new_master_token = registry.ensure_master_token().await.map_err(|e| {
-        anyhow::anyhow!(
-            "creating the master token in {}: {} (the log above has the cause)",
-            options.storage.describe(),
-            e.message
-        )
-    })?;
-    if let Some(token) = &new_master_token {
-        data_dir::write_private_file(
-            &data_dir.join("master-token"),
-            format!("{token}\n").as_bytes(),
-        )?;
+    if stores.reconcile_on_start {
+        let reconciled = registry
+            .reconcile()
+            .await
+            .context("bringing the catalogue and pin records in line with the versions")?;
+        if reconciled.docs_extracted > 0 {
+            tracing::warn!(versions = reconciled.docs_extracted, "docs extracted for versions that had none (an earlier run was stopped between a publish and its docs)");
+        }
+        if reconciled.pin_records_written + reconciled.pin_records_deleted > 0 {
+            tracing::warn!(
+                written = reconciled.pin_records_written,
+                deleted = reconciled.pin_records_deleted,
+                "pin records repaired (an earlier run was stopped between a pin and its record)"
+            );
+        }
+        tracing::info!(
+            modules = reconciled.catalogue_modules,
+            "module catalogue rebuilt from the data directory"
+        );
     }
+    let new_master_token = master_token(&registry, data_dir, &options.storage).await?;
     let mut edge_config = EdgeConfig::new(signer);
     edge_config.positive_ttl_secs = options.token_cache_ttl_secs;
     let distribution = Arc::new(
@@ -162,6 +190,37 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         ca_cert: tls_files.ca_cert,
         new_master_token,
     })
+}
+
+/// Makes the master token on first start, saving its value before recording it: a first
+/// start killed between the two records the saved value on the next start, where the other
+/// order would record a token whose value nobody has. `None` when one exists already.
+async fn master_token(
+    registry: &Registry,
+    data_dir: &Path,
+    storage: &StorageBackend,
+) -> Result<Option<String>> {
+    let failed = |e: tfreg_origin::ApiError| {
+        anyhow::anyhow!(
+            "creating the master token in {}: {} (the log above has the cause)",
+            storage.describe(),
+            e.message
+        )
+    };
+    if registry.has_master_token().await.map_err(failed)? {
+        return Ok(None);
+    }
+    let token_file = data_dir.join("master-token");
+    let value = match data_dir::saved_master_token(&token_file)? {
+        Some(saved) => saved,
+        None => {
+            let value = tfreg_origin::mint_token_value();
+            data_dir::write_private_file(&token_file, format!("{value}\n").as_bytes())?;
+            value
+        }
+    };
+    let created = registry.create_master_token(&value).await.map_err(failed)?;
+    Ok(created.then_some(value))
 }
 
 fn absolute(path: &Path) -> PathBuf {

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::data_dir::write_private_file;
+use crate::data_dir::{write_private_file, write_whole};
 
 pub struct TlsFiles {
     pub ca_cert: PathBuf,
@@ -53,9 +53,10 @@ pub fn server_config(
     } else {
         let key = KeyPair::generate().context("generating the CA key")?;
         let cert = ca_params().self_signed(&key).context("making the CA")?;
+        // The key first, then the certificate: a start killed between the two finds no
+        // certificate next time and makes both again.
         write_private_file(&ca_key_path, key.serialize_pem().as_bytes())?;
-        std::fs::write(&ca_cert_path, cert.pem())
-            .with_context(|| format!("writing {}", ca_cert_path.display()))?;
+        write_whole(&ca_cert_path, cert.pem().as_bytes(), 0o644)?;
         key
     };
     // Re-signing the same name with the same key yields an issuer that matches the stored

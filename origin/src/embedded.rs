@@ -12,7 +12,7 @@
 //! modules/{namespace}/{name}/{system}/{version}/meta.json       VersionMeta
 //! modules/{namespace}/{name}/{system}/{version}/docs.json       the version's docs
 //! modules/{namespace}/.uploads                                  the namespace holds an uploaded module
-//! staging/                                                      uploads being processed
+//! staging/                                                      writes in progress (cleared on start)
 //! tokens.redb                                                   token records by hash, and pins
 //! ```
 
@@ -56,9 +56,35 @@ impl FileArchiveStore {
     }
 
     /// Where uploads are spooled and normalised: on the same file system as the modules, so
-    /// publishing is a rename.
+    /// publishing is a rename. Every write that could be cut short (archives, metadata, docs,
+    /// marks) happens here first, so that whatever a crash leaves behind is in this one
+    /// directory and nowhere else.
     pub fn staging_dir(&self) -> &Path {
         &self.staging_dir
+    }
+
+    /// Deletes what a killed process left in staging (spooled uploads, versions not yet
+    /// renamed into place, docs and marks not yet renamed, unpublished versions not yet
+    /// deleted). None of it is visible, and none of it can be finished: the requests that
+    /// wrote it got no answer. Call it only while no other process uses this data directory
+    /// (`tfreg serve` holds the token database's lock first). Returns how many entries went.
+    pub fn clear_staging(&self) -> Result<usize, StorageError> {
+        let mut cleared = 0;
+        for entry in std::fs::read_dir(&self.staging_dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let removed = if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            match removed {
+                Ok(()) => cleared += 1,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(cleared)
     }
 
     fn module_dir(&self, module: &ModuleAddress) -> PathBuf {
@@ -211,13 +237,15 @@ impl ArchiveStore for FileArchiveStore {
 
     async fn mark_namespace_uploaded(&self, namespace: &str) -> Result<(), StorageError> {
         let mark = self.uploads_mark(namespace);
+        let staging_dir = self.staging_dir.clone();
         blocking("namespace mark", move || {
             if mark.exists() {
                 return Ok(());
             }
             std::fs::create_dir_all(mark.parent().expect("a mark has a parent"))?;
-            // Written whole under another name, then renamed: the mark is there or not.
-            let mut file = tempfile::NamedTempFile::new_in(mark.parent().expect("parent"))?;
+            // Written whole in staging, then renamed: the mark is there or not, and a write
+            // cut short leaves its file where a restart clears it.
+            let mut file = tempfile::NamedTempFile::new_in(&staging_dir)?;
             file.write_all(b"this namespace holds modules uploaded to this registry\n")?;
             file.as_file().sync_all()?;
             file.persist(&mark).map_err(|e| e.error)?;
@@ -249,6 +277,7 @@ impl ArchiveStore for FileArchiveStore {
 
     async fn put_docs(&self, key: &ArchiveKey, docs: &[u8]) -> Result<(), StorageError> {
         let dir = self.version_dir(key);
+        let staging_dir = self.staging_dir.clone();
         let docs = docs.to_vec();
         blocking("docs", move || {
             if !dir.join(META_FILE_NAME).exists() {
@@ -257,8 +286,9 @@ impl ArchiveStore for FileArchiveStore {
                     dir.display()
                 )));
             }
-            // Written whole under another name, then renamed: readers see old or new docs.
-            let mut file = tempfile::NamedTempFile::new_in(&dir)?;
+            // Written whole in staging, then renamed: readers see old or new docs, and a
+            // write cut short leaves no litter in the version's directory.
+            let mut file = tempfile::NamedTempFile::new_in(&staging_dir)?;
             file.write_all(&docs)?;
             file.as_file().sync_all()?;
             file.persist(dir.join(DOCS_FILE_NAME))

@@ -22,9 +22,9 @@ pub mod storage;
 
 pub use error::ApiError;
 pub use registry::{
-    now_unix, parse_create_token, parse_pin_request, unix_to_rfc3339, IdentitySource, NewToken,
-    OriginRequest, OriginResponse, PinRequest, Registry, RegistryConfig, RequestBody,
-    DEFAULT_ARCHIVE_URL_TTL_SECS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_STAGED_UPLOAD_URL_TTL_SECS,
-    MASTER_TOKEN_NAME, MAX_JSON_BODY_BYTES, PROXY_CACHE_PATH,
+    mint_token_value, now_unix, parse_create_token, parse_pin_request, unix_to_rfc3339,
+    IdentitySource, NewToken, OriginRequest, OriginResponse, PinRequest, Reconciled, Registry,
+    RegistryConfig, RequestBody, DEFAULT_ARCHIVE_URL_TTL_SECS, DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_STAGED_UPLOAD_URL_TTL_SECS, MASTER_TOKEN_NAME, MAX_JSON_BODY_BYTES, PROXY_CACHE_PATH,
 };
 pub use storage::{ArchiveStore, TokenStore, UploadStaging};

@@ -247,6 +247,21 @@ impl TestRegistry {
         std::mem::replace(&mut self.data_dir, dir)
     }
 
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would: no signal handler
+    /// runs, no request in flight finishes, nothing is flushed. [`Self::into_data_dir`] then
+    /// hands the data directory to the next start.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The data directory of a server that has stopped (or been killed), to start another on.
+    pub fn into_data_dir(mut self) -> tempfile::TempDir {
+        self.kill();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+
     fn terminate(&mut self) {
         // SAFETY-free: `kill` via the command keeps this test crate free of libc.
         let _ = Command::new("kill")

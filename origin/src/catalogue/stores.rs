@@ -18,6 +18,9 @@ pub struct FileCatalogueStore {
     seen: Mutex<Option<(std::time::SystemTime, u64, String)>>,
     /// Writers of this process, one at a time (the data directory has one `tfreg serve`).
     writing: tokio::sync::Mutex<()>,
+    /// Where the next version is written before its rename (beside the file unless
+    /// [`FileCatalogueStore::with_scratch_dir`] says otherwise).
+    scratch_dir: Option<PathBuf>,
 }
 
 pub const CATALOGUE_FILE_NAME: &str = "catalogue.json";
@@ -28,7 +31,16 @@ impl FileCatalogueStore {
             path: data_dir.join(CATALOGUE_FILE_NAME),
             seen: Mutex::new(None),
             writing: tokio::sync::Mutex::new(()),
+            scratch_dir: None,
         }
+    }
+
+    /// Writes each new version in `dir` (on the catalogue's file system) before renaming it
+    /// into place: `tfreg serve` passes its staging directory, which it clears on start, so a
+    /// write cut short by a crash leaves no temporary file beside the catalogue.
+    pub fn with_scratch_dir(mut self, dir: &Path) -> Self {
+        self.scratch_dir = Some(dir.to_path_buf());
+        self
     }
 
     fn stat(&self) -> Result<Option<(std::time::SystemTime, u64)>, StorageError> {
@@ -83,7 +95,10 @@ impl CatalogueStore for FileCatalogueStore {
         if current.as_deref() != expected {
             return Ok(None);
         }
-        let directory = self.path.parent().unwrap_or(Path::new("."));
+        let directory = match &self.scratch_dir {
+            Some(dir) => dir.as_path(),
+            None => self.path.parent().unwrap_or(Path::new(".")),
+        };
         let mut staged = tempfile::NamedTempFile::new_in(directory)?;
         staged.write_all(&bytes)?;
         staged.as_file().sync_all()?;

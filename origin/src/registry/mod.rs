@@ -22,6 +22,7 @@ mod exchange;
 pub mod http;
 mod modules;
 mod pins;
+mod recovery;
 #[cfg(test)]
 mod scopes_tests;
 #[cfg(test)]
@@ -36,7 +37,8 @@ use uploads::PublishOptions;
 pub use self::http::{IdentitySource, OriginRequest, OriginResponse, RequestBody};
 pub use clock::{now_unix, unix_to_rfc3339};
 pub use pins::{parse_pin_request, PinRequest};
-pub use tokens::{parse_create_token, NewToken};
+pub use recovery::Reconciled;
+pub use tokens::{mint_token_value, parse_create_token, NewToken};
 
 use crate::archive::ArchiveLimits;
 use crate::catalogue::{Catalogue, CatalogueStore, MemoryCatalogueStore};

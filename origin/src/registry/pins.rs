@@ -187,7 +187,7 @@ impl Registry {
     }
 }
 
-fn pin_record(
+pub(super) fn pin_record(
     key: &ArchiveKey,
     meta: &VersionMeta,
     pinned_by: &str,

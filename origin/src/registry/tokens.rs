@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// A new token value: a prefix that secret scanners can match, and 256 random bits.
-pub(super) fn mint_token_value() -> String {
+pub fn mint_token_value() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!("tfr_{}", hex::encode(bytes))
@@ -90,12 +90,24 @@ impl Registry {
     /// Creates the master token if none exists and returns its value, which is never
     /// recoverable afterwards. `None` when a master token already exists.
     pub async fn ensure_master_token(&self) -> Result<Option<String>, ApiError> {
-        if self.tokens.find_by_name(MASTER_TOKEN_NAME).await?.is_some() {
+        if self.has_master_token().await? {
             return Ok(None);
         }
         let value = mint_token_value();
+        Ok(self.create_master_token(&value).await?.then_some(value))
+    }
+
+    pub async fn has_master_token(&self) -> Result<bool, ApiError> {
+        Ok(self.tokens.find_by_name(MASTER_TOKEN_NAME).await?.is_some())
+    }
+
+    /// Records `value` as the master token unless one exists; `false` when one does. A
+    /// caller that must not lose the value saves it first (`tfreg serve` writes its
+    /// `master-token` file, then records it, and on the next start records a saved value
+    /// that a crash kept from being recorded).
+    pub async fn create_master_token(&self, value: &str) -> Result<bool, ApiError> {
         let record = TokenRecord {
-            token_hash: hash_token(&value).as_hex().to_owned(),
+            token_hash: hash_token(value).as_hex().to_owned(),
             token_name: MASTER_TOKEN_NAME.into(),
             permission: Tier::Master,
             created_at: now_rfc3339(),
@@ -103,10 +115,7 @@ impl Registry {
             description: Some("created on first start".into()),
             scopes: Vec::new(),
         };
-        match self.tokens.create(&record).await? {
-            CreateOutcome::Created => Ok(Some(value)),
-            CreateOutcome::NameTaken => Ok(None),
-        }
+        Ok(self.tokens.create(&record).await? == CreateOutcome::Created)
     }
 
     pub(super) async fn list_tokens(&self) -> Result<OriginResponse, ApiError> {
