@@ -77,12 +77,9 @@ impl Operation {
                 t("archive DeleteObject", S3, "DeleteObject", "module.tar.gz"),
                 t("pin record DeleteItem", DynamoDb, "DeleteItem", "pin#"),
             ],
-            Operation::TokenCreate => vec![t(
-                "TransactWriteItems",
-                DynamoDb,
-                "TransactWriteItems",
-                "",
-            )],
+            Operation::TokenCreate => {
+                vec![t("TransactWriteItems", DynamoDb, "TransactWriteItems", "")]
+            }
             Operation::TokenRevoke => vec![
                 t("name GetItem", DynamoDb, "GetItem", "name#"),
                 t("TransactWriteItems", DynamoDb, "TransactWriteItems", ""),
@@ -187,7 +184,14 @@ fn ridden_out(fault: Fault) -> bool {
 
 /// Runs `operation` on case number `n` (its own version or token name) with `fault` on
 /// `target` when `when` says.
-pub async fn run(rig: &Rig, operation: Operation, n: usize, target: Target, fault: Fault, when: When) -> Outcome {
+pub async fn run(
+    rig: &Rig,
+    operation: Operation,
+    n: usize,
+    target: Target,
+    fault: Fault,
+    when: When,
+) -> Outcome {
     prepare(rig, operation, n).await;
     let rule = rig.proxy.add(target.rule(fault, when));
     let first = perform(rig, operation, n).await;
@@ -226,9 +230,10 @@ pub async fn run(rig: &Rig, operation: Operation, n: usize, target: Target, faul
         if retry.status == operation.success() {
             check_done(rig, operation, n, &retry, &mut outcome.problems).await;
         } else {
-            outcome
-                .problems
-                .push(format!("the retry without the fault failed: {}", text(&retry)));
+            outcome.problems.push(format!(
+                "the retry without the fault failed: {}",
+                text(&retry)
+            ));
         }
         check_invariants(rig, &mut outcome.problems, false).await;
     }
@@ -288,12 +293,20 @@ pub async fn perform(rig: &Rig, operation: Operation, n: usize) -> OriginRespons
             .await
         }
         Operation::Pin => {
-            rig.as_master("POST", &format!("/v1/pins/{PINNED_MODULE}/{}", pin_version(n)), None)
-                .await
+            rig.as_master(
+                "POST",
+                &format!("/v1/pins/{PINNED_MODULE}/{}", pin_version(n)),
+                None,
+            )
+            .await
         }
         Operation::Unpin => {
-            rig.as_master("DELETE", &format!("/v1/pins/{PINNED_MODULE}/{}", pin_version(n)), None)
-                .await
+            rig.as_master(
+                "DELETE",
+                &format!("/v1/pins/{PINNED_MODULE}/{}", pin_version(n)),
+                None,
+            )
+            .await
         }
         Operation::TokenCreate => {
             let body = serde_json::json!({"name": token_name(n), "permission": "downloader"});
@@ -318,15 +331,33 @@ fn check_answer(response: &OriginResponse, operation: Operation, problems: &mut 
         problems.push(format!("not a clear 503: {}", text(response)));
     }
     let raw = String::from_utf8_lossy(&response.body).to_lowercase();
-    for leak in ["127.0.0.1", "dispatch", "internalerror", "slowdown", "throttl", "conflict", "tfreg-", "service error", "timeout"] {
+    for leak in [
+        "127.0.0.1",
+        "dispatch",
+        "internalerror",
+        "slowdown",
+        "throttl",
+        "conflict",
+        "tfreg-",
+        "service error",
+        "timeout",
+    ] {
         if raw.contains(leak) {
-            problems.push(format!("the error names storage internals ({leak:?}): {raw}"));
+            problems.push(format!(
+                "the error names storage internals ({leak:?}): {raw}"
+            ));
         }
     }
 }
 
 /// A success did what it says.
-async fn check_done(rig: &Rig, operation: Operation, n: usize, response: &OriginResponse, problems: &mut Vec<String>) {
+async fn check_done(
+    rig: &Rig,
+    operation: Operation,
+    n: usize,
+    response: &OriginResponse,
+    problems: &mut Vec<String>,
+) {
     match operation {
         Operation::Upload => {
             let key = format!("archives/{MODULE}/{}/module.tar.gz", upload_version(n));
@@ -336,24 +367,43 @@ async fn check_done(rig: &Rig, operation: Operation, n: usize, response: &Origin
         }
         Operation::Pin => {
             let version = pin_version(n);
-            if rig.object(&format!("archives/{PINNED_MODULE}/{version}/module.tar.gz")).await.is_none() {
+            if rig
+                .object(&format!("archives/{PINNED_MODULE}/{version}/module.tar.gz"))
+                .await
+                .is_none()
+            {
                 problems.push("201 for a pin with no archive stored".into());
             }
-            if rig.item(&format!("pin#{PINNED_MODULE}/{version}")).await.is_none() {
+            if rig
+                .item(&format!("pin#{PINNED_MODULE}/{version}"))
+                .await
+                .is_none()
+            {
                 problems.push("201 for a pin with no pin record".into());
             }
         }
         Operation::Unpin => {
             let version = pin_version(n);
-            if rig.object(&format!("archives/{PINNED_MODULE}/{version}/module.tar.gz")).await.is_some() {
+            if rig
+                .object(&format!("archives/{PINNED_MODULE}/{version}/module.tar.gz"))
+                .await
+                .is_some()
+            {
                 problems.push("204 for an unpin that left the archive".into());
             }
-            if rig.item(&format!("pin#{PINNED_MODULE}/{version}")).await.is_some() {
+            if rig
+                .item(&format!("pin#{PINNED_MODULE}/{version}"))
+                .await
+                .is_some()
+            {
                 problems.push("204 for an unpin that left the pin record".into());
             }
         }
         Operation::TokenCreate => {
-            let value = json(response)["token_value"].as_str().unwrap_or_default().to_owned();
+            let value = json(response)["token_value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let hash = tfreg_edge::hash_token(&value);
             let item = rig.item(&format!("token#{}", hash.as_hex())).await;
             if item.is_none() {
@@ -400,7 +450,10 @@ pub async fn check_invariants(rig: &Rig, problems: &mut Vec<String>, catalogue_m
         .unwrap_or(serde_json::json!({"modules": []}));
     for module in [MODULE, PINNED_MODULE] {
         let objects = stored_versions(rig, module).await;
-        if let Some(bytes) = rig.object(&format!("archives/{module}/versions.json")).await {
+        if let Some(bytes) = rig
+            .object(&format!("archives/{module}/versions.json"))
+            .await
+        {
             let index: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
             let listed: BTreeSet<String> = index["versions"]
                 .as_array()
@@ -409,11 +462,18 @@ pub async fn check_invariants(rig: &Rig, problems: &mut Vec<String>, catalogue_m
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect();
             if listed != objects {
-                problems.push(format!("{module}: versions.json lists {listed:?}, the objects are {objects:?}"));
+                problems.push(format!(
+                    "{module}: versions.json lists {listed:?}, the objects are {objects:?}"
+                ));
             }
         }
         let answer = rig
-            .request("GET", &format!("/v1/modules/{module}/versions"), ("reader", Tier::Downloader), None)
+            .request(
+                "GET",
+                &format!("/v1/modules/{module}/versions"),
+                ("reader", Tier::Downloader),
+                None,
+            )
             .await;
         let answered: BTreeSet<String> = json(&answer)["modules"][0]["versions"]
             .as_array()
@@ -422,7 +482,9 @@ pub async fn check_invariants(rig: &Rig, problems: &mut Vec<String>, catalogue_m
             .filter_map(|v| v["version"].as_str().map(str::to_owned))
             .collect();
         if answered != objects {
-            problems.push(format!("{module}: the registry lists {answered:?}, the objects are {objects:?}"));
+            problems.push(format!(
+                "{module}: the registry lists {answered:?}, the objects are {objects:?}"
+            ));
         }
         let (namespace, rest) = module.split_once('/').unwrap();
         let name = rest.split('/').next().unwrap();
@@ -433,7 +495,10 @@ pub async fn check_invariants(rig: &Rig, problems: &mut Vec<String>, catalogue_m
             .find(|e| e["namespace"] == namespace && e["name"] == name);
         let counted = entry.and_then(|e| e["versions"].as_u64()).unwrap_or(0) as usize;
         if counted != objects.len() && !catalogue_may_lag {
-            problems.push(format!("{module}: the catalogue counts {counted} versions, there are {}", objects.len()));
+            problems.push(format!(
+                "{module}: the catalogue counts {counted} versions, there are {}",
+                objects.len()
+            ));
         }
     }
     let pinned = stored_versions(rig, PINNED_MODULE).await;
@@ -453,12 +518,19 @@ pub async fn check_invariants(rig: &Rig, problems: &mut Vec<String>, catalogue_m
             records.insert(pin.to_owned());
         } else if let Some(name) = pk.strip_prefix("name#") {
             names += 1;
-            let hash = item.get("token_hash").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            let token = scanned
-                .items()
-                .iter()
-                .find(|i| i["pk"].as_s().ok().map(String::as_str) == Some(&format!("token#{hash}")));
-            if token.and_then(|t| t.get("token_name")?.as_s().ok()).map(String::as_str) != Some(name) {
+            let hash = item
+                .get("token_hash")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let token = scanned.items().iter().find(|i| {
+                i["pk"].as_s().ok().map(String::as_str) == Some(&format!("token#{hash}"))
+            });
+            if token
+                .and_then(|t| t.get("token_name")?.as_s().ok())
+                .map(String::as_str)
+                != Some(name)
+            {
                 problems.push(format!("token name {name:?} without its token item"));
             }
         }
@@ -472,6 +544,8 @@ pub async fn check_invariants(rig: &Rig, problems: &mut Vec<String>, catalogue_m
         problems.push(format!("{tokens} token items but {names} name items"));
     }
     if records != pinned {
-        problems.push(format!("pin records {records:?}, pinned archives {pinned:?}"));
+        problems.push(format!(
+            "pin records {records:?}, pinned archives {pinned:?}"
+        ));
     }
 }

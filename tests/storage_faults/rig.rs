@@ -92,7 +92,9 @@ impl Rig {
         let tokens = Arc::new(DynamoTokenStore::new(dynamodb_through, table.clone()));
 
         let upstream = StandIns::start().await;
-        let versions: Vec<String> = (0..PIN_VERSIONS).map(|minor| format!("0.{minor}.0")).collect();
+        let versions: Vec<String> = (0..PIN_VERSIONS)
+            .map(|minor| format!("0.{minor}.0"))
+            .collect();
         upstream
             .repo(
                 "hashicorp",
@@ -123,7 +125,9 @@ impl Rig {
             ArchiveSigner::new(b"faults".to_vec()),
             RegistryConfig::new(scratch.path().to_path_buf()),
         )
-        .with_catalogue(Arc::new(archives.catalogue_store().with_refresh(Duration::ZERO)))
+        .with_catalogue(Arc::new(
+            archives.catalogue_store().with_refresh(Duration::ZERO),
+        ))
         .with_proxy(Proxy::new(proxy_config, cache).expect("proxy"))
         .with_pins(tokens);
         Rig {
@@ -156,7 +160,12 @@ impl Rig {
             .await
     }
 
-    pub async fn as_master(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> OriginResponse {
+    pub async fn as_master(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> OriginResponse {
         self.request(method, path, ("master", Tier::Master), body)
             .await
     }
@@ -194,7 +203,10 @@ impl Rig {
     }
 
     /// The DynamoDB item under `pk`, or `None`.
-    pub async fn item(&self, pk: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    pub async fn item(
+        &self,
+        pk: &str,
+    ) -> Option<std::collections::HashMap<String, AttributeValue>> {
         self.dynamodb
             .get_item()
             .table_name(&self.table)

@@ -38,7 +38,10 @@ fn assert_clear_503(reply: &super::common::Reply) {
     );
     let body = reply.json();
     assert_eq!(body["code"], "storage_unavailable", "{body}");
-    assert_eq!(body["errors"][0], "storage is unavailable; try again", "{body}");
+    assert_eq!(
+        body["errors"][0], "storage is unavailable; try again",
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,19 +50,44 @@ async fn tfreg_serve_answers_a_storage_outage_with_a_clear_503_then_recovers() {
     let registry = serve_through(&proxy, "2").await;
     let token = registry.master_token.clone();
 
-    let outage = proxy.add(Rule::s3("PutObject", Fault::ServerError, When::Always).on("module.tar.gz"));
-    let reply = registry.upload("acme/vpc/aws", "1.0.0", versioned_module("1.0.0"), &token).await;
+    let outage =
+        proxy.add(Rule::s3("PutObject", Fault::ServerError, When::Always).on("module.tar.gz"));
+    let reply = registry
+        .upload("acme/vpc/aws", "1.0.0", versioned_module("1.0.0"), &token)
+        .await;
     assert_clear_503(&reply);
-    assert_eq!(proxy.remove(outage).injected, 3, "three attempts, each a 500");
-    let versions = registry.get("/v1/modules/acme/vpc/aws/versions", Some(&token)).await;
-    assert_eq!(versions.status, 404, "no version visible: {}", versions.text());
-    let reply = registry.upload("acme/vpc/aws", "1.0.0", versioned_module("1.0.0"), &token).await;
+    assert_eq!(
+        proxy.remove(outage).injected,
+        3,
+        "three attempts, each a 500"
+    );
+    let versions = registry
+        .get("/v1/modules/acme/vpc/aws/versions", Some(&token))
+        .await;
+    assert_eq!(
+        versions.status,
+        404,
+        "no version visible: {}",
+        versions.text()
+    );
+    let reply = registry
+        .upload("acme/vpc/aws", "1.0.0", versioned_module("1.0.0"), &token)
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
 
-    let outage = proxy.add(Rule::dynamodb("TransactWriteItems", Fault::Throttling, When::Always));
+    let outage = proxy.add(Rule::dynamodb(
+        "TransactWriteItems",
+        Fault::Throttling,
+        When::Always,
+    ));
     let body = serde_json::json!({"name": "ci", "permission": "downloader"});
     let reply = registry
-        .send("POST", "/v1/tokens", Some(&token), Some(body.to_string().into_bytes()))
+        .send(
+            "POST",
+            "/v1/tokens",
+            Some(&token),
+            Some(body.to_string().into_bytes()),
+        )
         .await;
     assert_clear_503(&reply);
     assert!(proxy.remove(outage).injected >= 3);
@@ -75,8 +103,12 @@ async fn a_stalled_storage_request_times_out_into_a_503() {
     let registry = serve_through(&proxy, "1").await;
     let token = registry.master_token.clone();
     let stall = proxy.add(
-        Rule::s3("HeadObject", Fault::Stall(Duration::from_secs(3)), When::Always)
-            .on("module.tar.gz"),
+        Rule::s3(
+            "HeadObject",
+            Fault::Stall(Duration::from_secs(3)),
+            When::Always,
+        )
+        .on("module.tar.gz"),
     );
     // A guard against a hang, far beyond three one-second attempts; not a speed check.
     let reply = tokio::time::timeout(
@@ -88,6 +120,8 @@ async fn a_stalled_storage_request_times_out_into_a_503() {
     assert_clear_503(&reply);
     assert_eq!(proxy.remove(stall).injected, 3);
     proxy.quiesce().await;
-    let reply = registry.upload("acme/vpc/aws", "1.0.0", versioned_module("1.0.0"), &token).await;
+    let reply = registry
+        .upload("acme/vpc/aws", "1.0.0", versioned_module("1.0.0"), &token)
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
 }

@@ -46,7 +46,13 @@ pub struct Classified {
 }
 
 /// What a request is, from its method, path, query and headers.
-pub fn classify(method: &str, path: &str, query: &str, target: Option<&str>, body: &[u8]) -> Classified {
+pub fn classify(
+    method: &str,
+    path: &str,
+    query: &str,
+    target: Option<&str>,
+    body: &[u8],
+) -> Classified {
     if let Some(target) = target {
         return Classified {
             service: Service::DynamoDb,
@@ -271,7 +277,9 @@ impl FaultProxy {
             .trim_end_matches('/')
             .parse()
             .expect("an http://IP:PORT upstream");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
@@ -487,10 +495,9 @@ async fn forward(
     let stream = TcpStream::connect(upstream)
         .await
         .map_err(|_| Broken("connecting upstream"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|_| Broken("upstream handshake"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| Broken("upstream handshake"))?;
     tokio::spawn(connection);
     let request = Request::from_parts(parts, Full::new(body));
     state.lock().unwrap().forwarded += 1;
@@ -539,27 +546,50 @@ fn fault_response(
         Service::DynamoDb => {
             let prefix = "com.amazonaws.dynamodb.v20120810#";
             let (status, document) = match fault {
-                Fault::ServerError => (500, serde_json::json!({"__type": format!("{prefix}InternalServerError"), "message": "Internal server error"})),
-                Fault::SlowDown => (503, serde_json::json!({"__type": format!("{prefix}ServiceUnavailable"), "message": "Service unavailable"})),
-                Fault::ThroughputExceeded => (400, serde_json::json!({"__type": format!("{prefix}ProvisionedThroughputExceededException"), "message": "The level of configured provisioned throughput for the table was exceeded."})),
-                Fault::TransactionConflictException => (400, serde_json::json!({"__type": format!("{prefix}TransactionConflictException"), "message": "Transaction is ongoing for the item"})),
+                Fault::ServerError => (
+                    500,
+                    serde_json::json!({"__type": format!("{prefix}InternalServerError"), "message": "Internal server error"}),
+                ),
+                Fault::SlowDown => (
+                    503,
+                    serde_json::json!({"__type": format!("{prefix}ServiceUnavailable"), "message": "Service unavailable"}),
+                ),
+                Fault::ThroughputExceeded => (
+                    400,
+                    serde_json::json!({"__type": format!("{prefix}ProvisionedThroughputExceededException"), "message": "The level of configured provisioned throughput for the table was exceeded."}),
+                ),
+                Fault::TransactionConflictException => (
+                    400,
+                    serde_json::json!({"__type": format!("{prefix}TransactionConflictException"), "message": "Transaction is ongoing for the item"}),
+                ),
                 Fault::TransactionConflict => {
                     let items = serde_json::from_slice::<serde_json::Value>(body)
                         .ok()
                         .and_then(|v| v["TransactItems"].as_array().map(Vec::len))
                         .unwrap_or(1)
                         .max(1);
-                    let mut reasons = vec![serde_json::json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"})];
+                    let mut reasons = vec![
+                        serde_json::json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}),
+                    ];
                     reasons.extend((1..items).map(|_| serde_json::json!({"Code": "None"})));
-                    let names: Vec<&str> = reasons.iter().map(|r| r["Code"].as_str().unwrap()).collect();
-                    (400, serde_json::json!({
-                        "__type": format!("{prefix}TransactionCanceledException"),
-                        "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", names.join(", ")),
-                        "CancellationReasons": reasons,
-                    }))
+                    let names: Vec<&str> = reasons
+                        .iter()
+                        .map(|r| r["Code"].as_str().unwrap())
+                        .collect();
+                    (
+                        400,
+                        serde_json::json!({
+                            "__type": format!("{prefix}TransactionCanceledException"),
+                            "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", names.join(", ")),
+                            "CancellationReasons": reasons,
+                        }),
+                    )
                 }
                 // Throttling, and S3-only faults on a DynamoDB request.
-                _ => (400, serde_json::json!({"__type": "com.amazon.coral.availability#ThrottlingException", "message": "Rate of requests exceeds the allowed throughput."})),
+                _ => (
+                    400,
+                    serde_json::json!({"__type": "com.amazon.coral.availability#ThrottlingException", "message": "Rate of requests exceeds the allowed throughput."}),
+                ),
             };
             Response::builder()
                 .status(StatusCode::from_u16(status).unwrap())
@@ -578,7 +608,10 @@ mod tests {
     #[test]
     fn requests_are_classified_by_service_and_operation() {
         let s3 = |method, path, query| classify(method, path, query, None, b"").operation;
-        assert_eq!(s3("PUT", "/b/archives/a/v/aws/1.0.0/module.tar.gz", ""), "PutObject");
+        assert_eq!(
+            s3("PUT", "/b/archives/a/v/aws/1.0.0/module.tar.gz", ""),
+            "PutObject"
+        );
         assert_eq!(s3("GET", "/b", "list-type=2&prefix=x"), "ListObjectsV2");
         assert_eq!(s3("GET", "/b/k", ""), "GetObject");
         assert_eq!(s3("HEAD", "/b/k", ""), "HeadObject");
@@ -595,9 +628,11 @@ mod tests {
         );
         assert_eq!(dynamo.service, Service::DynamoDb);
         assert_eq!(dynamo.operation, "TransactWriteItems");
-        assert!(Rule::dynamodb("TransactWriteItems", Fault::Throttling, When::Always)
-            .on("name#ci")
-            .matches(&dynamo));
+        assert!(
+            Rule::dynamodb("TransactWriteItems", Fault::Throttling, When::Always)
+                .on("name#ci")
+                .matches(&dynamo)
+        );
     }
 
     #[test]
@@ -608,8 +643,14 @@ mod tests {
             rng: StdRng::seed_from_u64(7),
         };
         let fired = |mut active: ActiveRule| (0..6).map(|_| active.fires()).collect::<Vec<_>>();
-        assert_eq!(fired(rule(When::First(2))), [true, true, false, false, false, false]);
-        assert_eq!(fired(rule(When::EveryNth(3))), [false, false, true, false, false, true]);
+        assert_eq!(
+            fired(rule(When::First(2))),
+            [true, true, false, false, false, false]
+        );
+        assert_eq!(
+            fired(rule(When::EveryNth(3))),
+            [false, false, true, false, false, true]
+        );
         assert_eq!(fired(rule(When::Always)), [true; 6]);
         let a = fired(rule(When::Probability(0.5, 7)));
         assert_eq!(a, fired(rule(When::Probability(0.5, 7))), "seeded");

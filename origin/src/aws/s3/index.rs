@@ -327,7 +327,13 @@ impl S3ArchiveStore {
                     tracing::debug!(key = %object_key, attempt, "conditional delete conflict; retrying");
                     backoff(attempt).await;
                 }
-                Err(error) => return Err(backend_error(&format!("deleting {object_key}"), error)),
+                Err(error) => {
+                    // An attempt may have deleted it with its answer lost: read it back.
+                    return match self.head(object_key).await {
+                        Ok(None) => Ok(true),
+                        _ => Err(backend_error(&format!("deleting {object_key}"), error)),
+                    };
+                }
             }
         }
         unreachable!("the last attempt returns")
