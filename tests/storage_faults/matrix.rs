@@ -31,7 +31,7 @@ fn when_name(when: When) -> String {
         When::First(n) => format!("first {n}"),
         When::Always => "always".into(),
         When::EveryNth(n) => format!("every {n}th"),
-        When::Probability(p, seed) => format!("p={p} seed {seed}"),
+        When::Probability(p, seed) => format!("p={p} seed {}", seed / 10_000),
     }
 }
 
@@ -49,14 +49,19 @@ fn command(program: &str, args: &[&str]) -> String {
 async fn full_matrix() {
     let rig = Rig::start().await;
     let started = std::time::Instant::now();
-    let mut whens = vec![When::First(1), When::Always];
-    whens.extend(seeds().into_iter().map(|seed| When::Probability(0.5, seed)));
+    let seeds = seeds();
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut n = 0;
     for operation in Operation::ALL {
         for target in operation.targets() {
             for fault in target.faults() {
-                for &when in &whens {
+                // Each random case draws from its own stream: the seed and the case number.
+                let whens = [When::First(1), When::Always].into_iter().chain(
+                    seeds
+                        .iter()
+                        .map(|seed| When::Probability(0.5, seed * 10_000 + n as u64)),
+                );
+                for when in whens.collect::<Vec<_>>() {
                     assert!(n < PIN_VERSIONS, "more cases than upstream versions to pin");
                     let outcome = run(&rig, operation, n, target, fault, when).await;
                     eprintln!("{}", outcome.describe());
@@ -123,30 +128,24 @@ fn report(outcomes: &[Outcome], elapsed: std::time::Duration) -> String {
     writeln!(out, "- Server: moto {moto} behind the fault proxy (tfreg_testkit::faults); the registry's SDK clients with a {} ms read timeout and the standard retry mode (3 attempts)", super::rig::SDK_READ_TIMEOUT.as_millis()).unwrap();
     writeln!(out, "- Run: {} cases in {:.0} s; {attempts} requests reached a faulted target, {injected} faults injected; {holding} of {} cases hold every promise\n", outcomes.len(), elapsed.as_secs_f64(), outcomes.len()).unwrap();
     writeln!(out, "A case holds when the answer is the operation's success or a `503 storage_unavailable` naming nothing internal; a success really stored (or removed) what it says; afterwards each module's `versions.json` lists exactly its objects, the registry lists the same, the catalogue counts them (unless the fault was on the catalogue's own write, which is best effort and put right by the module's next change or `tfreg reindex --all`), pin records and pinned archives go together, and every token's two items name each other; and a failed operation, tried again without the fault, succeeds.\n").unwrap();
-    writeln!(out, "\"first 1\": the first attempt at the request fails; \"always\": every attempt does; \"p=0.5 seed s\": each attempt fails with probability one half.\n").unwrap();
+    writeln!(out, "\"first 1\": the first attempt at the request fails; \"always\": every attempt does; \"p=0.5 seed s\": each attempt fails with probability one half, drawn from a stream seeded with s and the case's number.\n").unwrap();
 
     writeln!(out, "## By fault\n").unwrap();
-    writeln!(
-        out,
-        "| fault | cases | injected | succeeded | 503 | holds |"
-    )
-    .unwrap();
-    writeln!(out, "|---|---:|---:|---:|---:|---:|").unwrap();
-    let mut by_fault: BTreeMap<String, (usize, u64, usize, usize, usize)> = BTreeMap::new();
+    writeln!(out, "| fault | cases | injected | succeeded | 503 | retry succeeded | holds | catalogue lagged |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+    let mut by_fault: BTreeMap<String, [u64; 7]> = BTreeMap::new();
     for o in outcomes {
         let row = by_fault.entry(o.fault.name()).or_default();
-        row.0 += 1;
-        row.1 += o.injected;
-        row.2 += usize::from(o.status < 300);
-        row.3 += usize::from(o.status == 503);
-        row.4 += usize::from(o.holds());
+        row[0] += 1;
+        row[1] += o.injected;
+        row[2] += u64::from(o.status < 300);
+        row[3] += u64::from(o.status == 503);
+        row[4] += u64::from(o.retry_status.is_some_and(|s| s < 300));
+        row[5] += u64::from(o.holds());
+        row[6] += u64::from(!o.notes.is_empty());
     }
-    for (fault, (cases, injected, ok, unavailable, holds)) in by_fault {
-        writeln!(
-            out,
-            "| {fault} | {cases} | {injected} | {ok} | {unavailable} | {holds} |"
-        )
-        .unwrap();
+    for (fault, [cases, injected, ok, unavailable, retried, holds, lagged]) in by_fault {
+        writeln!(out, "| {fault} | {cases} | {injected} | {ok} | {unavailable} | {retried} | {holds} | {lagged} |").unwrap();
     }
 
     writeln!(out, "\n## Every case\n").unwrap();
@@ -170,11 +169,7 @@ fn report(outcomes: &[Outcome], elapsed: std::time::Duration) -> String {
             o.retry_status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "–".into()),
-            if o.holds() {
-                "holds".to_owned()
-            } else {
-                o.problems.join("; ").replace('|', "\\|")
-            }
+            o.verdict().replace('|', "\\|")
         )
         .unwrap();
     }

@@ -237,7 +237,7 @@ impl ActiveRule {
         let fire = match self.rule.when {
             When::First(n) => self.stats.matched <= n,
             When::Always => true,
-            When::EveryNth(n) => n > 0 && self.stats.matched % n == 0,
+            When::EveryNth(n) => n > 0 && self.stats.matched.is_multiple_of(n),
             When::Probability(p, _) => self.rng.gen_bool(p.clamp(0.0, 1.0)),
         };
         if fire {
