@@ -68,12 +68,12 @@ impl Operation {
             Operation::Pin => vec![
                 t("archive PutObject", S3, "PutObject", "module.tar.gz"),
                 t("index PutObject", S3, "PutObject", "versions.json"),
-                t("pin record GetItem", DynamoDb, "GetItem", "pin#"),
                 t("pin record PutItem", DynamoDb, "PutItem", "pin#"),
             ],
             Operation::Unpin => vec![
                 t("archive HeadObject", S3, "HeadObject", "module.tar.gz"),
                 t("index PutObject", S3, "PutObject", "versions.json"),
+                t("pin record GetItem", DynamoDb, "GetItem", "pin#"),
                 t("archive DeleteObject", S3, "DeleteObject", "module.tar.gz"),
                 t("pin record DeleteItem", DynamoDb, "DeleteItem", "pin#"),
             ],
@@ -234,9 +234,13 @@ pub async fn run(
         check_done(rig, operation, n, &first, problems).await;
     }
     // The catalogue's update is best effort (logged, and put right by the module's next
-    // change or `tfreg reindex --all`): when the fault hits its own write, or the index read
-    // it computes the entry from, it may lag; that is noted, not a broken promise.
-    let catalogue_may_lag = matches!(target.label, "catalogue PutObject" | "index GetObject");
+    // change or `tfreg reindex --all`): when the fault hits its own write, or the reads it
+    // computes the entry from (the index, the latest version's metadata), it may lag; that
+    // is noted, not a broken promise.
+    let catalogue_may_lag = matches!(
+        target.label,
+        "catalogue PutObject" | "index GetObject" | "archive HeadObject"
+    );
     let mut lag = Vec::new();
     check_invariants(rig, problems, catalogue_may_lag.then_some(&mut lag)).await;
     outcome.notes = lag;
@@ -442,6 +446,13 @@ async fn check_done(
     }
 }
 
+/// How a list of versions differs from the objects there.
+fn difference(listed: &BTreeSet<String>, objects: &BTreeSet<String>) -> String {
+    let missing: Vec<&String> = objects.difference(listed).collect();
+    let extra: Vec<&String> = listed.difference(objects).collect();
+    format!("lacks {missing:?} (stored) and offers {extra:?} (not stored)")
+}
+
 /// Versions stored as objects, by module.
 async fn stored_versions(rig: &Rig, module: &str) -> BTreeSet<String> {
     rig.keys(&format!("archives/{module}/"))
@@ -483,7 +494,8 @@ pub async fn check_invariants(
                 .collect();
             if listed != objects {
                 problems.push(format!(
-                    "{module}: versions.json lists {listed:?}, the objects are {objects:?}"
+                    "{module}: versions.json {}",
+                    difference(&listed, &objects)
                 ));
             }
         }
@@ -503,7 +515,8 @@ pub async fn check_invariants(
             .collect();
         if answered != objects {
             problems.push(format!(
-                "{module}: the registry lists {answered:?}, the objects are {objects:?}"
+                "{module}: the registry's list {}",
+                difference(&answered, &objects)
             ));
         }
         let (namespace, rest) = module.split_once('/').unwrap();

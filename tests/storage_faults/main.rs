@@ -233,6 +233,19 @@ async fn a_failed_unpin_leaves_the_version_whole() {
     .await;
     assert_eq!(outcome.status, 503, "{}", outcome.describe());
     assert_eq!(outcome.retry_status, Some(204));
+    // The index write that takes the version out lands, and every answer is lost: the
+    // version goes back in, since its archive stays.
+    let outcome = case(
+        &rig,
+        Operation::Unpin,
+        1,
+        "index PutObject",
+        Fault::ResetAfter,
+        When::Always,
+    )
+    .await;
+    assert_eq!(outcome.status, 503, "{}", outcome.describe());
+    assert_eq!(outcome.retry_status, Some(204));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

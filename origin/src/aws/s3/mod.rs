@@ -527,8 +527,12 @@ impl ArchiveStore for S3ArchiveStore {
             .await?
             .map(|head| head.e_tag().unwrap_or_default().to_owned());
         // Should this fail, nothing has been deleted: the version is still whole, and the
-        // caller can try again.
-        self.edit_index(key, IndexEdit::Remove).await?;
+        // caller can try again. But a write whose answer was lost may have taken it out of
+        // the index: put it back (the object is there) before saying so.
+        if let Err(error) = self.edit_index(key, IndexEdit::Remove).await {
+            self.restore_index_entry(key).await;
+            return Err(error);
+        }
         let deleted = match etag {
             Some(etag) => self.delete_version_object(&object_key, &etag).await,
             None => Ok(false),
@@ -538,10 +542,7 @@ impl ArchiveStore for S3ArchiveStore {
             Err(error) => {
                 // The archive is still there, and out of the index: put it back, so that the
                 // version stays whole (listed and downloadable) for the caller to try again.
-                if let Err(settling) = self.settle_index_entry(key).await {
-                    tracing::error!(module = %key.module, version = %key.version, error = %settling, "could not put the version back in the index; dropping the index so the next listing rebuilds it");
-                    self.drop_index(&key.module).await;
-                }
+                self.restore_index_entry(key).await;
                 return Err(error);
             }
         };
