@@ -41,7 +41,7 @@ struct AwsArgs {
     endpoint_url: Option<String>,
     /// Seconds one attempt at an S3 or DynamoDB request waits for its answer before the SDK
     /// tries again (archive uploads get a second more per MiB).
-    #[arg(long, env = "TFREG_STORAGE_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TFREG_STORAGE_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     storage_timeout: u64,
 }
 

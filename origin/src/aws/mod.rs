@@ -117,9 +117,11 @@ impl AwsStorageConfig {
 
 /// How long one attempt at a storage request waits for its answer by default. Without a
 /// bound the SDK waits for a stalled connection forever (it sets only a connect timeout): the
-/// request would hang until the Lambda is killed, or for good in `tfreg serve`. Archive
-/// uploads get longer, by their size ([`transfer_timeout`]).
-pub const DEFAULT_STORAGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// request would hang until the Lambda is killed, or for good in `tfreg serve`. Three
+/// attempts of 5 s stay within the origin Lambda's default 30 s, so a stalled S3 or DynamoDB
+/// is answered with the registry's own 503. Archive uploads get longer, by their size
+/// ([`transfer_timeout`]).
+pub const DEFAULT_STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long the SDK waits to connect (its own default for current behaviour versions).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
@@ -236,11 +238,11 @@ mod tests {
             config.timeout_config().unwrap().read_timeout(),
             Some(Duration::from_secs(2))
         );
-        let base = Duration::from_secs(10);
+        let base = Duration::from_secs(5);
         assert_eq!(transfer_timeout(base, 1000), base);
         assert_eq!(
             transfer_timeout(base, 100 * 1024 * 1024),
-            Duration::from_secs(110)
+            Duration::from_secs(105)
         );
     }
 }

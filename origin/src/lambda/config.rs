@@ -18,7 +18,7 @@ use tfreg_edge::ArchiveSigner;
 /// | `TFREG_ORIGIN_SECRET` | the secret header value the edge adds (required) |
 /// | `TFREG_ARCHIVE_URL_TTL` | seconds a signed archive URL lives (default 300) |
 /// | `TFREG_ENDPOINT_URL` | S3/DynamoDB endpoint override (tests against a local server) |
-/// | `TFREG_STORAGE_TIMEOUT` | seconds one attempt at an S3/DynamoDB request waits for its answer (default 10; archive uploads get a second more per MiB) |
+/// | `TFREG_STORAGE_TIMEOUT` | seconds one attempt at an S3/DynamoDB request waits for its answer (default 5; archive uploads get a second more per MiB) |
 /// | `TFREG_PROXY_*` | proxy mode and pinning: [`ProxyConfig::from_env`] |
 /// | `TFREG_AUTH_CONFIG` | the exchanges' trust rules, as JSON ([`crate::auth::AuthConfig`]); unset: no exchanges |
 /// | `AWS_REGION` | set by Lambda |
