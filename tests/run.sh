@@ -18,6 +18,8 @@ setup_status=0; wait "$setup_pid" || setup_status=$?
 trap - EXIT
 cat "$setup_log"; rm -f "$setup_log"
 [ "$setup_status" -eq 0 ] || { echo "tests/setup.sh failed ($setup_status)" >&2; exit 1; }
+# Includes the storage-fault quick cases (tests/storage_faults; the full matrix is an ignored
+# test that writes tests/faults/RESULTS.md).
 cargo test --workspace --locked
 # The OpenAPI document against the debug tfreg serve the tests above built: schemathesis, every
 # operation, no 5xx, no undocumented status, no answer outside its schema.

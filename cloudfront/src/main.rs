@@ -39,6 +39,16 @@ struct AwsArgs {
     /// addressed path-style).
     #[arg(long, env = "TFREG_ENDPOINT_URL")]
     endpoint_url: Option<String>,
+    /// Seconds one attempt at an S3 or DynamoDB request waits for its answer before the SDK
+    /// tries again (archive uploads get a second more per MiB).
+    #[arg(long, env = "TFREG_STORAGE_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    storage_timeout: u64,
+}
+
+impl AwsArgs {
+    fn storage_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.storage_timeout)
+    }
 }
 
 #[derive(Args)]
@@ -252,6 +262,7 @@ fn storage_backend(
         s3_bucket,
         s3_prefix: s3.s3_prefix,
         dynamodb_table,
+        storage_timeout: aws.storage_timeout(),
         region: aws.region,
         endpoint_url: aws.endpoint_url,
     }))

@@ -77,7 +77,12 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     };
     let region = args.aws.region.clone();
     let endpoint_url = args.aws.endpoint_url.clone();
-    let config = tfreg_origin::aws::sdk_config(region.as_deref(), endpoint_url.as_deref()).await;
+    let config = tfreg_origin::aws::sdk_config_with_timeout(
+        region.as_deref(),
+        endpoint_url.as_deref(),
+        args.aws.storage_timeout(),
+    )
+    .await;
     let seed = AwsSeed::new(
         &config,
         &args.seed_s3_bucket,

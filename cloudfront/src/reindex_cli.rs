@@ -69,9 +69,10 @@ impl ReindexTarget {
             });
         }
         let bucket = args.s3.bucket("reindex")?;
-        let config = tfreg_origin::aws::sdk_config(
+        let config = tfreg_origin::aws::sdk_config_with_timeout(
             args.aws.region.as_deref(),
             args.aws.endpoint_url.as_deref(),
+            args.aws.storage_timeout(),
         )
         .await;
         Ok(ReindexTarget::S3(S3ArchiveStore::from_sdk_config(

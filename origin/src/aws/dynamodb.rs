@@ -350,6 +350,17 @@ impl DynamoTokenStore {
         Ok(decoded)
     }
 
+    /// Whether the record's name item holds the record's token (read consistently).
+    async fn names_token(&self, record: &TokenRecord) -> Result<bool, StorageError> {
+        let item = self
+            .get_item(format!("{NAME_KEY_PREFIX}{}", record.token_name))
+            .await?;
+        Ok(item
+            .as_ref()
+            .and_then(|item| string_attribute(item, TOKEN_HASH))
+            == Some(record.token_hash.as_str()))
+    }
+
     fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StorageError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -363,14 +374,30 @@ impl DynamoTokenStore {
 
 #[async_trait]
 impl TokenStore for DynamoTokenStore {
+    /// A transaction whose answer was lost may have committed, and the SDK's retry of it then
+    /// meets its own items (DynamoDB itself recognises a retry by the SDK's
+    /// `ClientRequestToken`; compatible servers may not): so a failed or refused create reads
+    /// the name back, and a name that already holds this very token is this create's.
     async fn create(&self, record: &TokenRecord) -> Result<CreateOutcome, StorageError> {
         for attempt in 0..=CONFLICT_RETRIES {
             let items = vec![
                 self.put_if_absent(Self::token_item(record))?,
                 self.put_if_absent(Self::name_item(record))?,
             ];
-            match self.transact(items).await? {
+            let outcome = match self.transact(items).await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    return match self.names_token(record).await {
+                        Ok(true) => Ok(CreateOutcome::Created),
+                        _ => Err(error),
+                    }
+                }
+            };
+            match outcome {
                 TransactionOutcome::Committed => return Ok(CreateOutcome::Created),
+                TransactionOutcome::ConditionFailed(_) if self.names_token(record).await? => {
+                    return Ok(CreateOutcome::Created)
+                }
                 // Position 1 is the name item.
                 TransactionOutcome::ConditionFailed(failed) if failed.contains(&1) => {
                     return Ok(CreateOutcome::NameTaken)
@@ -423,11 +450,15 @@ impl TokenStore for DynamoTokenStore {
         Ok(records)
     }
 
+    /// A transaction of this call that may have committed (its answer lost, or the SDK's
+    /// retry of it refused because the name was gone) makes a name found gone afterwards a
+    /// revocation by this call.
     async fn delete_by_name(&self, name: &str) -> Result<bool, StorageError> {
         let name_pk = format!("{NAME_KEY_PREFIX}{name}");
+        let mut sent = false;
         for attempt in 0..=CONFLICT_RETRIES {
             let Some(name_item) = self.get_item(name_pk.clone()).await? else {
-                return Ok(false);
+                return Ok(sent);
             };
             let hash = string_attribute(&name_item, TOKEN_HASH)
                 .ok_or_else(|| corrupt(&name_pk, "no token_hash"))?
@@ -450,10 +481,20 @@ impl TokenStore for DynamoTokenStore {
                 TransactWriteItem::builder().delete(delete_name).build(),
                 TransactWriteItem::builder().delete(delete_token).build(),
             ];
-            match self.transact(items).await? {
+            let outcome = match self.transact(items).await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    return match self.get_item(name_pk.clone()).await {
+                        Ok(None) => Ok(true),
+                        _ => Err(error),
+                    }
+                }
+            };
+            match outcome {
                 TransactionOutcome::Committed => return Ok(true),
-                // Changed since it was read: read it again.
-                TransactionOutcome::ConditionFailed(_) => {}
+                // Changed since it was read (or deleted by an attempt whose answer was lost):
+                // read it again.
+                TransactionOutcome::ConditionFailed(_) => sent = true,
                 TransactionOutcome::Conflict => backoff(attempt).await,
             }
         }
@@ -467,22 +508,29 @@ impl TokenStore for DynamoTokenStore {
 impl PinStore for DynamoTokenStore {
     async fn put_pin(&self, pin: &PinRecord) -> Result<(), StorageError> {
         let item = Self::pin_item(pin)?;
-        self.client
+        let written = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                backend_error(
-                    &format!(
-                        "writing the pin of {}/{}/{} {} to {}",
-                        pin.namespace, pin.name, pin.system, pin.version, self.table
-                    ),
-                    e,
-                )
-            })
+            .await;
+        let Err(error) = written else {
+            return Ok(());
+        };
+        // Written with its answer lost? Read it back.
+        if let Ok(key) = pin.key() {
+            if self.get_pin(&key).await.ok().flatten().as_ref() == Some(pin) {
+                return Ok(());
+            }
+        }
+        Err(backend_error(
+            &format!(
+                "writing the pin of {}/{}/{} {} to {}",
+                pin.namespace, pin.name, pin.system, pin.version, self.table
+            ),
+            error,
+        ))
     }
 
     async fn get_pin(&self, key: &ArchiveKey) -> Result<Option<PinRecord>, StorageError> {
@@ -504,16 +552,25 @@ impl PinStore for DynamoTokenStore {
         let pk = pin_pk(key);
         // `ALL_OLD` says whether this delete removed an item: of concurrent deletes of one
         // pin, only one gets attributes back.
-        let output = self
+        let deleted = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_of(pk.clone())))
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(|e| backend_error(&format!("deleting {pk:?} from {}", self.table), e))?;
-        Ok(output.attributes.is_some_and(|old| !old.is_empty()))
+            .await;
+        match deleted {
+            Ok(output) => Ok(output.attributes.is_some_and(|old| !old.is_empty())),
+            // Deleted with its answer lost? Read it back: gone is gone.
+            Err(error) => match self.get_item(pk.clone()).await {
+                Ok(None) => Ok(true),
+                _ => Err(backend_error(
+                    &format!("deleting {pk:?} from {}", self.table),
+                    error,
+                )),
+            },
+        }
     }
 }
 

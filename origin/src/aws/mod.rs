@@ -94,12 +94,20 @@ pub struct AwsStorageConfig {
     pub region: Option<String>,
     /// Overrides the endpoint of both services (a local S3/DynamoDB-compatible server).
     pub endpoint_url: Option<String>,
+    /// How long one attempt at a storage request waits for its answer before the SDK gives
+    /// up on it (and tries again): [`DEFAULT_STORAGE_TIMEOUT`] unless configured.
+    pub storage_timeout: Duration,
 }
 
 impl AwsStorageConfig {
     /// Loads the SDK configuration once and builds both stores on it.
     pub async fn connect(&self) -> (S3ArchiveStore, DynamoTokenStore) {
-        let config = sdk_config(self.region.as_deref(), self.endpoint_url.as_deref()).await;
+        let config = sdk_config_with_timeout(
+            self.region.as_deref(),
+            self.endpoint_url.as_deref(),
+            self.storage_timeout,
+        )
+        .await;
         (
             S3ArchiveStore::from_sdk_config(&config, &self.s3_bucket, &self.s3_prefix),
             DynamoTokenStore::from_sdk_config(&config, &self.dynamodb_table),
@@ -107,13 +115,49 @@ impl AwsStorageConfig {
     }
 }
 
+/// How long one attempt at a storage request waits for its answer by default. Without a
+/// bound the SDK waits for a stalled connection forever (it sets only a connect timeout): the
+/// request would hang until the Lambda is killed, or for good in `tfreg serve`. Three
+/// attempts of 5 s stay within the origin Lambda's default 30 s, so a stalled S3 or DynamoDB
+/// is answered with the registry's own 503. Archive uploads get longer, by their size
+/// ([`transfer_timeout`]).
+pub const DEFAULT_STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the SDK waits to connect (its own default for current behaviour versions).
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The timeouts of every storage request: connect, and the answer of each attempt.
+pub fn storage_timeouts(read_timeout: Duration) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(read_timeout)
+        .build()
+}
+
+/// The answer timeout of a request that sends `bytes`: `base`, plus a second per MiB (the
+/// attempt's clock runs while the body is sent), so that a 100 MiB archive from a slow link is
+/// not cut off while a stalled small request still is.
+pub fn transfer_timeout(base: Duration, bytes: u64) -> Duration {
+    base + Duration::from_secs(bytes / (1024 * 1024))
+}
+
 /// The SDK configuration for `region` (or the environment's, or [`DEFAULT_REGION`]) with an
-/// optional endpoint override for both S3 and DynamoDB. Credentials come from the standard
-/// chain. HTTPS is rustls over ring with the system's trust store.
+/// optional endpoint override for both S3 and DynamoDB, and [`DEFAULT_STORAGE_TIMEOUT`].
+/// Credentials come from the standard chain. HTTPS is rustls over ring with the system's
+/// trust store.
+pub async fn sdk_config(region: Option<&str>, endpoint_url: Option<&str>) -> SdkConfig {
+    sdk_config_with_timeout(region, endpoint_url, DEFAULT_STORAGE_TIMEOUT).await
+}
+
+/// [`sdk_config`] with `storage_timeout` as the answer timeout of each attempt.
 ///
 /// The region chain deliberately stops at the environment and the profile: asking the EC2
 /// instance metadata service would stall start-up on machines that have none.
-pub async fn sdk_config(region: Option<&str>, endpoint_url: Option<&str>) -> SdkConfig {
+pub async fn sdk_config_with_timeout(
+    region: Option<&str>,
+    endpoint_url: Option<&str>,
+    storage_timeout: Duration,
+) -> SdkConfig {
     let region_chain = match region {
         Some(region) => RegionProviderChain::first_try(aws_config::Region::new(region.to_owned())),
         None => RegionProviderChain::first_try(
@@ -129,7 +173,8 @@ pub async fn sdk_config(region: Option<&str>, endpoint_url: Option<&str>) -> Sdk
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region_chain)
-        .http_client(http_client);
+        .http_client(http_client)
+        .timeout_config(storage_timeouts(storage_timeout));
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -180,5 +225,24 @@ mod tests {
         let config = sdk_config(Some("eu-west-1"), Some("http://127.0.0.1:9")).await;
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:9"));
+    }
+
+    #[tokio::test]
+    async fn every_storage_request_has_an_answer_timeout() {
+        let config = sdk_config(Some("eu-west-1"), None).await;
+        let timeouts = config.timeout_config().expect("timeouts are set");
+        assert_eq!(timeouts.read_timeout(), Some(DEFAULT_STORAGE_TIMEOUT));
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        let config = sdk_config_with_timeout(None, None, Duration::from_secs(2)).await;
+        assert_eq!(
+            config.timeout_config().unwrap().read_timeout(),
+            Some(Duration::from_secs(2))
+        );
+        let base = Duration::from_secs(5);
+        assert_eq!(transfer_timeout(base, 1000), base);
+        assert_eq!(
+            transfer_timeout(base, 100 * 1024 * 1024),
+            Duration::from_secs(105)
+        );
     }
 }

@@ -19,6 +19,7 @@ use tfreg_edge::ArchiveSigner;
 /// | `TFREG_ARCHIVE_URL_TTL` | seconds a signed archive URL lives (default 300) |
 /// | `TFREG_MAX_STAGED_UPLOAD_BYTES` | the largest archive a large upload takes (default 100 MiB) |
 /// | `TFREG_ENDPOINT_URL` | S3/DynamoDB endpoint override (tests against a local server) |
+/// | `TFREG_STORAGE_TIMEOUT` | seconds one attempt at an S3/DynamoDB request waits for its answer (default 5; archive uploads get a second more per MiB) |
 /// | `TFREG_PROXY_*` | proxy mode and pinning: [`ProxyConfig::from_env`] |
 /// | `TFREG_AUTH_CONFIG` | the exchanges' trust rules, as JSON ([`crate::auth::AuthConfig`]); unset: no exchanges |
 /// | `AWS_REGION` | set by Lambda |
@@ -58,6 +59,17 @@ impl OriginConfig {
                 dynamodb_table: required("TFREG_DYNAMODB_TABLE")?,
                 region: var("AWS_REGION"),
                 endpoint_url: var("TFREG_ENDPOINT_URL"),
+                storage_timeout: match var("TFREG_STORAGE_TIMEOUT") {
+                    Some(text) => text
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|secs| *secs > 0)
+                        .map(std::time::Duration::from_secs)
+                        .ok_or_else(|| {
+                            format!("TFREG_STORAGE_TIMEOUT is not a positive number of seconds: {text:?}")
+                        })?,
+                    None => crate::aws::DEFAULT_STORAGE_TIMEOUT,
+                },
             },
             signing_key,
             origin_secret: required("TFREG_ORIGIN_SECRET")?,

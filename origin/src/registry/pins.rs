@@ -123,7 +123,17 @@ impl Registry {
         );
         // Kept for provenance, without what another registry's signed URL carries.
         record.upstream_location = crate::proxy::source::shown_location(&fetched.location);
-        pins.put_pin(&record).await?;
+        if let Err(error) = pins.put_pin(&record).await {
+            // A pinned archive without its record would be a half pin (listed as a version,
+            // missing from the pins): take the archive out again, so that the caller's retry
+            // starts clean.
+            if let Err(undo) = self.archives.unpublish(&key).await {
+                tracing::error!(module = %key.module, version = %key.version, error = %undo, "could not take out a pin whose record failed; pinning it again writes the record");
+            }
+            self.record_in_catalogue(self.archives.as_ref(), &key.module, false)
+                .await;
+            return Err(error.into());
+        }
         tracing::info!(module = %key.module, version = %key.version, source = %record.source_url, pinned_by = %record.pinned_by, "version pinned");
         let mut body = describe_pin(&record);
         body["docs_available"] = json!(docs.docs_available);
@@ -156,10 +166,20 @@ impl Registry {
         let (_, pins) = self.pin_store()?;
         match self.archives.version_meta(&key).await? {
             Some(meta) if meta.source == "pin" => {
-                self.archives.unpublish(&key).await?;
+                // The record first, then the archive; should the archive stay, the record is
+                // put back, so that a failed unpin leaves the pin whole for a retry.
+                let record = pins.get_pin(&key).await?;
+                pins.delete_pin(&key).await?;
+                if let Err(error) = self.archives.unpublish(&key).await {
+                    if let Some(record) = record {
+                        if let Err(undo) = pins.put_pin(&record).await {
+                            tracing::error!(module = %key.module, version = %key.version, error = %undo, "could not put back the record of a pin whose archive stayed; pinning it again writes the record");
+                        }
+                    }
+                    return Err(error.into());
+                }
                 self.record_in_catalogue(self.archives.as_ref(), &key.module, false)
                     .await;
-                pins.delete_pin(&key).await?;
                 tracing::info!(module = %key.module, version = %key.version, "version unpinned");
                 Ok(OriginResponse::no_content())
             }

@@ -4,11 +4,13 @@
 //!
 //! - [`archive`]: builds module archives (tar, tar.gz, zip), hostile ones included.
 //! - [`moto`]: a local S3 + DynamoDB protocol server (moto) on a free loopback port.
+//! - [`faults`]: a fault-injecting proxy in front of it (S3/DynamoDB errors, resets, stalls).
 //! - [`lambda_api`]: a stand-in for the Lambda Runtime API, to run the real `bootstrap`.
 //! - [`upstream`]: stand-ins for the public registry and GitHub's archive host.
 //! - [`oidc`]: a stand-in OIDC issuer over HTTPS (discovery, JWKS) and token signing.
 
 pub mod archive;
+pub mod faults;
 pub mod lambda_api;
 pub mod moto;
 pub mod oidc;

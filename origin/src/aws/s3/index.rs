@@ -294,6 +294,15 @@ impl S3ArchiveStore {
         )))
     }
 
+    /// After a failed unpublish: makes the index list the version again if its object is
+    /// still there, or failing that, drops the index so that the next listing rebuilds it.
+    pub(super) async fn restore_index_entry(&self, key: &ArchiveKey) {
+        if let Err(error) = self.settle_index_entry(key).await {
+            tracing::error!(module = %key.module, version = %key.version, %error, "could not put the version back in the index; dropping the index so the next listing rebuilds it");
+            self.drop_index(&key.module).await;
+        }
+    }
+
     /// Deletes a version's object if it is still the one whose ETag was read (`If-Match`).
     /// Returns whether this call deleted it; `false` when it was gone already (another
     /// unpublish) or has been replaced. Deleting leaves the key free: a later publish's
@@ -327,7 +336,13 @@ impl S3ArchiveStore {
                     tracing::debug!(key = %object_key, attempt, "conditional delete conflict; retrying");
                     backoff(attempt).await;
                 }
-                Err(error) => return Err(backend_error(&format!("deleting {object_key}"), error)),
+                Err(error) => {
+                    // An attempt may have deleted it with its answer lost: read it back.
+                    return match self.head(object_key).await {
+                        Ok(None) => Ok(true),
+                        _ => Err(backend_error(&format!("deleting {object_key}"), error)),
+                    };
+                }
             }
         }
         unreachable!("the last attempt returns")

@@ -3,7 +3,8 @@
 //! [module docs](super).
 
 use super::{
-    archive_body, backend_error, backoff, http_status, SdkConfig, CONFLICT_RETRIES, INDEX_RETRIES,
+    archive_body, backend_error, backoff, http_status, storage_timeouts, transfer_timeout,
+    SdkConfig, CONFLICT_RETRIES, INDEX_RETRIES,
 };
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::storage::{
@@ -339,6 +340,13 @@ impl S3ArchiveStore {
         let len = tokio::fs::metadata(staged).await?.len();
         let publish_id = format!("{:032x}", rand::random::<u128>());
         let metadata = user_metadata(meta, &publish_id)?;
+        // The attempt's clock runs while the archive is sent: a big one gets longer.
+        let timeouts = self
+            .client
+            .config()
+            .timeout_config()
+            .and_then(|t| t.read_timeout())
+            .map(|base| storage_timeouts(transfer_timeout(base, len)));
         for attempt in 0..=CONFLICT_RETRIES {
             let body = ByteStream::from_path(staged)
                 .await
@@ -353,6 +361,12 @@ impl S3ArchiveStore {
                 .content_length(len as i64)
                 .set_metadata(Some(metadata.clone()))
                 .body(body)
+                .customize()
+                .config_override({
+                    let mut config = aws_sdk_s3::config::Builder::default();
+                    config.set_timeout_config(timeouts.clone());
+                    config
+                })
                 .send()
                 .await;
             match sent {
@@ -374,7 +388,15 @@ impl S3ArchiveStore {
                     backoff(attempt).await;
                 }
                 Err(error) => {
-                    return Err(backend_error(&format!("writing {object_key}"), error));
+                    // Every attempt failed, but one may have been written with its answer
+                    // lost (a reset, a timeout, a 500 after the write): read it back.
+                    return match self.publish_id_of(&object_key).await {
+                        Ok(Some(id)) if id == publish_id => {
+                            tracing::warn!(key = %object_key, error = %backend_error("writing", error), "the write failed but the object is ours: published");
+                            Ok(PublishOutcome::Created)
+                        }
+                        _ => Err(backend_error(&format!("writing {object_key}"), error)),
+                    };
                 }
             }
         }
@@ -505,11 +527,24 @@ impl ArchiveStore for S3ArchiveStore {
             .await?
             .map(|head| head.e_tag().unwrap_or_default().to_owned());
         // Should this fail, nothing has been deleted: the version is still whole, and the
-        // caller can try again.
-        self.edit_index(key, IndexEdit::Remove).await?;
-        let existed = match etag {
-            Some(etag) => self.delete_version_object(&object_key, &etag).await?,
-            None => false,
+        // caller can try again. But a write whose answer was lost may have taken it out of
+        // the index: put it back (the object is there) before saying so.
+        if let Err(error) = self.edit_index(key, IndexEdit::Remove).await {
+            self.restore_index_entry(key).await;
+            return Err(error);
+        }
+        let deleted = match etag {
+            Some(etag) => self.delete_version_object(&object_key, &etag).await,
+            None => Ok(false),
+        };
+        let existed = match deleted {
+            Ok(existed) => existed,
+            Err(error) => {
+                // The archive is still there, and out of the index: put it back, so that the
+                // version stays whole (listed and downloadable) for the caller to try again.
+                self.restore_index_entry(key).await;
+                return Err(error);
+            }
         };
         // After the archive, and only by the unpublisher that deleted it (not a stale call
         // meeting a version published again). Best effort: a leftover is replaced by the next
