@@ -48,6 +48,10 @@ bash tests/expect_tests_ran.sh 3 "$bootstrap_log"
 # checks that it runs end to end, on the debug build made above (no release build; numbers from
 # a quick run are not results).
 bash tests/bench/run.sh --quick
+# Issue 18 in its quick mode, on the same debug build: a 20 s soak on 64 connections, every
+# hostile-client attack briefly (a legitimate client must be served throughout), and the token
+# and signature timing with few samples (the full run is tests/stress/run.sh without --quick).
+bash tests/stress/run.sh --quick
 # The deployment module (terraform/): formatting, checkov's policies (every skip is inline with
 # its reason), and the structural tests, last because they check the packaged artifact paths.
 .venv/bin/terraform fmt -check -recursive terraform/

@@ -245,7 +245,7 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
         #[command(flatten)]
-        proxy: ProxyArgs,
+        proxy: Box<ProxyArgs>,
         /// JSON file of the exchanges' trust rules (`POST /v1/auth/aws`, `/v1/auth/oidc`): who
         /// may trade an AWS identity or a CI's OIDC token for a short-lived token. Unset: no
         /// exchanges.
