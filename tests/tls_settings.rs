@@ -174,12 +174,13 @@ async fn http2_by_prior_knowledge_is_refused() {
 }
 
 /// SSL 3.0, TLS 1.0 and TLS 1.1 client hellos (written by hand: no TLS library here sends
-/// them any more) are refused with TLS's `protocol_version` alert.
+/// them any more) are refused with TLS's `protocol_version` alert when the version is all that
+/// is wrong with them, and with an alert either way as old clients send them.
 #[tokio::test]
 async fn tls_versions_below_1_2_are_refused_with_a_protocol_version_alert() {
     use common::hostile::{
-        legacy_client_hello, read_until_closed, tcp_from, tls_alert, Ending,
-        ALERT_PROTOCOL_VERSION, LEGIT,
+        legacy_client_hello, period_client_hello, read_until_closed, tcp_from, tls_alert, Ending,
+        ALERT_HANDSHAKE_FAILURE, ALERT_PROTOCOL_VERSION, LEGIT,
     };
     let registry = TestRegistry::start();
     for version in [0x0300, 0x0301, 0x0302] {
@@ -189,6 +190,20 @@ async fn tls_versions_below_1_2_are_refused_with_a_protocol_version_alert() {
         assert_eq!(
             tls_alert(&answer.bytes),
             Some(ALERT_PROTOCOL_VERSION),
+            "version {version:#06x}: {:?}",
+            answer.bytes
+        );
+        assert_eq!(answer.ending, Ending::Closed);
+    }
+    // As clients of the time send them (CBC suites only, none of which the server has):
+    // refused too, for the suites or the version.
+    for version in [0x0301, 0x0302] {
+        let mut tcp = tcp_from(&registry.host, LEGIT).await.unwrap();
+        tcp.write_all(&period_client_hello(version)).await.unwrap();
+        let answer = read_until_closed(&mut tcp, std::time::Duration::from_secs(30)).await;
+        let alert = tls_alert(&answer.bytes);
+        assert!(
+            alert == Some(ALERT_PROTOCOL_VERSION) || alert == Some(ALERT_HANDSHAKE_FAILURE),
             "version {version:#06x}: {:?}",
             answer.bytes
         );

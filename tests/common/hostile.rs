@@ -131,13 +131,23 @@ pub async fn read_until_closed<S: AsyncRead + Unpin>(stream: &mut S, wait: Durat
 /// suites and extensions are ones the server takes at TLS 1.2 (the ECDHE-ECDSA GCM suites
 /// beside the CBC ones of the time), so that the version is the only thing wrong with it.
 pub fn legacy_client_hello(version: u16) -> Vec<u8> {
+    client_hello(version, &[0xc02b, 0xc02c, 0xcca9, 0xc009, 0xc00a, 0x002f])
+}
+
+/// A ClientHello as a client of the time sends it (`openssl s_client -tls1`): CBC suites
+/// only, none of which the server has, so it may be refused for its suites
+/// (`handshake_failure`) before its version is looked at.
+pub fn period_client_hello(version: u16) -> Vec<u8> {
+    client_hello(version, &[0xc009, 0xc00a, 0xc013, 0xc014, 0x002f, 0x0035])
+}
+
+fn client_hello(version: u16, suites: &[u16]) -> Vec<u8> {
     let [major, minor] = version.to_be_bytes();
-    let suites: [u16; 6] = [0xc02b, 0xc02c, 0xcca9, 0xc009, 0xc00a, 0x002f];
     let mut hello = vec![major, minor];
     hello.extend((0..32u8).map(|i| i.wrapping_mul(37)));
     hello.push(0); // no session id
     hello.extend(((suites.len() * 2) as u16).to_be_bytes());
-    for suite in suites {
+    for suite in suites.iter().copied() {
         hello.extend(suite.to_be_bytes());
     }
     hello.extend([1, 0]); // compression: null
@@ -165,6 +175,8 @@ pub fn tls_alert(bytes: &[u8]) -> Option<u8> {
 
 /// TLS's `protocol_version` alert.
 pub const ALERT_PROTOCOL_VERSION: u8 = 70;
+/// TLS's `handshake_failure` alert (no suite in common, among others).
+pub const ALERT_HANDSHAKE_FAILURE: u8 = 40;
 
 /// HTTP/2's connection preface and an empty SETTINGS frame: what a client speaking HTTP/2 by
 /// prior knowledge sends first.

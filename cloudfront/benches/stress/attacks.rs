@@ -4,8 +4,9 @@
 //! client's latency before and during it.
 
 use crate::common::hostile::{
-    legacy_client_hello, read_until_closed, tcp_from, tls_alert, tls_client_config, tls_from,
-    Answer, Ending, ALERT_PROTOCOL_VERSION, ATTACKER, H2_PREFACE, LEGIT,
+    legacy_client_hello, period_client_hello, read_until_closed, tcp_from, tls_alert,
+    tls_client_config, tls_from, Answer, Ending, ALERT_HANDSHAKE_FAILURE, ALERT_PROTOCOL_VERSION,
+    ATTACKER, H2_PREFACE, LEGIT,
 };
 use crate::common::TestRegistry;
 use crate::stats::{p50_p99, quantile, sorted};
@@ -674,34 +675,65 @@ pub async fn run(quick: bool) -> (String, bool) {
     (md, passed)
 }
 
-/// Hellos at SSL 3.0, TLS 1.0 and 1.1 over plain TCP for `duration`: each must draw the
-/// protocol_version alert.
+/// Hellos at SSL 3.0, TLS 1.0 and 1.1 over plain TCP for `duration`: with suites the server
+/// has, each must draw the protocol_version alert; as clients of the time sent them (CBC
+/// suites only), an alert (protocol_version or handshake_failure) and the end of the connection.
 async fn repeat_tls_hellos(ctx: &Context, duration: Duration) -> Outcome {
     let until = Instant::now() + duration;
-    let (mut alerts, mut total, mut times) = (0, 0, Vec::new());
+    let kinds: [(&str, u16, bool); 5] = [
+        ("SSL 3.0", 0x0300, true),
+        ("TLS 1.0", 0x0301, true),
+        ("TLS 1.1", 0x0302, true),
+        ("TLS 1.0, CBC suites only", 0x0301, false),
+        ("TLS 1.1, CBC suites only", 0x0302, false),
+    ];
+    let mut tally = [(0usize, 0usize, 0usize); 5];
+    let mut times = Vec::new();
     let mut n = 0;
     while Instant::now() < until {
-        let version = [0x0300, 0x0301, 0x0302][n % 3];
+        let kind = n % kinds.len();
         n += 1;
-        total += 1;
+        let (_, version, modern) = kinds[kind];
+        tally[kind].0 += 1;
         let started = Instant::now();
         let Ok(mut tcp) = tcp_from(&ctx.registry.host, ATTACKER).await else {
             continue;
         };
-        let _ = tcp.write_all(&legacy_client_hello(version)).await;
+        let hello = if modern {
+            legacy_client_hello(version)
+        } else {
+            period_client_hello(version)
+        };
+        let _ = tcp.write_all(&hello).await;
         let answer = read_until_closed(&mut tcp, Duration::from_secs(30)).await;
-        if tls_alert(&answer.bytes) == Some(ALERT_PROTOCOL_VERSION)
-            && answer.ending == Ending::Closed
-        {
-            alerts += 1;
+        let alert = tls_alert(&answer.bytes);
+        let refused = answer.ending == Ending::Closed
+            && (alert == Some(ALERT_PROTOCOL_VERSION)
+                || (!modern && alert == Some(ALERT_HANDSHAKE_FAILURE)));
+        if refused {
             times.push(started.elapsed().as_secs_f64());
+            if alert == Some(ALERT_PROTOCOL_VERSION) {
+                tally[kind].1 += 1;
+            } else {
+                tally[kind].2 += 1;
+            }
         }
     }
+    let parts: Vec<String> = kinds
+        .iter()
+        .zip(tally)
+        .map(|((name, _, _), (total, version, handshake))| {
+            if handshake > 0 {
+                format!("{name}: {version}/{total} protocol_version, {handshake}/{total} handshake_failure")
+            } else {
+                format!("{name}: {version}/{total} protocol_version")
+            }
+        })
+        .collect();
+    let total: usize = tally.iter().map(|t| t.0).sum();
     Outcome {
-        outcome: format!(
-            "{alerts}/{total} refused with the protocol_version alert, connection closed"
-        ),
+        outcome: format!("{}; connection closed each time", parts.join("; ")),
         refusal: spread(&times),
-        passed: alerts == total && total > 0,
+        passed: total > 0 && times.len() == total,
     }
 }
