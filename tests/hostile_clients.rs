@@ -137,6 +137,57 @@ async fn a_trickled_body_is_refused_with_408_and_a_steady_slow_one_is_not() {
     assert_eq!(answer.status(), Some(201), "{}", answer.text());
 }
 
+/// `len` bytes gzip cannot shrink.
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_answer_is_cut_off() {
+    let registry = TestRegistry::start_with(&["--write-stall-timeout", "1"]);
+    // 16 MB that gzip cannot shrink: more than the loopback socket buffers and TLS hold.
+    let archive = tfreg_testkit::archive::ArchiveBuilder::new()
+        .file("main.tf", "output \"x\" {\n  value = 1\n}\n")
+        .file("blob.bin", incompressible(16 * 1024 * 1024))
+        .build_tar_gz();
+    let token = registry.master_token.clone();
+    let reply = registry
+        .upload("acme/big/aws", "1.0.0", archive, &token)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let size = reply.json()["size"].as_u64().expect("size");
+    let download = registry
+        .get("/v1/modules/acme/big/aws/1.0.0/download", Some(&token))
+        .await;
+    let location = download.header("x-terraform-get").expect("X-Terraform-Get");
+
+    let config = tls_client_config(&registry.ca_pem, &[b"http/1.1"]);
+    let mut tls = tls_from(&registry.host, ATTACKER, config).await.unwrap();
+    let request = format!("GET {location} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 16 * 1024];
+    tls.read_exact(&mut head).await.unwrap();
+    assert!(head.starts_with(b"HTTP/1.1 200"));
+    // Then nothing read for four times the server's limit.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let rest = read_until_closed(&mut tls, Duration::from_secs(120)).await;
+    assert_eq!(rest.ending, Ending::Closed);
+    let received = (head.len() + rest.bytes.len()) as u64;
+    assert!(
+        received < size,
+        "the whole {size}-byte archive was sent: {received} bytes"
+    );
+    assert_legit_client_is_answered(&registry).await;
+}
+
 #[tokio::test]
 async fn a_request_head_over_20_kb_is_refused_with_431() {
     let registry = TestRegistry::start();

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub struct ConnectionLimits {
     /// A body must keep up `min_body_rate` bytes per second after this grace period.
     pub body_grace: Duration,
     pub min_body_rate: u64,
+    /// A write that makes no progress for this long ends the connection: a client that stops
+    /// reading its answer (a slow-read attack) cannot hold the connection forever.
+    pub write_stall_timeout: Duration,
     /// Request line and headers, in bytes (CloudFront's limit: 20 KB).
     pub max_header_bytes: usize,
     /// Connections served at once; further ones wait in the kernel's accept queue.
@@ -43,6 +47,7 @@ impl Default for ConnectionLimits {
             header_read_timeout: Duration::from_secs(Self::DEFAULT_HEADER_READ_TIMEOUT_SECS),
             body_grace: Duration::from_secs(Self::DEFAULT_BODY_GRACE_SECS),
             min_body_rate: Self::DEFAULT_MIN_BODY_RATE,
+            write_stall_timeout: Duration::from_secs(Self::DEFAULT_WRITE_STALL_TIMEOUT_SECS),
             max_header_bytes: 20 * 1024,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: Self::DEFAULT_MAX_CONNECTIONS_PER_IP,
@@ -56,6 +61,10 @@ impl ConnectionLimits {
     /// 1 KiB/s: a 100 MB upload may take 27 hours at this rate; a client sending a byte every
     /// few seconds cannot hold a connection beyond the grace period.
     pub const DEFAULT_MIN_BODY_RATE: u64 = 1024;
+    /// Linux's receiver opens its window only a full segment at a time, so a client reading a
+    /// byte a second stalls the sender for hours; an honest one makes progress every few
+    /// milliseconds.
+    pub const DEFAULT_WRITE_STALL_TIMEOUT_SECS: u64 = 30;
     /// Well under the default open-file limit of many systems (1024 descriptors), which a
     /// server that accepts without bound hits first, and then every accept fails.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 768;
@@ -117,6 +126,92 @@ impl Drop for IpSlot {
                 counts.remove(&self.ip);
             }
         }
+    }
+}
+
+/// A connection whose writes fail once one has made no progress for `stall` (see
+/// [`ConnectionLimits::write_stall_timeout`]). Reads pass through: the head and body limits
+/// bound them.
+pub struct WriteStallGuard<S> {
+    inner: S,
+    stall: Duration,
+    stalled_since: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S> WriteStallGuard<S> {
+    pub fn new(inner: S, stall: Duration) -> Self {
+        WriteStallGuard {
+            inner,
+            stall,
+            stalled_since: None,
+        }
+    }
+
+    /// What a write, flush or shutdown that made progress (`Ready`) or none (`Pending`) gives.
+    fn judge<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled_since = None;
+            return poll;
+        }
+        let stall = self.stall;
+        let timer = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the client read nothing for {} s", stall.as_secs_f64()),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteStallGuard<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteStallGuard<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.judge(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.judge(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.judge(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.judge(cx, poll)
     }
 }
 
@@ -268,6 +363,28 @@ mod tests {
             Ok(Frame::data(Bytes::from_static(chunk)))
         });
         StreamBody::new(stream.boxed())
+    }
+
+    #[tokio::test]
+    async fn a_write_the_peer_never_reads_fails_and_one_it_reads_goes_through() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A pipe holding 1 KiB: the second KiB waits for the reader.
+        let (near, far) = tokio::io::duplex(1024);
+        let mut guarded = WriteStallGuard::new(near, Duration::from_millis(200));
+        let error = guarded.write_all(&[1u8; 4096]).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        drop(far);
+
+        let (near, mut far_reader) = tokio::io::duplex(1024);
+        let mut guarded = WriteStallGuard::new(near, Duration::from_millis(200));
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            far_reader.read_to_end(&mut all).await.unwrap();
+            all.len()
+        });
+        guarded.write_all(&[1u8; 64 * 1024]).await.unwrap();
+        guarded.shutdown().await.unwrap();
+        assert_eq!(reader.await.unwrap(), 64 * 1024);
     }
 
     #[test]

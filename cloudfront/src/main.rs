@@ -192,6 +192,9 @@ struct LimitArgs {
     /// Bytes per second a request body must average after --body-grace (slower: 408).
     #[arg(long, value_name = "BYTES", default_value_t = ConnectionLimits::DEFAULT_MIN_BODY_RATE)]
     min_body_rate: u64,
+    /// Seconds a response may wait on a client that reads nothing before the connection ends.
+    #[arg(long, value_name = "SECS", default_value_t = ConnectionLimits::DEFAULT_WRITE_STALL_TIMEOUT_SECS)]
+    write_stall_timeout: u64,
     /// Connections served at once; more wait in the kernel's accept queue.
     #[arg(long, value_name = "N", default_value_t = ConnectionLimits::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
@@ -206,6 +209,7 @@ impl From<LimitArgs> for ConnectionLimits {
             header_read_timeout: Duration::from_secs(args.header_read_timeout),
             body_grace: Duration::from_secs(args.body_grace),
             min_body_rate: args.min_body_rate,
+            write_stall_timeout: Duration::from_secs(args.write_stall_timeout),
             max_connections: args.max_connections.max(1),
             max_connections_per_ip: args.max_connections_per_ip.max(1),
             ..ConnectionLimits::default()

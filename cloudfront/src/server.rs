@@ -1,7 +1,7 @@
 //! `tfreg serve`: the distribution over HTTPS on one machine.
 
 use crate::distribution::Distribution;
-use crate::limits::{ConnectionLimits, ConnectionsPerIp, PacedBody};
+use crate::limits::{ConnectionLimits, ConnectionsPerIp, PacedBody, WriteStallGuard};
 use crate::{data_dir, tls};
 use anyhow::{Context, Result};
 use hyper::server::conn::http1;
@@ -311,7 +311,10 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .max_header_size(limits.max_header_bytes)
-                .serve_connection(TokioIo::new(tls_stream), service);
+                .serve_connection(
+                    TokioIo::new(WriteStallGuard::new(tls_stream, limits.write_stall_timeout)),
+                    service,
+                );
             if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }

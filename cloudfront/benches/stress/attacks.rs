@@ -9,6 +9,7 @@ use crate::common::hostile::{
     ATTACKER, H2_PREFACE, LEGIT,
 };
 use crate::common::TestRegistry;
+use crate::slow_clients::{slow_bodies, slow_readers, slowloris};
 use crate::stats::{p50_p99, quantile, sorted};
 use std::fmt::Write as _;
 use std::future::Future;
@@ -16,13 +17,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// The server's limits the attacks are sized against (as passed to it, or its defaults).
 pub struct Limits {
     pub args: Vec<String>,
     pub header_read_timeout: Duration,
     pub body_grace: Duration,
+    pub write_stall_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub tls_handshake_timeout: Duration,
@@ -41,11 +43,14 @@ impl Limits {
                     "128",
                     "--max-connections-per-ip",
                     "48",
+                    "--write-stall-timeout",
+                    "2",
                 ]
                 .map(str::to_owned)
                 .to_vec(),
                 header_read_timeout: Duration::from_secs(2),
                 body_grace: Duration::from_secs(2),
+                write_stall_timeout: Duration::from_secs(2),
                 max_connections: 128,
                 max_connections_per_ip: 48,
                 tls_handshake_timeout: Duration::from_secs(10),
@@ -56,6 +61,7 @@ impl Limits {
                 args: Vec::new(),
                 header_read_timeout: Duration::from_secs(20),
                 body_grace: Duration::from_secs(10),
+                write_stall_timeout: Duration::from_secs(30),
                 max_connections: 768,
                 max_connections_per_ip: 256,
                 tls_handshake_timeout: Duration::from_secs(10),
@@ -64,19 +70,19 @@ impl Limits {
     }
 }
 
-struct Context {
-    registry: TestRegistry,
-    config: Arc<rustls::ClientConfig>,
-    downloader: String,
-    limits: Limits,
-    quick: bool,
+pub(crate) struct Context {
+    pub registry: TestRegistry,
+    pub config: Arc<rustls::ClientConfig>,
+    pub downloader: String,
+    pub limits: Limits,
+    pub quick: bool,
 }
 
 /// What an attack reports.
-struct Outcome {
-    outcome: String,
-    refusal: String,
-    passed: bool,
+pub(crate) struct Outcome {
+    pub outcome: String,
+    pub refusal: String,
+    pub passed: bool,
 }
 
 /// The legitimate client: a fresh connection per request, until `done`.
@@ -164,7 +170,7 @@ async fn measure<F: Future<Output = Outcome>>(
 }
 
 /// "p50 x s, max y s" of durations.
-fn spread(times: &[f64]) -> String {
+pub(crate) fn spread(times: &[f64]) -> String {
     if times.is_empty() {
         return "–".to_owned();
     }
@@ -176,128 +182,8 @@ fn spread(times: &[f64]) -> String {
     )
 }
 
-fn attacker_address(index: usize) -> IpAddr {
+pub(crate) fn attacker_address(index: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1 + index as u8))
-}
-
-/// Slowloris: connections that send a request head a line at a time, forever.
-async fn slowloris(ctx: &Context, connections: usize) -> Outcome {
-    let per_address = ctx.limits.max_connections_per_ip / 2;
-    let gap = if ctx.quick {
-        Duration::from_millis(200)
-    } else {
-        Duration::from_secs(1)
-    };
-    let give_up = ctx.limits.header_read_timeout * 3 + Duration::from_secs(5);
-    let tasks: Vec<_> = (0..connections)
-        .map(|i| {
-            let (host, config) = (ctx.registry.host.clone(), ctx.config.clone());
-            tokio::spawn(async move {
-                let tls = tls_from(&host, attacker_address(i / per_address), config)
-                    .await
-                    .ok()?;
-                let (mut reader, mut writer) = tokio::io::split(tls);
-                writer
-                    .write_all(b"GET /v1/tokens HTTP/1.1\r\nHost: x\r\n")
-                    .await
-                    .ok()?;
-                let started = Instant::now();
-                let mut buf = [0u8; 512];
-                while started.elapsed() < give_up {
-                    tokio::select! {
-                        read = reader.read(&mut buf) => if matches!(read, Ok(0) | Err(_)) {
-                            return Some(started.elapsed().as_secs_f64());
-                        },
-                        () = tokio::time::sleep(gap) => {
-                            if writer.write_all(b"X-Slow: 1\r\n").await.is_err() {
-                                return Some(started.elapsed().as_secs_f64());
-                            }
-                        }
-                    }
-                }
-                None
-            })
-        })
-        .collect();
-    let mut closed = Vec::new();
-    for task in tasks {
-        if let Some(after) = task.await.unwrap() {
-            closed.push(after);
-        }
-    }
-    Outcome {
-        outcome: format!(
-            "{}/{connections} connections closed by the server (a header line every {:.1} s)",
-            closed.len(),
-            gap.as_secs_f64()
-        ),
-        refusal: format!(
-            "{} (limit {} s)",
-            spread(&closed),
-            ctx.limits.header_read_timeout.as_secs()
-        ),
-        passed: closed.len() == connections,
-    }
-}
-
-/// Slow bodies: uploads declaring 1 MB and sending a byte every half second.
-async fn slow_bodies(ctx: &Context, connections: usize) -> Outcome {
-    let per_address = ctx.limits.max_connections_per_ip / 2;
-    let token = ctx.registry.master_token.clone();
-    let tasks: Vec<_> = (0..connections)
-        .map(|i| {
-            let (host, config, token) = (ctx.registry.host.clone(), ctx.config.clone(), token.clone());
-            tokio::spawn(async move {
-                let tls = tls_from(&host, attacker_address(i / per_address), config).await.ok()?;
-                let (mut reader, mut writer) = tokio::io::split(tls);
-                let head = format!(
-                    "PUT /v1/modules/acme/slow/aws/1.0.{i} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 1000000\r\n\r\n"
-                );
-                writer.write_all(head.as_bytes()).await.ok()?;
-                let started = Instant::now();
-                let trickle = async move {
-                    loop {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        if writer.write_all(b"x").await.is_err() {
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                };
-                let answer = tokio::select! {
-                    answer = read_until_closed(&mut reader, Duration::from_secs(120)) => answer,
-                    () = trickle => unreachable!(),
-                };
-                Some((answer.status(), started.elapsed().as_secs_f64()))
-            })
-        })
-        .collect();
-    let (mut refused, mut times, mut other) = (0, Vec::new(), Vec::new());
-    for task in tasks {
-        match task.await.unwrap() {
-            Some((Some(408), after)) => {
-                refused += 1;
-                times.push(after);
-            }
-            answer => other.push(format!("{answer:?}")),
-        }
-    }
-    other.truncate(3);
-    Outcome {
-        outcome: format!(
-            "{refused}/{connections} answered 408 (a byte every 0.5 s of a declared 1 MB){}",
-            if other.is_empty() {
-                String::new()
-            } else {
-                format!("; others: {}", other.join(", "))
-            }
-        ),
-        refusal: format!(
-            "{} (grace {} s, then 1 KiB/s)",
-            spread(&times),
-            ctx.limits.body_grace.as_secs()
-        ),
-        passed: refused == connections,
-    }
 }
 
 /// How an answer is judged: true when the server refused as it should.
@@ -416,6 +302,39 @@ async fn many_connections(
     }
 }
 
+/// A 16 MB archive gzip cannot shrink, published; its signed URL and stored size.
+async fn big_archive(ctx: &Context) -> (String, u64) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let blob: Vec<u8> = (0..16 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let archive = tfreg_testkit::archive::ArchiveBuilder::new()
+        .file("main.tf", "output \"x\" {\n  value = 1\n}\n")
+        .file("blob.bin", blob)
+        .build_tar_gz();
+    let token = ctx.registry.master_token.clone();
+    let reply = ctx
+        .registry
+        .upload("acme/big/aws", "1.0.0", archive, &token)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let size = reply.json()["size"].as_u64().expect("size");
+    let download = ctx
+        .registry
+        .get("/v1/modules/acme/big/aws/1.0.0/download", Some(&token))
+        .await;
+    let location = download
+        .header("x-terraform-get")
+        .expect("X-Terraform-Get")
+        .to_owned();
+    (location, size)
+}
+
 pub async fn run(quick: bool) -> (String, bool) {
     let limits = Limits::for_mode(quick);
     let args: Vec<&str> = limits.args.iter().map(String::as_str).collect();
@@ -448,9 +367,10 @@ pub async fn run(quick: bool) -> (String, bool) {
     let mut passed = true;
     let _ = writeln!(
         md,
-        "Server limits: header read timeout {} s, body grace {} s then 1 KiB/s, {} connections ({} per address), TLS handshake {} s, heads up to 20 KB. The legitimate client connects from 127.0.0.1, the attackers from other loopback addresses. Latency: p50 / p99 in ms (samples).\n",
+        "Server limits: header read timeout {} s, body grace {} s then 1 KiB/s, write stall {} s, {} connections ({} per address), TLS handshake {} s, heads up to 20 KB. The legitimate client connects from 127.0.0.1, the attackers from other loopback addresses. Latency: p50 / p99 in ms (samples).\n",
         ctx.limits.header_read_timeout.as_secs(),
         ctx.limits.body_grace.as_secs(),
+        ctx.limits.write_stall_timeout.as_secs(),
         ctx.limits.max_connections,
         ctx.limits.max_connections_per_ip,
         ctx.limits.tls_handshake_timeout.as_secs()
@@ -473,6 +393,17 @@ pub async fn run(quick: bool) -> (String, bool) {
         &mut passed,
         "slow bodies",
         slow_bodies(&ctx, body_n),
+    )
+    .await;
+
+    let (location, size) = big_archive(&ctx).await;
+    let readers = slow_readers(&ctx, &location, size, if quick { 8 } else { 16 });
+    measure(
+        &ctx,
+        &mut md,
+        &mut passed,
+        "slow reads (answers never read)",
+        readers,
     )
     .await;
 

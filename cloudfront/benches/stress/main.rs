@@ -12,6 +12,7 @@
 mod common;
 
 mod attacks;
+mod slow_clients;
 mod soak;
 mod stats;
 mod timing;
