@@ -68,6 +68,14 @@ fn main() {
                     connections: 64,
                 }
             };
+            let mut config = config;
+            // Diagnostics: a shorter or longer soak.
+            if let Some(secs) = std::env::var("STRESS_SOAK_SECS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+            {
+                config.duration = Duration::from_secs(secs);
+            }
             let started = Instant::now();
             let report = soak::run(&config).await;
             eprintln!(

@@ -62,9 +62,14 @@ pub struct SoakReport {
     pub requests: u64,
 }
 
-/// Resident memory of `pid` in KiB (VmRSS), and its open descriptors.
-pub fn process_figures(pid: u32) -> (u64, usize) {
+/// Resident memory of `pid` in KiB (VmRSS), its open descriptors and its threads.
+pub fn process_figures(pid: u32) -> (u64, usize, usize) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let threads = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
     let rss = status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -73,7 +78,7 @@ pub fn process_figures(pid: u32) -> (u64, usize) {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
         .unwrap_or(0);
-    (rss, fds)
+    (rss, fds, threads)
 }
 
 /// A small xorshift generator: the mix of operations, reproducible per worker.
@@ -112,8 +117,19 @@ async fn worker(id: usize, shared: Arc<Shared>, started: Instant, until: Instant
     let mut uploads = 0u64;
     let mut churn = 0u64;
     let versions_url = format!("{}/v1/modules/soak/vpc/aws/versions", shared.base);
+    // Diagnostics: STRESS_SOAK_WITHOUT=upload,churn,wrong turns those shares into version lists.
+    let without = std::env::var("STRESS_SOAK_WITHOUT").unwrap_or_default();
     while Instant::now() < until {
-        let roll = rng.next() % 100;
+        let mut roll = rng.next() % 100;
+        let category = match roll {
+            85..88 => "upload",
+            88..90 => "churn",
+            90.. => "wrong",
+            _ => "",
+        };
+        if !category.is_empty() && without.split(',').any(|w| w == category) {
+            roll = 0;
+        }
         // What to do, as (operation, method, URL, token, body, expected status).
         let mut steps: Vec<Step> = Vec::new();
         match roll {
@@ -293,15 +309,15 @@ pub async fn run(config: &SoakConfig) -> SoakReport {
         errors: Mutex::new(Vec::new()),
     });
     let pid = registry.pid();
-    let (rss_at_start, fds_at_start) = process_figures(pid);
+    let (rss_at_start, fds_at_start, _) = process_figures(pid);
     let started = Instant::now();
     let until = started + config.duration;
     let sampler = tokio::spawn(async move {
         let mut figures = Vec::new();
         while Instant::now() < until {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let (rss, fds) = process_figures(pid);
-            figures.push((started.elapsed().as_secs_f32(), rss, fds));
+            let (rss, fds, threads) = process_figures(pid);
+            figures.push((started.elapsed().as_secs_f32(), rss, fds, threads));
         }
         figures
     });
@@ -313,7 +329,7 @@ pub async fn run(config: &SoakConfig) -> SoakReport {
         samples.extend(worker.await.expect("worker"));
     }
     let figures = sampler.await.expect("sampler");
-    let (rss_at_end, fds_at_end) = process_figures(pid);
+    let (rss_at_end, fds_at_end, _) = process_figures(pid);
     drop(registry);
 
     let bucket = config.bucket.as_secs_f32();
@@ -328,8 +344,8 @@ pub async fn run(config: &SoakConfig) -> SoakReport {
         rss_at_start as f64 / 1024.0,
         fds_at_start
     );
-    let _ = writeln!(md, "| {unit} | requests | req/s | errors | p50 ms | p99 ms | RSS MiB (max) | RSS MiB (end) | fds (end) |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "| {unit} | requests | req/s | errors | p50 ms | p99 ms | RSS MiB (max) | RSS MiB (end) | fds (end) | threads (end) |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut rss_end_of_bucket = Vec::new();
     for b in 0..buckets {
         let (from, to) = (b as f32 * bucket, (b + 1) as f32 * bucket);
@@ -344,7 +360,10 @@ pub async fn run(config: &SoakConfig) -> SoakReport {
             .filter(|f| f.0 > from && f.0 <= to + 0.5)
             .collect();
         let rss_max = in_bucket.iter().map(|f| f.1).max().unwrap_or(0);
-        let (rss_end, fds_end) = in_bucket.last().map(|f| (f.1, f.2)).unwrap_or((0, 0));
+        let (rss_end, fds_end, threads_end) = in_bucket
+            .last()
+            .map(|f| (f.1, f.2, f.3))
+            .unwrap_or((0, 0, 0));
         rss_end_of_bucket.push(rss_end);
         let label = if unit == "minute" {
             format!("{}", b + 1)
@@ -353,7 +372,7 @@ pub async fn run(config: &SoakConfig) -> SoakReport {
         };
         let _ = writeln!(
             md,
-            "| {label} | {} | {:.0} | {errors} | {} | {} | {:.1} | {:.1} | {fds_end} |",
+            "| {label} | {} | {:.0} | {errors} | {} | {} | {:.1} | {:.1} | {fds_end} | {threads_end} |",
             rows.len(),
             rows.len() as f32 / bucket,
             ms(quantile(&latencies, 0.5)),
