@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 18's proof that tfreg serve holds, in one command:
 #
-#   bash tests/stress/run.sh [--quick]
+#   bash tests/stress/run.sh [--quick] [--only soak|attacks|timing]
 #
 # A soak of mixed traffic on 64 connections (versions, downloads, archive GETs, uploads, token
 # churn, wrong tokens) with the server's RSS and descriptors per minute; hostile clients
@@ -19,14 +19,18 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-quick=""
-for arg in "$@"; do
-  case "$arg" in
+quick=""; only=()
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick) quick="--quick" ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
+    --only) only=(--only "$2"); shift ;;
+    *) echo "usage: $0 [--quick] [--only soak|attacks|timing]" >&2; exit 2 ;;
   esac
+  shift
 done
 out="$root/tests/stress/RESULTS.md"; [ -n "$quick" ] && out="$root/tests/stress/RESULTS.quick.md"
+# One part alone (a rerun of it) goes to a file of its own: RESULTS.md stays one whole run.
+[ ${#only[@]} -gt 0 ] && out="${out%.md}.${only[1]}.md"
 # Which build was measured: the commit, "-dirty" when the tree differs from it.
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [ "$commit" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then commit="$commit-dirty"; fi
@@ -38,8 +42,8 @@ export STRESS_NOTE="${STRESS_NOTE:-whatever else runs on the machine shares its 
 ulimit -n 20000 2>/dev/null || true
 if [ -n "$quick" ]; then
   # --workspace keeps the feature set of `cargo test --workspace`: nothing is rebuilt.
-  cargo test --workspace --locked --bench stress -- --quick --out "$out"
+  cargo test --workspace --locked --bench stress -- --quick "${only[@]}" --out "$out"
 else
-  cargo bench --workspace --locked --bench stress -- --out "$out"
+  cargo bench --workspace --locked --bench stress -- "${only[@]}" --out "$out"
 fi
 echo "wrote $out"

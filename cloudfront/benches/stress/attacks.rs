@@ -276,13 +276,16 @@ async fn many_connections(
             })
         })
         .collect();
-    // Closed within a second of its own connect: refused (over the per-address cap).
+    // Refused (over the per-address cap): closed as soon as the server accepted it, which on a
+    // busy server can be seconds after the connect (it sits in the kernel's queue until then),
+    // but well before the handshake limit, which is what closes the ones that got a slot.
+    let refused_before = ctx.limits.tls_handshake_timeout.as_secs_f64() / 2.0;
     let mut at_once = 0;
     let mut later = Vec::new();
     let mut open = 0;
     for task in tasks {
         match task.await.unwrap() {
-            Some(after) if after < 1.0 => at_once += 1,
+            Some(after) if after < refused_before => at_once += 1,
             Some(after) => later.push(after),
             None => open += 1,
         }
@@ -291,7 +294,7 @@ async fn many_connections(
     let cap = ctx.limits.max_connections_per_ip.min(per_address) * addresses;
     Outcome {
         outcome: format!(
-            "{total} TCP connections from {addresses} address(es) (opened in {opened_in:.1} s), no TLS: {at_once} closed within 1 s of connecting (over the per-address cap), {} closed later, {open} still open when released {:.0} s after the last was opened{}",
+            "{total} TCP connections from {addresses} address(es) (opened in {opened_in:.1} s), no TLS: {at_once} closed before half the handshake limit (refused: over the per-address cap), {} closed later, {open} still open when released {:.0} s after the last was opened{}",
             later.len(),
             hold.as_secs_f64(),
             if refused_at_connect > 0 { format!(", {refused_at_connect} refused at connect") } else { String::new() }
