@@ -53,6 +53,10 @@ bash tests/bench/run.sh --quick
 # The hand-written findings quote the committed full run, and only its figures (the check's
 # own test here; the committed pair is checked once tests/bench/RESULTS.md names its commit).
 .venv/bin/python tests/bench/check_findings.py --self-test
+# Issue 18 in its quick mode, on the same debug build: a 20 s soak on 64 connections, every
+# hostile-client attack briefly (a legitimate client must be served throughout), and the token
+# and signature timing with few samples (the full run is tests/stress/run.sh without --quick).
+bash tests/stress/run.sh --quick
 # The deployment module (terraform/): formatting, checkov's policies (every skip is inline with
 # its reason), and the structural tests, last because they check the packaged artifact paths.
 .venv/bin/terraform fmt -check -recursive terraform/

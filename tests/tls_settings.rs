@@ -146,3 +146,73 @@ async fn alpn_agrees_to_http_1_1_only_and_no_session_ticket_is_sent() {
         Ok(only_h2) => assert_eq!(only_h2.alpn, None),
     }
 }
+
+/// HTTP/2 by prior knowledge (its preface sent at once over TLS, with no `h2` agreed by ALPN)
+/// is refused: the connection closes without a word of HTTP/2. ALPN offers HTTP/1.1 only
+/// (above), the server's limits are HTTP/1.1's (cloudfront/src/limits.rs), and RFC 9113
+/// (§3.3) has TLS clients agree on `h2` by ALPN, so no well-behaved client sends this.
+#[tokio::test]
+async fn http2_by_prior_knowledge_is_refused() {
+    use common::hostile::{
+        read_until_closed, tls_client_config, tls_from, Ending, H2_PREFACE, LEGIT,
+    };
+    let registry = TestRegistry::start();
+    for alpn in [&[b"http/1.1".as_slice()][..], &[]] {
+        let config = tls_client_config(&registry.ca_pem, alpn);
+        let mut tls = tls_from(&registry.host, LEGIT, config).await.unwrap();
+        tls.write_all(H2_PREFACE).await.unwrap();
+        let answer = read_until_closed(&mut tls, std::time::Duration::from_secs(30)).await;
+        assert_eq!(answer.ending, Ending::Closed);
+        // An HTTP/2 server's first frame is its SETTINGS (type 4, in the frame's 4th byte).
+        assert!(
+            answer.bytes.len() < 9 || answer.bytes[3] != 4,
+            "an HTTP/2 SETTINGS frame came back: {:?}",
+            answer.bytes
+        );
+        assert_eq!(answer.status(), None, "{}", answer.text());
+    }
+}
+
+/// SSL 3.0, TLS 1.0 and TLS 1.1 client hellos (written by hand: no TLS library here sends
+/// them any more) are refused with TLS's `protocol_version` alert when the version is all that
+/// is wrong with them, and with an alert either way as old clients send them.
+#[tokio::test]
+async fn tls_versions_below_1_2_are_refused_with_a_protocol_version_alert() {
+    use common::hostile::{
+        legacy_client_hello, period_client_hello, read_until_closed, tcp_from, tls_alert, Ending,
+        ALERT_HANDSHAKE_FAILURE, ALERT_PROTOCOL_VERSION, LEGIT,
+    };
+    let registry = TestRegistry::start();
+    for version in [0x0300, 0x0301, 0x0302] {
+        let mut tcp = tcp_from(&registry.host, LEGIT).await.unwrap();
+        tcp.write_all(&legacy_client_hello(version)).await.unwrap();
+        let answer = read_until_closed(&mut tcp, std::time::Duration::from_secs(30)).await;
+        assert_eq!(
+            tls_alert(&answer.bytes),
+            Some(ALERT_PROTOCOL_VERSION),
+            "version {version:#06x}: {:?}",
+            answer.bytes
+        );
+        assert_eq!(answer.ending, Ending::Closed);
+    }
+    // As clients of the time send them (CBC suites only, none of which the server has):
+    // refused too, for the suites or the version.
+    for version in [0x0301, 0x0302] {
+        let mut tcp = tcp_from(&registry.host, LEGIT).await.unwrap();
+        tcp.write_all(&period_client_hello(version)).await.unwrap();
+        let answer = read_until_closed(&mut tcp, std::time::Duration::from_secs(30)).await;
+        let alert = tls_alert(&answer.bytes);
+        assert!(
+            alert == Some(ALERT_PROTOCOL_VERSION) || alert == Some(ALERT_HANDSHAKE_FAILURE),
+            "version {version:#06x}: {:?}",
+            answer.bytes
+        );
+        assert_eq!(answer.ending, Ending::Closed);
+    }
+    // The same hello at TLS 1.2 is not refused for its version (it gets a ServerHello).
+    let mut tcp = tcp_from(&registry.host, LEGIT).await.unwrap();
+    tcp.write_all(&legacy_client_hello(0x0303)).await.unwrap();
+    let mut first = [0u8; 1];
+    tcp.read_exact(&mut first).await.unwrap();
+    assert_eq!(first[0], 0x16, "a handshake record, not an alert");
+}

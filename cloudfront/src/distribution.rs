@@ -340,9 +340,7 @@ impl Distribution {
         let mut file = tokio::fs::File::from_std(file);
         let mut written: u64 = 0;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                ApiError::bad_request(format!("reading the request body failed: {e}"))
-            })?;
+            let frame = frame.map_err(|e| body_read_error(&e))?;
             if let Ok(data) = frame.into_data() {
                 written += data.len() as u64;
                 if written > limit {
@@ -375,6 +373,15 @@ where
     }
 }
 
+/// A body that could not be read: `408` when the client sent it too slowly (the limits in
+/// crate::limits), `400` otherwise.
+fn body_read_error(error: &(dyn std::error::Error + 'static)) -> ApiError {
+    match crate::limits::body_too_slow(error) {
+        Some(too_slow) => ApiError::new(408, "request_timeout", too_slow.to_string()),
+        None => ApiError::bad_request(format!("reading the request body failed: {error}")),
+    }
+}
+
 async fn read_small_body<B>(
     body: B,
     limit: u64,
@@ -403,9 +410,7 @@ where
             {
                 Err(too_large)
             } else {
-                Err(ApiError::bad_request(format!(
-                    "reading the request body failed: {error}"
-                )))
+                Err(body_read_error(error.as_ref()))
             }
         }
     }

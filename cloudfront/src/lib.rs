@@ -7,6 +7,7 @@ pub mod client;
 pub mod credentials_helper;
 pub mod data_dir;
 pub mod distribution;
+pub mod limits;
 pub mod page;
 pub mod server;
 pub mod tls;

@@ -2,8 +2,10 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use tfreg_cloudfront::client;
 use tfreg_cloudfront::credentials_helper;
+use tfreg_cloudfront::limits::ConnectionLimits;
 use tfreg_cloudfront::server::{serve, ServeOptions, StorageBackend};
 use tfreg_origin::aws::{AwsStorageConfig, DEFAULT_S3_PREFIX};
 use tfreg_origin::proxy::{env_vars, ProxyConfig};
@@ -187,6 +189,44 @@ impl ProxyArgs {
 
 // Parsed once at start-up: the size of the largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
+/// `serve`'s limits against slow or greedy clients (cloudfront/src/limits.rs).
+#[derive(Args)]
+struct LimitArgs {
+    /// Seconds a client has to send a request's line and headers; also how long a kept-alive
+    /// connection may stay idle between requests.
+    #[arg(long, value_name = "SECS", default_value_t = ConnectionLimits::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    header_read_timeout: u64,
+    /// Seconds a request body may take before it must keep up --min-body-rate.
+    #[arg(long, value_name = "SECS", default_value_t = ConnectionLimits::DEFAULT_BODY_GRACE_SECS)]
+    body_grace: u64,
+    /// Bytes per second a request body must average after --body-grace (slower: 408).
+    #[arg(long, value_name = "BYTES", default_value_t = ConnectionLimits::DEFAULT_MIN_BODY_RATE)]
+    min_body_rate: u64,
+    /// Seconds a response may wait on a client that reads nothing before the connection ends.
+    #[arg(long, value_name = "SECS", default_value_t = ConnectionLimits::DEFAULT_WRITE_STALL_TIMEOUT_SECS)]
+    write_stall_timeout: u64,
+    /// Connections served at once; more wait in the kernel's accept queue.
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Connections one client address may hold at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    max_connections_per_ip: usize,
+}
+
+impl From<LimitArgs> for ConnectionLimits {
+    fn from(args: LimitArgs) -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout),
+            body_grace: Duration::from_secs(args.body_grace),
+            min_body_rate: args.min_body_rate,
+            write_stall_timeout: Duration::from_secs(args.write_stall_timeout),
+            max_connections: args.max_connections.max(1),
+            max_connections_per_ip: args.max_connections_per_ip.max(1),
+            ..ConnectionLimits::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole registry on this machine over HTTPS, with embedded storage (or S3 and
@@ -219,12 +259,14 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
         #[command(flatten)]
-        proxy: ProxyArgs,
+        proxy: Box<ProxyArgs>,
         /// JSON file of the exchanges' trust rules (`POST /v1/auth/aws`, `/v1/auth/oidc`): who
         /// may trade an AWS identity or a CI's OIDC token for a short-lived token. Unset: no
         /// exchanges.
         #[arg(long, env = "TFREG_AUTH_CONFIG_FILE", value_name = "FILE")]
         auth_config: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Rebuild the version index (versions.json) of modules in S3 from the objects under
     /// their prefix: picks up versions uploaded to the bucket by hand, drops deleted ones; and
@@ -318,6 +360,7 @@ fn main() -> anyhow::Result<()> {
             aws,
             proxy,
             auth_config,
+            limits,
         } => {
             let storage = storage_backend(backend, s3, dynamodb_table, aws)?;
             let proxy = proxy.config()?;
@@ -339,6 +382,7 @@ fn main() -> anyhow::Result<()> {
                 storage,
                 proxy,
                 auth,
+                limits: limits.into(),
             }))
         }
         Command::Reindex(args) => runtime.block_on(reindex_cli::run(args)),

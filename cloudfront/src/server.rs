@@ -1,11 +1,12 @@
 //! `tfreg serve`: the distribution over HTTPS on one machine.
 
 use crate::distribution::Distribution;
+use crate::limits::{ConnectionLimits, ConnectionsPerIp, PacedBody, WriteStallGuard};
 use crate::{data_dir, tls};
 use anyhow::{Context, Result};
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct ServeOptions {
     pub proxy: ProxyConfig,
     /// The exchanges' trust rules (`--auth-config`).
     pub auth: tfreg_origin::auth::AuthConfig,
+    /// Timeouts and caps against slow or greedy clients.
+    pub limits: ConnectionLimits,
 }
 
 /// Where `serve` keeps modules and tokens.
@@ -289,43 +292,68 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
 
     let acceptor = TlsAcceptor::from(Arc::new(prepared.tls));
     let distribution = prepared.distribution;
+    let limits = Arc::new(options.limits.clone());
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let connections_per_ip = ConnectionsPerIp::new(limits.max_connections_per_ip);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
 
     loop {
+        // At the cap, stop accepting: new connections wait in the kernel's queue until one
+        // ends (each is bounded in time by the limits), instead of exhausting descriptors.
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => permit.expect("semaphore never closed"),
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
+                    // Out of descriptors (EMFILE) or memory: retrying at once would spin a
+                    // core on the same error; pause so that connections can end first.
                     tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
+        };
+        let Some(ip_slot) = connections_per_ip.admit(peer.ip()) else {
+            // Closed at once (the client sees a reset or an end of stream): one address
+            // cannot take the slots the others need.
+            tracing::debug!(%peer, "too many connections from this address; closed");
+            continue;
         };
         // Headers and body leave in separate writes; without this, Nagle's algorithm meets
         // the client's delayed ACK and every keep-alive response stalls ~40 ms.
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let distribution = distribution.clone();
+        let limits = limits.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls_stream = match tokio::time::timeout(
-                Duration::from_secs(10),
-                acceptor.accept(stream),
-            )
-            .await
-            {
-                Ok(Ok(tls_stream)) => tls_stream,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
+            let _slots = (permit, ip_slot);
+            let tls_stream =
+                match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream))
+                    .await
+                {
+                    Ok(Ok(tls_stream)) => tls_stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let body_limits = limits.clone();
             let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let distribution = distribution.clone();
+                let request = request.map(|body| {
+                    PacedBody::new(body, body_limits.body_grace, body_limits.min_body_rate)
+                });
                 async move {
                     let started = Instant::now();
                     let method = request.method().clone();
@@ -336,9 +364,17 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
                     Ok::<_, std::convert::Infallible>(response)
                 }
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
+            // HTTP/1.1 only, as ALPN says (tls.rs): no HTTP/2 by prior knowledge either, so
+            // the one protocol offered is the one whose limits are set here.
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_header_size(limits.max_header_bytes)
+                .serve_connection(
+                    TokioIo::new(WriteStallGuard::new(tls_stream, limits.write_stall_timeout)),
+                    service,
+                );
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
@@ -353,6 +389,9 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     }
     Ok(())
 }
+
+/// How long the accept loop waits after a failed accept (see there).
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

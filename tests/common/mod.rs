@@ -2,6 +2,7 @@
 //! temporary data directory, and talks to it over HTTPS with its own CA.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod proxying;
 pub mod terraform;
 
@@ -71,7 +72,31 @@ impl TestRegistry {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
-        let mut child = Command::new(tfreg_binary())
+        Self::launch(data_dir, &[], extra_args, env)
+    }
+
+    /// Starts through `wrapper` (a command that runs the rest of its arguments, such as
+    /// `prlimit --nofile=64`), to give the server a smaller world.
+    pub fn start_wrapped(wrapper: &[&str], extra_args: &[&str]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary data dir");
+        Self::launch(data_dir, wrapper, extra_args, &[])
+    }
+
+    fn launch(
+        data_dir: tempfile::TempDir,
+        wrapper: &[&str],
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(tfreg_binary());
+                command
+            }
+            None => Command::new(tfreg_binary()),
+        };
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .args(extra_args)
@@ -140,6 +165,11 @@ impl TestRegistry {
             stderr,
             client,
         }
+    }
+
+    /// The server's process id (for its memory and CPU figures in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {
