@@ -127,6 +127,15 @@ struct Loaded {
     checked: Instant,
 }
 
+/// A change to the stored entries; true when it changed something.
+type Edit = Box<dyn Fn(&mut Vec<CatalogueEntry>) -> bool + Send + Sync>;
+
+/// An edit waiting for the next write, and where its outcome goes.
+struct Queued {
+    edit: Edit,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
 /// The catalogue as the registry uses it: a cached, searchable snapshot, and edits.
 pub struct Catalogue {
     store: Arc<dyn CatalogueStore>,
@@ -134,6 +143,14 @@ pub struct Catalogue {
     loaded: RwLock<Option<Loaded>>,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// Edits waiting for a write. Each write is a read, parse and rewrite of the whole
+    /// catalogue, so concurrent publishes in one process share one: the next writer applies
+    /// every queued edit at once (without this, each publish rewrote it alone and they raced
+    /// on the compare-and-swap; under 32 concurrent uploads of new modules, 13x slower and
+    /// memory growing with the catalogue).
+    queued: std::sync::Mutex<Vec<Queued>>,
+    /// One writer at a time in this process (other processes meet at the compare-and-swap).
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl Catalogue {
@@ -143,6 +160,8 @@ impl Catalogue {
             visible: Box::new(|_, _| true),
             loaded: RwLock::new(None),
             reloading: tokio::sync::Mutex::new(()),
+            queued: std::sync::Mutex::new(Vec::new()),
+            writing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -191,10 +210,39 @@ impl Catalogue {
 
     /// Applies `edit` to the stored catalogue by compare-and-swap, tried again while other
     /// writers win. `edit` returns whether it changed anything (nothing is written otherwise).
+    /// Edits queued meanwhile in this process are written with it, in one rewrite.
     pub async fn edit<F>(&self, edit: F) -> Result<(), StorageError>
     where
-        F: Fn(&mut Vec<CatalogueEntry>) -> bool + Send + Sync,
+        F: Fn(&mut Vec<CatalogueEntry>) -> bool + Send + Sync + 'static,
     {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.queued.lock().expect("catalogue queue").push(Queued {
+            edit: Box::new(edit),
+            done,
+        });
+        {
+            let _writer = self.writing.lock().await;
+            // Empty when the writer before took this edit along.
+            let batch = std::mem::take(&mut *self.queued.lock().expect("catalogue queue"));
+            if !batch.is_empty() {
+                let edits: Vec<&Edit> = batch.iter().map(|queued| &queued.edit).collect();
+                let result = self.apply(&edits).await.map_err(|e| e.to_string());
+                for queued in batch {
+                    let _ = queued.done.send(result.clone());
+                }
+            }
+        }
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(StorageError::Backend(message)),
+            Err(_) => Err(StorageError::Backend(
+                "the module catalogue update was interrupted".into(),
+            )),
+        }
+    }
+
+    /// Applies `edits` together in one compare-and-swap of the stored catalogue.
+    async fn apply(&self, edits: &[&Edit]) -> Result<(), StorageError> {
         for attempt in 0..EDIT_ATTEMPTS {
             let (mut file, expected) = match self.store.read(None).await? {
                 CatalogueRead::Missing | CatalogueRead::Unchanged => {
@@ -202,7 +250,11 @@ impl Catalogue {
                 }
                 CatalogueRead::Found { bytes, tag } => (parse(&bytes)?, Some(tag)),
             };
-            if !edit(&mut file.modules) {
+            let mut changed = false;
+            for edit in edits {
+                changed |= edit(&mut file.modules);
+            }
+            if !changed {
                 return Ok(());
             }
             file.modules
@@ -252,9 +304,10 @@ impl Catalogue {
         name: &str,
         system: &str,
     ) -> Result<(), StorageError> {
-        self.edit(|modules| {
+        let key = (namespace.to_owned(), name.to_owned(), system.to_owned());
+        self.edit(move |modules| {
             let before = modules.len();
-            modules.retain(|e| e.address_key() != (namespace, name, system));
+            modules.retain(|e| e.address_key() != (key.0.as_str(), key.1.as_str(), key.2.as_str()));
             modules.len() != before
         })
         .await

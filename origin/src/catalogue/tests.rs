@@ -273,3 +273,67 @@ fn a_scoped_token_lists_and_finds_only_its_scopes() {
     assert_eq!(index.list(&exact, 0, 10).total, 5);
     assert_eq!(index.list(&scoped(&["nobody"]), 0, 10).total, 0);
 }
+
+/// A store whose writes take a while and are counted, as a file with its fsync does.
+#[derive(Default)]
+struct SlowCountingStore {
+    inner: MemoryCatalogueStore,
+    writes: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl CatalogueStore for SlowCountingStore {
+    async fn read(&self, known: Option<&str>) -> Result<CatalogueRead, StorageError> {
+        self.inner.read(known).await
+    }
+
+    async fn write(
+        &self,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+    ) -> Result<Option<String>, StorageError> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.inner.write(bytes, expected).await
+    }
+
+    fn refresh_interval(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// Concurrent publishes in one process share their catalogue rewrites: 32 edits at once all
+/// land, in far fewer writes than edits (each used to rewrite the catalogue alone, racing the
+/// others on the compare-and-swap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_edits_share_their_writes_and_all_land() {
+    let store = Arc::new(SlowCountingStore::default());
+    let catalogue = Arc::new(Catalogue::new(store.clone()));
+    let edits: Vec<_> = (0..32)
+        .map(|i| {
+            let catalogue = catalogue.clone();
+            tokio::spawn(async move {
+                catalogue
+                    .upsert(entry(&format!("acme/m{i}/aws"), ""), |_| false)
+                    .await
+            })
+        })
+        .collect();
+    for edit in edits {
+        edit.await.unwrap().unwrap();
+    }
+    assert_eq!(catalogue.snapshot().await.unwrap().len(), 32);
+    let writes = store.writes.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(writes <= 8, "{writes} writes for 32 concurrent edits");
+    // A remove queued with upserts lands too.
+    let (removed, added) = tokio::join!(
+        catalogue.remove("acme", "m0", "aws"),
+        catalogue.upsert(entry("acme/extra/aws", ""), |_| false)
+    );
+    removed.unwrap();
+    added.unwrap();
+    let index = catalogue.snapshot().await.unwrap();
+    assert!(index.get("acme", "m0", "aws").is_none());
+    assert!(index.get("acme", "extra", "aws").is_some());
+}
