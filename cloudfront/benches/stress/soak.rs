@@ -119,6 +119,9 @@ async fn worker(id: usize, shared: Arc<Shared>, started: Instant, until: Instant
     let versions_url = format!("{}/v1/modules/soak/vpc/aws/versions", shared.base);
     // Diagnostics: STRESS_SOAK_WITHOUT=upload,churn,wrong turns those shares into version lists.
     let without = std::env::var("STRESS_SOAK_WITHOUT").unwrap_or_default();
+    // STRESS_SOAK_FIXED_MODULES=1: every upload is a new version of the worker's one module, so
+    // the catalogue stays at 64 modules and memory is measured under a constant module count.
+    let fixed_modules = std::env::var("STRESS_SOAK_FIXED_MODULES").is_ok_and(|v| v == "1");
     while Instant::now() < until {
         let mut roll = rng.next() % 100;
         let category = match roll {
@@ -169,8 +172,12 @@ async fn worker(id: usize, shared: Arc<Shared>, started: Instant, until: Instant
                 }
             }
             85..88 => {
-                let version = format!("1.{}.0", uploads % 25);
-                let module = format!("soak/w{id}-{}/aws", uploads / 25);
+                let (version, module) = if fixed_modules {
+                    (format!("1.{uploads}.0"), format!("soak/w{id}-0/aws"))
+                } else {
+                    let version = format!("1.{}.0", uploads % 25);
+                    (version, format!("soak/w{id}-{}/aws", uploads / 25))
+                };
                 uploads += 1;
                 steps.push((
                     Op::Upload,
