@@ -92,9 +92,16 @@ for target in "${targets[@]}"; do
     tail -40 "$log" >&2
     failed+=("$target")
   fi
+  # A run stopped from outside (Ctrl-C, kill: libFuzzer says "run interrupted", cargo-fuzz exits
+  # 1 or with the signal's status) says nothing of the target: no row.
+  interrupted=0
+  grep -q 'libFuzzer: run interrupted' "$log" && interrupted=1
+  case "$status" in 130|137|143) interrupted=1 ;; esac
   rm -f "$log"
-  # A run stopped from outside (Ctrl-C, kill) says nothing of the target: no row.
-  case "$status" in 130|137|143) continue ;; esac
+  if [ "$interrupted" -eq 1 ]; then
+    echo "tests/fuzz/run.sh: $target: interrupted, not recorded"
+    continue
+  fi
   crashed="$([ "$status" -eq 0 ] && echo none || echo "**crash** (artifacts/$target)")"
   if [ "$quick" -eq 0 ]; then
     record "$target" "$target	${runs:-?}	$((SECONDS - start))	$crashed	$(date -u +%Y-%m-%d)	$commit"
