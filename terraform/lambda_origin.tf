@@ -127,6 +127,8 @@ locals {
     TFREG_ARCHIVE_URL_TTL = tostring(var.archive_url_ttl_seconds)
     # The staged (large) upload's limit; the presigned PUT itself cannot carry one.
     TFREG_MAX_STAGED_UPLOAD_BYTES = tostring(var.max_upload_bytes)
+    # One attempt's answer timeout for S3 and DynamoDB (the SDK sets none of its own).
+    TFREG_STORAGE_TIMEOUT = tostring(var.storage_timeout_seconds)
     # Proxy and pinning (variables.tf; the same settings as `tfreg serve`'s flags).
     TFREG_PROXY_ENABLED            = tostring(var.proxy_enabled)
     TFREG_PROXY_UPSTREAM           = var.proxy_upstream_url

@@ -349,6 +349,17 @@ variable "origin_timeout_seconds" {
   }
 }
 
+variable "storage_timeout_seconds" {
+  type        = number
+  description = "Seconds one attempt at an S3 or DynamoDB request from the origin waits for its answer before the SDK tries again (archive uploads get a second more per MiB). The SDK makes up to three attempts, so keep three timeouts within origin_timeout_seconds."
+  default     = 5
+
+  validation {
+    condition     = var.storage_timeout_seconds >= 1 && var.storage_timeout_seconds <= 20 && floor(var.storage_timeout_seconds) == var.storage_timeout_seconds
+    error_message = "The storage_timeout_seconds must be a whole number from 1 to 20."
+  }
+}
+
 variable "origin_reserved_concurrency" {
   type        = number
   description = "Reserved concurrency of the origin Lambda, a ceiling on how many run at once (and on what a flood of uncached requests can cost). -1 leaves it unreserved."

@@ -166,6 +166,7 @@ def test_a_realistic_rule_set_fits_lambdas_4_kb():
         "TFREG_DYNAMODB_TABLE": "tfreg-tokens",
         "TFREG_ARCHIVE_URL_TTL": "300",
         "TFREG_MAX_STAGED_UPLOAD_BYTES": "104857600",
+        "TFREG_STORAGE_TIMEOUT": "5",
         "TFREG_PROXY_ENABLED": "false",
         "TFREG_PROXY_UPSTREAM": "https://registry.terraform.io",
         "TFREG_PROXY_GITHUB_ARCHIVE_URL": "https://codeload.github.com",

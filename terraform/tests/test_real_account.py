@@ -215,6 +215,7 @@ def test_long_proxy_lists_can_exceed_4_kb_so_the_check_matters():
             "TFREG_DYNAMODB_TABLE": "tfreg-tokens",
             "TFREG_ARCHIVE_URL_TTL": "300",
             "TFREG_MAX_STAGED_UPLOAD_BYTES": "104857600",
+            "TFREG_STORAGE_TIMEOUT": "5",
             "TFREG_PROXY_ENABLED": "true",
             "TFREG_PROXY_UPSTREAM": "https://registry.terraform.io",
             "TFREG_PROXY_GITHUB_ARCHIVE_URL": "https://codeload.github.com",
