@@ -170,18 +170,7 @@ async fn two_processes_over_one_bucket_share_the_catalogue_object() {
     let config = moto.sdk_config().await;
     let bucket = moto.create_bucket(&config).await;
     let table = moto.create_table(&config).await;
-    let args = [
-        "--backend",
-        "aws",
-        "--s3-bucket",
-        &bucket,
-        "--dynamodb-table",
-        &table,
-        "--region",
-        moto::REGION,
-        "--endpoint-url",
-        moto.endpoint(),
-    ];
+    let args = common::aws_backend_args(&bucket, &table, moto.endpoint());
     let first = TestRegistry::start_with_env(&args, &moto::PROCESS_ENV);
     // The second process has a data directory of its own over the same bucket and table; the
     // master token is made once, so it is handed over as an operator would.

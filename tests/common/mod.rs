@@ -22,6 +22,24 @@ pub fn terraform_binary() -> PathBuf {
     tfreg_testkit::project_tool(".venv/bin/terraform")
 }
 
+/// `tfreg serve` arguments for the S3 + DynamoDB backend: `bucket` and `table` on the protocol
+/// server at `endpoint` (moto, or a fault proxy in front of it), in moto's region. Run with
+/// [`tfreg_testkit::moto::PROCESS_ENV`].
+pub fn aws_backend_args<'a>(bucket: &'a str, table: &'a str, endpoint: &'a str) -> [&'a str; 10] {
+    [
+        "--backend",
+        "aws",
+        "--s3-bucket",
+        bucket,
+        "--dynamodb-table",
+        table,
+        "--region",
+        tfreg_testkit::moto::REGION,
+        "--endpoint-url",
+        endpoint,
+    ]
+}
+
 pub struct TestRegistry {
     child: Child,
     /// `127.0.0.1:PORT`

@@ -13,19 +13,10 @@ async fn serve_through(proxy: &FaultProxy, timeout_secs: &str) -> TestRegistry {
     let bucket = moto.create_bucket(&config).await;
     let table = moto.create_table(&config).await;
     let args = [
-        "--backend",
-        "aws",
-        "--s3-bucket",
-        &bucket,
-        "--dynamodb-table",
-        &table,
-        "--region",
-        moto::REGION,
-        "--endpoint-url",
-        proxy.endpoint(),
-        "--storage-timeout",
-        timeout_secs,
-    ];
+        &super::common::aws_backend_args(&bucket, &table, proxy.endpoint())[..],
+        &["--storage-timeout", timeout_secs],
+    ]
+    .concat();
     TestRegistry::start_with_env(&args, &moto::PROCESS_ENV)
 }
 
