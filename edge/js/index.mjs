@@ -121,9 +121,9 @@ function uriEncode(text) {
 }
 
 /**
- * The canonical URI: each segment of the (already percent-encoded) path encoded once more, as
- * every service but S3 expects ("Normalize URI paths according to RFC 3986 ... each path
- * segment must be URI-encoded twice", the same guide). DynamoDB's path is "/".
+ * The canonical URI: each segment of the (already percent-encoded, dot-segment-free) path
+ * encoded once more, so twice in all, as the guide above asks for every service but S3 (which
+ * encodes once); botocore does the same. DynamoDB's path is "/".
  */
 function canonicalPath(pathname) {
   return pathname.split('/').map(uriEncode).join('/') || '/';
@@ -336,11 +336,11 @@ export class DynamoDBJsonClient {
       });
       // Node arms this once the socket is connected: silence, not the whole exchange.
       request.setTimeout(REQUEST_TIMEOUT_MS, () => fail('TimeoutError', `no answer for ${REQUEST_TIMEOUT_MS} ms`));
-      request.once('error', reject);
+      request.on('error', reject);
       request.once('response', (response) => {
         const chunks = [];
         response.on('data', (chunk) => chunks.push(chunk));
-        response.once('error', reject);
+        response.on('error', reject);
         response.once('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           if (response.statusCode !== 200) return reject(serviceError(response.statusCode, text));
