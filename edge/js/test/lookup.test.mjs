@@ -5,11 +5,12 @@
 // beside it: no node_modules, so no AWS SDK to fall back on.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, packageBundle, randomHex, viewerRequestEvent } from './harness.mjs';
+import { freePort, packageBundle, randomHex, repoRoot, viewerRequestEvent } from './harness.mjs';
 
 const REGION = 'us-east-1';
 const TABLE = 'tfreg-tokens';
@@ -26,6 +27,7 @@ process.env.AWS_SESSION_TOKEN = SESSION_TOKEN;
 let standIn;
 let bundle;
 let handler;
+let DynamoDBJsonClient;
 
 const found = (response) => {
   response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
@@ -72,6 +74,37 @@ async function startStandIn() {
 const lookupEvent = () =>
   viewerRequestEvent({ uri: VERSIONS, headers: { Authorization: `Bearer tfr_${randomHex(32)}` } });
 
+// A port whose connections never complete: a listener that never accepts, its queue filled by
+// connections of its own, so the kernel drops new handshakes and a connect hangs.
+const NEVER_ACCEPTS = `
+import socket, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(0)
+port = listener.getsockname()[1]
+held = []
+for _ in range(4):
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    held.append(c)
+time.sleep(0.2)
+print(port, flush=True)
+time.sleep(60)
+`;
+
+/** Starts a never-accepting listener; resolves to its port and a stop function. */
+function startNeverAccepting() {
+  const child = spawn(join(repoRoot, '.venv', 'bin', 'python'), ['-c', NEVER_ACCEPTS], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', (line) => resolve({ port: Number(String(line).trim()), stop: () => child.kill() }));
+  });
+}
+
 /** The handler's answer to `event` (a new token), with what it logged meanwhile. */
 async function lookUp(event = lookupEvent()) {
   const lines = [];
@@ -100,7 +133,7 @@ describe('the token lookup of the viewer-request bundle', () => {
       'origin-secret': `secret-${randomHex(16)}`,
       'dynamodb-endpoint': standIn.url,
     });
-    ({ handler } = await bundle.load());
+    ({ handler, DynamoDBJsonClient } = await bundle.load());
   });
 
   after(async () => {
@@ -231,6 +264,23 @@ describe('the token lookup of the viewer-request bundle', () => {
     // The deadline, not a third attempt; well inside the function's 5 s.
     assert.ok(elapsed >= 2900 && elapsed < 5000, `${elapsed} ms`);
     assert.match(JSON.parse(logs).error, /^(AbortError|TimeoutError): /);
+  });
+
+  it('gives up on a connection that does not open after 1 s, twice', async () => {
+    const unreachable = await startNeverAccepting();
+    try {
+      const client = new DynamoDBJsonClient({ region: REGION, endpoint: `http://127.0.0.1:${unreachable.port}/` });
+      const error = await client.call('GetItem', { TableName: TABLE }, AbortSignal.timeout(3000)).then(
+        () => assert.fail('the call succeeded'),
+        (thrown) => thrown,
+      );
+      // Two attempts each stopped by the connect timeout, before the 3 s deadline.
+      assert.equal(error.name, 'TimeoutError', String(error));
+      assert.equal(error.message, 'no connection within 1000 ms');
+      assert.equal(error.attempts, 2);
+    } finally {
+      unreachable.stop();
+    }
   });
 
   it('answers 500 for a corrupt token item, as before', async () => {
