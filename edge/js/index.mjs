@@ -237,10 +237,11 @@ function roleCredentials() {
  * with it the session token, after the first line.
  */
 function loggable(text) {
-  let line = String(text ?? '').split('\n')[0].slice(0, 300);
+  let line = String(text ?? '');
+  // Cut the values out before shortening, so that no part of one is left at the cut.
   const { AWS_SECRET_ACCESS_KEY: secret, AWS_SESSION_TOKEN: token } = process.env;
   for (const value of [secret, token]) if (value) line = line.split(value).join('[redacted]');
-  return line;
+  return line.split('\n')[0].slice(0, 300);
 }
 
 /** The DynamoDBError for an answer other than 200: DynamoDB's `__type` and `message`. */

@@ -245,6 +245,17 @@ describe('the token lookup of the viewer-request bundle', () => {
     assert.equal(standIn.requests.length, 1);
   });
 
+  it('keeps no part of a credential where a long message is cut short', async () => {
+    // One line, the token straddling the 300 characters a log line keeps of a message.
+    const message = `${'x'.repeat(280)} ${SESSION_TOKEN} ${SECRET_ACCESS_KEY}`;
+    standIn.answer(failure(400, 'com.amazon.coral.service#UnrecognizedClientException', message));
+    const { result, logs } = await lookUp();
+    assert.equal(errorCode(result, 503), 'token_store_unavailable');
+    assert.match(logs, /UnrecognizedClientException: x{280} \[redacted\]/);
+    assert.ok(!logs.includes(SESSION_TOKEN.slice(0, 12)), logs);
+    assert.ok(!logs.includes(SECRET_ACCESS_KEY.slice(0, 12)), logs);
+  });
+
   it('gives up on a silent attempt after 1.5 s and tries again', async () => {
     standIn.answer(silence, found);
     const start = Date.now();
