@@ -32,6 +32,10 @@ out="tests/bench/RESULTS.md"; [ -n "$quick" ] && out="tests/bench/RESULTS.quick.
 # anything runs, so the results name the code as it was when the run began).
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [ "$commit" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then commit="$commit-dirty"; fi
+# How busy the machine was: the load averages when the run began (before its own builds) and
+# when it ended, and whether nice values hold across sessions (with the kernel's autogroup
+# scheduling on, a niced job in another session still gets an equal share of the cores).
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- what it needs ------------------------------------------------------------------------------
 bash tests/setup.sh
@@ -131,6 +135,9 @@ edge_cold="$(grep -E '^module load to first decision, a miss with a lookup .*in 
   echo "whatever else runs on the machine (other engineers' builds here); the variants of each"
   echo "measurement are interleaved so that noise hits them alike, but single cells can move by"
   echo "10-20 % between runs. Nothing here is a timed test."
+  autogroup="$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo unknown)"
+  echo "This run: load average $load_start (1, 5, 15 min) when it began, $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "when it ended; autogroup scheduling $([ "$autogroup" = 1 ] && echo "on (nice values of other sessions' jobs do not lower their share)" || echo "$([ "$autogroup" = 0 ] && echo off || echo unknown)")."
   echo
   echo "How each side was run:"
   echo
