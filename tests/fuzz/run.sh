@@ -45,6 +45,12 @@ write_report() {
     echo "| target | executions | seconds | crashes | date | commit |"
     echo "|---|---:|---:|---|---|---|"
     awk -F '\t' '{ printf "| `%s` | %s | %s | %s | %s | `%s` |\n", $1, $2, $3, $4, $5, $6 }' "$table"
+    echo
+    echo "Crashes found and fixed: the input of each is kept in tests/fuzz/regressions/<target>/ (seed.py"
+    echo "copies them into the seeds, so every run, CI's quick one included, replays them first), and"
+    echo "each has a unit test beside the code it fixed."
+    echo
+    ( cd "$fuzz/regressions" 2>/dev/null && find . -type f | sed 's|^\./||' | sort ) | awk -F/ '{ printf "- `%s`: `%s`\n", $1, $2 }'
   } >"$fuzz/RESULTS.md"
 }
 # Replaces the row of one target (under a lock: two runs of different targets may share the

@@ -99,6 +99,16 @@ def main():
     write("archive_raw", "forge.zip", STAR_MODULES_SUB + zip_archive(
         [("repo-abc/main.tf", MAIN_TF), ("repo-abc/modules/sub/main.tf", MAIN_TF)]))
     write("archive_raw", "dotdot.zip", NO_SELECTION + zip_archive([("main.tf", MAIN_TF), ("../x.tf", b"")]))
+    # Found by archive_raw: a drive in the middle of a name, first once the top folder goes.
+    write("archive_raw", "drive_inside.zip", NO_SELECTION + zip_archive(
+        [("repo-abc/main.tf", MAIN_TF), ("repo-abc/m:odules/main.tf", MAIN_TF)]))
+    # The inputs of crashes found, as the fuzzer wrote them (tests/fuzz/regressions/<target>/):
+    # every run, CI's quick one included, starts by running them again.
+    regressions = os.path.join(HERE, "regressions")
+    for target in sorted(os.listdir(regressions)):
+        for name in sorted(os.listdir(os.path.join(regressions, target))):
+            with open(os.path.join(regressions, target, name), "rb") as f:
+                write(target, "regression-" + name, f.read())
 
     names = {
         "plain": "acme\nvpc\naws\n1.2.0\n1.10.0-rc.1+build.5",

@@ -23,8 +23,12 @@ pub(super) fn normalize_path(raw: &[u8]) -> Result<(String, String), ArchiveErro
     }
     // A backslash is a separator on Windows, so `a\..\..\x` would climb out there while
     // looking like one harmless component here. A NUL truncates the name in C-based unpackers,
-    // so the file lands under a different name than the one checked.
-    if name.contains(['\\', '\0']) {
+    // so the file lands under a different name than the one checked. A colon is a drive
+    // (`c:x`) or an NTFS alternate data stream (`main.tf:hidden`) on Windows, so what lands on
+    // disk is not the file checked here; and any component can become the first once the
+    // single top folder is stripped or a subdirectory selected, so a drive in the middle
+    // (`repo/c:x`, found by the fuzzer) is one at the start of the output.
+    if name.contains(['\\', '\0', ':']) {
         return Err(ArchiveError::InvalidPath { path: original });
     }
     let mut components = Vec::new();

@@ -21,6 +21,32 @@ fn rejects_absolute_paths() {
 }
 
 #[test]
+fn rejects_colons_anywhere_in_a_path() {
+    // Found by the archive_raw fuzzer (tests/fuzz/regressions/archive_raw/): a drive in the
+    // middle of a name passed, became the first component once the single top folder was
+    // stripped, and the output was refused as absolute when normalised again.
+    let input = archive()
+        .file("repo-abc/main.tf", "")
+        .file("repo-abc/m:odules/sub/main.tf", "")
+        .build_zip();
+    assert_eq!(
+        fail(&input),
+        "invalid path in archive: repo-abc/m:odules/sub/main.tf"
+    );
+    let input = archive()
+        .file("repo/modules/net/main.tf", "")
+        .file("repo/modules/net/c:x.tf", "")
+        .build_zip();
+    assert_eq!(
+        fail_subdir(&input, "modules/net"),
+        "invalid path in archive: repo/modules/net/c:x.tf"
+    );
+    // An NTFS alternate data stream: on Windows `main.tf:hidden` is a stream of main.tf.
+    let input = module().file("main.tf:hidden", "").build_tar_gz();
+    assert_eq!(fail(&input), "invalid path in archive: main.tf:hidden");
+}
+
+#[test]
 fn rejects_parent_dir_components() {
     let input = module().file("../evil.tf", "").build_tar_gz();
     assert_eq!(
