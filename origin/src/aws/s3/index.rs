@@ -139,7 +139,9 @@ impl S3ArchiveStore {
     }
 
     /// [`S3ArchiveStore::read_index`], with `If-None-Match: <known_etag>` when there is one:
-    /// `None` when the index still has that ETag (S3 answers `304 Not Modified`, no body).
+    /// `None` when the index still has that ETag (S3 answers `304 Not Modified`, no body: the
+    /// `If-None-Match` request header of GetObject in the Amazon S3 API reference; moto does
+    /// the same, which tests/storage_faults/listings.rs checks).
     pub(super) async fn read_index_unless(
         &self,
         module: &ModuleAddress,
