@@ -18,8 +18,8 @@
 
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion, ARCHIVE_FILE_NAME};
 use crate::storage::{
-    sort_modules, sort_pins, ArchiveBody, ArchiveStore, CreateOutcome, PinRecord, PinStore,
-    PublishOutcome, StorageError, TokenRecord, TokenStore, VersionMeta,
+    sort_modules, sort_pins, ArchiveBody, ArchiveStore, CreateOutcome, ListingStamp, PinRecord,
+    PinStore, PublishOutcome, StorageError, TokenRecord, TokenStore, VersionListing, VersionMeta,
 };
 use async_trait::async_trait;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -124,6 +124,69 @@ fn list_version_dir(dir: &Path) -> Result<Vec<ModuleVersion>, StorageError> {
     Ok(versions)
 }
 
+/// How long a module directory must have been left unchanged before its status may stand for
+/// its listing. Linux stamps a directory's mtime and ctime from a coarse clock (one timer
+/// tick, up to 10 ms; whole seconds on some file systems), so an entry added in the same tick
+/// as an earlier listing can leave the status exactly as it was; a status older than this
+/// cannot be repeated by a later change. The same reasoning as Git's "racily clean" index
+/// entries (Documentation/technical/racy-git.txt in git's sources).
+const SETTLED_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A module directory's status as a stamp: device, inode, mtime, ctime (to the nanosecond),
+/// link count and size. Every publish and unpublish renames a version directory into or out
+/// of it, which sets its mtime and ctime to the current time (and changes its link count); so
+/// does any entry made or removed by hand. Returns the stamp and whether it is settled at
+/// `checked_at`, a time taken before the status was read: its mtime is more than
+/// [`SETTLED_AFTER`] older, so any later change sets a different mtime.
+fn directory_stamp(
+    status: &std::fs::Metadata,
+    checked_at: std::time::SystemTime,
+) -> (ListingStamp, bool) {
+    use std::os::unix::fs::MetadataExt;
+    let nanos = |secs: i64, nsecs: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsecs);
+    let changed = nanos(status.mtime(), status.mtime_nsec());
+    let settled = checked_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| changed + (SETTLED_AFTER.as_nanos() as i128) < now.as_nanos() as i128)
+        .unwrap_or(false);
+    let stamp = format!(
+        "{}:{}:{}.{}:{}.{}:{}:{}",
+        status.dev(),
+        status.ino(),
+        status.mtime(),
+        status.mtime_nsec(),
+        status.ctime(),
+        status.ctime_nsec(),
+        status.nlink(),
+        status.size()
+    );
+    (ListingStamp(stamp), settled)
+}
+
+/// [`list_version_dir`] unless the directory's status is still `known`. The status is read
+/// before the listing, so a change made during the listing shows in the next status; and a
+/// stamp is only given out once settled, so no later change can repeat it.
+fn list_version_dir_since(
+    dir: &Path,
+    known: Option<&ListingStamp>,
+) -> Result<VersionListing, StorageError> {
+    let checked_at = std::time::SystemTime::now();
+    let Some(status) = not_found_is_none(std::fs::metadata(dir))? else {
+        return Ok(VersionListing::Listed {
+            versions: Vec::new(),
+            stamp: None,
+        });
+    };
+    let (stamp, settled) = directory_stamp(&status, checked_at);
+    if known == Some(&stamp) {
+        return Ok(VersionListing::Unchanged);
+    }
+    Ok(VersionListing::Listed {
+        versions: list_version_dir(dir)?,
+        stamp: settled.then_some(stamp),
+    })
+}
+
 /// The names of the directories in `dir` (none if it does not exist), skipping what is not
 /// a directory (the namespace's `.uploads` mark) and names that are not UTF-8.
 fn subdirectory_names(dir: &Path) -> Result<Vec<String>, StorageError> {
@@ -196,6 +259,19 @@ impl ArchiveStore for FileArchiveStore {
         // directory read, were most of the request's time (tests/bench/RESULTS.md).
         let dir = self.module_dir(module);
         blocking("version listing", move || list_version_dir(&dir)).await
+    }
+
+    async fn list_versions_since(
+        &self,
+        module: &ModuleAddress,
+        known: Option<&ListingStamp>,
+    ) -> Result<VersionListing, StorageError> {
+        let dir = self.module_dir(module);
+        let known = known.cloned();
+        blocking("version listing", move || {
+            list_version_dir_since(&dir, known.as_ref())
+        })
+        .await
     }
 
     async fn list_modules(&self) -> Result<Vec<ModuleAddress>, StorageError> {

@@ -77,6 +77,26 @@ pub struct ArchiveBody {
     pub reader: Pin<Box<dyn AsyncRead + Send>>,
 }
 
+/// How a store's version list of a module looked when it was read, so that a later read can
+/// tell cheaply whether it has changed: the embedded store's module directory status, the S3
+/// index's ETag. Opaque; equal stamps mean an unchanged list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingStamp(pub String);
+
+/// The answer of [`ArchiveStore::list_versions_since`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionListing {
+    /// The list is still the one the caller's stamp was given with.
+    Unchanged,
+    /// The list as it is now, in no particular order. `stamp` is what to ask with next time;
+    /// `None` when this answer must not be kept (the store cannot yet tell a later change
+    /// from this state, or has no cheap check at all).
+    Listed {
+        versions: Vec<ModuleVersion>,
+        stamp: Option<ListingStamp>,
+    },
+}
+
 #[async_trait]
 pub trait ArchiveStore: Send + Sync {
     /// Every published version of `module`, in no particular order. Empty when the module
@@ -85,6 +105,22 @@ pub trait ArchiveStore: Send + Sync {
         &self,
         module: &ModuleAddress,
     ) -> Result<Vec<ModuleVersion>, StorageError>;
+
+    /// [`ArchiveStore::list_versions`], unless the list is still the one `known` was given
+    /// with: then [`VersionListing::Unchanged`], at less cost than a listing (one `stat` on
+    /// the embedded store, a conditional GET that transfers no body on S3). A store without a
+    /// cheap check lists every time and gives no stamp.
+    async fn list_versions_since(
+        &self,
+        module: &ModuleAddress,
+        known: Option<&ListingStamp>,
+    ) -> Result<VersionListing, StorageError> {
+        let _ = known;
+        Ok(VersionListing::Listed {
+            versions: self.list_versions(module).await?,
+            stamp: None,
+        })
+    }
 
     /// Every module with at least one published version, sorted by namespace, name and
     /// system. A scan of the whole store, for operators' tools (`tfreg reindex --all`), not

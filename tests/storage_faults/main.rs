@@ -14,6 +14,7 @@
 mod cases;
 #[path = "../common/mod.rs"]
 mod common;
+mod listings;
 mod matrix;
 mod rig;
 mod serve;

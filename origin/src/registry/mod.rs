@@ -20,6 +20,9 @@ mod clock;
 mod docs_tests;
 mod exchange;
 pub mod http;
+mod listings;
+#[cfg(test)]
+mod listings_tests;
 mod modules;
 mod pins;
 mod recovery;
@@ -120,6 +123,8 @@ pub struct Registry {
     /// Made on first use, when the proxy settings it hides modules by are known.
     catalogue: OnceLock<Catalogue>,
     exchangers: exchange::Exchangers,
+    /// Module version lists as last read, checked against the store on every use.
+    listings: listings::ListingCache,
     signer: ArchiveSigner,
     config: RegistryConfig,
 }
@@ -140,6 +145,7 @@ impl Registry {
             catalogue_store: Arc::new(MemoryCatalogueStore::default()),
             catalogue: OnceLock::new(),
             exchangers: exchange::Exchangers::default(),
+            listings: listings::ListingCache::default(),
             signer,
             config,
         }

@@ -2,7 +2,7 @@
 //! in proxy mode, through the upstream registry.
 
 use super::clock::{now_rfc3339, now_unix};
-use super::{OriginResponse, Registry, PROXY_CACHE_PATH};
+use super::{listings, OriginResponse, Registry, PROXY_CACHE_PATH};
 use crate::catalogue::latest_version;
 use crate::docs::stored::{extract_docs_from_file, load_docs, store_docs};
 use crate::docs::ModuleDocs;
@@ -40,59 +40,38 @@ impl Registry {
     ) -> Result<OriginResponse, ApiError> {
         // The local versions first, then the namespace mark: an upload writes its mark before
         // its version, so a version seen here has its mark seen below.
-        let mut versions = self.archives.list_versions(module).await?;
-        // The repository URL the latest local version was published with, read beside the
-        // proxy decision (both are a read each on S3).
-        let (repository_url, upstream) = tokio::join!(
-            self.repository_url(module, &versions),
-            self.upstream_for(module, Some(&versions))
-        );
-        match upstream? {
+        let local = self
+            .listings
+            .listing(self.archives.as_ref(), module)
+            .await?;
+        let mut versions = match self.upstream_for(module, Some(&local.versions)).await? {
             Ok(proxy) => match proxy.upstream_versions(module).await {
-                Ok(upstream) => versions.extend(upstream),
-                Err(ProxyError::NotFound(_)) if !versions.is_empty() => {}
-                Err(error) if !versions.is_empty() => {
+                Ok(upstream) => upstream,
+                Err(ProxyError::NotFound(_)) if !local.versions.is_empty() => Vec::new(),
+                Err(error) if !local.versions.is_empty() => {
                     tracing::warn!(%module, %error, "upstream versions unavailable; answering the local ones");
+                    Vec::new()
                 }
                 Err(error) => return Err(error.into()),
             },
-            Err(why) if versions.is_empty() => return Err(self.not_here(module, None, &why)),
-            Err(_) => {}
-        }
+            Err(why) if local.versions.is_empty() => return Err(self.not_here(module, None, &why)),
+            Err(_) => Vec::new(),
+        };
         if versions.is_empty() {
-            return Err(ApiError::not_found(format!("module {module} not found")));
+            if local.versions.is_empty() {
+                return Err(ApiError::not_found(format!("module {module} not found")));
+            }
+            // The local versions alone: the answer rendered when they were listed.
+            return Ok(versions_answer(local.local_answer.clone()));
         }
+        versions.extend(local.versions.iter().cloned());
         versions.sort();
         versions.dedup();
-        let versions: Vec<_> = versions
-            .iter()
-            .map(|v| json!({ "version": v.to_string() }))
-            .collect();
-        // `source` is where update bots (Renovate) look for release notes when it is an
-        // http(s) URL, as on the public registry; else the module's address.
-        let source = repository_url?.unwrap_or_else(|| module.to_string());
-        Ok(OriginResponse::json(
-            200,
-            json!({ "modules": [{ "source": source, "versions": versions }] }),
-        )
-        .cacheable())
-    }
-
-    /// The repository URL of the module's latest local version, if it was published with one.
-    async fn repository_url(
-        &self,
-        module: &ModuleAddress,
-        local: &[ModuleVersion],
-    ) -> Result<Option<String>, ApiError> {
-        let Some(latest) = latest_version(local) else {
-            return Ok(None);
-        };
-        let key = ArchiveKey::new(module.clone(), latest.clone());
-        Ok(self
-            .archives
-            .version_meta(&key)
-            .await?
-            .and_then(|meta| meta.repository_url))
+        Ok(versions_answer(listings::render_versions(
+            module,
+            &versions,
+            local.repository_url.as_deref(),
+        )))
     }
 
     /// The proxy, if it may fetch `module` from the upstream, or why not. In order: proxy mode
@@ -124,8 +103,8 @@ impl Registry {
             return Ok(Ok(proxy));
         }
         if self
-            .archives
-            .namespace_has_uploads(&module.namespace)
+            .listings
+            .namespace_has_uploads(self.archives.as_ref(), &module.namespace)
             .await?
         {
             return Ok(Err(NotProxied::PrivateNamespace));
@@ -322,6 +301,13 @@ impl Registry {
             format!("{signed}&checksum=sha256:{sha256}")
         }
     }
+}
+
+/// `200` with a versions answer's JSON body; shared caches may keep it briefly.
+fn versions_answer(body: Vec<u8>) -> OriginResponse {
+    let mut response = OriginResponse::json(200, serde_json::Value::Null).cacheable();
+    response.body = body;
+    response
 }
 
 pub(super) fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_json::Value {

@@ -107,7 +107,9 @@ impl Registry {
         let outcome = self
             .archives
             .publish(&key, fetched.staged.to_path_buf(), &meta)
-            .await?;
+            .await;
+        self.listings.forget(&key.module);
+        let outcome = outcome?;
         drop(fetched.staged);
         if outcome == PublishOutcome::AlreadyExists {
             return Err(version_exists(&key));
@@ -127,7 +129,9 @@ impl Registry {
             // A pinned archive without its record would be a half pin (listed as a version,
             // missing from the pins): take the archive out again, so that the caller's retry
             // starts clean.
-            if let Err(undo) = self.archives.unpublish(&key).await {
+            let undone = self.archives.unpublish(&key).await;
+            self.listings.forget(&key.module);
+            if let Err(undo) = undone {
                 tracing::error!(module = %key.module, version = %key.version, error = %undo, "could not take out a pin whose record failed; pinning it again writes the record");
             }
             self.record_in_catalogue(self.archives.as_ref(), &key.module, false)
@@ -170,7 +174,9 @@ impl Registry {
                 // put back, so that a failed unpin leaves the pin whole for a retry.
                 let record = pins.get_pin(&key).await?;
                 pins.delete_pin(&key).await?;
-                if let Err(error) = self.archives.unpublish(&key).await {
+                let unpublished = self.archives.unpublish(&key).await;
+                self.listings.forget(&key.module);
+                if let Err(error) = unpublished {
                     if let Some(record) = record {
                         if let Err(undo) = pins.put_pin(&record).await {
                             tracing::error!(module = %key.module, version = %key.version, error = %undo, "could not put back the record of a pin whose archive stayed; pinning it again writes the record");

@@ -70,6 +70,25 @@ impl TestRegistry {
         }
     }
 
+    /// A registry over `archives` (which should live in `dir`), with a token database of its
+    /// own in `dir`.
+    pub fn over(archives: Arc<dyn crate::storage::ArchiveStore>, dir: tempfile::TempDir) -> Self {
+        let tokens =
+            Arc::new(RedbTokenStore::open(&dir.path().join("tokens.redb")).expect("token store"));
+        let scratch = dir.path().join("scratch");
+        std::fs::create_dir_all(&scratch).expect("scratch directory");
+        let registry = Registry::new(
+            archives,
+            tokens,
+            ArchiveSigner::new(b"test-key".to_vec()),
+            RegistryConfig::new(scratch),
+        );
+        TestRegistry {
+            registry,
+            _dir: dir,
+        }
+    }
+
     /// With the large-upload path (presigned upload, then finalize) on `staging`.
     pub fn with_upload_staging(mut self, staging: Arc<dyn crate::UploadStaging>) -> Self {
         self.registry = self.registry.with_upload_staging(staging);

@@ -73,7 +73,9 @@ impl Registry {
         let outcome = self
             .archives
             .publish(&key, staged.to_path_buf(), &meta)
-            .await?;
+            .await;
+        self.listings.forget(&key.module);
+        let outcome = outcome?;
         drop(staged);
         match outcome {
             PublishOutcome::Created => {

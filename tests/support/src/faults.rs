@@ -14,6 +14,7 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -254,8 +255,19 @@ struct State {
     seen: BTreeMap<String, u64>,
     /// Requests that reached the server.
     forwarded: u64,
+    /// The server's answers to forwarded requests, per operation and status (`S3 GetObject`,
+    /// 304): how many, and their body bytes.
+    answered: BTreeMap<(String, u16), Answered>,
     /// Requests being handled (a stalled one, until it is forwarded and answered).
     in_flight: u64,
+}
+
+/// The server's answers of one operation and status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Answered {
+    pub count: u64,
+    /// Body bytes of all of them together.
+    pub body_bytes: u64,
 }
 
 /// A rule's handle, for its counts.
@@ -387,6 +399,21 @@ impl FaultProxy {
             .sum()
     }
 
+    /// The server's answers to `operation` (`"GetObject"`), by status, with their body
+    /// bytes: what a request that was not faulted got back.
+    pub fn answered(&self, operation: &str) -> BTreeMap<u16, Answered> {
+        let state = self.state.lock().unwrap();
+        let mut answers = BTreeMap::new();
+        for ((name, status), answered) in &state.answered {
+            if name.split(' ').nth(1) == Some(operation) {
+                let entry: &mut Answered = answers.entry(*status).or_default();
+                entry.count += answered.count;
+                entry.body_bytes += answered.body_bytes;
+            }
+        }
+        answers
+    }
+
     /// Requests that reached the server.
     pub fn forwarded(&self) -> u64 {
         self.state.lock().unwrap().forwarded
@@ -404,6 +431,7 @@ impl FaultProxy {
     pub fn reset_counts(&self) {
         let mut state = self.state.lock().unwrap();
         state.seen.clear();
+        state.answered.clear();
         state.forwarded = 0;
     }
 }
@@ -448,17 +476,17 @@ async fn handle(
         target,
         &body,
     );
+    let label = format!(
+        "{} {}",
+        match classified.service {
+            Service::S3 => "S3",
+            Service::DynamoDb => "DynamoDB",
+        },
+        classified.operation
+    );
     let fault = {
         let mut state = state.lock().unwrap();
-        let label = format!(
-            "{} {}",
-            match classified.service {
-                Service::S3 => "S3",
-                Service::DynamoDb => "DynamoDB",
-            },
-            classified.operation
-        );
-        *state.seen.entry(label).or_default() += 1;
+        *state.seen.entry(label.clone()).or_default() += 1;
         let mut fault = None;
         for active in state.rules.iter_mut().flatten() {
             if active.rule.matches(&classified) && active.fires() {
@@ -483,7 +511,17 @@ async fn handle(
         }
         Some(fault) => return Ok(fault_response(fault, &classified, &body, is_head)),
     }
-    forward(parts, body, upstream, &state).await
+    let answer = forward(parts, body, upstream, &state).await?;
+    {
+        let mut state = state.lock().unwrap();
+        let answered = state
+            .answered
+            .entry((label, answer.status().as_u16()))
+            .or_default();
+        answered.count += 1;
+        answered.body_bytes += answer.body().size_hint().exact().unwrap_or(0);
+    }
+    Ok(answer)
 }
 
 async fn forward(

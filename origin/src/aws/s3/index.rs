@@ -134,9 +134,31 @@ impl S3ArchiveStore {
         &self,
         module: &ModuleAddress,
     ) -> Result<IndexState, StorageError> {
+        let read = self.read_index_unless(module, None).await?;
+        Ok(read.expect("an unconditional read is never 'not modified'"))
+    }
+
+    /// [`S3ArchiveStore::read_index`], with `If-None-Match: <known_etag>` when there is one:
+    /// `None` when the index still has that ETag (S3 answers `304 Not Modified`, no body: the
+    /// `If-None-Match` request header of GetObject in the Amazon S3 API reference; moto does
+    /// the same, which tests/storage_faults/listings.rs checks).
+    pub(super) async fn read_index_unless(
+        &self,
+        module: &ModuleAddress,
+        known_etag: Option<&str>,
+    ) -> Result<Option<IndexState>, StorageError> {
         let key = self.index_key(module);
-        let Some(object) = self.get(&key).await? else {
-            return Ok(IndexState::Missing);
+        let request = self.client.get_object().bucket(&self.bucket).key(&key);
+        let sent = match known_etag {
+            Some(etag) => request.if_none_match(etag).send().await,
+            None => request.send().await,
+        };
+        let object = match sent {
+            Ok(object) => object,
+            // The SDK surfaces a 304 as an error (it has no body to parse).
+            Err(error) if http_status(&error) == Some(304) => return Ok(None),
+            Err(error) if is_no_such_key(&error) => return Ok(Some(IndexState::Missing)),
+            Err(error) => return Err(backend_error(&format!("reading {key}"), error)),
         };
         let etag = object.e_tag().unwrap_or_default().to_owned();
         let bytes = object
@@ -158,7 +180,7 @@ impl S3ArchiveStore {
                 None
             }
         };
-        Ok(IndexState::Found { etag, versions })
+        Ok(Some(IndexState::Found { etag, versions }))
     }
 
     pub(super) async fn write_index(

@@ -8,7 +8,8 @@ use super::{
 };
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::storage::{
-    sort_modules, ArchiveBody, ArchiveStore, PublishOutcome, StorageError, VersionMeta,
+    sort_modules, ArchiveBody, ArchiveStore, ListingStamp, PublishOutcome, StorageError,
+    VersionListing, VersionMeta,
 };
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -431,6 +432,35 @@ impl ArchiveStore for S3ArchiveStore {
                 }
                 Ok(listed.into_iter().collect())
             }
+        }
+    }
+
+    /// One conditional GET of `versions.json` with the known ETag: `304` (no body) while the
+    /// index is unchanged. Every publish and unpublish rewrites the index, so its ETag changes
+    /// with the list. A missing or unreadable index is built as [`list_versions`] does, and
+    /// that answer gets no stamp: the next read finds the written index and stamps that.
+    ///
+    /// [`list_versions`]: ArchiveStore::list_versions
+    async fn list_versions_since(
+        &self,
+        module: &ModuleAddress,
+        known: Option<&ListingStamp>,
+    ) -> Result<VersionListing, StorageError> {
+        let known_etag = known.map(|stamp| stamp.0.as_str());
+        match self.read_index_unless(module, known_etag).await? {
+            None => Ok(VersionListing::Unchanged),
+            Some(IndexState::Found {
+                etag,
+                versions: Some(versions),
+            }) => Ok(VersionListing::Listed {
+                versions: versions.into_iter().collect(),
+                // An index without an ETag (not one S3 made) cannot be asked about.
+                stamp: (!etag.is_empty()).then_some(ListingStamp(etag)),
+            }),
+            Some(_) => Ok(VersionListing::Listed {
+                versions: self.list_versions(module).await?,
+                stamp: None,
+            }),
         }
     }
 
