@@ -254,28 +254,36 @@ async fn many_connections(
     hold: Duration,
 ) -> Outcome {
     let host = ctx.registry.host.clone();
-    let mut streams = Vec::new();
+    // Each connection is watched from the moment it is open: when opening them all takes a
+    // while (seconds, on a busy machine), a refusal of one of the first must be timed when it
+    // happens, not when the last one is open (which counted early refusals as late ones).
+    let (release, released) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
     let mut refused_at_connect = 0;
     let opening = Instant::now();
     for a in 0..addresses {
         for _ in 0..per_address {
             match tcp_from(&host, attacker_address(10 + a)).await {
-                Ok(stream) => streams.push((stream, Instant::now())),
+                Ok(mut stream) => {
+                    let connected = Instant::now();
+                    let mut released = released.clone();
+                    tasks.push(tokio::spawn(async move {
+                        tokio::select! {
+                            answer = read_until_closed(&mut stream, Duration::from_secs(3600)) => {
+                                (answer.ending == Ending::Closed)
+                                    .then(|| connected.elapsed().as_secs_f64())
+                            }
+                            _ = released.wait_for(|released| *released) => None,
+                        }
+                    }));
+                }
                 Err(_) => refused_at_connect += 1,
             }
         }
     }
     let opened_in = opening.elapsed().as_secs_f64();
-    let release = Instant::now() + hold;
-    let tasks: Vec<_> = streams
-        .into_iter()
-        .map(|(mut stream, connected)| {
-            tokio::spawn(async move {
-                let answer = read_until_closed(&mut stream, release - Instant::now()).await;
-                (answer.ending == Ending::Closed).then(|| connected.elapsed().as_secs_f64())
-            })
-        })
-        .collect();
+    tokio::time::sleep(hold).await;
+    let _ = release.send(true);
     // Refused (over the per-address cap): closed as soon as the server accepted it, which on a
     // busy server can be seconds after the connect (it sits in the kernel's queue until then),
     // but well before the handshake limit, which is what closes the ones that got a slot.
