@@ -211,7 +211,17 @@ struct LimitArgs {
     /// Connections one client address may hold at once; more are closed at once.
     #[arg(long, value_name = "N", default_value_t = ConnectionLimits::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     max_connections_per_ip: usize,
+    /// Threads for blocking work (file reads and writes of the embedded store, archive
+    /// checks); more such work waits its turn. Each thread keeps its stack and allocator
+    /// arena while it lives, so this bounds the server's memory under load.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_BLOCKING_THREADS)]
+    max_blocking_threads: usize,
 }
+
+/// tokio's own default is 512: under a 64-connection soak the pool grew to 224 threads and the
+/// server's RSS rose in steps with it (tests/stress/FINDINGS.md, item 14). 64 keeps every
+/// connection of a busy client's worth of file work running at once on a small machine.
+const DEFAULT_MAX_BLOCKING_THREADS: usize = 64;
 
 impl From<LimitArgs> for ConnectionLimits {
     fn from(args: LimitArgs) -> Self {
@@ -344,7 +354,12 @@ fn main() -> anyhow::Result<()> {
         logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
+    let max_blocking_threads = match &command {
+        Command::Serve { limits, .. } => limits.max_blocking_threads.max(1),
+        _ => DEFAULT_MAX_BLOCKING_THREADS,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(max_blocking_threads)
         .enable_all()
         .build()?;
     match command {

@@ -53,6 +53,8 @@ fn main() {
         env("STRESS_NOTE"),
     );
     let mut passed = true;
+    // Data directories to delete once the results are written (see SoakReport::data_dir).
+    let mut leftovers = Vec::new();
     runtime.block_on(async {
         if wanted("soak") {
             let config = if quick {
@@ -90,6 +92,7 @@ fn main() {
                 "## Soak: mixed traffic on 64 connections\n\n{}",
                 report.markdown
             );
+            leftovers.push(report.data_dir);
         }
         if wanted("attacks") {
             let (report, ok) = attacks::run(quick).await;
@@ -146,6 +149,10 @@ fn main() {
         Some(path) => std::fs::write(&path, &md).unwrap_or_else(|e| panic!("writing {path}: {e}")),
         None => print!("{md}"),
     }
+    if !leftovers.is_empty() {
+        eprintln!("stress: results written; deleting the soak's data directory");
+    }
+    drop(leftovers);
     if !passed {
         eprintln!("stress: some outcome was wrong");
         std::process::exit(1);

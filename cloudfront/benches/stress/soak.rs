@@ -60,6 +60,9 @@ pub struct SoakReport {
     pub markdown: String,
     pub errors: u64,
     pub requests: u64,
+    /// The soak's data directory, deleted when this is dropped: after the results are written,
+    /// since deleting a 10-minute soak's hundreds of thousands of files takes many minutes.
+    pub data_dir: tempfile::TempDir,
 }
 
 /// Resident memory of `pid` in KiB (VmRSS), its open descriptors and its threads.
@@ -337,6 +340,9 @@ pub async fn run(config: &SoakConfig) -> SoakReport {
     }
     let figures = sampler.await.expect("sampler");
     let (rss_at_end, fds_at_end, _) = process_figures(pid);
+    // Stop the server now; keep its files for the caller to delete last.
+    let mut registry = registry;
+    let data_dir = std::mem::replace(&mut registry.data_dir, tempfile::tempdir().unwrap());
     drop(registry);
 
     let bucket = config.bucket.as_secs_f32();
@@ -430,5 +436,6 @@ pub async fn run(config: &SoakConfig) -> SoakReport {
         markdown: md,
         errors,
         requests: samples.len() as u64,
+        data_dir,
     }
 }
