@@ -26,7 +26,8 @@ pub use check::{Decision, Denial, EdgeCheck, EdgeConfig, TokenInfo, ViewerReques
 pub use error_body::error_body;
 pub use identity::{percent_decode, percent_encode, Identity, IDENTITY_HEADER};
 pub use route::{
-    required_access, Access, ModulePath, Route, RouteSpec, VersionPath, PAGE_PATH, ROUTES,
+    required_access, Access, ModulePath, ProviderPath, ProviderVersionPath, Route, RouteSpec,
+    VersionPath, PAGE_PATH, ROUTES,
 };
 pub use scope::{validate_scope, MAX_SCOPES};
 pub use signing::{ArchiveSigner, SignatureError, ARCHIVE_PATH_PREFIX};

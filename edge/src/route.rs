@@ -43,6 +43,20 @@ pub struct VersionPath<'a> {
     pub version: &'a str,
 }
 
+/// A provider as the path names it: `{namespace}/{type}`, not yet validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderPath<'a> {
+    pub namespace: &'a str,
+    pub provider_type: &'a str,
+}
+
+/// A provider version as the path names it, not yet validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderVersionPath<'a> {
+    pub provider: ProviderPath<'a>,
+    pub version: &'a str,
+}
+
 /// A request, as far as the method and the path tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -88,6 +102,24 @@ pub enum Route<'a> {
     Pin(VersionPath<'a>),
     /// `DELETE /v1/pins/{ns}/{name}/{system}/{version}`.
     Unpin(VersionPath<'a>),
+    /// `GET /v1/providers/{ns}/{type}/versions` (the provider registry protocol).
+    ProviderVersions(ProviderPath<'a>),
+    /// `GET /v1/providers/{ns}/{type}/{version}/download/{os}/{arch}`: where the package is,
+    /// its checksums, their signature and the keys that may have made it.
+    ProviderDownload {
+        version: ProviderVersionPath<'a>,
+        os: &'a str,
+        arch: &'a str,
+    },
+    /// `PUT /v1/providers/{ns}/{type}/{version}` with the release (platform zips,
+    /// `SHA256SUMS` and its signature) as a tar body.
+    PublishProvider(ProviderVersionPath<'a>),
+    /// `GET /v1/provider-keys/{namespace}`: the GPG keys registered for a namespace.
+    ListSigningKeys { namespace: &'a str },
+    /// `POST /v1/provider-keys/{namespace}` with an ASCII-armored public key.
+    AddSigningKey { namespace: &'a str },
+    /// `DELETE /v1/provider-keys/{namespace}/{key_id}`.
+    RemoveSigningKey { namespace: &'a str, key_id: &'a str },
     /// `GET /v1/tokens`.
     ListTokens,
     /// `POST /v1/tokens`.
@@ -134,6 +166,20 @@ fn version<'a>(c: &[&'a str]) -> VersionPath<'a> {
     VersionPath {
         module: module(c),
         version: c[3],
+    }
+}
+
+fn provider<'a>(c: &[&'a str]) -> ProviderPath<'a> {
+    ProviderPath {
+        namespace: c[0],
+        provider_type: c[1],
+    }
+}
+
+fn provider_version<'a>(c: &[&'a str]) -> ProviderVersionPath<'a> {
+    ProviderVersionPath {
+        provider: provider(c),
+        version: c[2],
     }
 }
 
@@ -241,6 +287,43 @@ pub const ROUTES: &[RouteSpec] = &[
         methods: &["DELETE"],
         pattern: "/v1/pins/{namespace}/{name}/{system}/{version}",
         build: |c| Route::Unpin(version(c)),
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/providers/{namespace}/{type}/versions",
+        build: |c| Route::ProviderVersions(provider(c)),
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}",
+        build: |c| Route::ProviderDownload {
+            version: provider_version(c),
+            os: c[3],
+            arch: c[4],
+        },
+    },
+    RouteSpec {
+        methods: &["PUT"],
+        pattern: "/v1/providers/{namespace}/{type}/{version}",
+        build: |c| Route::PublishProvider(provider_version(c)),
+    },
+    RouteSpec {
+        methods: &["GET"],
+        pattern: "/v1/provider-keys/{namespace}",
+        build: |c| Route::ListSigningKeys { namespace: c[0] },
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/provider-keys/{namespace}",
+        build: |c| Route::AddSigningKey { namespace: c[0] },
+    },
+    RouteSpec {
+        methods: &["DELETE"],
+        pattern: "/v1/provider-keys/{namespace}/{key_id}",
+        build: |c| Route::RemoveSigningKey {
+            namespace: c[0],
+            key_id: c[1],
+        },
     },
     RouteSpec {
         methods: &["GET"],
@@ -351,11 +434,17 @@ impl<'a> Route<'a> {
             | Route::ListModules
             | Route::SearchModules
             | Route::NamespaceModules { .. }
-            | Route::ModuleSystems { .. } => Access::Token(Tier::Downloader),
-            Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
-                Access::Token(Tier::Uploader)
-            }
-            Route::ListPins
+            | Route::ModuleSystems { .. }
+            | Route::ProviderVersions(_)
+            | Route::ProviderDownload { .. } => Access::Token(Tier::Downloader),
+            Route::Upload(_)
+            | Route::StartStagedUpload(_)
+            | Route::FinishStagedUpload { .. }
+            | Route::PublishProvider(_) => Access::Token(Tier::Uploader),
+            Route::ListSigningKeys { .. }
+            | Route::AddSigningKey { .. }
+            | Route::RemoveSigningKey { .. }
+            | Route::ListPins
             | Route::Pin(_)
             | Route::Unpin(_)
             | Route::ListTokens
@@ -372,9 +461,9 @@ impl<'a> Route<'a> {
 /// downloader learns nothing about the administration endpoints.
 fn unmatched_tier(method: &str, path: &str) -> Tier {
     let read = matches!(method, "GET" | "HEAD");
-    if under(path, "/v1/tokens") || under(path, "/v1/pins") {
+    if under(path, "/v1/tokens") || under(path, "/v1/pins") || under(path, "/v1/provider-keys") {
         Tier::Master
-    } else if path.starts_with("/v1/modules/") && !read {
+    } else if (path.starts_with("/v1/modules/") || path.starts_with("/v1/providers/")) && !read {
         Tier::Uploader
     } else {
         Tier::Downloader
@@ -416,6 +505,10 @@ mod tests {
                 "{key_path*}" => "acme/vpc/aws/1.2.0/module.tar.gz",
                 "{file*}" => "app.js",
                 "{method}" => "aws",
+                "{type}" => "dns",
+                "{os}" => "linux",
+                "{arch}" => "amd64",
+                "{key_id}" => "0123456789ABCDEF",
                 literal => literal,
             })
             .collect::<Vec<_>>()
@@ -440,10 +533,13 @@ mod tests {
             | Route::ListModules
             | Route::SearchModules
             | Route::NamespaceModules { .. }
-            | Route::ModuleSystems { .. } => Access::Token(Tier::Downloader),
-            Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
-                Access::Token(Tier::Uploader)
-            }
+            | Route::ModuleSystems { .. }
+            | Route::ProviderVersions(_)
+            | Route::ProviderDownload { .. } => Access::Token(Tier::Downloader),
+            Route::Upload(_)
+            | Route::StartStagedUpload(_)
+            | Route::FinishStagedUpload { .. }
+            | Route::PublishProvider(_) => Access::Token(Tier::Uploader),
             Route::MethodNotAllowed { .. } | Route::NotFound { .. } => {
                 panic!("a row of the table must parse to its own route")
             }
@@ -474,8 +570,8 @@ mod tests {
                 }
             }
         }
-        // 23 routes; the thirteen reads take GET and HEAD.
-        assert_eq!(walked, 36 * TIERS.len());
+        // 29 routes; the fifteen reads take GET and HEAD.
+        assert_eq!(walked, 44 * TIERS.len());
     }
 
     #[test]

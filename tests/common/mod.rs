@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod providers;
 pub mod proxying;
 pub mod terraform;
 

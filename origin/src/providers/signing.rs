@@ -1,0 +1,198 @@
+//! GPG keys registered for a namespace, and the check of a release's signature.
+//!
+//! Terraform verifies `SHA256SUMS` against the download answer's `signing_keys` with Go's
+//! `openpgp.CheckDetachedSignature`: a binary (not armored) detached signature over the file's
+//! bytes, made by the primary key or a signing subkey of one of the keys listed. The registry
+//! runs the same check at publish with rPGP (the `pgp` crate, pure Rust), so a release it
+//! accepts is one Terraform accepts, and stores the signature in binary form whatever form it
+//! came in.
+
+use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
+use pgp::packet::SignatureType;
+use pgp::ser::Serialize;
+use pgp::types::KeyDetails;
+
+/// The largest ASCII-armored public key taken (a 4096-bit RSA key with a few subkeys and
+/// signatures is under 10 KB).
+pub const MAX_ARMORED_KEY_BYTES: usize = 32 * 1024;
+
+/// The largest signature file taken.
+pub const MAX_SIGNATURE_BYTES: usize = 16 * 1024;
+
+/// A public key as registered: what the download answer lists in `gpg_public_keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedKey {
+    /// The primary key's 64-bit key ID, uppercase hex (`51852D87348FFC4C`), as the protocol
+    /// names keys.
+    pub key_id: String,
+    /// The primary key's fingerprint, uppercase hex.
+    pub fingerprint: String,
+    /// The key ASCII-armored, as it was registered.
+    pub ascii_armor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SigningError {
+    #[error("the key is not an ASCII-armored OpenPGP public key (-----BEGIN PGP PUBLIC KEY BLOCK-----): {0}")]
+    InvalidKey(String),
+    #[error("the key is larger than {MAX_ARMORED_KEY_BYTES} bytes")]
+    KeyTooLarge,
+    #[error("the key's self-signatures do not verify: {0}")]
+    InvalidBindings(String),
+    #[error("the signature file is not an OpenPGP detached signature: {0}")]
+    InvalidSignature(String),
+    #[error("the signature file is larger than {MAX_SIGNATURE_BYTES} bytes")]
+    SignatureTooLarge,
+    #[error("the signature is a {0:?} signature; sign SHA256SUMS as binary data (gpg --detach-sign), as Terraform checks it")]
+    NotBinary(String),
+    #[error("SHA256SUMS is signed by key {issuer}, which is not registered for namespace {namespace} (registered: {registered})")]
+    UnknownIssuer {
+        issuer: String,
+        namespace: String,
+        registered: String,
+    },
+    #[error("the signature of SHA256SUMS does not verify with key {key_id}: the file or the signature was changed after signing")]
+    BadSignature { key_id: String },
+}
+
+fn key_id_hex(id: impl AsRef<[u8]>) -> String {
+    hex::encode_upper(id.as_ref())
+}
+
+/// Reads an ASCII-armored public key (one transferable key) and checks its self-signatures.
+pub fn parse_public_key(armored: &str) -> Result<ParsedKey, SigningError> {
+    if armored.len() > MAX_ARMORED_KEY_BYTES {
+        return Err(SigningError::KeyTooLarge);
+    }
+    let trimmed = armored.trim();
+    if !trimmed.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+        return Err(SigningError::InvalidKey(
+            "it does not start with the public key armor header".into(),
+        ));
+    }
+    let (key, _) = SignedPublicKey::from_armor_single(std::io::Cursor::new(trimmed.as_bytes()))
+        .map_err(|e| SigningError::InvalidKey(e.to_string()))?;
+    key.verify_bindings()
+        .map_err(|e| SigningError::InvalidBindings(e.to_string()))?;
+    Ok(ParsedKey {
+        key_id: key_id_hex(key.legacy_key_id()),
+        fingerprint: format!("{:X}", key.fingerprint()),
+        ascii_armor: format!("{trimmed}\n"),
+    })
+}
+
+/// A detached signature in binary form (what Terraform reads), from a binary or an
+/// ASCII-armored (`gpg --armor --detach-sign`) upload.
+pub fn binary_signature(uploaded: &[u8]) -> Result<Vec<u8>, SigningError> {
+    if uploaded.len() > MAX_SIGNATURE_BYTES {
+        return Err(SigningError::SignatureTooLarge);
+    }
+    let signature = read_signature(uploaded)?;
+    signature
+        .to_bytes()
+        .map_err(|e| SigningError::InvalidSignature(e.to_string()))
+}
+
+fn read_signature(bytes: &[u8]) -> Result<DetachedSignature, SigningError> {
+    let invalid = |e: pgp::errors::Error| SigningError::InvalidSignature(e.to_string());
+    let armored = bytes
+        .trim_ascii_start()
+        .starts_with(b"-----BEGIN PGP SIGNATURE-----");
+    if armored {
+        Ok(
+            DetachedSignature::from_armor_single(std::io::Cursor::new(bytes))
+                .map_err(invalid)?
+                .0,
+        )
+    } else {
+        DetachedSignature::from_bytes(bytes).map_err(invalid)
+    }
+}
+
+/// Checks `signature` (binary) over `document` against `keys`, the keys registered for
+/// `namespace`; returns the key ID of the registered key that made it.
+pub fn verify_release_signature(
+    document: &[u8],
+    signature: &[u8],
+    keys: &[ParsedKey],
+    namespace: &str,
+) -> Result<String, SigningError> {
+    let signature = read_signature(signature)?;
+    match signature.signature.typ() {
+        Some(SignatureType::Binary) => {}
+        other => {
+            return Err(SigningError::NotBinary(
+                other.map_or_else(|| "unknown".to_owned(), |t| format!("{t:?}")),
+            ))
+        }
+    }
+    let issuers: Vec<String> = signature
+        .signature
+        .issuer_key_id()
+        .into_iter()
+        .map(key_id_hex)
+        .collect();
+    let issuer_fingerprints: Vec<String> = signature
+        .signature
+        .issuer_fingerprint()
+        .into_iter()
+        .map(|f| format!("{f:X}"))
+        .collect();
+    for registered in keys {
+        let Ok((key, _)) = SignedPublicKey::from_armor_single(std::io::Cursor::new(
+            registered.ascii_armor.as_bytes(),
+        )) else {
+            continue;
+        };
+        // The primary key, then the subkeys whose bindings hold (an unbound subkey is not
+        // the key's, for Terraform either). `None` is the primary key.
+        let mut candidates: Vec<(String, String, Option<usize>)> = vec![(
+            key_id_hex(key.legacy_key_id()),
+            format!("{:X}", key.fingerprint()),
+            None,
+        )];
+        for (index, subkey) in key.public_subkeys.iter().enumerate() {
+            if subkey.verify_bindings(&key.primary_key).is_ok() {
+                candidates.push((
+                    key_id_hex(subkey.legacy_key_id()),
+                    format!("{:X}", subkey.fingerprint()),
+                    Some(index),
+                ));
+            }
+        }
+        for (id, fingerprint, subkey) in candidates {
+            let named = issuers.contains(&id) || issuer_fingerprints.contains(&fingerprint);
+            if !named {
+                continue;
+            }
+            let verified = match subkey {
+                None => signature.verify(&key, document),
+                Some(index) => signature.verify(&key.public_subkeys[index], document),
+            };
+            return match verified {
+                Ok(()) => Ok(registered.key_id.clone()),
+                Err(_) => Err(SigningError::BadSignature {
+                    key_id: registered.key_id.clone(),
+                }),
+            };
+        }
+    }
+    let issuer = issuers
+        .first()
+        .cloned()
+        .or_else(|| issuer_fingerprints.first().cloned())
+        .unwrap_or_else(|| "(unnamed)".into());
+    let registered = if keys.is_empty() {
+        "none".to_owned()
+    } else {
+        keys.iter()
+            .map(|k| k.key_id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(SigningError::UnknownIssuer {
+        issuer,
+        namespace: namespace.to_owned(),
+        registered,
+    })
+}
