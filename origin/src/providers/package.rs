@@ -210,9 +210,13 @@ pub(crate) mod tests {
     pub fn zip_of(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
         let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
         for (name, mode, contents) in entries {
-            writer
-                .start_file(*name, SimpleFileOptions::default().unix_permissions(*mode))
-                .unwrap();
+            let options = SimpleFileOptions::default().unix_permissions(*mode & 0o777);
+            if mode & S_IFMT == 0o120_000 {
+                let target = std::str::from_utf8(contents).unwrap();
+                writer.add_symlink(*name, target, options).unwrap();
+                continue;
+            }
+            writer.start_file(*name, options).unwrap();
             writer.write_all(contents).unwrap();
         }
         writer.finish().unwrap().into_inner()
@@ -258,14 +262,15 @@ pub(crate) mod tests {
     #[test]
     fn every_rejection_says_why() {
         let cases: &[(&[(&str, u32, &[u8])], &str, &str)] = &[
-            (&[("terraform-provider-dns_v1.3.0", 0o755, b"x")], "linux", "p.zip has no provider executable: expected terraform-provider-dns_v1.2.0 (or terraform-provider-dns)"),
-            (&[("terraform-provider-other_v1.2.0", 0o755, b"x")], "linux", "p.zip has no provider executable"),
+            (&[("LICENSE", 0o644, b"x")], "linux", "p.zip has no provider executable: expected terraform-provider-dns_v1.2.0 (or terraform-provider-dns)"),
+            (&[("terraform-provider-dns_v1.3.0", 0o755, b"x")], "linux", "p.zip: \"terraform-provider-dns_v1.3.0\" starts with terraform-provider- but is not the provider executable (terraform-provider-dns_v1.2.0 (or terraform-provider-dns))"),
+            (&[("terraform-provider-other_v1.2.0", 0o755, b"x")], "linux", "starts with terraform-provider- but is not"),
             (&[("terraform-provider-dns_v1.2.0", 0o644, b"x")], "linux", "p.zip: \"terraform-provider-dns_v1.2.0\" is not executable"),
             (&[("terraform-provider-dns_v1.2.0", 0o755, b"x"), ("terraform-provider-dns", 0o755, b"x")], "linux", "p.zip has more than one file named like the provider executable"),
             (&[("terraform-provider-dns_v1.2.0", 0o755, b"x"), ("terraform-provider-dns_v1.2.0.sig", 0o644, b"x")], "linux", "p.zip: \"terraform-provider-dns_v1.2.0.sig\" starts with terraform-provider- but is not"),
             (&[("bin/terraform-provider-dns_v1.2.0", 0o755, b"x")], "linux", "p.zip: \"bin/terraform-provider-dns_v1.2.0\" is not a regular file at the top"),
             (&[("terraform-provider-dns_v1.2.0", 0o120_777, b"/bin/sh")], "linux", "is not a regular file at the top"),
-            (&[("terraform-provider-dns_v1.2.0", 0o755, b"x")], "windows", "p.zip has no provider executable: expected terraform-provider-dns_v1.2.0.exe"),
+            (&[("terraform-provider-dns_v1.2.0", 0o755, b"x")], "windows", "starts with terraform-provider- but is not the provider executable (terraform-provider-dns_v1.2.0.exe (or terraform-provider-dns.exe))"),
             (&[("terraform-provider-dns_v1.2.0", 0o755, &[0u8; 2000])], "linux", "p.zip unpacks to more than 1024 bytes"),
         ];
         for (entries, os, message) in cases {

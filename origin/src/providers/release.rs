@@ -303,3 +303,116 @@ pub fn rewind<F: Read + Seek>(mut file: F) -> std::io::Result<F> {
     file.seek(std::io::SeekFrom::Start(0))?;
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::package::tests::zip_of;
+    use crate::providers::signing::parse_public_key;
+    use crate::providers::signing::tests::{armored_public, secret_key, sign};
+
+    const EXE: &str = "terraform-provider-dns_v1.0.0";
+
+    /// A tar of `files`, with `SHA256SUMS` over the zips signed by `key` when `signed`.
+    fn release_tar(files: &[(&str, Vec<u8>)], key: &pgp::composed::SignedSecretKey) -> Vec<u8> {
+        let mut all: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(n, b)| (n.to_string(), b.clone()))
+            .collect();
+        let sums: String = files
+            .iter()
+            .filter(|(n, _)| n.ends_with(".zip") || n.ends_with("manifest.json"))
+            .map(|(n, b)| format!("{}  {n}\n", hex::encode(Sha256::digest(b))))
+            .collect();
+        all.push((
+            "terraform-provider-dns_1.0.0_SHA256SUMS".into(),
+            sums.clone().into_bytes(),
+        ));
+        all.push((
+            "terraform-provider-dns_1.0.0_SHA256SUMS.sig".into(),
+            sign(key, sums.as_bytes()),
+        ));
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, bytes) in all {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, &bytes[..]).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn check(
+        tar: Vec<u8>,
+        keys: &[ParsedKey],
+        protocols: Option<Vec<String>>,
+    ) -> Result<CheckedRelease, ReleaseError> {
+        let staged = tempfile::tempdir().unwrap();
+        check_release(
+            std::io::Cursor::new(tar),
+            staged.path(),
+            &ProviderAddress::new("acme", "dns").unwrap(),
+            &ModuleVersion::parse("1.0.0").unwrap(),
+            keys,
+            protocols,
+            1 << 20,
+        )
+    }
+
+    fn linux_zip() -> Vec<u8> {
+        zip_of(&[(EXE, 0o755, b"#!/bin/sh\n")])
+    }
+
+    #[test]
+    fn a_signed_release_checks_out_with_its_protocols() {
+        let key = secret_key("Acme <a@acme.example>");
+        let keys = vec![parse_public_key(&armored_public(&key)).unwrap()];
+        let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
+        let checked = check(release_tar(&[zip.clone()], &key), &keys, None).unwrap();
+        assert_eq!(checked.protocols, ["5.0"]);
+        assert_eq!(checked.key_id, keys[0].key_id);
+        let linux = Platform::new("linux", "amd64").unwrap();
+        assert_eq!(
+            checked.platforms[&linux].1,
+            hex::encode(Sha256::digest(&zip.1))
+        );
+
+        let manifest = (
+            "terraform-provider-dns_1.0.0_manifest.json",
+            br#"{"version":1,"metadata":{"protocol_versions":["6.0"]}}"#.to_vec(),
+        );
+        let checked = check(release_tar(&[zip.clone(), manifest], &key), &keys, None).unwrap();
+        assert_eq!(checked.protocols, ["6.0"]);
+        let checked = check(
+            release_tar(&[zip.clone()], &key),
+            &keys,
+            Some(vec!["5.0".into(), "6.0".into()]),
+        )
+        .unwrap();
+        assert_eq!(checked.protocols, ["5.0", "6.0"]);
+        let error = check(release_tar(&[zip], &key), &keys, Some(vec!["six".into()])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid plugin protocols \"six\": give MAJOR.MINOR versions such as 5.0 or 6.0"
+        );
+    }
+
+    #[test]
+    fn what_does_not_belong_in_a_release_is_named() {
+        let key = secret_key("Acme <a@acme.example>");
+        let keys = vec![parse_public_key(&armored_public(&key)).unwrap()];
+        let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
+        let error = check(
+            release_tar(&[zip.clone(), ("notes.txt", b"hi".to_vec())], &key),
+            &keys,
+            None,
+        )
+        .unwrap_err();
+        assert!(error.to_string().starts_with("\"notes.txt\" is not a file of this release; expected terraform-provider-dns_1.0.0_os_arch.zip"), "{error}");
+        let error = check(release_tar(&[], &key), &keys, None).unwrap_err();
+        assert_eq!(error.code(), "invalid_release");
+        let error = check(release_tar(&[zip], &key), &[], None).unwrap_err();
+        assert_eq!(error.code(), "invalid_signature");
+    }
+}

@@ -196,3 +196,138 @@ pub fn verify_release_signature(
         registered,
     })
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use pgp::composed::{KeyType, SecretKeyParamsBuilder, SignedSecretKey};
+    use pgp::crypto::hash::HashAlgorithm;
+    use pgp::types::Password;
+
+    /// A fresh Ed25519 signing key (fast to make; the end-to-end tests use gpg's RSA keys).
+    pub fn secret_key(user: &str) -> SignedSecretKey {
+        SecretKeyParamsBuilder::default()
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id(user.into())
+            .passphrase(None)
+            .build()
+            .unwrap()
+            .generate(rand::thread_rng())
+            .unwrap()
+    }
+
+    pub fn armored_public(key: &SignedSecretKey) -> String {
+        key.to_public_key()
+            .to_armored_string(Default::default())
+            .unwrap()
+    }
+
+    pub fn sign(key: &SignedSecretKey, data: &[u8]) -> Vec<u8> {
+        DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &key.primary_key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            data,
+        )
+        .unwrap()
+        .to_bytes()
+        .unwrap()
+    }
+
+    const SUMS: &[u8] = b"00  terraform-provider-dns_1.0.0_linux_amd64.zip\n";
+
+    #[test]
+    fn a_registered_key_reads_back_with_its_id() {
+        let key = secret_key("Acme <a@acme.example>");
+        let parsed = parse_public_key(&armored_public(&key)).unwrap();
+        assert_eq!(
+            parsed.key_id,
+            hex::encode_upper(key.legacy_key_id().as_ref())
+        );
+        assert_eq!(parsed.key_id.len(), 16);
+        assert_eq!(parsed.fingerprint.len(), 40);
+        assert!(parsed
+            .ascii_armor
+            .starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+        for bad in [
+            "",
+            "hello",
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxx\n-----END PGP PUBLIC KEY BLOCK-----",
+        ] {
+            assert!(
+                matches!(parse_public_key(bad), Err(SigningError::InvalidKey(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_public_key(&"x".repeat(MAX_ARMORED_KEY_BYTES + 1)),
+            Err(SigningError::KeyTooLarge)
+        );
+    }
+
+    #[test]
+    fn a_signature_verifies_only_for_its_document_and_a_registered_key() {
+        let key = secret_key("Acme <a@acme.example>");
+        let registered = vec![parse_public_key(&armored_public(&key)).unwrap()];
+        let signature = sign(&key, SUMS);
+        assert_eq!(
+            verify_release_signature(SUMS, &signature, &registered, "acme"),
+            Ok(registered[0].key_id.clone())
+        );
+        // Armored signatures are taken and stored binary.
+        let armored = DetachedSignature::from_bytes(&signature[..])
+            .unwrap()
+            .to_armored_bytes(Default::default())
+            .unwrap();
+        assert_eq!(binary_signature(&armored).unwrap(), signature);
+        assert_eq!(binary_signature(&signature).unwrap(), signature);
+
+        let tampered = b"11  terraform-provider-dns_1.0.0_linux_amd64.zip\n";
+        assert_eq!(
+            verify_release_signature(tampered, &signature, &registered, "acme"),
+            Err(SigningError::BadSignature {
+                key_id: registered[0].key_id.clone()
+            })
+        );
+        let stranger = secret_key("Else <e@example.com>");
+        let error = verify_release_signature(SUMS, &sign(&stranger, SUMS), &registered, "acme")
+            .unwrap_err();
+        let stranger_id = hex::encode_upper(stranger.legacy_key_id().as_ref());
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "SHA256SUMS is signed by key {stranger_id}, which is not registered for namespace acme (registered: {})",
+                registered[0].key_id
+            )
+        );
+        assert!(matches!(
+            verify_release_signature(SUMS, &signature, &[], "acme"),
+            Err(SigningError::UnknownIssuer { registered, .. }) if registered == "none"
+        ));
+        assert!(matches!(
+            verify_release_signature(SUMS, b"not a signature", &registered, "acme"),
+            Err(SigningError::InvalidSignature(_))
+        ));
+    }
+
+    #[test]
+    fn a_text_mode_signature_is_refused_as_terraform_would_fail_it() {
+        let key = secret_key("Acme <a@acme.example>");
+        let registered = vec![parse_public_key(&armored_public(&key)).unwrap()];
+        let text = DetachedSignature::sign_text_data(
+            rand::thread_rng(),
+            &key.primary_key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            SUMS,
+        )
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+        let error = verify_release_signature(SUMS, &text, &registered, "acme").unwrap_err();
+        assert!(matches!(error, SigningError::NotBinary(_)), "{error}");
+    }
+}
