@@ -395,3 +395,105 @@ async fn keys_are_the_masters_and_releases_the_uploaders() {
         .await;
     assert_eq!(missing.status, 404);
 }
+
+/// `tfreg provider add-key` and `tfreg provider publish`, as a publisher's CI runs them.
+#[tokio::test]
+async fn the_client_registers_the_key_and_publishes_a_release_directory() {
+    let (registry, tokens) = registry_with_tokens().await;
+    let gpg = Gpg::new("Acme Release <release@acme.example>");
+    let home = tempfile::tempdir().unwrap();
+    let key_file = home.path().join("acme.asc");
+    std::fs::write(&key_file, gpg.public_key()).unwrap();
+    let token_file = |token: &str, name: &str| {
+        let path = home.path().join(name);
+        std::fs::write(&path, token).unwrap();
+        path.display().to_string()
+    };
+    let (master, uploader) = (
+        token_file(&tokens.master, "master"),
+        token_file(&tokens.uploader, "up"),
+    );
+    let url = registry.url("");
+    let ca = registry.ca_pem.display().to_string();
+    let tfreg = |args: &[&str]| {
+        std::process::Command::new(common::tfreg_binary())
+            .args(args)
+            .args(["--registry", &url, "--ca-file", &ca])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .output()
+            .expect("running tfreg")
+    };
+    let out = tfreg(&[
+        "provider",
+        "add-key",
+        "acme",
+        key_file.to_str().unwrap(),
+        "--token-file",
+        &master,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&gpg.key_id()));
+
+    let release = Release::new("dns", "4.0.0", &["linux_amd64"]);
+    release.sign(&gpg, false);
+    // Other files in dist/ are left out.
+    std::fs::write(release.path("artifacts.json"), "[]").unwrap();
+    let dir = release.dir.path().to_str().unwrap().to_owned();
+    let out = tfreg(&[
+        "provider",
+        "publish",
+        &dir,
+        "--provider",
+        PROVIDER,
+        "--version",
+        "4.0.0",
+        "--protocols",
+        "5.0,6.0",
+        "--token-file",
+        &uploader,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        stdout.contains(&format!("source  = \"{}/{PROVIDER}\"", registry.host)),
+        "{stdout}"
+    );
+    let versions = registry
+        .get(
+            &format!("/v1/providers/{PROVIDER}/versions"),
+            Some(&tokens.downloader),
+        )
+        .await
+        .json();
+    assert_eq!(
+        versions["versions"][0]["protocols"],
+        serde_json::json!(["5.0", "6.0"])
+    );
+    let again = tfreg(&[
+        "provider",
+        "publish",
+        &dir,
+        "--provider",
+        PROVIDER,
+        "--version",
+        "4.0.0",
+        "--token-file",
+        &uploader,
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
