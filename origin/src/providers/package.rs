@@ -259,9 +259,11 @@ pub(crate) mod tests {
         .is_ok());
     }
 
+    type Entries<'a> = &'a [(&'a str, u32, &'a [u8])];
+
     #[test]
     fn every_rejection_says_why() {
-        let cases: &[(&[(&str, u32, &[u8])], &str, &str)] = &[
+        let cases: &[(Entries, &str, &str)] = &[
             (&[("LICENSE", 0o644, b"x")], "linux", "p.zip has no provider executable: expected terraform-provider-dns_v1.2.0 (or terraform-provider-dns)"),
             (&[("terraform-provider-dns_v1.3.0", 0o755, b"x")], "linux", "p.zip: \"terraform-provider-dns_v1.3.0\" starts with terraform-provider- but is not the provider executable (terraform-provider-dns_v1.2.0 (or terraform-provider-dns))"),
             (&[("terraform-provider-other_v1.2.0", 0o755, b"x")], "linux", "starts with terraform-provider- but is not"),

@@ -369,7 +369,7 @@ mod tests {
         let key = secret_key("Acme <a@acme.example>");
         let keys = vec![parse_public_key(&armored_public(&key)).unwrap()];
         let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
-        let checked = check(release_tar(&[zip.clone()], &key), &keys, None).unwrap();
+        let checked = check(release_tar(std::slice::from_ref(&zip), &key), &keys, None).unwrap();
         assert_eq!(checked.protocols, ["5.0"]);
         assert_eq!(checked.key_id, keys[0].key_id);
         let linux = Platform::new("linux", "amd64").unwrap();
@@ -385,7 +385,7 @@ mod tests {
         let checked = check(release_tar(&[zip.clone(), manifest], &key), &keys, None).unwrap();
         assert_eq!(checked.protocols, ["6.0"]);
         let checked = check(
-            release_tar(&[zip.clone()], &key),
+            release_tar(std::slice::from_ref(&zip), &key),
             &keys,
             Some(vec!["5.0".into(), "6.0".into()]),
         )
