@@ -308,7 +308,7 @@ pub fn rewind<F: Read + Seek>(mut file: F) -> std::io::Result<F> {
 mod tests {
     use super::*;
     use crate::providers::package::tests::zip_of;
-    use crate::providers::signing::parse_public_key;
+    use crate::providers::signing::read_public_key;
     use crate::providers::signing::tests::{armored_public, secret_key, sign};
 
     const EXE: &str = "terraform-provider-dns_v1.0.0";
@@ -367,7 +367,7 @@ mod tests {
     #[test]
     fn a_signed_release_checks_out_with_its_protocols() {
         let key = secret_key("Acme <a@acme.example>");
-        let keys = vec![parse_public_key(&armored_public(&key)).unwrap()];
+        let keys = vec![read_public_key(&armored_public(&key)).unwrap()];
         let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
         let checked = check(release_tar(std::slice::from_ref(&zip), &key), &keys, None).unwrap();
         assert_eq!(checked.protocols, ["5.0"]);
@@ -401,7 +401,7 @@ mod tests {
     #[test]
     fn what_does_not_belong_in_a_release_is_named() {
         let key = secret_key("Acme <a@acme.example>");
-        let keys = vec![parse_public_key(&armored_public(&key)).unwrap()];
+        let keys = vec![read_public_key(&armored_public(&key)).unwrap()];
         let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
         let error = check(
             release_tar(&[zip.clone(), ("notes.txt", b"hi".to_vec())], &key),

@@ -4,7 +4,7 @@
 use super::test_support::{code, json, TestRegistry};
 use super::RequestBody;
 use crate::providers::embedded::FileProviderStore;
-use crate::providers::signing::tests::{armored_public, secret_key};
+use crate::providers::signing::tests::{armored_public, secret_key, RSA_PUBLIC_KEY};
 use std::sync::Arc;
 use tfreg_edge::Tier;
 
@@ -36,8 +36,7 @@ async fn without_a_provider_store_the_routes_say_so() {
 #[tokio::test]
 async fn keys_register_from_armor_or_json_and_list_by_namespace() {
     let registry = with_providers();
-    let key = secret_key("Acme <a@acme.example>");
-    let armored = armored_public(&key);
+    let armored = RSA_PUBLIC_KEY.to_owned();
     let body = serde_json::json!({"ascii_armor": armored, "source": "Acme", "source_url": "https://acme.example/keys"});
     let response = registry
         .as_master("POST", "/v1/provider-keys/acme", &body.to_string())
@@ -76,6 +75,12 @@ async fn keys_register_from_armor_or_json_and_list_by_namespace() {
         .as_master("GET", "/v1/provider-keys/Acme!", "")
         .await;
     assert_eq!(bad_ns.status, 400);
+    let ed25519 = armored_public(&secret_key("Acme <a@acme.example>"));
+    let refused = registry
+        .as_master("POST", "/v1/provider-keys/acme", &ed25519)
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(code(&refused), "invalid_key");
     let removed = registry
         .as_master(
             "DELETE",
