@@ -31,6 +31,8 @@ pub enum ReleaseError {
     NotTar(String),
     #[error("the release holds more than {MAX_RELEASE_FILES} files")]
     TooManyFiles,
+    #[error("the release's files add up to more than {0} bytes")]
+    TooLarge(u64),
     #[error("{0:?} is not a file at the top of the tar: put the release's files side by side (tar -cf release.tar -C dist .)")]
     NotTopLevel(String),
     #[error("{name:?} is not a file of this release; expected {expected}")]
@@ -102,7 +104,9 @@ struct StagedFile {
 /// Unpacks the tar `body` into `staged` (an empty directory), then checks the release of
 /// `provider` `version` against `keys`, the keys registered for its namespace. `protocols` is
 /// what the publisher said in the query (`None`: the manifest's, or [`DEFAULT_PROTOCOLS`]).
-/// Zips unpack to at most `max_unpacked` bytes each.
+/// Zips unpack to at most `max_unpacked` bytes each. The tar's files add up to at most the
+/// upload limit (`max_release_bytes`): a plain tar is always larger than its files, so only a
+/// gzipped bomb reaches it.
 #[allow(clippy::too_many_arguments)]
 pub fn check_release<R: Read>(
     body: R,
@@ -112,9 +116,10 @@ pub fn check_release<R: Read>(
     keys: &[ParsedKey],
     protocols: Option<Vec<String>>,
     max_unpacked: u64,
+    max_release_bytes: u64,
 ) -> Result<CheckedRelease, ReleaseError> {
     let names = ReleaseNames::new(provider, version);
-    let files = unpack(body, staged, &names)?;
+    let files = unpack(body, staged, &names, max_release_bytes)?;
     let shasums_name = names.shasums();
     let signature_name = names.signature();
     let read = |name: &str| -> Result<Vec<u8>, ReleaseError> {
@@ -227,7 +232,9 @@ fn unpack<R: Read>(
     body: R,
     staged: &Path,
     names: &ReleaseNames,
+    max_bytes: u64,
 ) -> Result<BTreeMap<String, StagedFile>, ReleaseError> {
+    let mut total = 0u64;
     let mut body = std::io::BufReader::new(body);
     let gzipped = std::io::BufRead::fill_buf(&mut body)?.starts_with(&[0x1f, 0x8b]);
     let reader: Box<dyn Read> = if gzipped {
@@ -281,6 +288,10 @@ fn unpack<R: Read>(
             let n = entry.read(&mut buffer).map_err(not_tar)?;
             if n == 0 {
                 break;
+            }
+            total += n as u64;
+            if total > max_bytes {
+                return Err(ReleaseError::TooLarge(max_bytes));
             }
             hasher.update(&buffer[..n]);
             out.write_all(&buffer[..n])?;
@@ -357,6 +368,7 @@ mod tests {
             keys,
             protocols,
             1 << 20,
+            1 << 20,
         )
     }
 
@@ -395,6 +407,27 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "invalid plugin protocols \"six\": give MAJOR.MINOR versions such as 5.0 or 6.0"
+        );
+    }
+
+    #[test]
+    fn a_gzipped_release_is_read_within_the_upload_limit() {
+        let key = secret_key("Acme <a@acme.example>");
+        let keys = vec![read_public_key(&armored_public(&key)).unwrap()];
+        let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
+        let tar = release_tar(std::slice::from_ref(&zip), &key);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&tar).unwrap();
+        assert!(check(gz.finish().unwrap(), &keys, None).is_ok());
+        // Files adding up to more than the limit (a bomb, once gzipped) stop the read.
+        let big = (
+            "terraform-provider-dns_1.0.0_linux_arm64.zip",
+            vec![0u8; 2 << 20],
+        );
+        let error = check(release_tar(&[zip, big], &key), &keys, None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the release's files add up to more than 1048576 bytes"
         );
     }
 

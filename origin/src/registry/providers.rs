@@ -202,6 +202,7 @@ impl Registry {
                     &keys,
                     protocols,
                     max_unpacked,
+                    limit,
                 )
             };
             match body {
