@@ -1,7 +1,9 @@
 //! Where provider releases and the namespaces' signing keys are kept: the [`ProviderStore`]
 //! trait, implemented over the data directory for `tfreg serve` ([`super::embedded`]). An S3
-//! and DynamoDB implementation follows the same contract (a release's files first, its record
-//! last with a conditional write; keys as items per namespace).
+//! implementation is to follow the same contract: each publish attempt's files under a prefix
+//! of its own (so a losing publisher can never overwrite a winner's zips), the record last
+//! with `If-None-Match: *` naming that prefix, the loser's files deleted; keys as one object
+//! (or item) per namespace and key ID, written conditionally.
 
 use super::ProviderAddress;
 use crate::names::ModuleVersion;
