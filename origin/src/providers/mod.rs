@@ -14,6 +14,7 @@
 //!   data directory of `tfreg serve`.
 
 pub mod embedded;
+pub mod openpgp;
 pub mod package;
 pub mod release;
 pub mod signing;

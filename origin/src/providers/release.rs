@@ -318,14 +318,14 @@ pub fn rewind<F: Read + Seek>(mut file: F) -> std::io::Result<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::openpgp::testkey::{acme_key, TestKey};
     use crate::providers::package::tests::zip_of;
-    use crate::providers::signing::read_public_key;
-    use crate::providers::signing::tests::{armored_public, secret_key, sign};
+    use crate::providers::signing::parse_public_key;
 
     const EXE: &str = "terraform-provider-dns_v1.0.0";
 
     /// A tar of `files`, with `SHA256SUMS` over the zips signed by `key` when `signed`.
-    fn release_tar(files: &[(&str, Vec<u8>)], key: &pgp::composed::SignedSecretKey) -> Vec<u8> {
+    fn release_tar(files: &[(&str, Vec<u8>)], key: &TestKey) -> Vec<u8> {
         let mut all: Vec<(String, Vec<u8>)> = files
             .iter()
             .map(|(n, b)| (n.to_string(), b.clone()))
@@ -341,7 +341,7 @@ mod tests {
         ));
         all.push((
             "terraform-provider-dns_1.0.0_SHA256SUMS.sig".into(),
-            sign(key, sums.as_bytes()),
+            key.sign(sums.as_bytes()),
         ));
         let mut builder = tar::Builder::new(Vec::new());
         for (name, bytes) in all {
@@ -378,8 +378,8 @@ mod tests {
 
     #[test]
     fn a_signed_release_checks_out_with_its_protocols() {
-        let key = secret_key("Acme <a@acme.example>");
-        let keys = vec![read_public_key(&armored_public(&key)).unwrap()];
+        let key = acme_key();
+        let keys = vec![parse_public_key(&key.armored_public()).unwrap()];
         let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
         let checked = check(release_tar(std::slice::from_ref(&zip), &key), &keys, None).unwrap();
         assert_eq!(checked.protocols, ["5.0"]);
@@ -412,8 +412,8 @@ mod tests {
 
     #[test]
     fn a_gzipped_release_is_read_within_the_upload_limit() {
-        let key = secret_key("Acme <a@acme.example>");
-        let keys = vec![read_public_key(&armored_public(&key)).unwrap()];
+        let key = acme_key();
+        let keys = vec![parse_public_key(&key.armored_public()).unwrap()];
         let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
         let tar = release_tar(std::slice::from_ref(&zip), &key);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -433,8 +433,8 @@ mod tests {
 
     #[test]
     fn what_does_not_belong_in_a_release_is_named() {
-        let key = secret_key("Acme <a@acme.example>");
-        let keys = vec![read_public_key(&armored_public(&key)).unwrap()];
+        let key = acme_key();
+        let keys = vec![parse_public_key(&key.armored_public()).unwrap()];
         let zip = ("terraform-provider-dns_1.0.0_linux_amd64.zip", linux_zip());
         let error = check(
             release_tar(&[zip.clone(), ("notes.txt", b"hi".to_vec())], &key),

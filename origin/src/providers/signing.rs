@@ -3,15 +3,11 @@
 //! Terraform verifies `SHA256SUMS` against the download answer's `signing_keys` with Go's
 //! `openpgp.CheckDetachedSignature`: a binary (not armored) detached signature over the file's
 //! bytes, made by the primary key or a signing subkey of one of the keys listed. The registry
-//! runs the same check at publish with rPGP (the `pgp` crate, pure Rust), so a release it
-//! accepts is one Terraform accepts, and stores the signature in binary form whatever form it
-//! came in.
+//! runs the same check at publish with its own small OpenPGP reader ([`super::openpgp`]: RSA
+//! over `ring`, what Terraform accepts and nothing more), so a release it accepts is one
+//! Terraform accepts, and stores the signature in binary form whatever form it came in.
 
-use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
-use pgp::crypto::public_key::PublicKeyAlgorithm;
-use pgp::packet::SignatureType;
-use pgp::ser::Serialize;
-use pgp::types::KeyDetails;
+use super::openpgp::{self, sig_type, ArmorKind, KeyAlgorithm, PgpError};
 
 /// The largest ASCII-armored public key taken (a 4096-bit RSA key with a few subkeys and
 /// signatures is under 10 KB).
@@ -28,7 +24,8 @@ pub struct ParsedKey {
     pub key_id: String,
     /// The primary key's fingerprint, uppercase hex.
     pub fingerprint: String,
-    /// The key ASCII-armored, as it was registered.
+    /// The key ASCII-armored as gpg writes it, re-armored from the packets that were checked
+    /// (so Terraform's armor reader sees the same bytes, with the CRC-24 line it expects).
     pub ascii_armor: String,
 }
 
@@ -38,15 +35,19 @@ pub enum SigningError {
     InvalidKey(String),
     #[error("the key is larger than {MAX_ARMORED_KEY_BYTES} bytes")]
     KeyTooLarge,
+    #[error("{0}")]
+    UnsupportedKey(String),
     #[error("the key's self-signatures do not verify: {0}")]
     InvalidBindings(String),
-    #[error("the key (or a subkey) is {0:?}, which Terraform cannot read: Terraform 1.0 fails every install with \"error decoding signing key: openpgp: unsupported feature: public key type: 22\" for an Ed25519 key (gpg's default); register an RSA key (gpg --quick-gen-key 'Name <email>' rsa4096 sign never)")]
-    UnsupportedAlgorithm(PublicKeyAlgorithm),
+    #[error("the key (or a subkey) is {0}, which Terraform cannot read: Terraform 1.0 fails every install with \"error decoding signing key: openpgp: unsupported feature: public key type: 22\" for an Ed25519 key (gpg's default); register an RSA key (gpg --quick-gen-key 'Name <email>' rsa4096 sign never)")]
+    UnsupportedAlgorithm(KeyAlgorithm),
+    #[error("the key can sign nothing: neither its primary key nor a subkey is an RSA key allowed to sign (key flags, cross-signature) and not revoked")]
+    NoSigningKey,
     #[error("the signature file is not an OpenPGP detached signature: {0}")]
     InvalidSignature(String),
     #[error("the signature file is larger than {MAX_SIGNATURE_BYTES} bytes")]
     SignatureTooLarge,
-    #[error("the signature is a {0:?} signature; sign SHA256SUMS as binary data (gpg --detach-sign), as Terraform checks it")]
+    #[error("the signature is a {0} signature; sign SHA256SUMS as binary data (gpg --detach-sign), as Terraform checks it")]
     NotBinary(String),
     #[error("SHA256SUMS is signed by key {issuer}, which is not registered for namespace {namespace} (registered: {registered})")]
     UnknownIssuer {
@@ -58,44 +59,28 @@ pub enum SigningError {
     BadSignature { key_id: String },
 }
 
-fn key_id_hex(id: impl AsRef<[u8]>) -> String {
-    hex::encode_upper(id.as_ref())
-}
-
-/// The public key algorithms Terraform's OpenPGP reader (Go's `x/crypto/openpgp`) decodes
-/// whatever the curve: RSA, DSA and ElGamal. It fails on the whole key ring when any key in it
-/// is another algorithm (measured with Terraform 1.0.3 and an Ed25519 key); ECDSA and ECDH
-/// depend on the curve and are refused too, for want of a test.
-fn terraform_reads(algorithm: PublicKeyAlgorithm) -> bool {
-    matches!(
-        algorithm,
-        PublicKeyAlgorithm::RSA
-            | PublicKeyAlgorithm::RSAEncrypt
-            | PublicKeyAlgorithm::RSASign
-            | PublicKeyAlgorithm::DSA
-            | PublicKeyAlgorithm::ElgamalEncrypt
-    )
+impl From<PgpError> for SigningError {
+    /// The error of reading a key.
+    fn from(error: PgpError) -> Self {
+        match error {
+            PgpError::Malformed(m) => SigningError::InvalidKey(m),
+            PgpError::Unsupported(m) => SigningError::UnsupportedKey(m),
+            PgpError::Algorithm(a) => SigningError::UnsupportedAlgorithm(a),
+            PgpError::SelfSignature(m) => SigningError::InvalidBindings(m),
+            PgpError::Revoked => SigningError::UnsupportedKey(
+                "the key is revoked: Terraform verifies nothing with a revoked key".into(),
+            ),
+            PgpError::BadSignature => {
+                SigningError::InvalidBindings("a self-signature does not verify".into())
+            }
+        }
+    }
 }
 
 /// Reads an ASCII-armored public key (one transferable key), checks its self-signatures, and
-/// refuses keys Terraform could not read (so no release signed with them can be installed).
+/// refuses keys Terraform could not read or this registry cannot verify with (so no release
+/// signed with them could be published or installed).
 pub fn parse_public_key(armored: &str) -> Result<ParsedKey, SigningError> {
-    let parsed = read_public_key(armored)?;
-    let (key, _) =
-        SignedPublicKey::from_armor_single(std::io::Cursor::new(parsed.ascii_armor.as_bytes()))
-            .map_err(|e| SigningError::InvalidKey(e.to_string()))?;
-    let algorithms =
-        std::iter::once(key.algorithm()).chain(key.public_subkeys.iter().map(|s| s.algorithm()));
-    for algorithm in algorithms {
-        if !terraform_reads(algorithm) {
-            return Err(SigningError::UnsupportedAlgorithm(algorithm));
-        }
-    }
-    Ok(parsed)
-}
-
-/// [`parse_public_key`] without the algorithm policy: the key as rPGP reads it.
-pub fn read_public_key(armored: &str) -> Result<ParsedKey, SigningError> {
     if armored.len() > MAX_ARMORED_KEY_BYTES {
         return Err(SigningError::KeyTooLarge);
     }
@@ -105,14 +90,14 @@ pub fn read_public_key(armored: &str) -> Result<ParsedKey, SigningError> {
             "it does not start with the public key armor header".into(),
         ));
     }
-    let (key, _) = SignedPublicKey::from_armor_single(std::io::Cursor::new(trimmed.as_bytes()))
-        .map_err(|e| SigningError::InvalidKey(e.to_string()))?;
-    key.verify_bindings()
-        .map_err(|e| SigningError::InvalidBindings(e.to_string()))?;
+    let key = openpgp::read_certificate(trimmed.as_bytes())?;
+    if key.signing_keys.is_empty() {
+        return Err(SigningError::NoSigningKey);
+    }
     Ok(ParsedKey {
-        key_id: key_id_hex(key.legacy_key_id()),
-        fingerprint: format!("{:X}", key.fingerprint()),
-        ascii_armor: format!("{trimmed}\n"),
+        key_id: hex::encode_upper(key.primary.key_id()),
+        fingerprint: hex::encode_upper(key.primary.fingerprint),
+        ascii_armor: openpgp::armor(&key.binary, ArmorKind::PublicKey),
     })
 }
 
@@ -122,26 +107,9 @@ pub fn binary_signature(uploaded: &[u8]) -> Result<Vec<u8>, SigningError> {
     if uploaded.len() > MAX_SIGNATURE_BYTES {
         return Err(SigningError::SignatureTooLarge);
     }
-    let signature = read_signature(uploaded)?;
-    signature
-        .to_bytes()
-        .map_err(|e| SigningError::InvalidSignature(e.to_string()))
-}
-
-fn read_signature(bytes: &[u8]) -> Result<DetachedSignature, SigningError> {
-    let invalid = |e: pgp::errors::Error| SigningError::InvalidSignature(e.to_string());
-    let armored = bytes
-        .trim_ascii_start()
-        .starts_with(b"-----BEGIN PGP SIGNATURE-----");
-    if armored {
-        Ok(
-            DetachedSignature::from_armor_single(std::io::Cursor::new(bytes))
-                .map_err(invalid)?
-                .0,
-        )
-    } else {
-        DetachedSignature::from_bytes(bytes).map_err(invalid)
-    }
+    let (_, binary) = openpgp::read_detached_signature(uploaded)
+        .map_err(|e| SigningError::InvalidSignature(e.to_string()))?;
+    Ok(binary)
 }
 
 /// Checks `signature` (binary) over `document` against `keys`, the keys registered for
@@ -152,71 +120,37 @@ pub fn verify_release_signature(
     keys: &[ParsedKey],
     namespace: &str,
 ) -> Result<String, SigningError> {
-    let signature = read_signature(signature)?;
-    match signature.signature.typ() {
-        Some(SignatureType::Binary) => {}
-        other => {
-            return Err(SigningError::NotBinary(
-                other.map_or_else(|| "unknown".to_owned(), |t| format!("{t:?}")),
-            ))
-        }
+    let invalid = |e: PgpError| SigningError::InvalidSignature(e.to_string());
+    let (signature, _) = openpgp::read_detached_signature(signature).map_err(invalid)?;
+    if signature.sig_type != sig_type::BINARY {
+        let kind = match signature.sig_type {
+            sig_type::TEXT => "text-mode (0x01)".to_owned(),
+            other => format!("type 0x{other:02X}"),
+        };
+        return Err(SigningError::NotBinary(kind));
     }
-    let issuers: Vec<String> = signature
-        .signature
-        .issuer_key_id()
-        .into_iter()
-        .map(key_id_hex)
-        .collect();
-    let issuer_fingerprints: Vec<String> = signature
-        .signature
-        .issuer_fingerprint()
-        .into_iter()
-        .map(|f| format!("{f:X}"))
-        .collect();
+    signature.hash().map_err(invalid)?;
+    // Go finds the key by the issuer key ID subpacket alone, and fails without one.
+    let Some(issuer) = signature.issuer_key_id else {
+        return Err(SigningError::InvalidSignature(
+            "the signature does not name its key (no issuer key ID subpacket), which Terraform requires".into(),
+        ));
+    };
     for registered in keys {
-        let Ok((key, _)) = SignedPublicKey::from_armor_single(std::io::Cursor::new(
-            registered.ascii_armor.as_bytes(),
-        )) else {
+        // Registered keys were read at registration; one that no longer reads is skipped.
+        let Ok(key) = openpgp::read_certificate(registered.ascii_armor.as_bytes()) else {
             continue;
         };
-        // The primary key, then the subkeys whose bindings hold (an unbound subkey is not
-        // the key's, for Terraform either). `None` is the primary key.
-        let mut candidates: Vec<(String, String, Option<usize>)> = vec![(
-            key_id_hex(key.legacy_key_id()),
-            format!("{:X}", key.fingerprint()),
-            None,
-        )];
-        for (index, subkey) in key.public_subkeys.iter().enumerate() {
-            if subkey.verify_bindings(&key.primary_key).is_ok() {
-                candidates.push((
-                    key_id_hex(subkey.legacy_key_id()),
-                    format!("{:X}", subkey.fingerprint()),
-                    Some(index),
-                ));
-            }
-        }
-        for (id, fingerprint, subkey) in candidates {
-            let named = issuers.contains(&id) || issuer_fingerprints.contains(&fingerprint);
-            if !named {
-                continue;
-            }
-            let verified = match subkey {
-                None => signature.verify(&key, document),
-                Some(index) => signature.verify(&key.public_subkeys[index], document),
-            };
-            return match verified {
+        if let Some(signer) = key.signing_keys.iter().find(|k| signature.names(k)) {
+            return match signature.verify(signer, document) {
                 Ok(()) => Ok(registered.key_id.clone()),
-                Err(_) => Err(SigningError::BadSignature {
+                Err(PgpError::BadSignature) => Err(SigningError::BadSignature {
                     key_id: registered.key_id.clone(),
                 }),
+                Err(e) => Err(invalid(e)),
             };
         }
     }
-    let issuer = issuers
-        .first()
-        .cloned()
-        .or_else(|| issuer_fingerprints.first().cloned())
-        .unwrap_or_else(|| "(unnamed)".into());
     let registered = if keys.is_empty() {
         "none".to_owned()
     } else {
@@ -226,7 +160,7 @@ pub fn verify_release_signature(
             .join(", ")
     };
     Err(SigningError::UnknownIssuer {
-        issuer,
+        issuer: hex::encode_upper(issuer),
         namespace: namespace.to_owned(),
         registered,
     })
@@ -235,74 +169,45 @@ pub fn verify_release_signature(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use pgp::composed::{KeyType, SecretKeyParamsBuilder, SignedSecretKey};
-    use pgp::crypto::hash::HashAlgorithm;
-    use pgp::types::Password;
-
-    /// A fresh Ed25519 signing key (fast to make; the end-to-end tests use gpg's RSA keys).
-    pub fn secret_key(user: &str) -> SignedSecretKey {
-        SecretKeyParamsBuilder::default()
-            .key_type(KeyType::Ed25519Legacy)
-            .can_certify(true)
-            .can_sign(true)
-            .primary_user_id(user.into())
-            .passphrase(None)
-            .build()
-            .unwrap()
-            .generate(rand::thread_rng())
-            .unwrap()
-    }
-
-    pub fn armored_public(key: &SignedSecretKey) -> String {
-        key.to_public_key()
-            .to_armored_string(Default::default())
-            .unwrap()
-    }
-
-    pub fn sign(key: &SignedSecretKey, data: &[u8]) -> Vec<u8> {
-        DetachedSignature::sign_binary_data(
-            rand::thread_rng(),
-            &key.primary_key,
-            &Password::empty(),
-            HashAlgorithm::Sha256,
-            data,
-        )
-        .unwrap()
-        .to_bytes()
-        .unwrap()
-    }
+    use crate::providers::openpgp::testkey::{acme_key, stranger_key, SignatureSpec};
 
     const SUMS: &[u8] = b"00  terraform-provider-dns_1.0.0_linux_amd64.zip\n";
 
     /// An RSA public key made with gpg (`rsa2048 sign`), ID 8E71EE9D0DB78D83.
     pub const RSA_PUBLIC_KEY: &str = include_str!("fixtures/rsa2048-public.asc");
+    /// gpg's Ed25519 key (its default), which Terraform 1.0 cannot read.
+    pub const ED25519_PUBLIC_KEY: &str = include_str!("fixtures/ed25519-public.asc");
 
     #[test]
-    fn keys_terraform_cannot_read_are_refused() {
+    fn keys_terraform_cannot_read_or_the_registry_cannot_check_are_refused() {
         let parsed = parse_public_key(RSA_PUBLIC_KEY).unwrap();
         assert_eq!(parsed.key_id, "8E71EE9D0DB78D83");
-        let ed25519 = armored_public(&secret_key("Acme <a@acme.example>"));
-        let error = parse_public_key(&ed25519).unwrap_err();
-        assert_eq!(
-            error,
-            SigningError::UnsupportedAlgorithm(PublicKeyAlgorithm::EdDSALegacy)
-        );
+        let error = parse_public_key(ED25519_PUBLIC_KEY).unwrap_err();
+        assert_eq!(error, SigningError::UnsupportedAlgorithm(KeyAlgorithm(22)));
         assert!(error.to_string().contains("rsa4096"), "{error}");
+        let dsa = parse_public_key(include_str!("fixtures/dsa2048-public.asc")).unwrap_err();
+        assert!(
+            dsa.to_string()
+                .starts_with("the key is a DSA key; the registry verifies RSA signatures only"),
+            "{dsa}"
+        );
+        let small = parse_public_key(include_str!("fixtures/rsa1024-public.asc")).unwrap_err();
+        assert_eq!(
+            small.to_string(),
+            "the key has a 1024-bit RSA key; RSA keys of 2048 to 8192 bits are taken (gpg --quick-gen-key 'Name <email>' rsa4096 sign never)"
+        );
     }
 
     #[test]
     fn a_registered_key_reads_back_with_its_id() {
-        let key = secret_key("Acme <a@acme.example>");
-        let parsed = read_public_key(&armored_public(&key)).unwrap();
+        let key = acme_key();
+        let parsed = parse_public_key(&key.armored_public()).unwrap();
+        assert_eq!(parsed.key_id, key.key_id());
         assert_eq!(
-            parsed.key_id,
-            hex::encode_upper(key.legacy_key_id().as_ref())
+            parsed.fingerprint,
+            hex::encode_upper(key.primary.fingerprint())
         );
-        assert_eq!(parsed.key_id.len(), 16);
-        assert_eq!(parsed.fingerprint.len(), 40);
-        assert!(parsed
-            .ascii_armor
-            .starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+        assert_eq!(parsed.ascii_armor, key.armored_public());
         for bad in [
             "",
             "hello",
@@ -314,26 +219,23 @@ pub(crate) mod tests {
             );
         }
         assert_eq!(
-            read_public_key(&"x".repeat(MAX_ARMORED_KEY_BYTES + 1)),
+            parse_public_key(&"x".repeat(MAX_ARMORED_KEY_BYTES + 1)),
             Err(SigningError::KeyTooLarge)
         );
     }
 
     #[test]
     fn a_signature_verifies_only_for_its_document_and_a_registered_key() {
-        let key = secret_key("Acme <a@acme.example>");
-        let registered = vec![read_public_key(&armored_public(&key)).unwrap()];
-        let signature = sign(&key, SUMS);
+        let key = acme_key();
+        let registered = vec![parse_public_key(&key.armored_public()).unwrap()];
+        let signature = key.sign(SUMS);
         assert_eq!(
             verify_release_signature(SUMS, &signature, &registered, "acme"),
             Ok(registered[0].key_id.clone())
         );
         // Armored signatures are taken and stored binary.
-        let armored = DetachedSignature::from_bytes(&signature[..])
-            .unwrap()
-            .to_armored_bytes(Default::default())
-            .unwrap();
-        assert_eq!(binary_signature(&armored).unwrap(), signature);
+        let armored = openpgp::armor(&signature, ArmorKind::Signature);
+        assert_eq!(binary_signature(armored.as_bytes()).unwrap(), signature);
         assert_eq!(binary_signature(&signature).unwrap(), signature);
 
         let tampered = b"11  terraform-provider-dns_1.0.0_linux_amd64.zip\n";
@@ -343,14 +245,14 @@ pub(crate) mod tests {
                 key_id: registered[0].key_id.clone()
             })
         );
-        let stranger = secret_key("Else <e@example.com>");
-        let error = verify_release_signature(SUMS, &sign(&stranger, SUMS), &registered, "acme")
-            .unwrap_err();
-        let stranger_id = hex::encode_upper(stranger.legacy_key_id().as_ref());
+        let stranger = stranger_key();
+        let error =
+            verify_release_signature(SUMS, &stranger.sign(SUMS), &registered, "acme").unwrap_err();
         assert_eq!(
             error.to_string(),
             format!(
-                "SHA256SUMS is signed by key {stranger_id}, which is not registered for namespace acme (registered: {})",
+                "SHA256SUMS is signed by key {}, which is not registered for namespace acme (registered: {})",
+                stranger.key_id(),
                 registered[0].key_id
             )
         );
@@ -366,19 +268,13 @@ pub(crate) mod tests {
 
     #[test]
     fn a_text_mode_signature_is_refused_as_terraform_would_fail_it() {
-        let key = secret_key("Acme <a@acme.example>");
-        let registered = vec![read_public_key(&armored_public(&key)).unwrap()];
-        let text = DetachedSignature::sign_text_data(
-            rand::thread_rng(),
-            &key.primary_key,
-            &Password::empty(),
-            HashAlgorithm::Sha256,
-            SUMS,
-        )
-        .unwrap()
-        .to_bytes()
-        .unwrap();
+        let key = acme_key();
+        let registered = vec![parse_public_key(&key.armored_public()).unwrap()];
+        let text = key.sign_as(SignatureSpec::by(key.signer(), 0x01), SUMS);
         let error = verify_release_signature(SUMS, &text, &registered, "acme").unwrap_err();
-        assert!(matches!(error, SigningError::NotBinary(_)), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "the signature is a text-mode (0x01) signature; sign SHA256SUMS as binary data (gpg --detach-sign), as Terraform checks it"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use super::test_support::{code, json, TestRegistry};
 use super::RequestBody;
 use crate::providers::embedded::FileProviderStore;
-use crate::providers::signing::tests::{armored_public, secret_key, RSA_PUBLIC_KEY};
+use crate::providers::signing::tests::{ED25519_PUBLIC_KEY, RSA_PUBLIC_KEY};
 use std::sync::Arc;
 use tfreg_edge::Tier;
 
@@ -75,7 +75,7 @@ async fn keys_register_from_armor_or_json_and_list_by_namespace() {
         .as_master("GET", "/v1/provider-keys/Acme!", "")
         .await;
     assert_eq!(bad_ns.status, 400);
-    let ed25519 = armored_public(&secret_key("Acme <a@acme.example>"));
+    let ed25519 = ED25519_PUBLIC_KEY;
     let refused = registry
         .as_master("POST", "/v1/provider-keys/acme", &ed25519)
         .await;
