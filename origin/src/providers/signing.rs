@@ -277,4 +277,50 @@ pub(crate) mod tests {
             "the signature is a text-mode (0x01) signature; sign SHA256SUMS as binary data (gpg --detach-sign), as Terraform checks it"
         );
     }
+
+    #[test]
+    fn a_gpg_release_key_signs_with_its_subkey_and_answers_with_the_primary_id() {
+        let key =
+            parse_public_key(include_str!("fixtures/rsa3072-signing-subkey-public.asc")).unwrap();
+        assert_eq!(key.key_id, "CED7CAD112E3513A");
+        let registered = [key];
+        for signature in [
+            &include_bytes!("fixtures/rsa3072-subkey-sums.sig")[..],
+            include_bytes!("fixtures/rsa3072-subkey-sums-sha512.sig"),
+        ] {
+            assert_eq!(
+                verify_release_signature(SUMS, signature, &registered, "acme"),
+                Ok("CED7CAD112E3513A".to_owned())
+            );
+        }
+        let sha1 = include_bytes!("fixtures/rsa3072-subkey-sums-sha1.sig");
+        assert_eq!(
+            verify_release_signature(SUMS, sha1, &registered, "acme").unwrap_err().to_string(),
+            "the signature file is not an OpenPGP detached signature: a signature is made with SHA-1 (hash algorithm 2); SHA-256, SHA-384 and SHA-512 are taken (gpg --digest-algo SHA256)"
+        );
+        // The primary key without its signing subkey signs nothing (key flags: certify).
+        let binary =
+            openpgp::dearmor(registered[0].ascii_armor.as_bytes(), ArmorKind::PublicKey).unwrap();
+        let certify_only = openpgp::armor(&binary[..902], ArmorKind::PublicKey);
+        assert_eq!(
+            parse_public_key(&certify_only),
+            Err(SigningError::NoSigningKey)
+        );
+    }
+
+    #[test]
+    fn a_signature_without_an_issuer_key_id_is_refused_as_terraform_would_fail_it() {
+        let key = acme_key();
+        let registered = vec![parse_public_key(&key.armored_public()).unwrap()];
+        let spec = SignatureSpec {
+            unhashed: Vec::new(),
+            ..SignatureSpec::by(key.signer(), 0)
+        };
+        let error = verify_release_signature(SUMS, &key.sign_as(spec, SUMS), &registered, "acme")
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("no issuer key ID subpacket"),
+            "{error}"
+        );
+    }
 }

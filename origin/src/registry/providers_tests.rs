@@ -77,7 +77,7 @@ async fn keys_register_from_armor_or_json_and_list_by_namespace() {
     assert_eq!(bad_ns.status, 400);
     let ed25519 = ED25519_PUBLIC_KEY;
     let refused = registry
-        .as_master("POST", "/v1/provider-keys/acme", &ed25519)
+        .as_master("POST", "/v1/provider-keys/acme", ed25519)
         .await;
     assert_eq!(refused.status, 400);
     assert_eq!(code(&refused), "invalid_key");

@@ -111,7 +111,7 @@ fn tampered_data_signature_or_key_fail() {
 fn builder_keys_sign_with_primary_or_cross_signed_subkey() {
     let primary_only = TestKey::new(RsaKey::a(), "A <a@example.com>");
     let key = read_certificate(&primary_only.public_packets()).unwrap();
-    assert_eq!(key.signing_keys, [key.primary.clone()]);
+    assert_eq!(key.signing_keys, std::slice::from_ref(&key.primary));
     let made = signature(&primary_only.sign(SUMS));
     assert_eq!(made.verify(&key.primary, SUMS), Ok(()));
 
