@@ -1,6 +1,8 @@
 //! The OpenPGP reader (provider signing keys and detached signatures) on arbitrary bytes, as a
 //! key, as a signature checked against a gpg-made key, and through the armor.
 #![no_main]
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use tfreg_origin::providers::openpgp::{
     armor, dearmor, read_certificate, read_detached_signature, ArmorKind,
@@ -25,8 +27,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((signature, binary)) = read_detached_signature(data) {
         assert_eq!(read_detached_signature(&binary).unwrap().0, signature);
         assert_eq!(binary_signature(data).unwrap(), binary);
-        let registered = [parse_public_key(GPG_KEY).unwrap()];
-        let keys: &[ParsedKey] = &registered;
+        static KEYS: OnceLock<[ParsedKey; 1]> = OnceLock::new();
+        let keys = KEYS.get_or_init(|| [parse_public_key(GPG_KEY).unwrap()]);
         // Nothing but gpg's own signature of SUMS verifies; the fuzzer cannot forge one.
         if verify_release_signature(SUMS, &binary, keys, "acme").is_ok() {
             let key = read_certificate(GPG_KEY.as_bytes()).unwrap();
