@@ -46,7 +46,7 @@ impl Registry {
             .await?;
         let mut versions = match self.upstream_for(module, Some(&local.versions)).await? {
             Ok(proxy) => match proxy.upstream_versions(module).await {
-                Ok(upstream) => upstream,
+                Ok(upstream) => upstream.as_ref().clone(),
                 Err(ProxyError::NotFound(_)) if !local.versions.is_empty() => Vec::new(),
                 Err(error) if !local.versions.is_empty() => {
                     tracing::warn!(%module, %error, "upstream versions unavailable; answering the local ones");
