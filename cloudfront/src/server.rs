@@ -133,6 +133,12 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             let scratch_dir = data_dir.join("staging");
             std::fs::create_dir_all(&scratch_dir)
                 .with_context(|| format!("creating {}", scratch_dir.display()))?;
+            // As on the embedded store: scratch files left by a run that was killed.
+            let cleared = tfreg_origin::embedded::clear_dir(&scratch_dir)
+                .with_context(|| format!("clearing {}", scratch_dir.display()))?;
+            if cleared > 0 {
+                tracing::warn!(cleared, dir = %scratch_dir.display(), "cleared scratch files an earlier run left (it was stopped mid-upload)");
+            }
             let (archives, tokens) = aws.connect().await;
             let proxy_cache = archives.proxy_cache_store();
             let tokens = Arc::new(tokens);

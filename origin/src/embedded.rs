@@ -69,22 +69,7 @@ impl FileArchiveStore {
     /// wrote it got no answer. Call it only while no other process uses this data directory
     /// (`tfreg serve` holds the token database's lock first). Returns how many entries went.
     pub fn clear_staging(&self) -> Result<usize, StorageError> {
-        let mut cleared = 0;
-        for entry in std::fs::read_dir(&self.staging_dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let removed = if entry.file_type()?.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-            match removed {
-                Ok(()) => cleared += 1,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(cleared)
+        Ok(clear_dir(&self.staging_dir)?)
     }
 
     fn module_dir(&self, module: &ModuleAddress) -> PathBuf {
@@ -679,4 +664,25 @@ impl PinStore for RedbTokenStore {
         })
         .await
     }
+}
+
+/// Removes everything in `dir` (not `dir` itself); returns how many entries it removed. For
+/// scratch directories on start: what is there was left by a run that was killed mid-write.
+pub fn clear_dir(dir: &Path) -> std::io::Result<usize> {
+    let mut cleared = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let removed = if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => cleared += 1,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(cleared)
 }
