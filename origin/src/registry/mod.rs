@@ -277,13 +277,14 @@ impl Registry {
             .map(|identity| identity.token_name.clone())
             .unwrap_or_default();
         let scopes = identity.map(|identity| identity.scopes).unwrap_or_default();
+        let gzip = modules::accepts_gzip(request.header("accept-encoding"));
         let body = request.body;
         let body_limit = self.body_limit(&route);
         if body.size()? > body_limit {
             return Err(ApiError::too_large(&route, body_limit));
         }
         match route {
-            Route::Versions(module) => self.versions(&module_address(module)?).await,
+            Route::Versions(module) => self.versions(&module_address(module)?, gzip).await,
             Route::Download(version) => self.download(archive_key(version)?).await,
             Route::VersionInfo(version) => self.version_info(archive_key(version)?).await,
             Route::LatestVersionInfo(module) => {
