@@ -7,18 +7,18 @@ use super::test_support::{json, TestRegistry};
 use super::OriginResponse;
 use crate::embedded::FileArchiveStore;
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::registry::{OriginRequest, RequestBody};
 use crate::storage::{
     ArchiveBody, ArchiveStore, ListingStamp, PublishOutcome, StorageError, VersionListing,
     VersionMeta,
 };
 use async_trait::async_trait;
-use crate::registry::{OriginRequest, RequestBody};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use tfreg_edge::{Identity, Tier, IDENTITY_HEADER};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tfreg_edge::{Identity, Tier, IDENTITY_HEADER};
 
 const MODULE: &str = "acme/vpc/aws";
 
@@ -377,7 +377,11 @@ async fn the_versions_answer_is_gzipped_for_clients_that_accept_it() {
     assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
     for accepted in ["gzip", "deflate, gzip;q=0.5", "*", "br, x-gzip"] {
         let zipped = versions_with(&registry, accepted).await;
-        assert_eq!(zipped.header("content-encoding"), Some("gzip"), "{accepted}");
+        assert_eq!(
+            zipped.header("content-encoding"),
+            Some("gzip"),
+            "{accepted}"
+        );
         assert_eq!(zipped.header("vary"), Some("Accept-Encoding"));
         assert_eq!(zipped.header("content-type"), Some("application/json"));
         let mut unzipped = Vec::new();
@@ -401,7 +405,10 @@ async fn a_short_versions_answer_is_not_gzipped() {
     let response = versions_with(&registry, "gzip").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-encoding"), None);
-    assert_eq!(json(&response)["modules"][0]["versions"][0]["version"], "1.0.0");
+    assert_eq!(
+        json(&response)["modules"][0]["versions"][0]["version"],
+        "1.0.0"
+    );
 }
 
 #[tokio::test]
@@ -424,7 +431,11 @@ async fn downloads_read_a_versions_metadata_once_while_it_is_listed() {
         };
         assert_eq!(location(&again), location(&first));
     }
-    assert_eq!(store.metas.load(Ordering::SeqCst), read, "answered from the listing");
+    assert_eq!(
+        store.metas.load(Ordering::SeqCst),
+        read,
+        "answered from the listing"
+    );
     assert!(read > before);
     // Unpublished in another process: the directory changes, the cached metadata goes with
     // the listing, and the download is refused.

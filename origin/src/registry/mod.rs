@@ -247,9 +247,18 @@ impl Registry {
     }
 
     pub async fn handle(&self, request: OriginRequest) -> OriginResponse {
+        let path = request.path.clone();
+        self.handle_route(Route::parse(&request.method, &path), request)
+            .await
+    }
+
+    /// [`Registry::handle`] for an adapter that has parsed the request's route already (`tfreg
+    /// serve` does, for the viewer check): `route` is `Route::parse(&request.method,
+    /// &request.path)`. Matching the route table is a few percent of a download's CPU time.
+    pub async fn handle_route(&self, route: Route<'_>, request: OriginRequest) -> OriginResponse {
         let method = request.method.clone();
         let path = request.path.clone();
-        match self.dispatch(request).await {
+        match self.dispatch(route, request).await {
             Ok(response) => response,
             Err(error) => {
                 if error.status >= 500 {
@@ -269,8 +278,11 @@ impl Registry {
         }
     }
 
-    async fn dispatch(&self, request: OriginRequest) -> Result<OriginResponse, ApiError> {
-        let route = Route::parse(&request.method, &request.path);
+    async fn dispatch(
+        &self,
+        route: Route<'_>,
+        request: OriginRequest,
+    ) -> Result<OriginResponse, ApiError> {
         let identity = self.authorize(&route, &request)?;
         let caller = identity
             .as_ref()

@@ -364,7 +364,11 @@ pub(super) fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         let coding = parts.next().unwrap_or("").trim();
         let allowed = parts
             .map(str::trim)
-            .find_map(|p| p.get(..2).filter(|k| k.eq_ignore_ascii_case("q=")).and(p.get(2..)))
+            .find_map(|p| {
+                p.get(..2)
+                    .filter(|k| k.eq_ignore_ascii_case("q="))
+                    .and(p.get(2..))
+            })
             .is_none_or(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
         if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
             named = Some(named.unwrap_or(false) || allowed);
@@ -459,10 +463,26 @@ mod tests {
     #[test]
     fn accept_encoding_allows_gzip_by_name_or_by_star_with_a_quality_above_zero() {
         use super::accepts_gzip;
-        for yes in ["gzip", "GZIP", "deflate, gzip", "gzip;q=0.5", "x-gzip", "*", "br;q=1, *;q=0.1"] {
+        for yes in [
+            "gzip",
+            "GZIP",
+            "deflate, gzip",
+            "gzip;q=0.5",
+            "x-gzip",
+            "*",
+            "br;q=1, *;q=0.1",
+        ] {
             assert!(accepts_gzip(Some(yes)), "{yes}");
         }
-        for no in ["", "identity", "br", "gzip;q=0", "gzip; q=0.0", "*;q=0", "*, gzip;q=0"] {
+        for no in [
+            "",
+            "identity",
+            "br",
+            "gzip;q=0",
+            "gzip; q=0.0",
+            "*;q=0",
+            "*, gzip;q=0",
+        ] {
             assert!(!accepts_gzip(Some(no)), "{no}");
         }
         assert!(!accepts_gzip(None));
