@@ -116,7 +116,7 @@ def throughput(args, procs, work: str, binaries: dict) -> str:
 
 
 def scaling(args, procs, work: str, binaries: dict) -> str:
-    seconds = 1 if args.quick else 3
+    seconds, rounds = (1, 1) if args.quick else (2, 5)
     counts = [10, 100, 1000] if args.quick else [10, 100, 1000, 5000]
     archive = os.path.join(work, "seed.tar.gz")
     modules = b.make_modules(work)
@@ -125,8 +125,9 @@ def scaling(args, procs, work: str, binaries: dict) -> str:
     for i, (label, binary) in enumerate(binaries.items()):
         b.log(f"scaling: {label}")
         rows, _ = b.versions_scaling(procs, binary, os.path.join(work, f"run-{i}"), archive,
-                                     seconds, 0, counts, 0)
-        out += [f"### Scaling, {label} (versions: wrk, 1 connection, `Accept-Encoding: gzip`, {seconds} s each)",
+                                     seconds, 0, counts, 0, rounds)
+        out += [f"### Scaling, {label} (versions: wrk, 1 connection, `Accept-Encoding: gzip`; {rounds} "
+                f"rounds of {seconds} s per count, the counts in turn, each figure the median of its rounds)",
                 "", b.table(["versions of the module", "p50", "p99", "req/s", "p50 vs 10 versions",
                              "p50 added per added version"], rows), ""]
         most = rows[-1]
