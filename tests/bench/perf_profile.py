@@ -56,12 +56,12 @@ def record(pid: int, run_load) -> str:
 
 def report(data: str, top: int = 15):
     """The `top` entries (percent, DSO, symbol), the share of each group, and the share of
-    samples under tokio's blocking pool."""
+    samples beyond the runtime's worker threads."""
     out = subprocess.run(
         ["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol", "-q"],
         capture_output=True, text=True,
     ).stdout
-    blocking = blocking_pool_share(data)
+    blocking = beyond_workers_share(data)
     os.remove(data)
     entries = []
     for line in out.splitlines():
@@ -83,17 +83,18 @@ def shorten(symbol: str) -> str:
     return symbol.replace("|", "\\|")[:110]
 
 
-def blocking_pool_share(data: str) -> float | None:
-    """The share of samples with tokio's blocking pool on the stack (its threads' work,
-    parking and wake-ups: what `spawn_blocking` and `tokio::fs` cost), from the call graphs."""
+def beyond_workers_share(data: str) -> float | None:
+    """The share of samples on threads other than the runtime's workers (tokio starts one per
+    CPU): tokio's blocking pool, where `spawn_blocking` and `tokio::fs` run, parking and waking
+    a thread for each call. perf 6's `pid` key is per thread."""
     out = subprocess.run(
-        ["perf", "report", "-i", data, "--stdio", "--children", "--sort", "symbol", "-q", "-g", "none"],
+        ["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "pid", "-g", "none", "-q"],
         capture_output=True, text=True,
     ).stdout
-    for line in out.splitlines():
-        if "tokio::runtime::blocking::pool::Inner::run" in line:
-            return float(line.split("%")[0].strip())
-    return 0.0 if out else None
+    shares = sorted((float(line.split("%")[0]) for line in out.splitlines() if "%" in line), reverse=True)
+    if not shares:
+        return None
+    return sum(shares[os.cpu_count() or 1:])
 
 
 def markdown(title: str, entries, groups, blocking) -> str:
@@ -101,6 +102,6 @@ def markdown(title: str, entries, groups, blocking) -> str:
     lines += [f"| {p:.1f} % | {d} | `{s}` |" for p, d, s in entries]
     lines += ["", "Grouped (self time of all samples): " + "; ".join(f"{g} {p:.0f} %" for p, g in groups) + "."]
     if blocking is not None:
-        lines += [f"Samples with tokio's blocking pool on the stack (its threads' work, parking and "
-                  f"wake-ups: the cost of `spawn_blocking` and `tokio::fs`): {blocking:.0f} %."]
+        lines += [f"Samples on threads other than the {os.cpu_count()} busiest (tokio's blocking pool: "
+                  f"`spawn_blocking` and `tokio::fs`, a thread parked and woken per call): {blocking:.0f} %."]
     return "\n".join(lines)
