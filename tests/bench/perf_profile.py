@@ -84,17 +84,23 @@ def shorten(symbol: str) -> str:
 
 
 def beyond_workers_share(data: str) -> float | None:
-    """The share of samples on threads other than the runtime's workers (tokio starts one per
-    CPU): tokio's blocking pool, where `spawn_blocking` and `tokio::fs` run, parking and waking
-    a thread for each call. perf 6's `pid` key is per thread."""
+    """The share of samples on the runtime's threads other than its workers: tokio's blocking
+    pool, where `spawn_blocking` and `tokio::fs` run, parking and waking a thread per call.
+    The workers (one per CPU) are the runtime's first threads, so the lowest thread ids;
+    perf 6's `pid` key is per thread ("tid:comm")."""
     out = subprocess.run(
         ["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "pid", "-g", "none", "-q"],
         capture_output=True, text=True,
     ).stdout
-    shares = sorted((float(line.split("%")[0]) for line in out.splitlines() if "%" in line), reverse=True)
-    if not shares:
+    threads = []
+    for line in out.splitlines():
+        m = re.match(r"^\s*([\d.]+)%\s+(\d+):(\S+)", line)
+        if m and "tokio" in m.group(3):
+            threads.append((int(m.group(2)), float(m.group(1))))
+    if not threads:
         return None
-    return sum(shares[os.cpu_count() or 1:])
+    threads.sort()
+    return sum(share for _, share in threads[os.cpu_count() or 1:])
 
 
 def markdown(title: str, entries, groups, blocking) -> str:
@@ -102,6 +108,6 @@ def markdown(title: str, entries, groups, blocking) -> str:
     lines += [f"| {p:.1f} % | {d} | `{s}` |" for p, d, s in entries]
     lines += ["", "Grouped (self time of all samples): " + "; ".join(f"{g} {p:.0f} %" for p, g in groups) + "."]
     if blocking is not None:
-        lines += [f"Samples on threads other than the {os.cpu_count()} busiest (tokio's blocking pool: "
-                  f"`spawn_blocking` and `tokio::fs`, a thread parked and woken per call): {blocking:.0f} %."]
+        lines += [f"Samples on the runtime's threads beyond its {os.cpu_count()} workers (tokio's blocking "
+                  f"pool: `spawn_blocking` and `tokio::fs`, a thread parked and woken per call): {blocking:.0f} %."]
     return "\n".join(lines)
