@@ -55,13 +55,11 @@ def record(pid: int, run_load) -> str:
 
 
 def report(data: str, top: int = 15):
-    """The `top` entries (percent, DSO, symbol), the share of each group, and the share of
-    samples beyond the runtime's worker threads."""
+    """The `top` entries (percent, DSO, symbol) and the share of each group."""
     out = subprocess.run(
         ["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol", "-q"],
         capture_output=True, text=True,
     ).stdout
-    blocking = beyond_workers_share(data)
     os.remove(data)
     entries = []
     for line in out.splitlines():
@@ -73,7 +71,7 @@ def report(data: str, top: int = 15):
         name = next((g for g, test in GROUPS if test(dso, symbol, kind)), "other")
         groups[name] = groups.get(name, 0.0) + percent
     ranked = sorted(((p, g) for g, p in groups.items()), reverse=True)
-    return [(p, d, shorten(s)) for p, d, _, s in entries[:top]], ranked, blocking
+    return [(p, d, shorten(s)) for p, d, _, s in entries[:top]], ranked
 
 
 def shorten(symbol: str) -> str:
@@ -83,31 +81,8 @@ def shorten(symbol: str) -> str:
     return symbol.replace("|", "\\|")[:110]
 
 
-def beyond_workers_share(data: str) -> float | None:
-    """The share of samples on the runtime's threads other than its workers: tokio's blocking
-    pool, where `spawn_blocking` and `tokio::fs` run, parking and waking a thread per call.
-    The workers (one per CPU) are the runtime's first threads, so the lowest thread ids;
-    perf 6's `pid` key is per thread ("tid:comm")."""
-    out = subprocess.run(
-        ["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "pid", "-g", "none", "-q"],
-        capture_output=True, text=True,
-    ).stdout
-    threads = []
-    for line in out.splitlines():
-        m = re.match(r"^\s*([\d.]+)%\s+(\d+):(\S+)", line)
-        if m and "tokio" in m.group(3):
-            threads.append((int(m.group(2)), float(m.group(1))))
-    if not threads:
-        return None
-    threads.sort()
-    return sum(share for _, share in threads[os.cpu_count() or 1:])
-
-
-def markdown(title: str, entries, groups, blocking) -> str:
+def markdown(title: str, entries, groups) -> str:
     lines = [f"{title}", "", "| share | where | symbol |", "|---|---|---|"]
     lines += [f"| {p:.1f} % | {d} | `{s}` |" for p, d, s in entries]
     lines += ["", "Grouped (self time of all samples): " + "; ".join(f"{g} {p:.0f} %" for p, g in groups) + "."]
-    if blocking is not None:
-        lines += [f"Samples on the runtime's threads beyond its {os.cpu_count()} workers (tokio's blocking "
-                  f"pool: `spawn_blocking` and `tokio::fs`, a thread parked and woken per call): {blocking:.0f} %."]
     return "\n".join(lines)
