@@ -174,11 +174,10 @@ impl Distribution {
             return api_error_response(&refusal);
         }
         let body_limit = self.registry.body_limit(&route);
-        let too_large = ApiError::too_large(&route, body_limit);
         let spool_to_disk = matches!(route, Route::Upload(_));
         let is_revocation = matches!(route, Route::RevokeToken { .. });
         let response = self
-            .origin(request, identity, body_limit, too_large, spool_to_disk)
+            .origin(request, route, identity, body_limit, spool_to_disk)
             .await;
         if is_revocation && response.status() == StatusCode::OK {
             // In one process the revocation can reach the cache at once; at the edge it waits
@@ -276,25 +275,27 @@ impl Distribution {
 
     /// Passes a request on to the registry. Its body is read up to `body_limit` (what the
     /// registry takes on this route), into a scratch file when `spool_to_disk` (archives),
-    /// otherwise into memory; past the limit the answer is `too_large`.
+    /// otherwise into memory; past the limit the answer is [`ApiError::too_large`] (made only
+    /// then: its message is formatted).
     async fn origin<B>(
         &self,
         request: Request<B>,
+        route: Route<'_>,
         identity: Option<Identity>,
         body_limit: u64,
-        too_large: ApiError,
         spool_to_disk: bool,
     ) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        let too_large = || ApiError::too_large(&route, body_limit);
         let (parts, body) = request.into_parts();
         let body = if spool_to_disk {
-            self.spool_upload(&parts.headers, body, body_limit, too_large)
+            self.spool_upload(&parts.headers, body, body_limit, &too_large)
                 .await
         } else {
-            read_small_body(body, body_limit, too_large).await
+            read_small_body(body, body_limit, &too_large).await
         };
         let body = match body {
             Ok(body) => body,
@@ -308,7 +309,7 @@ impl Distribution {
             IdentitySource::Checked(identity),
             body,
         );
-        origin_response(self.registry.handle(origin_request).await)
+        origin_response(self.registry.handle_route(route, origin_request).await)
     }
 
     /// Streams an upload into a scratch file, never into memory, stopping at the size cap.
@@ -317,7 +318,7 @@ impl Distribution {
         headers: &http::HeaderMap,
         mut body: B,
         limit: u64,
-        too_large: ApiError,
+        too_large: &(dyn Fn() -> ApiError + Sync),
     ) -> Result<RequestBody, ApiError>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -331,7 +332,7 @@ impl Distribution {
             if len <= limit + DRAIN_AFTER_REJECT_BYTES {
                 drain(&mut body, DRAIN_AFTER_REJECT_BYTES).await;
             }
-            return Err(too_large);
+            return Err(too_large());
         }
         let scratch = self.registry.config().scratch_dir.clone();
         let io_error =
@@ -345,7 +346,7 @@ impl Distribution {
                 written += data.len() as u64;
                 if written > limit {
                     drain(&mut body, DRAIN_AFTER_REJECT_BYTES).await;
-                    return Err(too_large);
+                    return Err(too_large());
                 }
                 file.write_all(&data).await.map_err(io_error)?;
             }
@@ -385,7 +386,7 @@ fn body_read_error(error: &(dyn std::error::Error + 'static)) -> ApiError {
 async fn read_small_body<B>(
     body: B,
     limit: u64,
-    too_large: ApiError,
+    too_large: &(dyn Fn() -> ApiError + Sync),
 ) -> Result<RequestBody, ApiError>
 where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -408,7 +409,7 @@ where
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                Err(too_large)
+                Err(too_large())
             } else {
                 Err(body_read_error(error.as_ref()))
             }

@@ -247,9 +247,18 @@ impl Registry {
     }
 
     pub async fn handle(&self, request: OriginRequest) -> OriginResponse {
+        let path = request.path.clone();
+        self.handle_route(Route::parse(&request.method, &path), request)
+            .await
+    }
+
+    /// [`Registry::handle`] for an adapter that has parsed the request's route already (`tfreg
+    /// serve` does, for the viewer check): `route` is `Route::parse(&request.method,
+    /// &request.path)`. Matching the route table is a few percent of a download's CPU time.
+    pub async fn handle_route(&self, route: Route<'_>, request: OriginRequest) -> OriginResponse {
         let method = request.method.clone();
         let path = request.path.clone();
-        match self.dispatch(request).await {
+        match self.dispatch(route, request).await {
             Ok(response) => response,
             Err(error) => {
                 if error.status >= 500 {
@@ -269,21 +278,25 @@ impl Registry {
         }
     }
 
-    async fn dispatch(&self, request: OriginRequest) -> Result<OriginResponse, ApiError> {
-        let route = Route::parse(&request.method, &request.path);
+    async fn dispatch(
+        &self,
+        route: Route<'_>,
+        request: OriginRequest,
+    ) -> Result<OriginResponse, ApiError> {
         let identity = self.authorize(&route, &request)?;
         let caller = identity
             .as_ref()
             .map(|identity| identity.token_name.clone())
             .unwrap_or_default();
         let scopes = identity.map(|identity| identity.scopes).unwrap_or_default();
+        let gzip = modules::accepts_gzip(request.header("accept-encoding"));
         let body = request.body;
         let body_limit = self.body_limit(&route);
         if body.size()? > body_limit {
             return Err(ApiError::too_large(&route, body_limit));
         }
         match route {
-            Route::Versions(module) => self.versions(&module_address(module)?).await,
+            Route::Versions(module) => self.versions(&module_address(module)?, gzip).await,
             Route::Download(version) => self.download(archive_key(version)?).await,
             Route::VersionInfo(version) => self.version_info(archive_key(version)?).await,
             Route::LatestVersionInfo(module) => {

@@ -34,9 +34,14 @@ impl Registry {
     /// Local versions (uploads and pins), plus, in proxy mode, the upstream's versions of a
     /// module that [`Registry::upstream_for`] lets through, in semver order. When the
     /// upstream fails, a module with local versions is answered with those alone.
+    ///
+    /// With `accepts_gzip` (the request's `Accept-Encoding` allows it, as Go's HTTP client and
+    /// so Terraform's does by itself), the local versions' answer goes gzipped when that is
+    /// smaller: compressed once per listing, so a long history costs little per request.
     pub(super) async fn versions(
         &self,
         module: &ModuleAddress,
+        accepts_gzip: bool,
     ) -> Result<OriginResponse, ApiError> {
         // The local versions first, then the namespace mark: an upload writes its mark before
         // its version, so a version seen here has its mark seen below.
@@ -62,6 +67,13 @@ impl Registry {
                 return Err(ApiError::not_found(format!("module {module} not found")));
             }
             // The local versions alone: the answer rendered when they were listed.
+            if let Some(compressed) = local.local_answer_gzip().filter(|_| accepts_gzip) {
+                let mut response = versions_answer(compressed.to_vec());
+                response
+                    .headers
+                    .push(("content-encoding".into(), "gzip".into()));
+                return Ok(response);
+            }
             return Ok(versions_answer(local.local_answer.clone()));
         }
         versions.extend(local.versions.iter().cloned());
@@ -171,7 +183,11 @@ impl Registry {
     /// of the Registry API's module details, its docs as stored at publish. Local versions
     /// (uploads and pins) first; in proxy mode, a proxied version already in the proxy cache.
     pub(super) async fn version_info(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
-        let (store, meta) = match self.archives.version_meta(&key).await? {
+        let local = self
+            .listings
+            .version_meta(self.archives.as_ref(), &key)
+            .await?;
+        let (store, meta) = match local {
             Some(meta) => (self.archives.clone(), meta),
             None => match self.upstream_for(&key.module, None).await? {
                 Ok(proxy) => match proxy.cache().version_meta(&key).await? {
@@ -181,8 +197,18 @@ impl Registry {
                 Err(_) => return Err(version_not_found(&key)),
             },
         };
-        let mut versions = store.list_versions(&key.module).await?;
-        versions.sort();
+        let versions = if Arc::ptr_eq(&store, &self.archives) {
+            // The cached listing (checked against the store), as the versions answer uses.
+            let listing = self
+                .listings
+                .listing(self.archives.as_ref(), &key.module)
+                .await?;
+            listing.versions.clone()
+        } else {
+            let mut versions = store.list_versions(&key.module).await?;
+            versions.sort();
+            versions
+        };
         let docs = load_docs(store.as_ref(), &key, &meta.sha256).await;
         Ok(OriginResponse::json(
             200,
@@ -196,7 +222,12 @@ impl Registry {
         &self,
         module: ModuleAddress,
     ) -> Result<OriginResponse, ApiError> {
-        let mut versions = self.archives.list_versions(&module).await?;
+        let mut versions = self
+            .listings
+            .listing(self.archives.as_ref(), &module)
+            .await?
+            .versions
+            .clone();
         if versions.is_empty() {
             // A proxied module the proxy still serves: its latest cached version (as the
             // catalogue lists it).
@@ -220,7 +251,13 @@ impl Registry {
     /// for an archive put into S3 by hand without a `sha256` in its metadata: no checksum is
     /// known, so none is sent).
     pub(super) async fn download(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
-        let location = match self.archives.version_meta(&key).await? {
+        // The metadata as cached with the module's listing: no file or object read per
+        // download while the listing stands (the profile in tests/bench/RESULTS.throughput.md).
+        let local = self
+            .listings
+            .version_meta(self.archives.as_ref(), &key)
+            .await?;
+        let location = match local {
             Some(meta) => self.signed_archive_url(&key, &meta.sha256),
             None => {
                 let proxy = match self.upstream_for(&key.module, None).await? {
@@ -303,11 +340,43 @@ impl Registry {
     }
 }
 
-/// `200` with a versions answer's JSON body; shared caches may keep it briefly.
+/// `200` with a versions answer's JSON body; shared caches may keep it briefly, apart for
+/// clients that accept gzip and those that do not.
 fn versions_answer(body: Vec<u8>) -> OriginResponse {
     let mut response = OriginResponse::json(200, serde_json::Value::Null).cacheable();
     response.body = body;
     response
+        .headers
+        .push(("vary".into(), "Accept-Encoding".into()));
+    response
+}
+
+/// Whether an `Accept-Encoding` header allows gzip: named (or `x-gzip`), or `*` when gzip is
+/// not named, with a quality above zero (RFC 9110, section 12.5.3).
+pub(super) fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(header) = accept_encoding else {
+        return false;
+    };
+    let mut named = None;
+    let mut any = None;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let allowed = parts
+            .map(str::trim)
+            .find_map(|p| {
+                p.get(..2)
+                    .filter(|k| k.eq_ignore_ascii_case("q="))
+                    .and(p.get(2..))
+            })
+            .is_none_or(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            named = Some(named.unwrap_or(false) || allowed);
+        } else if coding == "*" {
+            any = Some(allowed);
+        }
+    }
+    named.or(any).unwrap_or(false)
 }
 
 pub(super) fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_json::Value {
@@ -390,6 +459,34 @@ pub(super) fn version_exists(key: &ArchiveKey) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{code, json, TestRegistry};
+
+    #[test]
+    fn accept_encoding_allows_gzip_by_name_or_by_star_with_a_quality_above_zero() {
+        use super::accepts_gzip;
+        for yes in [
+            "gzip",
+            "GZIP",
+            "deflate, gzip",
+            "gzip;q=0.5",
+            "x-gzip",
+            "*",
+            "br;q=1, *;q=0.1",
+        ] {
+            assert!(accepts_gzip(Some(yes)), "{yes}");
+        }
+        for no in [
+            "",
+            "identity",
+            "br",
+            "gzip;q=0",
+            "gzip; q=0.0",
+            "*;q=0",
+            "*, gzip;q=0",
+        ] {
+            assert!(!accepts_gzip(Some(no)), "{no}");
+        }
+        assert!(!accepts_gzip(None));
+    }
 
     #[tokio::test]
     async fn versions_are_listed_in_semver_order_and_cacheable() {
