@@ -235,7 +235,9 @@ async fn concurrent_uploads_of_one_version_have_exactly_one_winner() {
         )
         .await;
     let location = download.header("x-terraform-get").unwrap().to_owned();
-    let archive = registry.get(&location, None).await;
+    let archive = registry
+        .get(&common::as_go_getter_requests(&location), None)
+        .await;
     assert_eq!(archive.status, 200);
     use sha2::Digest;
     assert_eq!(hex::encode(sha2::Sha256::digest(&archive.body)), created[0]);
@@ -262,7 +264,7 @@ async fn download_points_at_a_signed_checksummed_archive() {
     assert_eq!(reply.status, 204);
     let location = reply.header("x-terraform-get").unwrap().to_owned();
     assert!(
-        location.starts_with("/archives/acme/vpc/aws/1.1.0/module.tar.gz?expires="),
+        location.starts_with("/archives/acme/vpc/aws/1.1.0/module.tar.gz?Expires="),
         "{location}"
     );
     assert!(
@@ -273,9 +275,15 @@ async fn download_points_at_a_signed_checksummed_archive() {
         "{location}"
     );
     // Terraform sends no token to the archive URL: the signature alone admits it.
-    let archive = registry.get(&location, None).await;
+    let archive_url = common::as_go_getter_requests(&location);
+    let archive = registry.get(&archive_url, None).await;
     assert_eq!(archive.status, 200);
     assert_eq!(archive.header("content-type"), Some("application/gzip"));
+    // As CloudFront does, a parameter left in (`checksum`, which go-getter takes out) makes it
+    // another resource than the one signed.
+    let with_checksum = registry.get(&location, None).await;
+    assert_eq!(with_checksum.status, 403);
+    assert_eq!(with_checksum.json()["code"], "invalid_archive_signature");
 
     let missing = registry
         .get(
@@ -304,6 +312,7 @@ async fn tampered_or_unsigned_archive_urls_are_403() {
         .header("x-terraform-get")
         .unwrap()
         .to_owned();
+    let location = common::as_go_getter_requests(&location);
     let (path, query) = location.split_once('?').unwrap();
     let cases = [
         // Another version's path with this version's signature.
@@ -313,7 +322,7 @@ async fn tampered_or_unsigned_archive_urls_are_403() {
         ),
         // A later expiry.
         (
-            location.replace("expires=", "expires=9"),
+            location.replace("Expires=", "Expires=9"),
             "invalid_archive_signature",
         ),
         // No signature, even with a valid master token.
@@ -343,7 +352,9 @@ async fn archive_urls_expire() {
         .unwrap()
         .to_owned();
     std::thread::sleep(std::time::Duration::from_millis(2100));
-    let reply = registry.get(&location, None).await;
+    let reply = registry
+        .get(&common::as_go_getter_requests(&location), None)
+        .await;
     assert_eq!(reply.status, 403);
     assert_eq!(reply.json()["code"], "expired_archive_url");
 }

@@ -259,7 +259,11 @@ async fn one_install_makes_the_requests_the_cost_table_counts() {
     // per GB-s at 1 ms and 128 MB, so 125 GB-s per million.
     for cell in &row("CloudFront requests")[..2] {
         let (dollars, counts) = cost_table::dollars_and_counts(cell);
-        assert_eq!(counts.first().copied().unwrap_or(requests as f64), requests as f64, "{cell}");
+        assert_eq!(
+            counts.first().copied().unwrap_or(requests as f64),
+            requests as f64,
+            "{cell}"
+        );
         assert!((dollars - requests as f64).abs() < 0.005, "{cell}");
     }
     for cell in &row("Lambda@Edge")[..2] {
@@ -267,7 +271,10 @@ async fn one_install_makes_the_requests_the_cost_table_counts() {
         let gb_seconds = with_function as f64 * 125.0;
         assert_eq!(counts, vec![with_function as f64, gb_seconds], "{cell}");
         let expected = with_function as f64 * 0.60 + gb_seconds * 0.000_050_01;
-        assert!((dollars - expected).abs() < 0.005 + 1e-9, "{cell}: {expected}");
+        assert!(
+            (dollars - expected).abs() < 0.005 + 1e-9,
+            "{cell}: {expected}"
+        );
     }
     // Each column's total is the sum of its rows.
     for column in 0..3 {
@@ -281,6 +288,9 @@ async fn one_install_makes_the_requests_the_cost_table_counts() {
             }
         }
         let (total, _) = cost_table::dollars_and_counts(&row("**total**")[column]);
-        assert!((total - sum).abs() < 0.015, "column {column}: {total} vs {sum}");
+        assert!(
+            (total - sum).abs() < 0.015,
+            "column {column}: {total} vs {sum}"
+        );
     }
 }

@@ -91,6 +91,30 @@ pub fn signing_key(data_dir: &Path) -> Result<Vec<u8>> {
     Ok(key)
 }
 
+/// The ID `tfreg serve` gives its URL signing key: the `Key-Pair-Id` of its archive URLs, as
+/// CloudFront's public key ID is on AWS.
+pub const URL_SIGNING_KEY_PAIR_ID: &str = "KTFREGSERVE";
+
+/// The archive URL signing key (ECDSA P-256, PKCS#8 PEM), made on first start. An empty file
+/// (a first start killed between creating and writing it) is made again.
+pub fn url_signing_key(data_dir: &Path) -> Result<tfreg_origin::signed_url::UrlSigner> {
+    use tfreg_origin::signed_url::UrlSigner;
+    let path = data_dir.join("url-signing-key.pem");
+    let empty = std::fs::metadata(&path).is_ok_and(|meta| meta.len() == 0);
+    if empty || !path.exists() {
+        let key = UrlSigner::generate(URL_SIGNING_KEY_PAIR_ID);
+        write_private_file(&path, key.private_key_pem().as_bytes())?;
+    }
+    let pem =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    UrlSigner::from_pkcs8_pem(&pem, URL_SIGNING_KEY_PAIR_ID).map_err(|error| {
+        anyhow::anyhow!(
+            "{}: {error}: delete it to make a new one (archive URLs already handed out stop working)",
+            path.display()
+        )
+    })
+}
+
 /// The master token saved by a start that was killed before it recorded it, if any.
 pub fn saved_master_token(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {

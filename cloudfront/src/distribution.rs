@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use tfreg_edge::{
     Decision, Denial, EdgeCheck, Identity, Route, TokenHash, TokenInfo, ViewerRequest,
 };
+use tfreg_origin::signed_url::{https_origin, SignedUrlError, UrlVerifier};
 use tfreg_origin::{
     now_unix, ApiError, IdentitySource, OriginRequest, OriginResponse, Registry, RequestBody,
 };
@@ -80,6 +81,9 @@ pub struct Distribution {
     /// What `/.well-known/terraform.json` answers ([`discovery_document`]).
     discovery: String,
     registry: Arc<Registry>,
+    /// What CloudFront's trusted key group on `/archives/*` checks: the signed URL, with no
+    /// function on that behaviour.
+    archive_urls: UrlVerifier,
     /// How many revocations have cleared the edge cache, counted under the edge lock. A
     /// lookup that was out while one did keeps nothing: what it read may be the revoked token.
     revocations: AtomicU64,
@@ -122,11 +126,12 @@ fn origin_response(origin: OriginResponse) -> Response<ResponseBody> {
 }
 
 impl Distribution {
-    pub fn new(edge: EdgeCheck, registry: Arc<Registry>) -> Self {
+    pub fn new(edge: EdgeCheck, registry: Arc<Registry>, archive_urls: UrlVerifier) -> Self {
         Distribution {
             edge: Mutex::new(edge),
             discovery: DISCOVERY_DOCUMENT.to_owned(),
             registry,
+            archive_urls,
             revocations: AtomicU64::new(0),
         }
     }
@@ -153,6 +158,14 @@ impl Distribution {
             _ => {}
         }
 
+        if let Route::Archive { key_path } = route {
+            // No viewer-request function here: CloudFront checks the signed URL itself.
+            if let Err(denial) = self.signed_url_check(&request) {
+                return denial_response(&denial);
+            }
+            return self.archive(key_path).await;
+        }
+
         let identity = match self.viewer_check(&request).await {
             Ok(identity) => identity,
             Err(response) => {
@@ -163,9 +176,6 @@ impl Distribution {
             }
         };
 
-        if let Route::Archive { key_path } = route {
-            return self.archive(key_path).await;
-        }
         if let Route::MethodNotAllowed { allowed, .. } = &route {
             // Answered before any body is read: a 405 never depends on it (a large PUT to an
             // archive path is refused for its method, as CloudFront does, not for its size).
@@ -231,6 +241,37 @@ impl Distribution {
             Decision::Deny(denial) => Err(denial_response(&denial)),
             Decision::Lookup { .. } => unreachable!("complete never asks for another lookup"),
         }
+    }
+
+    /// A trusted key group's check of a signed URL, as CloudFront makes it: the resource is
+    /// the URL the viewer asked for (`https://`, its `Host`, the path and any parameter but
+    /// the three signing ones).
+    fn signed_url_check<B>(&self, request: &Request<B>) -> Result<(), Denial> {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()));
+        let verdict = match host.and_then(https_origin) {
+            Some(origin) => {
+                let base = format!("{origin}{}", request.uri().path());
+                let query = request.uri().query().unwrap_or("");
+                self.archive_urls.verify(&base, query, now_unix())
+            }
+            None => Err(SignedUrlError::Mismatch),
+        };
+        verdict.map_err(|error| {
+            let code = match error {
+                SignedUrlError::Missing => "unsigned_archive_url",
+                SignedUrlError::Expired => "expired_archive_url",
+                _ => "invalid_archive_signature",
+            };
+            Denial {
+                status: 403,
+                code,
+                message: error.to_string(),
+            }
+        })
     }
 
     async fn lookup(&self, token_hash: &TokenHash) -> Result<Option<TokenInfo>, ApiError> {
@@ -533,10 +574,11 @@ mod tests {
             release: Notify::new(),
         });
         let signer = ArchiveSigner::new(b"signing-key-for-the-test-0123456789".to_vec());
+        let url_signer = tfreg_origin::signed_url::UrlSigner::generate("KTEST");
         let registry = Arc::new(Registry::new(
             Arc::new(archives),
             tokens.clone(),
-            signer.clone(),
+            url_signer.clone(),
             RegistryConfig::new(scratch),
         ));
         let master = registry.ensure_master_token().await.unwrap().unwrap();
@@ -554,7 +596,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(created, CreateOutcome::Created);
-        let distribution = Distribution::new(EdgeCheck::new(EdgeConfig::new(signer)), registry);
+        let distribution = Distribution::new(
+            EdgeCheck::new(EdgeConfig::new(signer)),
+            registry,
+            url_signer.verifier(),
+        );
         let versions = "/v1/modules/acme/vpc/aws/versions";
 
         let racing = distribution.serve(request("GET", versions, VICTIM));

@@ -97,6 +97,8 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     }
     let (tls, tls_files) = tls::server_config(&data_dir.join("tls"), options.listen.ip())?;
     let signer = ArchiveSigner::new(data_dir::signing_key(data_dir)?);
+    let url_signer = data_dir::url_signing_key(data_dir)?;
+    let archive_urls = url_signer.verifier();
     let stores = match &options.storage {
         StorageBackend::Embedded => {
             let archives = FileArchiveStore::open(data_dir).context("opening the archive store")?;
@@ -159,7 +161,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     let proxy =
         Proxy::new(options.proxy.clone(), stores.proxy_cache).map_err(|e| anyhow::anyhow!(e))?;
     let registry = Arc::new(
-        Registry::new(stores.archives, stores.tokens, signer.clone(), config)
+        Registry::new(stores.archives, stores.tokens, url_signer, config)
             .with_proxy(proxy)
             .with_pins(stores.pins)
             .with_catalogue(stores.catalogue)
@@ -190,7 +192,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     let mut edge_config = EdgeConfig::new(signer);
     edge_config.positive_ttl_secs = options.token_cache_ttl_secs;
     let distribution = Arc::new(
-        Distribution::new(EdgeCheck::new(edge_config), registry)
+        Distribution::new(EdgeCheck::new(edge_config), registry, archive_urls)
             .with_discovery(crate::distribution::discovery_document(&options.auth)),
     );
     Ok(Prepared {

@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod names;
 pub mod proxy;
 mod registry;
+pub mod signed_url;
 pub mod storage;
 
 pub use error::ApiError;

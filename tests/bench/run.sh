@@ -182,6 +182,19 @@ TFREG_BENCH_MODULES="$modules" TFREG_BENCH_SECONDS="$catalogue_seconds" "${catal
   || { echo "$catalogue_shown failed:"; cat "$parts/catalogue" "$parts/catalogue.err"; exit 1; }
 cat "$parts/catalogue"
 
+# --- 6: archive URL signing (the origin signs one per download answer) ----------------------
+if [ -n "$quick" ]; then
+  signing_bench=(env TFREG_BENCH_ROUNDS=100 cargo test --workspace --locked -q --bench url_signing)
+  signing_shown="cargo test --workspace --bench url_signing"
+else
+  signing_bench=(cargo bench --locked -q -p tfreg-origin --bench url_signing)
+  signing_shown="cargo bench -p tfreg-origin --bench url_signing"
+fi
+echo "== archive URL signing ($build build)" >&2
+"${signing_bench[@]}" >"$parts/signing" 2>"$parts/signing.err" \
+  || { echo "$signing_shown failed:"; cat "$parts/signing" "$parts/signing.err"; exit 1; }
+cat "$parts/signing"
+
 # --- RESULTS ---------------------------------------------------------------------------------
 edge_hit="$(grep -E '^edge decision, token cache hit' "$parts/edge" | grep -oE '[0-9.]+ µs' | head -n 1 || true)"
 edge_cold="$(grep -E '^module load to first decision, a miss with a lookup .*in this process' "$parts/edge" | grep -oE '[0-9.]+ ms' | head -n 1 || true)"
@@ -264,6 +277,12 @@ edge_cold="$(grep -E '^module load to first decision, a miss with a lookup .*in 
   verdict="$(awk -v w="$worst" 'BEGIN { print (w > 0 && w <= 2000 ? "met" : "MISSED") }')"
   [ -z "$quick" ] || verdict="not judged: quick run"
   echo "- List and search, slowest p50 with $most modules stored: $worst µs (target ≤ 2 ms: $verdict)."
+  echo
+  echo "### Archive URL signing (\`$signing_shown\`, $build build): a CloudFront signed URL, ECDSA P-256"
+  echo
+  echo '```'
+  cat "$parts/signing"
+  echo '```'
   echo
 } >"$out"
 # The header names the build measured; CI's quick run fails here if it stops doing so.

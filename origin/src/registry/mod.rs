@@ -49,14 +49,13 @@ use crate::error::ApiError;
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::proxy::policy::PolicyVerdict;
 use crate::proxy::Proxy;
+use crate::signed_url::UrlSigner;
 use crate::storage::{
     ArchiveBody, ArchiveStore, PinStore, StorageError, TokenStore, UploadStaging,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use tfreg_edge::{
-    Access, ArchiveSigner, Identity, ModulePath, Route, VersionPath, IDENTITY_HEADER, PAGE_PATH,
-};
+use tfreg_edge::{Access, Identity, ModulePath, Route, VersionPath, IDENTITY_HEADER, PAGE_PATH};
 
 /// The name of the token made on first start.
 pub const MASTER_TOKEN_NAME: &str = "master";
@@ -90,6 +89,10 @@ pub const DEFAULT_STAGED_UPLOAD_URL_TTL_SECS: u64 = 900;
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     pub archive_url_ttl_secs: u64,
+    /// `https://host` that archive URLs are signed for and point at (the origin Lambda: the
+    /// registry's own domain, from its signing secret). Without it (`tfreg serve`), the host
+    /// each download request came to, and the archive URL is root-relative.
+    pub archive_url_base: Option<String>,
     /// Largest archive in the body of a `PUT`.
     pub max_upload_bytes: u64,
     /// Largest archive through the large-upload path (staged, then finalized).
@@ -104,6 +107,7 @@ impl RegistryConfig {
     pub fn new(scratch_dir: PathBuf) -> Self {
         RegistryConfig {
             archive_url_ttl_secs: DEFAULT_ARCHIVE_URL_TTL_SECS,
+            archive_url_base: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_staged_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             staged_upload_url_ttl_secs: DEFAULT_STAGED_UPLOAD_URL_TTL_SECS,
@@ -125,7 +129,7 @@ pub struct Registry {
     exchangers: exchange::Exchangers,
     /// Module version lists as last read, checked against the store on every use.
     listings: listings::ListingCache,
-    signer: ArchiveSigner,
+    signer: UrlSigner,
     config: RegistryConfig,
 }
 
@@ -133,7 +137,7 @@ impl Registry {
     pub fn new(
         archives: Arc<dyn ArchiveStore>,
         tokens: Arc<dyn TokenStore>,
-        signer: ArchiveSigner,
+        signer: UrlSigner,
         config: RegistryConfig,
     ) -> Self {
         Registry {
@@ -297,7 +301,14 @@ impl Registry {
         }
         match route {
             Route::Versions(module) => self.versions(&module_address(module)?, gzip).await,
-            Route::Download(version) => self.download(archive_key(version)?).await,
+            Route::Download(version) => {
+                let host = request
+                    .headers
+                    .iter()
+                    .find(|(name, _)| name == "host")
+                    .map(|(_, value)| value.as_str());
+                self.download(archive_key(version)?, host).await
+            }
             Route::VersionInfo(version) => self.version_info(archive_key(version)?).await,
             Route::LatestVersionInfo(module) => {
                 self.latest_version_info(module_address(module)?).await
@@ -661,10 +672,9 @@ mod tests {
             download.header("cache-control"),
             Some("max-age=0, s-maxage=30")
         );
-        assert!(download
-            .header("x-terraform-get")
-            .unwrap()
-            .starts_with("/archives/acme/vpc/aws/1.0.0/module.tar.gz?expires="));
+        assert!(download.header("x-terraform-get").unwrap().starts_with(
+            "https://registry.test/archives/acme/vpc/aws/1.0.0/module.tar.gz?Expires="
+        ));
     }
 
     #[tokio::test]

@@ -246,11 +246,18 @@ impl Registry {
         }
     }
 
-    /// `204` with `X-Terraform-Get`: a root-relative, signed, short-lived archive URL that
-    /// carries go-getter's `checksum=sha256:…`, so Terraform verifies what it unpacks (except
-    /// for an archive put into S3 by hand without a `sha256` in its metadata: no checksum is
-    /// known, so none is sent).
-    pub(super) async fn download(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
+    /// `204` with `X-Terraform-Get`: a signed, short-lived archive URL (a CloudFront signed URL,
+    /// [`crate::signed_url`]) that carries go-getter's `checksum=sha256:…`, so Terraform
+    /// verifies what it unpacks (except for an archive put into S3 by hand without a `sha256`
+    /// in its metadata: no checksum is known, so none is sent). `host` is the `Host` the
+    /// request came with, which the URL is signed for unless the configuration names the
+    /// registry's address ([`RegistryConfig::archive_url_base`]).
+    pub(super) async fn download(
+        &self,
+        key: ArchiveKey,
+        host: Option<&str>,
+    ) -> Result<OriginResponse, ApiError> {
+        let base = self.archive_url_base(host)?;
         // The metadata as cached with the module's listing: no file or object read per
         // download while the listing stands (the profile in tests/bench/RESULTS.throughput.md).
         let local = self
@@ -258,7 +265,7 @@ impl Registry {
             .version_meta(self.archives.as_ref(), &key)
             .await?;
         let location = match local {
-            Some(meta) => self.signed_archive_url(&key, &meta.sha256),
+            Some(meta) => self.signed_url(&base, &key.as_path(), &meta.sha256),
             None => {
                 let proxy = match self.upstream_for(&key.module, None).await? {
                     Ok(proxy) => proxy,
@@ -266,6 +273,7 @@ impl Registry {
                 };
                 let meta = self.proxied_version(proxy, &key).await?;
                 self.signed_url(
+                    &base,
                     &format!("{PROXY_CACHE_PATH}{}", key.as_path()),
                     &meta.sha256,
                 )
@@ -321,16 +329,34 @@ impl Registry {
         }
     }
 
-    pub fn signed_archive_url(&self, key: &ArchiveKey, sha256: &str) -> String {
-        self.signed_url(&key.as_path(), sha256)
+    /// Where this download's archive URL points and what it is signed for.
+    fn archive_url_base(&self, host: Option<&str>) -> Result<ArchiveUrlBase, ApiError> {
+        if let Some(base) = &self.config.archive_url_base {
+            return Ok(ArchiveUrlBase {
+                location: base.clone(),
+                signed: base.clone(),
+            });
+        }
+        // The Host goes into the signed resource: only a host name (or address) and a port,
+        // so a crafted one cannot make the resource another path or add a parameter.
+        let signed = host
+            .and_then(crate::signed_url::https_origin)
+            .ok_or_else(|| {
+                ApiError::bad_request("a download request needs a Host header naming the registry")
+            })?;
+        Ok(ArchiveUrlBase {
+            location: String::new(),
+            signed,
+        })
     }
 
     /// A signed URL for `key_path` beneath `/archives/`.
-    pub(super) fn signed_url(&self, key_path: &str, sha256: &str) -> String {
+    fn signed_url(&self, base: &ArchiveUrlBase, key_path: &str, sha256: &str) -> String {
         let path = format!("{ARCHIVE_PATH_PREFIX}{key_path}");
         let expires = now_unix() + self.config.archive_url_ttl_secs;
-        let signed = format!("{path}?{}", self.signer.sign(&path, expires));
-        // go-getter strips `checksum` before it requests the URL, so it stays out of the
+        let query = self.signer.sign(&format!("{}{path}", base.signed), expires);
+        let signed = format!("{}{path}?{query}", base.location);
+        // go-getter takes `checksum` out before it requests the URL, so it stays out of the
         // signature. An empty one would fail every download: leave it out instead.
         if sha256.is_empty() {
             signed
@@ -377,6 +403,13 @@ pub(super) fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         }
     }
     named.or(any).unwrap_or(false)
+}
+
+/// `location`: what `X-Terraform-Get` starts with (`""`: root-relative, resolved by Terraform
+/// against the download URL); `signed`: the `https://host` the signature is for.
+struct ArchiveUrlBase {
+    location: String,
+    signed: String,
 }
 
 pub(super) fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_json::Value {
@@ -458,6 +491,7 @@ pub(super) fn version_exists(key: &ArchiveKey) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::clock::now_unix;
     use super::super::test_support::{code, json, TestRegistry};
 
     #[test]
@@ -542,11 +576,18 @@ mod tests {
         assert_eq!(response.status, 204);
         assert!(response.body.is_empty());
         let location = response.header("x-terraform-get").expect("X-Terraform-Get");
+        let path = "/archives/acme/vpc/aws/1.0.0/module.tar.gz";
         assert!(
-            location.starts_with("/archives/acme/vpc/aws/1.0.0/module.tar.gz?expires="),
+            location.starts_with(&format!(
+                "{}{path}?Expires=",
+                super::super::test_support::TEST_ARCHIVE_URL_BASE
+            )),
             "{location}"
         );
-        assert!(location.contains("&signature="), "{location}");
+        assert!(
+            location.contains("&Key-Pair-Id=KTEST&Signature="),
+            "{location}"
+        );
         assert!(
             location.ends_with(&format!(
                 "&checksum=sha256:{}",
@@ -558,6 +599,42 @@ mod tests {
             response.header("cache-control"),
             Some(super::super::CACHEABLE_READ)
         );
+    }
+
+    #[tokio::test]
+    async fn without_a_configured_address_the_url_is_root_relative_and_signed_for_the_host() {
+        let registry = TestRegistry::with_config(|config| config.archive_url_base = None);
+        registry.publish("acme/vpc/aws", "1.0.0").await;
+        let download = "/v1/modules/acme/vpc/aws/1.0.0/download";
+        let response = registry.get_with_host(download, "127.0.0.1:8443").await;
+        assert_eq!(response.status, 204);
+        let location = response.header("x-terraform-get").unwrap();
+        let path = "/archives/acme/vpc/aws/1.0.0/module.tar.gz";
+        assert!(
+            location.starts_with(&format!("{path}?Expires=")),
+            "{location}"
+        );
+        let query = location.split_once('?').unwrap().1;
+        let signed = query.split("&checksum=").next().unwrap();
+        let resource = format!("https://127.0.0.1:8443{path}");
+        assert_eq!(
+            registry
+                .registry
+                .signer
+                .verifier()
+                .verify(&resource, signed, now_unix()),
+            Ok(())
+        );
+        // A Host that would put a path or a parameter into the signed resource is refused.
+        for host in [
+            "",
+            "127.0.0.1:8443/archives/acme/other/aws/1.0.0/module.tar.gz?x=",
+            "a\"b",
+        ] {
+            let response = registry.get_with_host(download, host).await;
+            assert_eq!(response.status, 400, "{host:?}");
+        }
+        assert_eq!(registry.get(download).await.status, 400);
     }
 
     #[tokio::test]
