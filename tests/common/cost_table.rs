@@ -52,9 +52,15 @@ pub fn parse(readme: &str) -> CostSection {
         // "`GET /archives/…?…`": a method and a path in backquotes.
         if let Some(request) = row[0].strip_prefix('`').and_then(|r| r.strip_suffix('`')) {
             let (method, path) = request.split_once(' ').expect("`METHOD path`");
-            let path = path.replace('…', "x");
+            // The table elides the module's path (`…/versions`).
             let path = path.split('?').next().unwrap();
-            let route = route_of(path).unwrap_or_else(|| panic!("unknown route in {line}"));
+            let route = match path {
+                "/.well-known/terraform.json" => "discovery",
+                _ if path.starts_with("/archives/") => "archive",
+                _ if path.ends_with("/versions") => "versions",
+                _ if path.ends_with("/download") => "download",
+                _ => panic!("unknown route in {line}"),
+            };
             let count = row[1].parse().unwrap_or_else(|_| panic!("count in {line}"));
             let function = match row[2].as_str() {
                 "yes" => true,

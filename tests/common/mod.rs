@@ -243,6 +243,12 @@ impl TestRegistry {
         self.send("GET", path, token, None).await
     }
 
+    /// The archive an `X-Terraform-Get` location points at, fetched as go-getter does: no
+    /// token, and without `checksum` and `archive` ([`as_go_getter_requests`]).
+    pub async fn get_archive(&self, location: &str) -> Reply {
+        self.get(&as_go_getter_requests(location), None).await
+    }
+
     /// A `POST` without a body (such as a pin).
     pub async fn post(&self, path: &str, token: &str) -> Reply {
         self.send("POST", path, Some(token), None).await
