@@ -11,6 +11,7 @@
 //!   hosts.
 //! - [`upstream`]: the HTTP client, bounded in size, redirects and time.
 
+mod go_query;
 pub mod policy;
 pub mod source;
 pub mod upstream;
