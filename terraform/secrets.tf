@@ -3,14 +3,9 @@
 # access-controlled.
 #   master token     -> Secrets Manager (and its SHA-256 in DynamoDB)
 #   URL signing key  -> Secrets Manager, read by the origin (its public half: CloudFront's key group)
-#   signing key      -> the edge bundle's config.json (the edge's archive check, now unused)
 #   origin secret    -> the origin's environment and the edge bundle's config.json
 
 resource "random_id" "master_token" {
-  byte_length = 32
-}
-
-resource "random_id" "signing_key" {
   byte_length = 32
 }
 
@@ -21,7 +16,6 @@ resource "random_password" "origin_secret" {
 
 locals {
   master_token  = "tfr_${random_id.master_token.hex}"
-  signing_key   = random_id.signing_key.hex
   origin_secret = random_password.origin_secret.result
 
   # A deleted secret keeps its name for its recovery window: until then a secret of that name

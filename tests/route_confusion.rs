@@ -19,8 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tfreg_cloudfront::distribution::Distribution;
 use tfreg_edge::{
-    hash_token, ArchiveSigner, Decision, EdgeCheck, EdgeConfig, Identity, Route, Tier, TokenInfo,
-    ViewerRequest,
+    hash_token, Decision, EdgeCheck, EdgeConfig, Identity, Route, Tier, TokenInfo, ViewerRequest,
 };
 use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
 use tfreg_origin::proxy::{Proxy, ProxyConfig};
@@ -91,7 +90,6 @@ async fn world() -> World {
     let archives = FileArchiveStore::open(dir.path()).unwrap();
     let scratch = archives.staging_dir().to_path_buf();
     let tokens = Arc::new(RedbTokenStore::open(&dir.path().join("tokens.redb")).unwrap());
-    let signer = ArchiveSigner::new(b"route-confusion-signing-key-0123456789".to_vec());
     let url_signer = UrlSigner::generate("KROUTES");
     let proxy_cache_dir = dir.path().join("proxy-cache");
     let proxy_cache = FileArchiveStore::open(&proxy_cache_dir).unwrap();
@@ -171,7 +169,7 @@ async fn world() -> World {
     }
 
     let distribution = Distribution::new(
-        EdgeCheck::new(EdgeConfig::new(signer.clone())),
+        EdgeCheck::new(EdgeConfig::default()),
         registry.clone(),
         url_signer.verifier(),
     );
@@ -200,7 +198,7 @@ async fn world() -> World {
     World {
         registry,
         distribution,
-        edge: EdgeCheck::new(EdgeConfig::new(signer.clone())),
+        edge: EdgeCheck::new(EdgeConfig::default()),
         url_signer,
         callers,
         _dir: dir,

@@ -465,7 +465,7 @@ mod tests {
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::atomic::AtomicBool;
-    use tfreg_edge::{hash_token, ArchiveSigner, EdgeConfig, Tier};
+    use tfreg_edge::{hash_token, EdgeConfig, Tier};
     use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
     use tfreg_origin::storage::{CreateOutcome, StorageError, TokenRecord};
     use tfreg_origin::{RegistryConfig, TokenStore};
@@ -573,7 +573,6 @@ mod tests {
             reached: Notify::new(),
             release: Notify::new(),
         });
-        let signer = ArchiveSigner::new(b"signing-key-for-the-test-0123456789".to_vec());
         let url_signer = tfreg_origin::signed_url::UrlSigner::generate("KTEST");
         let registry = Arc::new(Registry::new(
             Arc::new(archives),
@@ -597,7 +596,7 @@ mod tests {
             .unwrap();
         assert_eq!(created, CreateOutcome::Created);
         let distribution = Distribution::new(
-            EdgeCheck::new(EdgeConfig::new(signer)),
+            EdgeCheck::new(EdgeConfig::default()),
             registry,
             url_signer.verifier(),
         );

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tfreg_edge::{ArchiveSigner, EdgeCheck, EdgeConfig};
+use tfreg_edge::{EdgeCheck, EdgeConfig};
 use tfreg_origin::aws::AwsStorageConfig;
 use tfreg_origin::catalogue::{CatalogueStore, FileCatalogueStore};
 use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
@@ -96,7 +96,6 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         data_dir::remove_partial_files(&dir)?;
     }
     let (tls, tls_files) = tls::server_config(&data_dir.join("tls"), options.listen.ip())?;
-    let signer = ArchiveSigner::new(data_dir::signing_key(data_dir)?);
     let url_signer = data_dir::url_signing_key(data_dir)?;
     let archive_urls = url_signer.verifier();
     let stores = match &options.storage {
@@ -189,8 +188,10 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         );
     }
     let new_master_token = master_token(&registry, data_dir, &options.storage).await?;
-    let mut edge_config = EdgeConfig::new(signer);
-    edge_config.positive_ttl_secs = options.token_cache_ttl_secs;
+    let edge_config = EdgeConfig {
+        positive_ttl_secs: options.token_cache_ttl_secs,
+        ..EdgeConfig::default()
+    };
     let distribution = Arc::new(
         Distribution::new(EdgeCheck::new(edge_config), registry, archive_urls)
             .with_discovery(crate::distribution::discovery_document(&options.auth)),
