@@ -12,6 +12,7 @@
 //! - `pins`: copying upstream versions in, listing and removing them;
 //! - `tokens`: the master token, token creation, listing and revocation.
 
+mod archive_urls;
 mod catalogue;
 #[cfg(test)]
 mod catalogue_tests;

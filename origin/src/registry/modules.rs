@@ -1,7 +1,7 @@
 //! Module reads: version lists, a version's details and downloads, from the local versions or,
 //! in proxy mode, through the upstream registry.
 
-use super::clock::{now_rfc3339, now_unix};
+use super::clock::now_rfc3339;
 use super::{listings, OriginResponse, Registry, PROXY_CACHE_PATH};
 use crate::catalogue::latest_version;
 use crate::docs::stored::{extract_docs_from_file, load_docs, store_docs};
@@ -13,7 +13,6 @@ use crate::proxy::{Proxy, ProxyError};
 use crate::storage::{PublishOutcome, VersionMeta};
 use serde_json::json;
 use std::sync::Arc;
-use tfreg_edge::ARCHIVE_PATH_PREFIX;
 
 /// Why the upstream registry is not asked about a module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,42 +327,6 @@ impl Registry {
                 .ok_or_else(|| version_not_found(key)),
         }
     }
-
-    /// Where this download's archive URL points and what it is signed for.
-    fn archive_url_base(&self, host: Option<&str>) -> Result<ArchiveUrlBase, ApiError> {
-        if let Some(base) = &self.config.archive_url_base {
-            return Ok(ArchiveUrlBase {
-                location: base.clone(),
-                signed: base.clone(),
-            });
-        }
-        // The Host goes into the signed resource: only a host name (or address) and a port,
-        // so a crafted one cannot make the resource another path or add a parameter.
-        let signed = host
-            .and_then(crate::signed_url::https_origin)
-            .ok_or_else(|| {
-                ApiError::bad_request("a download request needs a Host header naming the registry")
-            })?;
-        Ok(ArchiveUrlBase {
-            location: String::new(),
-            signed,
-        })
-    }
-
-    /// A signed URL for `key_path` beneath `/archives/`.
-    fn signed_url(&self, base: &ArchiveUrlBase, key_path: &str, sha256: &str) -> String {
-        let path = format!("{ARCHIVE_PATH_PREFIX}{key_path}");
-        let expires = now_unix() + self.config.archive_url_ttl_secs;
-        let query = self.signer.sign(&format!("{}{path}", base.signed), expires);
-        let signed = format!("{}{path}?{query}", base.location);
-        // go-getter takes `checksum` out before it requests the URL, so it stays out of the
-        // signature. An empty one would fail every download: leave it out instead.
-        if sha256.is_empty() {
-            signed
-        } else {
-            format!("{signed}&checksum=sha256:{sha256}")
-        }
-    }
 }
 
 /// `200` with a versions answer's JSON body; shared caches may keep it briefly, apart for
@@ -403,13 +366,6 @@ pub(super) fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         }
     }
     named.or(any).unwrap_or(false)
-}
-
-/// `location`: what `X-Terraform-Get` starts with (`""`: root-relative, resolved by Terraform
-/// against the download URL); `signed`: the `https://host` the signature is for.
-struct ArchiveUrlBase {
-    location: String,
-    signed: String,
 }
 
 pub(super) fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_json::Value {
