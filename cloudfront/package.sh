@@ -14,9 +14,8 @@
 #
 # Usage: bash cloudfront/package.sh [--origin-only|--edge-only]
 # The edge bundle bakes its settings in (Lambda@Edge has no environment variables), so they
-# come from TFREG_EDGE_TABLE, TFREG_EDGE_REGION, TFREG_EDGE_SIGNING_KEY_HEX and
-# TFREG_EDGE_ORIGIN_SECRET (see edge/js/package.sh for the rest); without them only the
-# origin is built.
+# come from TFREG_EDGE_TABLE, TFREG_EDGE_REGION and TFREG_EDGE_ORIGIN_SECRET (see
+# edge/js/package.sh for the rest); without them only the origin is built.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -56,6 +55,6 @@ if [ "$what" != "--origin-only" ]; then
   if [ -n "${TFREG_EDGE_TABLE:-}" ] && [ -n "${TFREG_EDGE_ORIGIN_SECRET:-}" ]; then
     bash edge/js/package.sh
   else
-    echo "dist/edge.zip: not built; set TFREG_EDGE_TABLE, TFREG_EDGE_REGION, TFREG_EDGE_SIGNING_KEY_HEX and TFREG_EDGE_ORIGIN_SECRET to bake its settings" >&2
+    echo "dist/edge.zip: not built; set TFREG_EDGE_TABLE, TFREG_EDGE_REGION and TFREG_EDGE_ORIGIN_SECRET to bake its settings" >&2
   fi
 fi

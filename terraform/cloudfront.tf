@@ -7,7 +7,7 @@
 #                   60 s when the origin says so (s-maxage=30 on versions/download, no-store on
 #                   tokens); writes are never cached (only GET/HEAD are).
 #   /archives/*     S3, long cache keyed on the path only (the signature is left out of the key),
-#                   viewer-request check of the signature.
+#                   NO function: CloudFront checks the signed URL itself (a trusted key group).
 #   default         S3 with the viewer-request check: the bucket policy lets CloudFront read only
 #                   archives/, .well-known/, openapi.json and ui/, so anything else is refused.
 
@@ -21,6 +21,20 @@ locals {
   # The 4xx and 5xx codes whose error caching a distribution can set (416 aside: CloudFront
   # never caches it).
   uncached_error_codes = [400, 403, 404, 405, 414, 500, 501, 502, 503, 504]
+}
+
+# The public half of the archive URL signing key (secrets.tf), in the key group the /archives/*
+# behaviour trusts.
+resource "aws_cloudfront_public_key" "archives" {
+  name        = "${var.name_prefix}-archives"
+  comment     = "tfreg: signs archive URLs (the origin holds the private key)"
+  encoded_key = tls_private_key.url_signing.public_key_pem
+}
+
+resource "aws_cloudfront_key_group" "archives" {
+  name    = "${var.name_prefix}-archives"
+  comment = "tfreg: the keys whose signed URLs /archives/* admits"
+  items   = [aws_cloudfront_public_key.archives.id]
 }
 
 # Security headers on every answer: HSTS (the registry is HTTPS-only), nosniff, no framing, no
@@ -228,7 +242,10 @@ resource "aws_cloudfront_distribution" "registry" {
     }
   }
 
-  # Archives: the signed URL is verified at the edge, the object comes from S3 or the cache.
+  # Archives: CloudFront itself checks the signed URL (canned policy, Expires, Signature,
+  # Key-Pair-Id) against the trusted key group, with no function: Terraform's HEAD and GET of
+  # each archive cost no Lambda@Edge invocation and no cold start. The object comes from S3
+  # or the cache.
   ordered_cache_behavior {
     path_pattern               = "/archives/*"
     target_origin_id           = local.s3_origin_id
@@ -238,12 +255,7 @@ resource "aws_cloudfront_distribution" "registry" {
     compress                   = false
     cache_policy_id            = aws_cloudfront_cache_policy.static.id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
-
-    lambda_function_association {
-      event_type   = "viewer-request"
-      lambda_arn   = aws_lambda_function.edge.qualified_arn
-      include_body = false
-    }
+    trusted_key_groups         = [aws_cloudfront_key_group.archives.id]
   }
 
   # Anything else: the edge answers unknown routes itself; S3 refuses what the bucket policy

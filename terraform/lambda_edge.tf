@@ -1,8 +1,9 @@
 # The viewer-request Lambda@Edge function: the `edge` crate compiled to WebAssembly, loaded by a
-# small Node.js handler (edge/js/index.mjs). It runs on every request to /v1/*, /archives/* and
-# the default behaviour, cache hits included: bearer token -> tier (an LRU cache of DynamoDB
-# lookups per container), HMAC check of signed archive URLs, route -> required tier. It adds
-# x-tfreg-identity and, on /v1/* only, x-tfreg-origin-secret.
+# small Node.js handler (edge/js/index.mjs). It runs on every request to /v1/* and the default
+# behaviour, cache hits included: bearer token -> tier (an LRU cache of DynamoDB lookups per
+# container), route -> required tier. It adds x-tfreg-identity and, on /v1/* only,
+# x-tfreg-origin-secret. Not on /archives/*: CloudFront checks the signed archive URLs itself
+# (the trusted key group, cloudfront.tf).
 #
 # Lambda@Edge has no environment variables, so its settings are baked into config.json in the
 # bundle. `bash cloudfront/package.sh` leaves the unbaked bundle (index.mjs, edge.wasm) in
@@ -18,7 +19,7 @@
 # binary, so it would need the files staged on disk by managed resources first, and those are
 # missing (so planned again, and the hash unknown) on every fresh runner.
 #
-# Secrets on disk. config.json holds the signing key and the origin secret. The script stages
+# Secrets on disk. config.json holds the origin secret. The script stages
 # the files in a private temporary directory it deletes, writes the zip owner-only (0600) under
 # the root module's .terraform/, and the zip is deleted after the function is updated.
 
@@ -26,7 +27,6 @@ locals {
   edge_config = {
     table                 = aws_dynamodb_table.tokens.name
     region                = local.region
-    signing_key_hex       = local.signing_key
     origin_secret         = local.origin_secret
     positive_ttl_secs     = var.token_cache_ttl_seconds
     negative_ttl_secs     = var.negative_token_cache_ttl_seconds
@@ -41,7 +41,7 @@ locals {
 
   # One line per file of the zip, its name and the SHA-256 of its bytes; source_code_hash is
   # the SHA-256 of those lines. config.json's hash is shown in plans (nonsensitive): it is a hash
-  # of two random 256-bit-or-more secrets, which it does not reveal.
+  # over a random secret of about 285 bits (the origin secret), which it does not reveal.
   edge_bundle_manifest = join("\n", [
     "config.json ${nonsensitive(sha256(local.edge_config_json))}",
     "edge.wasm ${local.edge_wasm_sha256}",
@@ -153,7 +153,7 @@ resource "aws_lambda_function" "edge" {
   #checkov:skip=CKV_AWS_50:Left off: CloudFront's Lambda@Edge guide documents no X-Ray support for replicas, and the function's work is one in-memory decision plus at most one GetItem, logged per request.
   provider      = aws.us_east_1
   function_name = local.edge_function_name
-  description   = "tfreg viewer-request check: tokens, signed archive URLs (${var.name_prefix})"
+  description   = "tfreg viewer-request check: tokens and tiers (${var.name_prefix})"
   role          = aws_iam_role.edge.arn
 
   filename         = local.edge_zip_path

@@ -100,6 +100,13 @@ data "aws_iam_policy_document" "origin" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.origin.arn}:*"]
   }
+
+  # The archive URL signing key (secrets.tf), read once per container at cold start.
+  statement {
+    sid       = "ReadUrlSigningKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.url_signing.arn]
+  }
 }
 
 resource "aws_iam_role_policy" "origin" {
@@ -143,8 +150,9 @@ locals {
   }
 
   origin_secrets = {
-    TFREG_SIGNING_KEY   = local.signing_key
     TFREG_ORIGIN_SECRET = local.origin_secret
+    # Not the key itself: the secret holding it (secrets.tf), which the origin reads at start.
+    TFREG_URL_SIGNING_SECRET = aws_secretsmanager_secret.url_signing.arn
   }
 
   # TFREG_AUTH_CONFIG (auth.tf) only when an exchange has rules.
@@ -153,14 +161,14 @@ locals {
   # Lambda refuses a function whose environment variables exceed 4 KB in all
   # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), and the proxy
   # lists are the operator's to make long. The plan measures them as JSON (names, values,
-  # quotes and separators: no less than Lambda counts), with the two secrets, which are unknown
-  # until their first apply, counted by their fixed lengths (the signing key is hex, two
-  # characters a byte). TFREG_AUTH_CONFIG is JSON inside JSON here, each of its quotes counted
+  # quotes and separators: no less than Lambda counts), with the origin secret and the signing
+  # secret's ARN, which are unknown until their first apply, counted by their longest lengths
+  # (an ARN of a secret: arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>). TFREG_AUTH_CONFIG is JSON inside JSON here, each of its quotes counted
   # twice: the exchanges' rules share the 4 KB with the proxy lists. A precondition would need
   # Terraform 1.2, so this fails the plan the way the checks in main.tf do.
   origin_environment_bytes = length(jsonencode(merge(local.origin_settings, local.origin_auth_settings, {
-    TFREG_SIGNING_KEY   = format("%${random_id.signing_key.byte_length * 2}s", "")
-    TFREG_ORIGIN_SECRET = format("%${random_password.origin_secret.length}s", "")
+    TFREG_ORIGIN_SECRET      = format("%${random_password.origin_secret.length}s", "")
+    TFREG_URL_SIGNING_SECRET = format("%${local.url_signing_secret_arn_length}s", "")
   })))
   origin_environment_check = local.origin_environment_bytes <= 4096 ? "ok" : file(
     "ERROR: the origin Lambda's environment variables exceed Lambda's 4 KB: shorten aws_trust_rules, oidc_issuers, proxy_allow_list, proxy_deny_list, proxy_local_only, proxy_merge_list or proxy_ca_bundle_pem"
@@ -170,7 +178,7 @@ locals {
 resource "aws_lambda_function" "origin" {
   #checkov:skip=CKV_AWS_117:No VPC: the function reaches S3 and DynamoDB over their public endpoints with IAM and, with the proxy or pinning, the upstream registry and GitHub's archive host over HTTPS, and with token exchanges STS and the OIDC issuers over HTTPS; in a VPC it would need a NAT gateway for those.
   #checkov:skip=CKV_AWS_116:Invoked synchronously through its Function URL only; a dead-letter queue applies to asynchronous invocations.
-  #checkov:skip=CKV_AWS_173:Environment variables are encrypted at rest by Lambda with its service key; the signing key and origin secret are also in Terraform state and the edge bundle, which a customer-managed key would not change.
+  #checkov:skip=CKV_AWS_173:Environment variables are encrypted at rest by Lambda with its service key; the origin secret is also in Terraform state and the edge bundle, which a customer-managed key would not change.
   #checkov:skip=CKV_AWS_272:The artifact is built and deployed by this module from dist/origin.zip; code signing needs a signing profile and a signed S3 object this flow does not have.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is a variable (origin_reserved_concurrency), unreserved by default so that a small account's concurrency pool is not split.
   function_name = local.origin_function_name

@@ -32,5 +32,10 @@ terraform {
       source  = "hashicorp/time"
       version = ">= 0.9, < 1.0"
     }
+    # The archive URL signing key pair (secrets.tf); private_key_pem_pkcs8 came in 4.0.
+    tls = {
+      source  = "hashicorp/tls"
+      version = ">= 4.0, < 5.0"
+    }
   }
 }

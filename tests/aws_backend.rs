@@ -238,9 +238,16 @@ async fn terraform_installs_from_tfreg_serve_over_s3_and_dynamodb() {
     }
 
     // Everything lives in S3 and DynamoDB: a restarted server still has the versions and
-    // the tokens, and refuses a token it never made.
+    // the tokens, and refuses a token it never made. A scratch file left in staging (a run
+    // killed mid-upload) is cleared on start.
     let data_dir = registry.stop();
+    let leftover = data_dir.path().join("staging").join(".tmpKilledUpload");
+    std::fs::write(&leftover, b"half an upload").unwrap();
     let registry = target.start_registry(Some(data_dir));
+    assert!(
+        !leftover.exists(),
+        "the leftover scratch file is still there"
+    );
     let versions = registry
         .get("/v1/modules/acme/vpc/aws/versions", Some(&reader))
         .await;

@@ -162,7 +162,9 @@ async fn stored_paths(registry: &TestRegistry, version: &str) -> Vec<String> {
         .await;
     assert_eq!(download.status, 204, "{}", download.text());
     let location = download.header("x-terraform-get").unwrap().to_owned();
-    let archive = registry.get(&location, None).await;
+    let archive = registry
+        .get(&common::as_go_getter_requests(&location), None)
+        .await;
     assert_eq!(archive.status, 200);
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive.body.as_slice()));
     let mut paths: Vec<String> = tar

@@ -171,7 +171,9 @@ async fn a_client_that_stops_reading_its_answer_is_cut_off() {
 
     let config = tls_client_config(&registry.ca_pem, &[b"http/1.1"]);
     let mut tls = tls_from(&registry.host, ATTACKER, config).await.unwrap();
-    let request = format!("GET {location} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let location = common::as_go_getter_requests(location);
+    let host = &registry.host;
+    let request = format!("GET {location} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut head = [0u8; 16 * 1024];
     tls.read_exact(&mut head).await.unwrap();

@@ -6,6 +6,7 @@
 
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use base64::Engine;
+use tfreg_origin::signed_url::UrlSigner;
 use tfreg_testkit::archive::{module_archive, versioned_module};
 use tfreg_testkit::{lambda_api, moto};
 
@@ -30,6 +31,7 @@ fn bootstrap_command(
     endpoint: &str,
     bucket: &str,
     table: &str,
+    signing_secret: &str,
 ) -> std::process::Command {
     let binary = std::env::var("TFREG_BOOTSTRAP_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned());
@@ -40,10 +42,28 @@ fn bootstrap_command(
         .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY)
         .env("TFREG_S3_BUCKET", bucket)
         .env("TFREG_DYNAMODB_TABLE", table)
-        .env("TFREG_SIGNING_KEY", hex::encode(b"signing key for tests"))
+        .env("TFREG_URL_SIGNING_SECRET", signing_secret)
         .env("TFREG_ORIGIN_SECRET", SECRET)
         .env("TFREG_ENDPOINT_URL", endpoint);
     command
+}
+
+/// Where the registry under test answers: what its signing secret names.
+const REGISTRY_URL: &str = "https://registry.example.com";
+
+/// A URL signing secret in moto, as the deployment module writes it (terraform/secrets.tf):
+/// its name, and the signer it holds.
+async fn signing_secret(
+    moto: &moto::Moto,
+    sdk: &tfreg_origin::aws::SdkConfig,
+) -> (String, UrlSigner) {
+    let signer = UrlSigner::generate("K2TESTKEYPAIR");
+    let value = serde_json::json!({
+        "private_key": signer.private_key_pem(),
+        "key_pair_id": signer.key_pair_id(),
+        "base_url": REGISTRY_URL,
+    });
+    (moto.create_secret(sdk, &value.to_string()).await, signer)
 }
 
 /// A running `bootstrap`, killed when the test ends (or fails).
@@ -65,9 +85,10 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
     let sdk = moto.sdk_config().await;
     let bucket = moto.create_bucket(&sdk).await;
     let table = moto.create_table(&sdk).await;
+    let (secret, signer) = signing_secret(moto, &sdk).await;
     let api = lambda_api::FakeRuntimeApi::start().await;
 
-    let mut bootstrap = bootstrap_command(&api, moto.endpoint(), &bucket, &table)
+    let mut bootstrap = bootstrap_command(&api, moto.endpoint(), &bucket, &table, &secret)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("starting bootstrap");
@@ -134,6 +155,19 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
         )),
         "{location}"
     );
+    // A CloudFront signed URL for the registry's address, from the key in the secret.
+    let (resource, query) = location.split_once('?').unwrap();
+    assert!(
+        resource.starts_with(&format!("{REGISTRY_URL}/archives/")),
+        "{location}"
+    );
+    let signed = query.split("&checksum=").next().unwrap();
+    assert_eq!(
+        signer
+            .verifier()
+            .verify(resource, signed, tfreg_origin::now_unix()),
+        Ok(())
+    );
 
     let created = respond(api.invoke(event("post-tokens.json", "")).await);
     assert_eq!(created["statusCode"], 201, "{created}");
@@ -177,11 +211,12 @@ async fn the_bootstrap_binary_takes_large_uploads_through_staging() {
     let sdk = moto.sdk_config().await;
     let bucket = moto.create_bucket(&sdk).await;
     let table = moto.create_table(&sdk).await;
+    let (secret, _) = signing_secret(moto, &sdk).await;
     let s3 = moto::s3_client(&sdk);
     let api = lambda_api::FakeRuntimeApi::start().await;
     const LIMIT: usize = 256 * 1024;
     let start = |tmp: &std::path::Path| {
-        let child = bootstrap_command(&api, moto.endpoint(), &bucket, &table)
+        let child = bootstrap_command(&api, moto.endpoint(), &bucket, &table, &secret)
             .env("TFREG_MAX_STAGED_UPLOAD_BYTES", LIMIT.to_string())
             .env("TMPDIR", tmp)
             .stdout(std::process::Stdio::null())
@@ -379,9 +414,10 @@ async fn the_bootstrap_binary_proxies_and_pins_with_the_proxy_environment() {
     let sdk = moto.sdk_config().await;
     let bucket = moto.create_bucket(&sdk).await;
     let table = moto.create_table(&sdk).await;
+    let (secret, _) = signing_secret(moto, &sdk).await;
     let api = lambda_api::FakeRuntimeApi::start().await;
     let _bootstrap = Running(
-        bootstrap_command(&api, moto.endpoint(), &bucket, &table)
+        bootstrap_command(&api, moto.endpoint(), &bucket, &table, &secret)
             .env("TFREG_PROXY_ENABLED", "true")
             .env("TFREG_PROXY_UPSTREAM", upstream.registry_url())
             .env("TFREG_PROXY_GITHUB_ARCHIVE_URL", upstream.github_url())
@@ -415,8 +451,9 @@ async fn the_bootstrap_binary_proxies_and_pins_with_the_proxy_environment() {
     assert_eq!(download["statusCode"], 204, "{download}");
     let location = download["headers"]["x-terraform-get"].as_str().unwrap();
     assert!(
-        location.starts_with("/archives/_proxy/hashicorp/consul/aws/0.2.0/module.tar.gz?")
-            && location.contains("&checksum=sha256:"),
+        location.starts_with(&format!(
+            "{REGISTRY_URL}/archives/_proxy/hashicorp/consul/aws/0.2.0/module.tar.gz?"
+        )) && location.contains("&checksum=sha256:"),
         "{location}"
     );
     let head = s3
@@ -502,7 +539,7 @@ async fn the_bootstrap_binary_fails_its_init_on_an_invalid_proxy_setting() {
         let api = lambda_api::FakeRuntimeApi::start().await;
         // The storage is never reached: the configuration is read first.
         let mut bootstrap = Running(
-            bootstrap_command(&api, "http://127.0.0.1:9", "bucket", "table")
+            bootstrap_command(&api, "http://127.0.0.1:9", "bucket", "table", "secret")
                 .env(variable, value)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

@@ -377,3 +377,52 @@ async fn fetches_are_capped_in_size_and_redirects_stay_on_the_configured_hosts()
     );
     assert_eq!(upstream.github_requests(), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_version_lists_are_reused_for_the_ttl_and_asked_again_after() {
+    let upstream = upstream().await;
+    // serve's default, 30 s: a second request within it does not reach the upstream, even
+    // when the upstream has failed since.
+    let cached = TestRegistry::start_with(&[
+        "--proxy",
+        "--proxy-upstream",
+        upstream.registry_url(),
+        "--proxy-github-archive-url",
+        upstream.github_url(),
+    ]);
+    let reader = cached.create_token("reader", "downloader").await;
+    let versions = "/v1/modules/hashicorp/consul/aws/versions";
+    let first = cached.get(versions, Some(&reader)).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    upstream.clear_requests();
+    upstream.set_registry_fault(
+        "hashicorp/consul/aws",
+        Endpoint::Versions,
+        Some(Fault::ServerError),
+    );
+    let again = cached.get(versions, Some(&reader)).await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.body, first.body, "the same answer, from the cache");
+    assert_eq!(upstream.registry_requests(), Vec::<String>::new());
+
+    // A second of reuse: once it has passed, the upstream is asked again, and its failure
+    // shows.
+    let short = TestRegistry::start_with(&proxy_args(&upstream, &["--proxy-versions-ttl", "1"]));
+    let reader = short.create_token("reader", "downloader").await;
+    upstream.set_registry_fault("hashicorp/consul/aws", Endpoint::Versions, None);
+    assert_eq!(short.get(versions, Some(&reader)).await.status, 200);
+    upstream.set_registry_fault(
+        "hashicorp/consul/aws",
+        Endpoint::Versions,
+        Some(Fault::ServerError),
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    upstream.clear_requests();
+    let failed = short.get(versions, Some(&reader)).await;
+    assert_eq!(failed.status, 502, "{}", failed.text());
+    assert_eq!(upstream.registry_requests().len(), 1);
+
+    // An error is never kept: once the upstream recovers, the next request is answered.
+    upstream.set_registry_fault("hashicorp/consul/aws", Endpoint::Versions, None);
+    assert_eq!(short.get(versions, Some(&reader)).await.status, 200);
+}

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::cost_table;
 use common::terraform::{module_block, terraform_init};
 use common::TestRegistry;
 use std::path::Path;
@@ -181,4 +182,115 @@ async fn terraform_verifies_the_archive_checksum() {
         "{}",
         run.stderr()
     );
+}
+
+/// The requests `tfreg serve` logged (`TFREG_LOG_FORMAT=json`) after byte `from` of its
+/// stderr, by method and route. Waits for the log to settle: the drain thread may lag behind
+/// the server.
+fn logged_requests(registry: &TestRegistry, from: usize) -> cost_table::RequestCounts {
+    let mut seen = 0;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let len = registry.stderr.lock().unwrap().len();
+        if len == seen {
+            break;
+        }
+        seen = len;
+    }
+    let log = registry.stderr.lock().unwrap()[from..].to_owned();
+    let mut counts = cost_table::RequestCounts::new();
+    for line in log.lines() {
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let fields = &entry["fields"];
+        if fields["message"] != "request" {
+            continue;
+        }
+        let path = fields["path"].as_str().unwrap();
+        let status = fields["status"].as_u64().unwrap();
+        assert!(status < 400, "{line}");
+        let route = cost_table::route_of(path).unwrap_or_else(|| panic!("unexpected {line}"));
+        let method = fields["method"].as_str().unwrap().to_owned();
+        *counts.entry((method, route)).or_default() += 1;
+    }
+    counts
+}
+
+/// The cost table in terraform/README.md counts requests per install; this measures them
+/// with the real CLI, so a change in either Terraform's behaviour, the registry's routes or the
+/// table fails here.
+#[tokio::test]
+async fn one_install_makes_the_requests_the_cost_table_counts() {
+    let registry = TestRegistry::start_with_env(&[], &[("TFREG_LOG_FORMAT", "json")]);
+    publish(&registry, "acme/vpc/aws", &["1.0.0"]).await;
+    let reader = registry.create_token("ci-read", "downloader").await;
+    let from = registry.stderr.lock().unwrap().len();
+    let main_tf = module_block(&registry, "vpc", "acme/vpc/aws", "1.0.0");
+    let run = terraform_init(&registry, &main_tf, Some(&reader));
+    assert!(run.succeeded(), "{}", run.stderr());
+    let measured = logged_requests(&registry, from);
+
+    let table = cost_table::parse(&cost_table::readme());
+    let documented: cost_table::RequestCounts = table
+        .per_install
+        .iter()
+        .map(|(request, (count, _))| (request.clone(), *count))
+        .collect();
+    assert_eq!(
+        measured, documented,
+        "measured requests per install vs terraform/README.md's table"
+    );
+
+    let requests: u64 = documented.values().sum();
+    let with_function: u64 = table
+        .per_install
+        .values()
+        .filter(|(_, function)| *function)
+        .map(|(count, _)| count)
+        .sum();
+    let row = |name: &str| {
+        table
+            .cost_rows
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name:?} row in the cost table"))
+    };
+    // Prices as the README lists them: CloudFront $1.00/M; Lambda@Edge $0.60/M + $0.00005001
+    // per GB-s at 1 ms and 128 MB, so 125 GB-s per million.
+    for cell in &row("CloudFront requests")[..2] {
+        let (dollars, counts) = cost_table::dollars_and_counts(cell);
+        assert_eq!(
+            counts.first().copied().unwrap_or(requests as f64),
+            requests as f64,
+            "{cell}"
+        );
+        assert!((dollars - requests as f64).abs() < 0.005, "{cell}");
+    }
+    for cell in &row("Lambda@Edge")[..2] {
+        let (dollars, counts) = cost_table::dollars_and_counts(cell);
+        let gb_seconds = with_function as f64 * 125.0;
+        assert_eq!(counts, vec![with_function as f64, gb_seconds], "{cell}");
+        let expected = with_function as f64 * 0.60 + gb_seconds * 0.000_050_01;
+        assert!(
+            (dollars - expected).abs() < 0.005 + 1e-9,
+            "{cell}: {expected}"
+        );
+    }
+    // Each column's total is the sum of its rows.
+    for column in 0..3 {
+        let mut sum = 0.0;
+        for (name, cells) in &table.cost_rows {
+            if name.starts_with("**") || name.starts_with("optional") || name.starts_with("per ") {
+                continue;
+            }
+            if cells[column].starts_with('$') {
+                sum += cost_table::dollars_and_counts(&cells[column]).0;
+            }
+        }
+        let (total, _) = cost_table::dollars_and_counts(&row("**total**")[column]);
+        assert!(
+            (total - sum).abs() < 0.015,
+            "column {column}: {total} vs {sum}"
+        );
+    }
 }

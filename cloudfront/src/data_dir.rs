@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! DIR/master-token     the master token's value (0600), written once on first start
-//! DIR/signing-key      the key that signs archive URLs (0600)
+//! DIR/url-signing-key.pem  the key that signs archive URLs, ECDSA P-256 PKCS#8 (0600); a
+//!                      `signing-key` left by an older tfreg (the edge's HMAC key) is not read
 //! DIR/tls/ca.pem       the local CA certificate to trust (SSL_CERT_FILE=…)
 //! DIR/tls/ca-key.pem   its key (0600)
 //! DIR/tokens.redb      token records (hashes only)
@@ -12,11 +13,10 @@
 //!
 //! Every file here is written whole under a temporary name and renamed into place, so a
 //! first start killed half-way leaves each file whole or absent, never empty or cut short
-//! (an empty signing key would sign with a key anyone knows; a CA key without its
+//! (an empty signing key would be a key nobody can read back; a CA key without its
 //! certificate used to stop every later start).
 
-use anyhow::{bail, Context, Result};
-use rand::RngCore;
+use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::Path;
 
@@ -67,28 +67,28 @@ pub fn remove_partial_files(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The archive-URL signing key, made on first start. An empty file (left by a first start
-/// of an older `tfreg` killed between creating and writing it) is made again; any other
-/// content that is not a 32-byte key in hex is refused.
-pub fn signing_key(data_dir: &Path) -> Result<Vec<u8>> {
-    let path = data_dir.join("signing-key");
+/// The ID `tfreg serve` gives its URL signing key: the `Key-Pair-Id` of its archive URLs, as
+/// CloudFront's public key ID is on AWS.
+pub const URL_SIGNING_KEY_PAIR_ID: &str = "KTFREGSERVE";
+
+/// The archive URL signing key (ECDSA P-256, PKCS#8 PEM), made on first start. An empty file
+/// (a first start killed between creating and writing it) is made again.
+pub fn url_signing_key(data_dir: &Path) -> Result<tfreg_origin::signed_url::UrlSigner> {
+    use tfreg_origin::signed_url::UrlSigner;
+    let path = data_dir.join("url-signing-key.pem");
     let empty = std::fs::metadata(&path).is_ok_and(|meta| meta.len() == 0);
     if empty || !path.exists() {
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        write_private_file(&path, hex::encode(key).as_bytes())?;
+        let key = UrlSigner::generate(URL_SIGNING_KEY_PAIR_ID);
+        write_private_file(&path, key.private_key_pem().as_bytes())?;
     }
-    let text =
+    let pem =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let key = hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
-    if key.len() != 32 {
-        bail!(
-            "{} holds a {}-byte key, not 32: delete it to make a new one (archive URLs already handed out stop working)",
-            path.display(),
-            key.len()
-        );
-    }
-    Ok(key)
+    UrlSigner::from_pkcs8_pem(&pem, URL_SIGNING_KEY_PAIR_ID).map_err(|error| {
+        anyhow::anyhow!(
+            "{}: {error}: delete it to make a new one (archive URLs already handed out stop working)",
+            path.display()
+        )
+    })
 }
 
 /// The master token saved by a start that was killed before it recorded it, if any.
@@ -106,24 +106,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_empty_signing_key_from_a_cut_first_start_is_made_again() {
+    fn an_empty_url_signing_key_from_a_cut_first_start_is_made_again() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("signing-key"), b"").unwrap();
-        let key = signing_key(dir.path()).unwrap();
-        assert_eq!(key.len(), 32);
+        let path = dir.path().join("url-signing-key.pem");
+        std::fs::write(&path, b"").unwrap();
+        let key = url_signing_key(dir.path()).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 0);
         assert_eq!(
-            signing_key(dir.path()).unwrap(),
-            key,
+            url_signing_key(dir.path()).unwrap().public_key_pem(),
+            key.public_key_pem(),
             "made once, then kept"
         );
     }
 
     #[test]
-    fn a_signing_key_of_the_wrong_length_is_refused() {
+    fn a_url_signing_key_that_is_not_a_key_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("signing-key"), b"abcd\n").unwrap();
-        let error = signing_key(dir.path()).unwrap_err().to_string();
-        assert!(error.contains("holds a 2-byte key, not 32"), "{error}");
+        std::fs::write(dir.path().join("url-signing-key.pem"), b"abcd\n").unwrap();
+        let error = url_signing_key(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("not a PKCS#8 PEM ECDSA P-256 private key"),
+            "{error}"
+        );
     }
 
     #[test]

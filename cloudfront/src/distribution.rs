@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use tfreg_edge::{
     Decision, Denial, EdgeCheck, Identity, Route, TokenHash, TokenInfo, ViewerRequest,
 };
+use tfreg_origin::signed_url::{https_origin, SignedUrlError, UrlVerifier};
 use tfreg_origin::{
     now_unix, ApiError, IdentitySource, OriginRequest, OriginResponse, Registry, RequestBody,
 };
@@ -89,6 +90,9 @@ pub struct Distribution {
     /// What `/.well-known/terraform.json` answers ([`discovery_document`]).
     discovery: String,
     registry: Arc<Registry>,
+    /// What CloudFront's trusted key group on `/archives/*` checks: the signed URL, with no
+    /// function on that behaviour.
+    archive_urls: UrlVerifier,
     /// How many revocations have cleared the edge cache, counted under the edge lock. A
     /// lookup that was out while one did keeps nothing: what it read may be the revoked token.
     revocations: AtomicU64,
@@ -131,11 +135,12 @@ fn origin_response(origin: OriginResponse) -> Response<ResponseBody> {
 }
 
 impl Distribution {
-    pub fn new(edge: EdgeCheck, registry: Arc<Registry>) -> Self {
+    pub fn new(edge: EdgeCheck, registry: Arc<Registry>, archive_urls: UrlVerifier) -> Self {
         Distribution {
             edge: Mutex::new(edge),
             discovery: DISCOVERY_DOCUMENT.to_owned(),
             registry,
+            archive_urls,
             revocations: AtomicU64::new(0),
         }
     }
@@ -162,6 +167,14 @@ impl Distribution {
             _ => {}
         }
 
+        if let Route::Archive { key_path } = route {
+            // No viewer-request function here: CloudFront checks the signed URL itself.
+            if let Err(denial) = self.signed_url_check(&request) {
+                return denial_response(&denial);
+            }
+            return self.archive(key_path).await;
+        }
+
         let identity = match self.viewer_check(&request).await {
             Ok(identity) => identity,
             Err(response) => {
@@ -172,9 +185,6 @@ impl Distribution {
             }
         };
 
-        if let Route::Archive { key_path } = route {
-            return self.archive(key_path).await;
-        }
         if let Route::MethodNotAllowed { allowed, .. } = &route {
             // Answered before any body is read: a 405 never depends on it (a large PUT to an
             // archive path is refused for its method, as CloudFront does, not for its size).
@@ -183,11 +193,10 @@ impl Distribution {
             return api_error_response(&refusal);
         }
         let body_limit = self.registry.body_limit(&route);
-        let too_large = ApiError::too_large(&route, body_limit);
         let spool_to_disk = matches!(route, Route::Upload(_) | Route::PublishProvider(_));
         let is_revocation = matches!(route, Route::RevokeToken { .. });
         let response = self
-            .origin(request, identity, body_limit, too_large, spool_to_disk)
+            .origin(request, route, identity, body_limit, spool_to_disk)
             .await;
         if is_revocation && response.status() == StatusCode::OK {
             // In one process the revocation can reach the cache at once; at the edge it waits
@@ -243,6 +252,37 @@ impl Distribution {
         }
     }
 
+    /// A trusted key group's check of a signed URL, as CloudFront makes it: the resource is
+    /// the URL the viewer asked for (`https://`, its `Host`, the path and any parameter but
+    /// the three signing ones).
+    fn signed_url_check<B>(&self, request: &Request<B>) -> Result<(), Denial> {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()));
+        let verdict = match host.and_then(https_origin) {
+            Some(origin) => {
+                let base = format!("{origin}{}", request.uri().path());
+                let query = request.uri().query().unwrap_or("");
+                self.archive_urls.verify(&base, query, now_unix())
+            }
+            None => Err(SignedUrlError::Mismatch),
+        };
+        verdict.map_err(|error| {
+            let code = match error {
+                SignedUrlError::Missing => "unsigned_archive_url",
+                SignedUrlError::Expired => "expired_archive_url",
+                _ => "invalid_archive_signature",
+            };
+            Denial {
+                status: 403,
+                code,
+                message: error.to_string(),
+            }
+        })
+    }
+
     async fn lookup(&self, token_hash: &TokenHash) -> Result<Option<TokenInfo>, ApiError> {
         let record = self.registry.tokens().find_by_hash(token_hash).await?;
         Ok(record
@@ -285,25 +325,27 @@ impl Distribution {
 
     /// Passes a request on to the registry. Its body is read up to `body_limit` (what the
     /// registry takes on this route), into a scratch file when `spool_to_disk` (archives),
-    /// otherwise into memory; past the limit the answer is `too_large`.
+    /// otherwise into memory; past the limit the answer is [`ApiError::too_large`] (made only
+    /// then: its message is formatted).
     async fn origin<B>(
         &self,
         request: Request<B>,
+        route: Route<'_>,
         identity: Option<Identity>,
         body_limit: u64,
-        too_large: ApiError,
         spool_to_disk: bool,
     ) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        let too_large = || ApiError::too_large(&route, body_limit);
         let (parts, body) = request.into_parts();
         let body = if spool_to_disk {
-            self.spool_upload(&parts.headers, body, body_limit, too_large)
+            self.spool_upload(&parts.headers, body, body_limit, &too_large)
                 .await
         } else {
-            read_small_body(body, body_limit, too_large).await
+            read_small_body(body, body_limit, &too_large).await
         };
         let body = match body {
             Ok(body) => body,
@@ -317,7 +359,7 @@ impl Distribution {
             IdentitySource::Checked(identity),
             body,
         );
-        origin_response(self.registry.handle(origin_request).await)
+        origin_response(self.registry.handle_route(route, origin_request).await)
     }
 
     /// Streams an upload into a scratch file, never into memory, stopping at the size cap.
@@ -326,7 +368,7 @@ impl Distribution {
         headers: &http::HeaderMap,
         mut body: B,
         limit: u64,
-        too_large: ApiError,
+        too_large: &(dyn Fn() -> ApiError + Sync),
     ) -> Result<RequestBody, ApiError>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -340,7 +382,7 @@ impl Distribution {
             if len <= limit + DRAIN_AFTER_REJECT_BYTES {
                 drain(&mut body, DRAIN_AFTER_REJECT_BYTES).await;
             }
-            return Err(too_large);
+            return Err(too_large());
         }
         let scratch = self.registry.config().scratch_dir.clone();
         let io_error =
@@ -354,7 +396,7 @@ impl Distribution {
                 written += data.len() as u64;
                 if written > limit {
                     drain(&mut body, DRAIN_AFTER_REJECT_BYTES).await;
-                    return Err(too_large);
+                    return Err(too_large());
                 }
                 file.write_all(&data).await.map_err(io_error)?;
             }
@@ -394,7 +436,7 @@ fn body_read_error(error: &(dyn std::error::Error + 'static)) -> ApiError {
 async fn read_small_body<B>(
     body: B,
     limit: u64,
-    too_large: ApiError,
+    too_large: &(dyn Fn() -> ApiError + Sync),
 ) -> Result<RequestBody, ApiError>
 where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -417,7 +459,7 @@ where
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                Err(too_large)
+                Err(too_large())
             } else {
                 Err(body_read_error(error.as_ref()))
             }
@@ -432,7 +474,7 @@ mod tests {
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::atomic::AtomicBool;
-    use tfreg_edge::{hash_token, ArchiveSigner, EdgeConfig, Tier};
+    use tfreg_edge::{hash_token, EdgeConfig, Tier};
     use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
     use tfreg_origin::storage::{CreateOutcome, StorageError, TokenRecord};
     use tfreg_origin::{RegistryConfig, TokenStore};
@@ -540,11 +582,11 @@ mod tests {
             reached: Notify::new(),
             release: Notify::new(),
         });
-        let signer = ArchiveSigner::new(b"signing-key-for-the-test-0123456789".to_vec());
+        let url_signer = tfreg_origin::signed_url::UrlSigner::generate("KTEST");
         let registry = Arc::new(Registry::new(
             Arc::new(archives),
             tokens.clone(),
-            signer.clone(),
+            url_signer.clone(),
             RegistryConfig::new(scratch),
         ));
         let master = registry.ensure_master_token().await.unwrap().unwrap();
@@ -562,7 +604,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(created, CreateOutcome::Created);
-        let distribution = Distribution::new(EdgeCheck::new(EdgeConfig::new(signer)), registry);
+        let distribution = Distribution::new(
+            EdgeCheck::new(EdgeConfig::default()),
+            registry,
+            url_signer.verifier(),
+        );
         let versions = "/v1/modules/acme/vpc/aws/versions";
 
         let racing = distribution.serve(request("GET", versions, VICTIM));

@@ -159,6 +159,15 @@ struct ProxyArgs {
         value_name = "BYTES"
     )]
     max_archive_bytes: Option<String>,
+    /// Seconds an upstream version list is reused before the upstream is asked again (0:
+    /// every request asks). The AWS deployment has CloudFront keep version lists as long.
+    #[arg(
+        long = "proxy-versions-ttl",
+        env = env_vars::VERSIONS_TTL_SECS,
+        value_name = "SECONDS",
+        default_value_t = tfreg_origin::proxy::DEFAULT_SERVE_VERSIONS_TTL_SECS
+    )]
+    versions_ttl: u64,
 }
 
 impl ProxyArgs {
@@ -175,6 +184,10 @@ impl ProxyArgs {
             (env_vars::UPSTREAM_TOKEN, self.upstream_token),
             (env_vars::TIMEOUT_SECS, self.timeout),
             (env_vars::MAX_ARCHIVE_BYTES, self.max_archive_bytes),
+            (
+                env_vars::VERSIONS_TTL_SECS,
+                Some(self.versions_ttl.to_string()),
+            ),
         ];
         // The flags (or their variables, through clap) read as the Lambda reads its variables.
         ProxyConfig::from_env(|name| {

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tfreg_edge::{ArchiveSigner, EdgeCheck, EdgeConfig};
+use tfreg_edge::{EdgeCheck, EdgeConfig};
 use tfreg_origin::aws::AwsStorageConfig;
 use tfreg_origin::catalogue::{CatalogueStore, FileCatalogueStore};
 use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
@@ -98,7 +98,8 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         data_dir::remove_partial_files(&dir)?;
     }
     let (tls, tls_files) = tls::server_config(&data_dir.join("tls"), options.listen.ip())?;
-    let signer = ArchiveSigner::new(data_dir::signing_key(data_dir)?);
+    let url_signer = data_dir::url_signing_key(data_dir)?;
+    let archive_urls = url_signer.verifier();
     let stores = match &options.storage {
         StorageBackend::Embedded => {
             let archives = FileArchiveStore::open(data_dir).context("opening the archive store")?;
@@ -138,6 +139,12 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             let scratch_dir = data_dir.join("staging");
             std::fs::create_dir_all(&scratch_dir)
                 .with_context(|| format!("creating {}", scratch_dir.display()))?;
+            // As on the embedded store: scratch files left by a run that was killed.
+            let cleared = tfreg_origin::embedded::clear_dir(&scratch_dir)
+                .with_context(|| format!("clearing {}", scratch_dir.display()))?;
+            if cleared > 0 {
+                tracing::warn!(cleared, dir = %scratch_dir.display(), "cleared scratch files an earlier run left (it was stopped mid-upload)");
+            }
             let (archives, tokens) = aws.connect().await;
             let proxy_cache = archives.proxy_cache_store();
             let tokens = Arc::new(tokens);
@@ -159,7 +166,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     let proxy =
         Proxy::new(options.proxy.clone(), stores.proxy_cache).map_err(|e| anyhow::anyhow!(e))?;
     let mut discovery = crate::distribution::discovery_document(&options.auth);
-    let mut registry = Registry::new(stores.archives, stores.tokens, signer.clone(), config);
+    let mut registry = Registry::new(stores.archives, stores.tokens, url_signer, config);
     if let Some(providers) = stores.providers {
         registry = registry.with_providers(providers);
         discovery = crate::distribution::with_service(&discovery, "providers.v1", "/v1/providers/");
@@ -193,10 +200,13 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
         );
     }
     let new_master_token = master_token(&registry, data_dir, &options.storage).await?;
-    let mut edge_config = EdgeConfig::new(signer);
-    edge_config.positive_ttl_secs = options.token_cache_ttl_secs;
+    let edge_config = EdgeConfig {
+        positive_ttl_secs: options.token_cache_ttl_secs,
+        ..EdgeConfig::default()
+    };
     let distribution = Arc::new(
-        Distribution::new(EdgeCheck::new(edge_config), registry).with_discovery(discovery),
+        Distribution::new(EdgeCheck::new(edge_config), registry, archive_urls)
+            .with_discovery(discovery),
     );
     Ok(Prepared {
         distribution,
@@ -366,12 +376,17 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
                     PacedBody::new(body, body_limits.body_grace, body_limits.min_body_rate)
                 });
                 async move {
-                    let started = Instant::now();
-                    let method = request.method().clone();
-                    let path = request.uri().path().to_owned();
+                    // What the request line is kept for only when the log takes it (not with
+                    // TFREG_LOG=warn): two allocations and a clock read per request otherwise.
+                    let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
+                        let method = request.method().clone();
+                        (Instant::now(), method, request.uri().path().to_owned())
+                    });
                     let response = distribution.serve(request).await;
-                    // The path only: archive URLs carry their signature in the query.
-                    tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+                    if let Some((started, method, path)) = logged {
+                        // The path only: archive URLs carry their signature in the query.
+                        tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+                    }
                     Ok::<_, std::convert::Infallible>(response)
                 }
             });

@@ -2,7 +2,7 @@
 //! ask for a lookup, complete with the store's answer). Run: `cargo bench -p tfreg-edge`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use tfreg_edge::{ArchiveSigner, Decision, EdgeCheck, EdgeConfig, Tier, TokenInfo, ViewerRequest};
+use tfreg_edge::{Decision, EdgeCheck, EdgeConfig, Tier, TokenInfo, ViewerRequest};
 
 const VERSIONS: &str = "/v1/modules/acme/vpc/aws/versions";
 
@@ -16,7 +16,6 @@ fn info() -> TokenInfo {
 }
 
 fn decide(c: &mut Criterion) {
-    let signer = ArchiveSigner::new(b"bench-key".to_vec());
     let header = format!("Bearer tfr_{}", "ab".repeat(32));
     let request = ViewerRequest {
         method: "GET",
@@ -25,7 +24,7 @@ fn decide(c: &mut Criterion) {
         authorization: Some(&header),
     };
 
-    let mut warm = EdgeCheck::new(EdgeConfig::new(signer.clone()));
+    let mut warm = EdgeCheck::new(EdgeConfig::default());
     if let Decision::Lookup { token_hash } = warm.check(&request, 0) {
         warm.complete(&request, &token_hash, Some(info()), 0);
     }
@@ -33,7 +32,7 @@ fn decide(c: &mut Criterion) {
         b.iter(|| black_box(warm.check(black_box(&request), 1)))
     });
 
-    let mut cold = EdgeCheck::new(EdgeConfig::new(signer.clone()));
+    let mut cold = EdgeCheck::new(EdgeConfig::default());
     c.bench_function("edge decision, cache miss (check + complete)", |b| {
         b.iter(|| {
             cold.clear_cache();
@@ -44,19 +43,6 @@ fn decide(c: &mut Criterion) {
                 other => other,
             }
         })
-    });
-
-    let path = "/archives/acme/vpc/aws/1.2.0/module.tar.gz";
-    let query = signer.sign(path, 1_000);
-    let archive = ViewerRequest {
-        method: "GET",
-        path,
-        query: &query,
-        authorization: None,
-    };
-    let mut edge = EdgeCheck::new(EdgeConfig::new(signer));
-    c.bench_function("edge decision, signed archive URL", |b| {
-        b.iter(|| black_box(edge.check(black_box(&archive), 1)))
     });
 }
 

@@ -1,8 +1,7 @@
 // Measures the Lambda@Edge bundle under Node.js: the cold start of a container (module load,
 // and module load to the first decision when that decision needs a DynamoDB lookup, answered by
 // a local stand-in), WebAssembly instantiation, the edge decision per request on a token-cache
-// hit and on a miss (check + complete, the DynamoDB call left out), a signed archive URL, and
-// the zip size. Prints numbers; asserts nothing.
+// hit and on a miss (check + complete, the DynamoDB call left out), and the zip size. Prints numbers; asserts nothing.
 //
 //   node edge/js/bench.mjs        (or: cd edge/js && npm run bench)
 //
@@ -18,13 +17,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { freePort, jsDir, packageBundle, randomHex, signArchive, viewerRequestEvent } from './test/harness.mjs';
+import { freePort, jsDir, packageBundle, randomHex, viewerRequestEvent } from './test/harness.mjs';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'bench';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
 
 const VERSIONS = '/v1/modules/acme/vpc/aws/versions';
-const ARCHIVE = '/archives/acme/vpc/aws/1.2.0/module.tar.gz';
 const ITEM = JSON.stringify({ token_name: 'bench', permission: 'downloader', expires_at: null });
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -116,11 +114,9 @@ const stub = createServer((request, response) => {
 });
 await new Promise((resolve) => stub.listen(stubPort, '127.0.0.1', resolve));
 
-const signingKey = randomHex(32);
 const bundle = packageBundle({
   table: 'tfreg-tokens',
   region: 'us-east-1',
-  'signing-key-hex': signingKey,
   'origin-secret': `bench-${randomHex(16)}`,
   'dynamodb-endpoint': `http://127.0.0.1:${stubPort}`,
 });
@@ -190,9 +186,6 @@ try {
     return edge.complete(json, first.lookup, ITEM, now());
   });
 
-  const archiveEvent = viewerRequestEvent({ uri: ARCHIVE, querystring: signArchive(signingKey, ARCHIVE, now() + 300) });
-  const decisionArchive = await perCall(50_000, () => edge.viewerRequest(JSON.stringify(archiveEvent), now()));
-
   const rows = [
     ['node', process.version],
     ['zip size (dist/edge.zip layout)', `${bundle.zipSize} bytes (${(bundle.zipSize / 1024).toFixed(1)} KiB; limit 1 MiB)`],
@@ -209,7 +202,6 @@ try {
     ['handler(event), token cache hit', `${handlerHit.toFixed(1)} µs`],
     ['edge decision, token cache hit', `${decisionHit.toFixed(1)} µs`],
     ['edge decision, cache miss (check + complete, DynamoDB excluded)', `${decisionMiss.toFixed(1)} µs`],
-    ['edge decision, signed archive URL', `${decisionArchive.toFixed(1)} µs`],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   for (const [name, value] of rows) console.log(`${name.padEnd(width)}  ${value}`);

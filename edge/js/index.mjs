@@ -1,8 +1,9 @@
 // tfreg's Lambda@Edge viewer-request handler.
 //
 // The check itself is the Rust `edge` crate compiled to WebAssembly (edge.wasm, beside this
-// file): bearer token -> tier with an LRU cache of token lookups, signed archive URLs, route ->
-// tier. It does no I/O. This file loads it once per container, hands it each CloudFront event,
+// file): bearer token -> tier with an LRU cache of token lookups, route -> tier (archive URLs
+// are CloudFront signed URLs, checked by CloudFront itself: no function runs on them). It does
+// no I/O. This file loads it once per container, hands it each CloudFront event,
 // and does the one thing it cannot: on a cache miss, one DynamoDB GetItem for the token's hash.
 //
 // Lambda@Edge has no environment variables, so the settings are baked into config.json (beside

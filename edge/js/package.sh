@@ -4,14 +4,13 @@
 # Lambda@Edge has no environment variables), zipped flat into dist/edge.zip (or --out).
 #
 #   edge/js/package.sh --table NAME --region REGION \
-#       (--signing-key-hex HEX | --signing-key-file PATH | --signing-key-base64 B64) \
 #       (--origin-secret VALUE | --origin-secret-file PATH) \
 #       [--positive-ttl SECS] [--negative-ttl SECS] [--cache-capacity N] \
 #       [--dynamodb-endpoint URL] [--out PATH]
 #
-# --signing-key-file reads a hex key, as `tfreg serve` keeps it (tfreg-data/signing-key).
-# Every option may come from the environment instead: TFREG_EDGE_TABLE, TFREG_EDGE_REGION,
-# TFREG_EDGE_SIGNING_KEY_HEX, TFREG_EDGE_SIGNING_KEY_BASE64, TFREG_EDGE_ORIGIN_SECRET,
+# No archive-URL key: archive URLs are CloudFront signed URLs, checked by CloudFront's trusted
+# key group with no function on /archives/*. Every option may come from the environment
+# instead: TFREG_EDGE_TABLE, TFREG_EDGE_REGION, TFREG_EDGE_ORIGIN_SECRET,
 # TFREG_EDGE_POSITIVE_TTL, TFREG_EDGE_NEGATIVE_TTL, TFREG_EDGE_CACHE_CAPACITY,
 # TFREG_EDGE_DYNAMODB_ENDPOINT (tests only: a local DynamoDB-compatible server), TFREG_EDGE_OUT.
 # Defaults (TTLs, capacity) come from config.template.json. The zip holds secrets: it is
@@ -23,8 +22,6 @@ root="$(cd "$js_dir/../.." && pwd)"
 
 table="${TFREG_EDGE_TABLE:-}"
 region="${TFREG_EDGE_REGION:-}"
-key_hex="${TFREG_EDGE_SIGNING_KEY_HEX:-}"
-key_base64="${TFREG_EDGE_SIGNING_KEY_BASE64:-}"
 origin_secret="${TFREG_EDGE_ORIGIN_SECRET:-}"
 positive_ttl="${TFREG_EDGE_POSITIVE_TTL:-}"
 negative_ttl="${TFREG_EDGE_NEGATIVE_TTL:-}"
@@ -32,15 +29,12 @@ cache_capacity="${TFREG_EDGE_CACHE_CAPACITY:-}"
 dynamodb_endpoint="${TFREG_EDGE_DYNAMODB_ENDPOINT:-}"
 out="${TFREG_EDGE_OUT:-$root/dist/edge.zip}"
 
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 need() { [ $# -ge 2 ] || { echo "package.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --table) need "$@"; table="$2"; shift 2 ;;
     --region) need "$@"; region="$2"; shift 2 ;;
-    --signing-key-hex) need "$@"; key_hex="$2"; shift 2 ;;
-    --signing-key-file) need "$@"; key_hex="$(tr -d '[:space:]' < "$2")"; shift 2 ;;
-    --signing-key-base64) need "$@"; key_base64="$2"; shift 2 ;;
     --origin-secret) need "$@"; origin_secret="$2"; shift 2 ;;
     --origin-secret-file) need "$@"; origin_secret="$(tr -d '\r\n' < "$2")"; shift 2 ;;
     --positive-ttl) need "$@"; positive_ttl="$2"; shift 2 ;;
@@ -55,7 +49,6 @@ done
 missing=()
 [ -n "$table" ] || missing+=(--table)
 [ -n "$region" ] || missing+=(--region)
-[ -n "$key_hex$key_base64" ] || missing+=(--signing-key-hex)
 [ -n "$origin_secret" ] || missing+=(--origin-secret)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "package.sh: missing ${missing[*]} (see --help)" >&2
@@ -74,7 +67,7 @@ cp "$wasm" "$stage/edge.wasm"
 # the environment, so no quoting can break them.
 umask 077
 TEMPLATE="$js_dir/config.template.json" STAGE="$stage" \
-  TABLE="$table" REGION="$region" KEY_HEX="$key_hex" KEY_BASE64="$key_base64" \
+  TABLE="$table" REGION="$region" \
   ORIGIN_SECRET="$origin_secret" POSITIVE_TTL="$positive_ttl" NEGATIVE_TTL="$negative_ttl" \
   CACHE_CAPACITY="$cache_capacity" DYNAMODB_ENDPOINT="$dynamodb_endpoint" \
   node --input-type=module -e '
@@ -92,8 +85,6 @@ const count = (name, value) => {
 };
 config.table = env.TABLE;
 config.region = env.REGION;
-if (env.KEY_BASE64) { delete config.signing_key_hex; config.signing_key_base64 = env.KEY_BASE64; }
-else { config.signing_key_hex = env.KEY_HEX; }
 config.origin_secret = env.ORIGIN_SECRET;
 config.positive_ttl_secs = count("positive_ttl_secs", env.POSITIVE_TTL);
 config.negative_ttl_secs = count("negative_ttl_secs", env.NEGATIVE_TTL);

@@ -13,30 +13,20 @@ use crate::check::{EdgeCheck, EdgeConfig, TokenInfo};
 use crate::cloudfront::{
     EdgeStep, TokenItem, ViewerRequestEvent, ViewerRequestHandler, ViewerRequestResult,
 };
-use crate::signing::ArchiveSigner;
 use crate::token::TokenHash;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::num::NonZeroUsize;
 
-/// Shortest signing key accepted, in bytes. `tfreg serve` makes 32-byte keys; anything much
-/// shorter is a configuration mistake.
-pub const MIN_SIGNING_KEY_BYTES: usize = 16;
 /// Shortest origin secret accepted, in characters.
 pub const MIN_ORIGIN_SECRET_LEN: usize = 16;
 
 /// What the WebAssembly side reads from `config.json`. The handler reads the rest (`table`,
-/// `region`, `dynamodb_endpoint`); unknown keys are ignored so the two can share one file.
+/// `region`, `dynamodb_endpoint`); unknown keys are ignored so the two can share one file (and
+/// so a `config.json` from before archive URLs became CloudFront signed URLs, with the HMAC key
+/// the edge once checked them with, still loads).
 #[derive(Debug, Clone, Deserialize)]
 pub struct BundleConfig {
-    /// The archive-URL signing key, hex-encoded (as `tfreg serve` keeps it)...
-    #[serde(default)]
-    pub signing_key_hex: Option<String>,
-    /// ...or standard base64. Exactly one of the two.
-    #[serde(default)]
-    pub signing_key_base64: Option<String>,
     /// The value of `x-tfreg-origin-secret` on requests passed to the origin.
     pub origin_secret: String,
     #[serde(default = "default_positive_ttl")]
@@ -77,10 +67,6 @@ fn default_unknown_cache_capacity() -> usize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     Json(String),
-    SigningKeyMissing,
-    SigningKeyTwice,
-    SigningKeyEncoding(&'static str),
-    SigningKeyTooShort(usize),
     OriginSecret,
     CacheCapacity(&'static str),
 }
@@ -89,17 +75,6 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Json(error) => write!(f, "config.json is not valid: {error}"),
-            ConfigError::SigningKeyMissing => {
-                f.write_str("config.json needs signing_key_hex or signing_key_base64")
-            }
-            ConfigError::SigningKeyTwice => {
-                f.write_str("config.json has both signing_key_hex and signing_key_base64")
-            }
-            ConfigError::SigningKeyEncoding(field) => write!(f, "config.json: {field} is not valid"),
-            ConfigError::SigningKeyTooShort(len) => write!(
-                f,
-                "config.json: the signing key is {len} bytes; at least {MIN_SIGNING_KEY_BYTES} are needed"
-            ),
             ConfigError::OriginSecret => write!(
                 f,
                 "config.json: origin_secret must be at least {MIN_ORIGIN_SECRET_LEN} visible ASCII characters"
@@ -120,35 +95,21 @@ impl BundleConfig {
         serde_json::from_str(json).map_err(|e| ConfigError::Json(e.to_string()))
     }
 
-    pub fn signing_key(&self) -> Result<Vec<u8>, ConfigError> {
-        let key = match (&self.signing_key_hex, &self.signing_key_base64) {
-            (Some(_), Some(_)) => return Err(ConfigError::SigningKeyTwice),
-            (None, None) => return Err(ConfigError::SigningKeyMissing),
-            (Some(hex), None) => hex::decode(hex.trim())
-                .map_err(|_| ConfigError::SigningKeyEncoding("signing_key_hex"))?,
-            (None, Some(b64)) => STANDARD
-                .decode(b64.trim())
-                .map_err(|_| ConfigError::SigningKeyEncoding("signing_key_base64"))?,
-        };
-        if key.len() < MIN_SIGNING_KEY_BYTES {
-            return Err(ConfigError::SigningKeyTooShort(key.len()));
-        }
-        Ok(key)
-    }
-
     pub fn edge_config(&self) -> Result<EdgeConfig, ConfigError> {
-        let mut config = EdgeConfig::new(ArchiveSigner::new(self.signing_key()?));
         let capacity = |value: usize, field| {
             NonZeroUsize::new(value)
                 .filter(|n| n.get() <= EdgeConfig::MAX_CACHE_CAPACITY)
                 .ok_or(ConfigError::CacheCapacity(field))
         };
-        config.cache_capacity = capacity(self.cache_capacity, "cache_capacity")?;
-        config.unknown_cache_capacity =
-            capacity(self.unknown_cache_capacity, "unknown_cache_capacity")?;
-        config.positive_ttl_secs = self.positive_ttl_secs;
-        config.negative_ttl_secs = self.negative_ttl_secs;
-        Ok(config)
+        Ok(EdgeConfig {
+            cache_capacity: capacity(self.cache_capacity, "cache_capacity")?,
+            unknown_cache_capacity: capacity(
+                self.unknown_cache_capacity,
+                "unknown_cache_capacity",
+            )?,
+            positive_ttl_secs: self.positive_ttl_secs,
+            negative_ttl_secs: self.negative_ttl_secs,
+        })
     }
 
     fn checked_origin_secret(&self) -> Result<&str, ConfigError> {
@@ -255,7 +216,6 @@ mod tests {
         json!({
             "table": "tfreg-tokens",
             "region": "us-east-1",
-            "signing_key_hex": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
             "origin_secret": "0123456789abcdef-secret",
             "positive_ttl_secs": 60,
             "negative_ttl_secs": 10,
@@ -294,24 +254,6 @@ mod tests {
 
     #[test]
     fn configuration_mistakes_are_named_without_their_values() {
-        let mut both = config();
-        both["signing_key_base64"] = json!("AAAA");
-        assert_eq!(
-            error_of(both),
-            "config.json has both signing_key_hex and signing_key_base64"
-        );
-        let mut short = config();
-        short["signing_key_hex"] = json!("abcd");
-        assert_eq!(
-            error_of(short),
-            "config.json: the signing key is 2 bytes; at least 16 are needed"
-        );
-        let mut not_hex = config();
-        not_hex["signing_key_hex"] = json!("zz");
-        assert_eq!(
-            error_of(not_hex),
-            "config.json: signing_key_hex is not valid"
-        );
         let mut weak = config();
         weak["origin_secret"] = json!("short");
         assert!(error_of(weak).starts_with("config.json: origin_secret must be"));
@@ -335,15 +277,16 @@ mod tests {
             "config.json: unknown_cache_capacity must be between 1 and 50000"
         );
         let mut none = config();
-        none.as_object_mut().unwrap().remove("signing_key_hex");
         none.as_object_mut().unwrap().remove("origin_secret");
         assert!(error_of(none).contains("missing field `origin_secret`"));
     }
 
     #[test]
-    fn base64_keys_are_accepted_and_ttls_default() {
+    fn ttls_default_and_an_old_archive_key_is_ignored() {
+        // config.json from a bundle that still checked archive URLs itself (HMAC): the key
+        // it carried is no longer read, and its presence is no error.
         let config = json!({
-            "signing_key_base64": STANDARD.encode([7u8; 32]),
+            "signing_key_hex": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
             "origin_secret": "0123456789abcdef-secret"
         });
         let bundle = EdgeBundle::from_config_json(&config.to_string()).unwrap();

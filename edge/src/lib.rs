@@ -16,7 +16,6 @@ mod error_body;
 mod identity;
 mod route;
 pub mod scope;
-mod signing;
 mod tier;
 mod token;
 #[cfg(target_arch = "wasm32")]
@@ -27,9 +26,8 @@ pub use error_body::error_body;
 pub use identity::{percent_decode, percent_encode, Identity, IDENTITY_HEADER};
 pub use route::{
     required_access, Access, ModulePath, ProviderPath, ProviderVersionPath, Route, RouteSpec,
-    VersionPath, PAGE_PATH, ROUTES,
+    VersionPath, ARCHIVE_PATH_PREFIX, PAGE_PATH, ROUTES,
 };
 pub use scope::{validate_scope, MAX_SCOPES};
-pub use signing::{ArchiveSigner, SignatureError, ARCHIVE_PATH_PREFIX};
 pub use tier::{Tier, UnknownTier};
 pub use token::{bearer_token, hash_token, TokenHash, MAX_TOKEN_LEN};

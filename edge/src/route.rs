@@ -16,13 +16,20 @@ use crate::Tier;
 /// Where the registry's web page is: `GET /` redirects there.
 pub const PAGE_PATH: &str = "/ui/";
 
+/// Archive URLs live beneath this path. Terraform never sends its token there, so every URL
+/// carries its own signature: a CloudFront signed URL (`tfreg_origin::signed_url`).
+pub const ARCHIVE_PATH_PREFIX: &str = "/archives/";
+
 /// What a request needs before it may reach the origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone: the discovery document and the OpenAPI document.
     Public,
-    /// A valid, unexpired signature for exactly this archive path. Terraform sends no token to
-    /// the URL in `X-Terraform-Get`, so the URL must authorise itself.
+    /// A valid, unexpired signature for exactly this archive URL. Terraform sends no token to
+    /// the URL in `X-Terraform-Get`, so the URL must authorise itself. CloudFront checks it
+    /// (the trusted key group on `/archives/*`, where no function runs) and `tfreg serve`
+    /// checks it the same way; the viewer-request check refuses such a request if it ever
+    /// gets one.
     SignedArchive,
     /// A bearer token of at least this tier.
     Token(Tier),

@@ -39,6 +39,13 @@ fn main() {
         let sdk = moto.sdk_config().await;
         let bucket = moto.create_bucket(&sdk).await;
         let table = moto.create_table(&sdk).await;
+        let signer = tfreg_origin::signed_url::UrlSigner::generate("K2BENCH");
+        let signing_secret = serde_json::json!({
+            "private_key": signer.private_key_pem(),
+            "key_pair_id": signer.key_pair_id(),
+            "base_url": "https://registry.example.com",
+        });
+        let signing_secret = moto.create_secret(&sdk, &signing_secret.to_string()).await;
 
         let (mut ready, mut first, mut warm_versions, mut warm_download) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -52,10 +59,7 @@ fn main() {
                 .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY)
                 .env("TFREG_S3_BUCKET", &bucket)
                 .env("TFREG_DYNAMODB_TABLE", &table)
-                .env(
-                    "TFREG_SIGNING_KEY",
-                    hex::encode(b"signing key for the bench"),
-                )
+                .env("TFREG_URL_SIGNING_SECRET", &signing_secret)
                 .env("TFREG_ORIGIN_SECRET", SECRET)
                 .env("TFREG_ENDPOINT_URL", moto.endpoint())
                 .stdout(std::process::Stdio::null())

@@ -69,22 +69,7 @@ impl FileArchiveStore {
     /// wrote it got no answer. Call it only while no other process uses this data directory
     /// (`tfreg serve` holds the token database's lock first). Returns how many entries went.
     pub fn clear_staging(&self) -> Result<usize, StorageError> {
-        let mut cleared = 0;
-        for entry in std::fs::read_dir(&self.staging_dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let removed = if entry.file_type()?.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-            match removed {
-                Ok(()) => cleared += 1,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(cleared)
+        Ok(clear_dir(&self.staging_dir)?)
     }
 
     fn module_dir(&self, module: &ModuleAddress) -> PathBuf {
@@ -163,28 +148,48 @@ fn directory_stamp(
     (ListingStamp(stamp), settled)
 }
 
-/// [`list_version_dir`] unless the directory's status is still `known`. The status is read
-/// before the listing, so a change made during the listing shows in the next status; and a
-/// stamp is only given out once settled, so no later change can repeat it.
-fn list_version_dir_since(
+/// What a module directory's status says against the stamp a caller knows.
+enum DirectoryStatus {
+    Missing,
+    Unchanged,
+    /// Changed (or not known before): the new stamp, if settled.
+    Changed(Option<ListingStamp>),
+}
+
+/// The directory's status against `known`. Read before any listing, so a change made during
+/// the listing shows in the next status; and a stamp is only given out once settled, so no
+/// later change can repeat it.
+fn directory_status(
     dir: &Path,
     known: Option<&ListingStamp>,
-) -> Result<VersionListing, StorageError> {
+) -> Result<DirectoryStatus, StorageError> {
     let checked_at = std::time::SystemTime::now();
     let Some(status) = not_found_is_none(std::fs::metadata(dir))? else {
-        return Ok(VersionListing::Listed {
-            versions: Vec::new(),
-            stamp: None,
-        });
+        return Ok(DirectoryStatus::Missing);
     };
     let (stamp, settled) = directory_stamp(&status, checked_at);
     if known == Some(&stamp) {
-        return Ok(VersionListing::Unchanged);
+        return Ok(DirectoryStatus::Unchanged);
     }
-    Ok(VersionListing::Listed {
-        versions: list_version_dir(dir)?,
-        stamp: settled.then_some(stamp),
-    })
+    Ok(DirectoryStatus::Changed(settled.then_some(stamp)))
+}
+
+/// The listing [`directory_status`] calls for: none if unchanged, else [`list_version_dir`].
+fn list_version_dir_since(
+    dir: &Path,
+    status: DirectoryStatus,
+) -> Result<VersionListing, StorageError> {
+    match status {
+        DirectoryStatus::Missing => Ok(VersionListing::Listed {
+            versions: Vec::new(),
+            stamp: None,
+        }),
+        DirectoryStatus::Unchanged => Ok(VersionListing::Unchanged),
+        DirectoryStatus::Changed(stamp) => Ok(VersionListing::Listed {
+            versions: list_version_dir(dir)?,
+            stamp,
+        }),
+    }
 }
 
 /// The names of the directories in `dir` (none if it does not exist), skipping what is not
@@ -266,10 +271,18 @@ impl ArchiveStore for FileArchiveStore {
         module: &ModuleAddress,
         known: Option<&ListingStamp>,
     ) -> Result<VersionListing, StorageError> {
+        // The status is read here, on the runtime's thread: a `stat` of a directory the
+        // kernel has cached takes a few microseconds, and handing it to the blocking pool
+        // (a thread wake-up there and one back) cost more than the whole rest of a versions
+        // or download request (tests/bench/RESULTS.throughput.md, the profile). Only a
+        // changed directory is listed, on the blocking pool.
         let dir = self.module_dir(module);
-        let known = known.cloned();
+        let checked = directory_status(&dir, known)?;
+        if let DirectoryStatus::Unchanged | DirectoryStatus::Missing = checked {
+            return list_version_dir_since(&dir, checked);
+        }
         blocking("version listing", move || {
-            list_version_dir_since(&dir, known.as_ref())
+            list_version_dir_since(&dir, checked)
         })
         .await
     }
@@ -679,4 +692,25 @@ impl PinStore for RedbTokenStore {
         })
         .await
     }
+}
+
+/// Removes everything in `dir` (not `dir` itself); returns how many entries it removed. For
+/// scratch directories on start: what is there was left by a run that was killed mid-write.
+pub fn clear_dir(dir: &Path) -> std::io::Result<usize> {
+    let mut cleared = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let removed = if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => cleared += 1,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(cleared)
 }

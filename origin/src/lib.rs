@@ -19,6 +19,7 @@ pub mod names;
 pub mod providers;
 pub mod proxy;
 mod registry;
+pub mod signed_url;
 pub mod storage;
 
 pub use error::ApiError;

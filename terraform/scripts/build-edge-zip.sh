@@ -8,7 +8,7 @@
 #   TFREG_EDGE_BUNDLE_DIR    the directory holding index.mjs and edge.wasm
 #   TFREG_EDGE_INDEX_SHA256  the SHA-256 (hex) of index.mjs when the plan was made
 #   TFREG_EDGE_WASM_SHA256   the SHA-256 (hex) of edge.wasm when the plan was made
-#   TFREG_EDGE_CONFIG_JSON   the text of config.json: it holds the signing key and the origin secret
+#   TFREG_EDGE_CONFIG_JSON   the text of config.json: it holds the origin secret
 #   TFREG_EDGE_ZIP           the zip to write
 #
 # The zip is written owner-only (0600): it holds the two secrets. The files inside it are 0644,

@@ -15,14 +15,45 @@ def test_token_check_runs_on_every_v1_request(distribution):
     assert expr(api["target_origin_id"]) == "local.lambda_origin_id"
 
 
-def test_archives_cannot_be_fetched_without_the_signature_check(distribution):
+def test_archives_are_checked_by_a_trusted_key_group_with_no_function(module, distribution):
+    # CloudFront checks the signed URL itself: no Lambda@Edge or CloudFront Function runs on
+    # Terraform's HEAD and GET of an archive (issue 19).
     archives = behaviour(distribution, "/archives/*")
-    cloudfront_functions = [
-        f for f in archives.get("function_association", []) if f["event_type"] == "viewer-request"
-    ]
-    assert viewer_request_lambdas(archives) == ["aws_lambda_function.edge.qualified_arn"] or cloudfront_functions
+    assert "lambda_function_association" not in archives
+    assert "function_association" not in archives
+    assert [expr(g) for g in archives["trusted_key_groups"]] == ["aws_cloudfront_key_group.archives.id"]
+    assert "trusted_signers" not in archives
     assert expr(archives["target_origin_id"]) == "local.s3_origin_id"
     assert set(archives["allowed_methods"]) == {"GET", "HEAD"}
+    # The key group holds the public half of the key the origin signs with.
+    group = blocks_of(module, "resource", "aws_cloudfront_key_group")["archives"]
+    assert [expr(i) for i in group["items"]] == ["aws_cloudfront_public_key.archives.id"]
+    public = blocks_of(module, "resource", "aws_cloudfront_public_key")["archives"]
+    assert expr(public["encoded_key"]) == "tls_private_key.url_signing.public_key_pem"
+    key = blocks_of(module, "resource", "tls_private_key")["url_signing"]
+    assert (key["algorithm"], key["ecdsa_curve"]) == ("ECDSA", "P256")
+    tls = one(module["terraform"])["required_providers"][0]["tls"]
+    assert tls["source"] == "hashicorp/tls"
+
+
+def test_the_origin_reads_the_signing_key_and_address_from_its_secret(module):
+    version = blocks_of(module, "resource", "aws_secretsmanager_secret_version")["url_signing"]
+    assert expr(version["secret_id"]) == "aws_secretsmanager_secret.url_signing.id"
+    value = expr(version["secret_string"])
+    for part in (
+        '"private_key": "${tls_private_key.url_signing.private_key_pem_pkcs8}"',
+        '"key_pair_id": "${aws_cloudfront_public_key.archives.id}"',
+        '"base_url": "https://${local.registry_host}"',
+    ):
+        assert part in value, value
+    env = merged_locals(module)["origin_secrets"]
+    assert expr(env["TFREG_URL_SIGNING_SECRET"]) == "aws_secretsmanager_secret.url_signing.arn"
+    assert "TFREG_SIGNING_KEY" not in env
+    policy = blocks_of(module, "data", "aws_iam_policy_document")["origin"]
+    reads = [s for s in policy["statement"] if s.get("sid") == "ReadUrlSigningKey"]
+    assert len(reads) == 1, policy
+    assert reads[0]["actions"] == ["secretsmanager:GetSecretValue"]
+    assert [expr(r) for r in reads[0]["resources"]] == ["aws_secretsmanager_secret.url_signing.arn"]
 
 
 def test_no_function_runs_on_discovery(distribution):

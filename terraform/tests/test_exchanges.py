@@ -178,7 +178,7 @@ def test_a_realistic_rule_set_fits_lambdas_4_kb():
         "TFREG_PROXY_MERGE_LIST": "",
         "TFREG_PROXY_CA_BUNDLE": "",
         "TFREG_AUTH_CONFIG": json.dumps(config, separators=(",", ":")),
-        "TFREG_SIGNING_KEY": " " * 64,
+        "TFREG_URL_SIGNING_SECRET": " " * (80 + len("tfreg/url-signing-key")),
         "TFREG_ORIGIN_SECRET": " " * 48,
     }
     size = len(json.dumps(env, separators=(",", ":")))
@@ -331,6 +331,8 @@ def test_origin_role_gains_no_permission_for_the_exchanges(module):
         "dynamodb:Scan",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        # The archive URL signing key (not the exchanges': test_distribution.py).
+        "secretsmanager:GetSecretValue",
     }
     assert not any(action.startswith("sts:") for action in grants)
     # Only the Lambda service assumes the role; no other policy is attached to it.

@@ -188,12 +188,16 @@ def test_origin_environment_is_measured_against_lambdas_4_kb_when_planning(modul
     # The secrets are replaced by blanks of their fixed lengths, known before they exist.
     placeholders = dict(re.findall(r'"(\w+)": "\$\{format\(\\?"%\$\{([^}]+)\}s\\?", \\?"\\?"\)\}"', match.group(1)))
     assert placeholders == {
-        "TFREG_SIGNING_KEY": "random_id.signing_key.byte_length * 2",
+        "TFREG_URL_SIGNING_SECRET": "local.url_signing_secret_arn_length",
         "TFREG_ORIGIN_SECRET": "random_password.origin_secret.length",
     }
     assert set(placeholders) == set(local["origin_secrets"])
-    assert expr(local["origin_secrets"]["TFREG_SIGNING_KEY"]) == "local.signing_key"
-    assert expr(merged_locals(module)["signing_key"]) == "random_id.signing_key.hex"
+    assert expr(local["origin_secrets"]["TFREG_URL_SIGNING_SECRET"]) == "aws_secretsmanager_secret.url_signing.arn"
+    assert expr(local["url_signing_secret_name"]) == "${var.name_prefix}/url-signing-key"
+    # arn:aws-us-gov:secretsmanager:<region, 20 at most>:<12 digits>:secret:<name>-XXXXXX
+    longest = len("arn:aws-us-gov:secretsmanager:") + 20 + 1 + 12 + len(":secret:") + len("-XXXXXX")
+    assert expr(local["url_signing_secret_arn_length"]) == "80 + length(local.url_signing_secret_name)"
+    assert longest <= 80
     assert expr(local["origin_secrets"]["TFREG_ORIGIN_SECRET"]) == "local.origin_secret"
     # The bucket by its configured name: known before the bucket exists.
     assert expr(env["TFREG_S3_BUCKET"]) == "aws_s3_bucket.archives.bucket"
@@ -224,7 +228,7 @@ def test_long_proxy_lists_can_exceed_4_kb_so_the_check_matters():
             "TFREG_PROXY_LOCAL_ONLY": "",
             "TFREG_PROXY_TIMEOUT_SECS": "20",
             "TFREG_PROXY_MAX_ARCHIVE_BYTES": "104857600",
-            "TFREG_SIGNING_KEY": " " * 64,
+            "TFREG_URL_SIGNING_SECRET": " " * (80 + len("tfreg/url-signing-key")),
             "TFREG_ORIGIN_SECRET": " " * 48,
         }
         return len(json.dumps(env, separators=(",", ":")))

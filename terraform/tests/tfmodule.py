@@ -363,7 +363,6 @@ PLAN_KNOWN = {
     "data.aws_region.current.region",
     "data.aws_caller_identity.current.account_id",
     "aws_dynamodb_table.tokens.name",
-    "random_id.signing_key.hex",
     "random_password.origin_secret.result",
 }
 
@@ -396,7 +395,7 @@ def references(module, value, seen=None):
 BUILD_EDGE_ZIP = MODULE / "scripts" / "build-edge-zip.sh"
 WASM_BYTES = b"\x00asm\x01\x00\x00\x00" + bytes(range(256)) * 4  # not UTF-8: archive_file's source blocks could not hold it
 INDEX_TEXT = "export const handler = async (event) => event;\n"
-CONFIG_TEXT = '{"origin_secret":"s3cr3t-origin-value","signing_key_hex":"' + "ab" * 32 + '"}'
+CONFIG_TEXT = '{"origin_secret":"s3cr3t-origin-value","table":"tfreg-tokens"}'
 
 
 def build_edge_zip(tmp_path, index_sha256=None, wasm_sha256=None, path=None):

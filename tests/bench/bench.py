@@ -14,6 +14,7 @@ numbers are printed but not judged against the targets.
 import argparse
 import base64
 import datetime
+import gzip
 import hashlib
 import io
 import json
@@ -204,12 +205,25 @@ def nginx_config(work: str, cert: str, key: str, floor_port: int, floor_root: st
         f"  server {{\n    listen 127.0.0.1:{floor_port} ssl;\n{tls}"
         f"    root {floor_root};\n"
         "    location = /.well-known/terraform.json {\n      default_type application/json;\n    }\n"
-        f"    location /v1/modules/ {{\n      default_type application/json;\n    }}\n"
+        # A versions.gz beside a versions file (floor_root) is sent to clients that accept gzip.
+        "    location /v1/modules/ {\n      default_type application/json;\n"
+        "      gzip_static on;\n      gzip_vary on;\n    }\n"
         + "".join(downloads)
         + "    location /archives/ {\n    }\n  }\n"
         + peer
         + "}\n"
     )
+
+
+def write_precompressed(path: str, body: bytes) -> None:
+    """`body` at `path`, and its gzip at `path`.gz when that is smaller (what nginx's
+    gzip_static sends to a client that accepts gzip; tfreg serve follows the same rule)."""
+    with open(path, "wb") as f:
+        f.write(body)
+    compressed = gzip.compress(body, mtime=0)
+    if len(compressed) < len(body):
+        with open(path + ".gz", "wb") as f:
+            f.write(compressed)
 
 
 def floor_root(work: str, modules: dict) -> str:
@@ -222,8 +236,8 @@ def floor_root(work: str, modules: dict) -> str:
     for name, module in modules.items():
         directory = os.path.join(root, "v1", "modules", NAMESPACE, name, SYSTEM)
         os.makedirs(directory)
-        with open(os.path.join(directory, "versions"), "w") as f:
-            f.write(json.dumps({"modules": [{"versions": [{"version": VERSION}]}]}))
+        write_precompressed(os.path.join(directory, "versions"),
+                            json.dumps({"modules": [{"versions": [{"version": VERSION}]}]}).encode())
         shutil.copy(module["archive"], os.path.join(root, "archives", f"{name}.tar.gz"))
     return root
 
@@ -322,7 +336,8 @@ def wrk(url: str, token: str, connections: int, seconds: float) -> dict:
     threads = 1 if connections == 1 else 2
     result = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-         "-H", f"Authorization: Bearer {token}", url],
+         # As Terraform sends them (Go's net/http asks for gzip by itself).
+         "-H", f"Authorization: Bearer {token}", "-H", "Accept-Encoding: gzip", url],
         capture_output=True, text=True, check=True,
     )
     out = result.stdout
@@ -372,7 +387,8 @@ def machine_description() -> str:
 
 
 def versions_scaling(procs: Processes, binary: str, work: str, archive: str, seconds: float,
-                     uploads: int, counts: list[int], others: int) -> tuple[list[list[str]], list[list[str]]]:
+                     uploads: int, counts: list[int], others: int,
+                     rounds: int = 1) -> tuple[list[list[str]], list[list[str]]]:
     """Versions p50 against version count (`counts`, which must include 1000), and upload
     latency with 0 and `others` other modules, on the embedded backend. The data directory is
     filled in its on-disk layout directly (what FileArchiveStore reads), not through thousands
@@ -418,7 +434,18 @@ def versions_scaling(procs: Processes, binary: str, work: str, archive: str, sec
                 raise RuntimeError(f"upload: {status} {answer[:200]!r}")
         return times
 
-    before = {count: versions_p50(count) for count in counts}
+    # With rounds > 1 the counts are measured in turn, round after round, and each figure is
+    # the median of its rounds: a 1-connection p50 here moves between two levels (about 25 and
+    # 55 µs) from one wrk run to the next, as the scheduler places the two ends on the cores.
+    runs: dict = {}
+    for _ in range(rounds):
+        for count in counts:
+            runs.setdefault(count, []).append(versions_p50(count))
+    before = {count: {k: statistics.median(r[k] for r in results) for k in ("p50", "p99", "rps")}
+              for count, results in runs.items()}
+    if not others:  # versions only (--only scaling)
+        procs.stop(tfreg.process)
+        return scaling_rows(before, counts), []
     upload_before = upload_latencies("before")
     log(f"placing {others:,} other modules in the data directory")
     for i in range(others):
@@ -427,6 +454,17 @@ def versions_scaling(procs: Processes, binary: str, work: str, archive: str, sec
     upload_after = upload_latencies("after")
     procs.stop(tfreg.process)
 
+    rows = scaling_rows(before, counts)
+    rows.append([f"100, with {others:,} other modules stored", fmt_ms(after["p50"]), fmt_ms(after["p99"]),
+                 f"{after['rps']:,.0f}", f"{after['p50'] / before[10]['p50']:.1f}x", ""])
+    upload_rows = [
+        ["1 module stored", f"{statistics.median(upload_before):.2f} ms", f"{max(upload_before):.2f} ms"],
+        [f"{others:,} modules stored", f"{statistics.median(upload_after):.2f} ms", f"{max(upload_after):.2f} ms"],
+    ]
+    return rows, upload_rows
+
+
+def scaling_rows(before: dict, counts: list[int]) -> list[list[str]]:
     rows = []
     previous = None
     for count in counts:
@@ -437,13 +475,42 @@ def versions_scaling(procs: Processes, binary: str, work: str, archive: str, sec
         rows.append([f"{count:,}", fmt_ms(r["p50"]), fmt_ms(r["p99"]), f"{r['rps']:,.0f}",
                      f"{r['p50'] / before[10]['p50']:.1f}x", marginal])
         previous = count
-    rows.append([f"100, with {others:,} other modules stored", fmt_ms(after["p50"]), fmt_ms(after["p99"]),
-                 f"{after['rps']:,.0f}", f"{after['p50'] / before[10]['p50']:.1f}x", ""])
-    upload_rows = [
-        ["1 module stored", f"{statistics.median(upload_before):.2f} ms", f"{max(upload_before):.2f} ms"],
-        [f"{others:,} modules stored", f"{statistics.median(upload_after):.2f} ms", f"{max(upload_after):.2f} ms"],
-    ]
-    return rows, upload_rows
+    return rows
+
+
+def measure_load(targets: dict, endpoints: dict, seconds: float, rounds: int = 1) -> tuple[dict, list]:
+    """wrk at 1 and 64 connections on each endpoint of each target ({label: (base URL, token)}),
+    the targets interleaved cell by cell; with `rounds` > 1 the whole grid is repeated and each
+    figure is the median of its rounds. Returns {(endpoint, connections, label): result}, rows."""
+    log(f"load: wrk, {seconds}s per cell, {rounds} round(s)")
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    for base, token in targets.values():  # the first request of each pays for set-up
+        for path in endpoints.values():
+            for _ in range(3):
+                request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+                urllib.request.urlopen(request, context=insecure, timeout=30).read()
+    runs: dict = {}
+    for _ in range(rounds):
+        for endpoint_name, path in endpoints.items():
+            for connections in (1, 64):
+                for label, (base, token) in targets.items():
+                    # The peer answers tens per second: give it time for a few hundred samples.
+                    cell = max(seconds, 4) if label.startswith("peer") else seconds
+                    result = wrk(base + path, token, connections, cell)
+                    log(f"{endpoint_name} c{connections} {label}: {result}")
+                    runs.setdefault((endpoint_name, connections, label), []).append(result)
+    load, rows = {}, []
+    for key, results in runs.items():
+        r = {k: statistics.median(x[k] for x in results) if results[0][k] is not None else None
+             for k in ("rps", "p50", "p99")}
+        r["errors"] = sum(x["errors"] for x in results)
+        load[key] = r
+        bad = f" ({r['errors']} non-2xx)" if r["errors"] else ""
+        spread = "" if rounds == 1 else f" ({min(x['rps'] for x in results):,.0f}–{max(x['rps'] for x in results):,.0f})"
+        rows.append([*key, f"{r['rps']:,.0f}{spread}{bad}", fmt_ms(r["p50"]), fmt_ms(r["p99"])])
+    return load, rows
 
 
 def main() -> None:
@@ -455,7 +522,16 @@ def main() -> None:
                         help="how that binary was built; a debug build's numbers are not judged")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-peer", default="")
+    parser.add_argument("--only", choices=("throughput", "scaling"),
+                        help="one part alone (only.py), written to --out")
+    parser.add_argument("--baseline-binary", help="with --only: another tfreg build measured beside it")
+    parser.add_argument("--baseline-label", default="baseline")
+    parser.add_argument("--profile", action="store_true", help="with --only throughput: perf profiles")
     args = parser.parse_args()
+    if args.only:
+        import only
+        only.run(args)
+        return
     root = args.root
     quick = args.quick
     init_runs = 3 if quick else 11
@@ -635,27 +711,7 @@ def main() -> None:
             "versions": f"/v1/modules/{NAMESPACE}/m01/{SYSTEM}/versions",
             "download": f"/v1/modules/{NAMESPACE}/m01/{SYSTEM}/{VERSION}/download",
         }
-        log(f"load: wrk, {load_seconds}s per cell")
-        insecure = ssl.create_default_context()
-        insecure.check_hostname = False
-        insecure.verify_mode = ssl.CERT_NONE
-        for base, token in targets.values():  # the first request of each pays for set-up
-            for path in endpoints.values():
-                for _ in range(3):
-                    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
-                    urllib.request.urlopen(request, context=insecure, timeout=30).read()
-        load = {}
-        for endpoint_name, path in endpoints.items():
-            for connections in (1, 64):
-                for label, (base, token) in targets.items():
-                    # The peer answers tens per second: give it time for a few hundred samples.
-                    seconds = max(load_seconds, 4) if label.startswith("peer") else load_seconds
-                    load[(endpoint_name, connections, label)] = wrk(base + path, token, connections, seconds)
-        rows = []
-        for (endpoint_name, connections, label), r in load.items():
-            log(f"{endpoint_name} c{connections} {label}: {r}")
-            bad = f" ({r['errors']} non-2xx)" if r["errors"] else ""
-            rows.append([endpoint_name, connections, label, f"{r['rps']:,.0f}{bad}", fmt_ms(r["p50"]), fmt_ms(r["p99"])])
+        load, rows = measure_load(targets, endpoints, load_seconds)
         sections.append((
             f"Hot endpoints under load (wrk over loopback, authenticated, {load_seconds} s per cell; "
             "wrk shares the 2 cores with the server)",

@@ -2,6 +2,7 @@
 //! temporary data directory, and talks to it over HTTPS with its own CA.
 #![allow(dead_code)]
 
+pub mod cost_table;
 pub mod hostile;
 pub mod providers;
 pub mod proxying;
@@ -39,6 +40,24 @@ pub fn aws_backend_args<'a>(bucket: &'a str, table: &'a str, endpoint: &'a str) 
         "--endpoint-url",
         endpoint,
     ]
+}
+
+/// An `X-Terraform-Get` archive URL as go-getter requests it: without `checksum` and
+/// `archive`, which it takes out of the query first (and which a CloudFront signed URL must
+/// not carry when it is requested: they are not part of the signed resource).
+pub fn as_go_getter_requests(location: &str) -> String {
+    let Some((path, query)) = location.split_once('?') else {
+        return location.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.starts_with("checksum=") && !p.starts_with("archive="))
+        .collect();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
 }
 
 pub struct TestRegistry {
@@ -223,6 +242,12 @@ impl TestRegistry {
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.send("GET", path, token, None).await
+    }
+
+    /// The archive an `X-Terraform-Get` location points at, fetched as go-getter does: no
+    /// token, and without `checksum` and `archive` ([`as_go_getter_requests`]).
+    pub async fn get_archive(&self, location: &str) -> Reply {
+        self.get(&as_go_getter_requests(location), None).await
     }
 
     /// A `POST` without a body (such as a pin).

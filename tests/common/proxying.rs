@@ -91,6 +91,11 @@ pub fn proxy_args<'a>(upstream: &'a StandIns, extra: &[&'a str]) -> Vec<&'a str>
         "--proxy-github-archive-url",
         upstream.github_url(),
     ];
+    // The stand-ins change and fail per request: every versions request asks them (the
+    // cache of upstream version lists has its own test).
+    if !extra.contains(&"--proxy-versions-ttl") {
+        args.extend_from_slice(&["--proxy-versions-ttl", "0"]);
+    }
     args.extend_from_slice(extra);
     args
 }

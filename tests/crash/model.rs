@@ -296,7 +296,9 @@ async fn check_archive(
         return None;
     };
     let recorded = recorded.split('&').next().unwrap_or_default().to_owned();
-    let archive = registry.get(location, None).await;
+    let archive = registry
+        .get(&crate::common::as_go_getter_requests(location), None)
+        .await;
     if archive.status != 200 {
         violations.push((
             "archive_not_served",

@@ -129,7 +129,7 @@ def main():
     }.items():
         write("route", name, text.encode())
     write("token_and_signature", "bearer",
-          b"Bearer tfr_0123456789abcdef\0/archives/acme/vpc/aws/1.2.0/module.tar.gz\0expires=99&signature=AAAA\0")
+          b"Bearer tfr_0123456789abcdef\0/archives/acme/vpc/aws/1.2.0/module.tar.gz\0Expires=99&Key-Pair-Id=KFUZZ&Signature=AAAA\0")
 
     for name in sorted(os.listdir(os.path.join(ROOT, "tests/fixtures/function-url"))):
         with open(os.path.join(ROOT, "tests/fixtures/function-url", name), "rb") as f:

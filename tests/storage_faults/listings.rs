@@ -7,8 +7,9 @@
 use crate::rig::{Rig, MODULE, PINNED_MODULE};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tfreg_edge::{ArchiveSigner, Identity, Tier, IDENTITY_HEADER};
+use tfreg_edge::{Identity, Tier, IDENTITY_HEADER};
 use tfreg_origin::aws::{DynamoTokenStore, S3ArchiveStore};
+use tfreg_origin::signed_url::UrlSigner;
 use tfreg_origin::{OriginRequest, OriginResponse, Registry, RegistryConfig, RequestBody};
 use tfreg_testkit::archive::versioned_module;
 use tfreg_testkit::faults::Answered;
@@ -26,8 +27,12 @@ fn other_registry(rig: &Rig, scratch: &tempfile::TempDir) -> Registry {
             rig.dynamodb.clone(),
             rig.table.clone(),
         )),
-        ArchiveSigner::new(b"faults".to_vec()),
-        RegistryConfig::new(scratch.path().to_path_buf()),
+        UrlSigner::generate("KFAULTS"),
+        {
+            let mut config = RegistryConfig::new(scratch.path().to_path_buf());
+            config.archive_url_base = Some("https://registry.test".into());
+            config
+        },
     )
 }
 

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use tfreg_edge::{ArchiveSigner, Identity, Tier, IDENTITY_HEADER};
+use tfreg_edge::{Identity, Tier, IDENTITY_HEADER};
 use tfreg_origin::aws::aws_sdk_dynamodb::types::AttributeValue;
 use tfreg_origin::aws::{aws_sdk_dynamodb, aws_sdk_s3, DynamoTokenStore, S3ArchiveStore};
 use tfreg_origin::proxy::{Proxy, ProxyConfig};
+use tfreg_origin::signed_url::UrlSigner;
 use tfreg_origin::{OriginRequest, OriginResponse, Registry, RegistryConfig, RequestBody};
 use tfreg_testkit::faults::FaultProxy;
 use tfreg_testkit::moto::{self, Moto};
@@ -122,8 +123,12 @@ impl Rig {
         let registry = Registry::new(
             Arc::new(archives.clone()),
             tokens.clone(),
-            ArchiveSigner::new(b"faults".to_vec()),
-            RegistryConfig::new(scratch.path().to_path_buf()),
+            UrlSigner::generate("KFAULTS"),
+            {
+                let mut config = RegistryConfig::new(scratch.path().to_path_buf());
+                config.archive_url_base = Some("https://registry.test".into());
+                config
+            },
         )
         .with_catalogue(Arc::new(
             archives.catalogue_store().with_refresh(Duration::ZERO),

@@ -342,10 +342,10 @@ async fn big_archive(ctx: &Context) -> (String, u64) {
         .registry
         .get("/v1/modules/acme/big/aws/1.0.0/download", Some(&token))
         .await;
-    let location = download
-        .header("x-terraform-get")
-        .expect("X-Terraform-Get")
-        .to_owned();
+    // As go-getter requests it (no `checksum`, which is not part of the signed resource).
+    let location = crate::common::as_go_getter_requests(
+        download.header("x-terraform-get").expect("X-Terraform-Get"),
+    );
     (location, size)
 }
 

@@ -142,7 +142,7 @@ pub(crate) async fn slow_readers(
         .map(|i| {
             let (host, config) = (ctx.registry.host.clone(), ctx.config.clone());
             let request =
-                format!("GET {location} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                format!("GET {location} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
             tokio::spawn(async move {
                 let mut tls = tls_from(&host, attacker_address(i / 64), config)
                     .await

@@ -260,6 +260,7 @@ async fn worker(id: usize, shared: Arc<Shared>, started: Instant, until: Instant
                                 new_token = json["token_value"].as_str().unwrap_or("").to_owned();
                             }
                             if let Some(location) = location {
+                                let location = crate::common::as_go_getter_requests(&location);
                                 archive_url =
                                     Some((format!("{}{location}", shared.base), Instant::now()));
                             }

@@ -5,16 +5,45 @@
 //! compared with Mann-Whitney's U and Welch's t.
 //!
 //! Two levels: over HTTPS against `tfreg serve` (what an attacker sees, network noise included),
-//! and in-process (the hash-and-compare and the HMAC check alone, in nanoseconds).
+//! and in-process (the hash-and-compare and the signed-URL check alone, in nanoseconds).
+//!
+//! The archive signature is a CloudFront signed URL's (ECDSA P-256, DER): its check compares
+//! no secret, but a guess that is not well-formed DER is refused before the curve arithmetic,
+//! so the guesses keep the DER structure (tags, lengths, each integer's first byte) and vary
+//! only the rest of the two integers.
 
 use crate::common::TestRegistry;
 use crate::soak::random_hex;
 use crate::stats::{mann_whitney, mean, quantile, sorted, trimmed, welch};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::fmt::Write as _;
 use std::time::Instant;
-use tfreg_edge::{hash_token, ArchiveSigner};
+use tfreg_edge::hash_token;
+use tfreg_origin::signed_url::UrlSigner;
+
+/// CloudFront's base64: the standard alphabet with `+` `=` `/` written `-` `_` `~`.
+fn cloudfront_base64(bytes: &[u8]) -> String {
+    STANDARD
+        .encode(bytes)
+        .replace('+', "-")
+        .replace('=', "_")
+        .replace('/', "~")
+}
+
+fn from_cloudfront_base64(text: &str) -> Vec<u8> {
+    STANDARD
+        .decode(text.replace('-', "+").replace('_', "=").replace('~', "/"))
+        .expect("CloudFront base64")
+}
+
+/// The positions of a DER ECDSA signature that keep it well-formed: the sequence's tag and
+/// length, and each integer's tag, length and first byte.
+fn der_structure(der: &[u8]) -> Vec<usize> {
+    let r_len = der[3] as usize;
+    let s_at = 4 + r_len;
+    vec![0, 1, 2, 3, 4, s_at, s_at + 1, s_at + 2]
+}
 
 pub struct TimingConfig {
     /// Requests per class over HTTPS.
@@ -59,12 +88,33 @@ fn token_guess(real: &str, matching: usize, rng: &mut Rng) -> String {
     String::from_utf8(guess).unwrap()
 }
 
-/// A guess of the signature bytes `real` sharing exactly its first `matching` bytes, encoded.
+/// A guess of the signature bytes `real` (DER) sharing exactly its first `matching` bytes,
+/// encoded: the first byte at or after `matching` outside the DER structure differs, and the
+/// later ones outside it are random.
 fn signature_guess(real: &[u8], matching: usize, rng: &mut Rng) -> String {
-    let mut guess = real[..matching].to_vec();
-    guess.push(real[matching] ^ (1 + (rng.next() % 255) as u8));
-    guess.extend((matching + 1..real.len()).map(|_| rng.next() as u8));
-    URL_SAFE_NO_PAD.encode(guess)
+    let structure = der_structure(real);
+    let mut guess = real.to_vec();
+    let mut first = true;
+    for (i, byte) in guess.iter_mut().enumerate().skip(matching) {
+        if structure.contains(&i) {
+            continue;
+        }
+        *byte = if first {
+            first = false;
+            *byte ^ (1 + (rng.next() % 255) as u8)
+        } else {
+            rng.next() as u8
+        };
+    }
+    cloudfront_base64(&guess)
+}
+
+/// Where a guess may first differ: `matching` moved past the DER structure.
+fn first_free(real: &[u8], matching: usize) -> usize {
+    let structure = der_structure(real);
+    (matching..real.len())
+        .find(|i| !structure.contains(i))
+        .unwrap_or(real.len() - 1)
 }
 
 struct Classes {
@@ -131,19 +181,17 @@ pub async fn run(config: &TimingConfig) -> (String, bool) {
     let download = registry
         .get("/v1/modules/acme/vpc/aws/1.0.0/download", Some(&real_token))
         .await;
-    let location = download
-        .header("x-terraform-get")
-        .expect("X-Terraform-Get")
-        .to_owned();
+    // As go-getter requests it: without `checksum`, which is not part of the signed resource.
+    let location = crate::common::as_go_getter_requests(
+        download.header("x-terraform-get").expect("X-Terraform-Get"),
+    );
     let (path, query) = location.split_once('?').expect("a signed URL");
     let real_signature_text = query
         .split('&')
-        .find_map(|p| p.strip_prefix("signature="))
-        .expect("signature")
+        .find_map(|p| p.strip_prefix("Signature="))
+        .expect("Signature")
         .to_owned();
-    let real_signature = URL_SAFE_NO_PAD
-        .decode(&real_signature_text)
-        .expect("base64url");
+    let real_signature = from_cloudfront_base64(&real_signature_text);
 
     let client = reqwest::Client::builder()
         .add_root_certificate(
@@ -157,7 +205,8 @@ pub async fn run(config: &TimingConfig) -> (String, bool) {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let token_len = real_token.len();
     let token_matching = [0, token_len / 2, token_len - 1];
-    let sig_matching = [0, real_signature.len() / 2, real_signature.len() - 1];
+    let sig_matching = [0, real_signature.len() / 2, real_signature.len() - 1]
+        .map(|m| first_free(&real_signature, m));
 
     // Over HTTPS, one keep-alive connection, after a warm-up.
     let mut tokens = Classes {
@@ -234,13 +283,13 @@ pub async fn run(config: &TimingConfig) -> (String, bool) {
 
     // In-process: what the server computes on a guess, without the network.
     let stored = hash_token(&real_token);
-    let signer_key = b"stress-signing-key".to_vec();
-    let signer = ArchiveSigner::new(signer_key);
-    let expires = 4_000_000_000u64;
-    let signed = signer.sign(path, expires);
-    let in_process_signature = URL_SAFE_NO_PAD
-        .decode(signed.split_once("signature=").unwrap().1)
-        .unwrap();
+    let signer = UrlSigner::generate("KSTRESS");
+    let verifier = signer.verifier();
+    let resource = format!("https://127.0.0.1{path}");
+    let expires = 2_000_000_000u64;
+    let signed = signer.sign(&resource, expires);
+    let (unsigned, signature_text) = signed.split_once("&Signature=").unwrap();
+    let in_process_signature = from_cloudfront_base64(signature_text);
     let cpu_token_pools: Vec<Vec<String>> = token_matching
         .iter()
         .map(|m| {
@@ -255,8 +304,12 @@ pub async fn run(config: &TimingConfig) -> (String, bool) {
             (0..1024)
                 .map(|_| {
                     format!(
-                        "expires={expires}&signature={}",
-                        signature_guess(&in_process_signature, *m, &mut rng)
+                        "{unsigned}&Signature={}",
+                        signature_guess(
+                            &in_process_signature,
+                            first_free(&in_process_signature, *m),
+                            &mut rng
+                        )
                     )
                 })
                 .collect()
@@ -287,8 +340,9 @@ pub async fn run(config: &TimingConfig) -> (String, bool) {
             let started = Instant::now();
             for i in 0..BATCH {
                 let query = &pool[(sample * BATCH + i) % pool.len()];
-                accepted +=
-                    usize::from(std::hint::black_box(signer.verify(path, query, 0).is_ok()));
+                accepted += usize::from(std::hint::black_box(
+                    verifier.verify(&resource, query, 0).is_ok(),
+                ));
             }
             signature_cpu.samples[class].push(started.elapsed().as_secs_f64() / BATCH as f64);
         }
@@ -296,7 +350,7 @@ pub async fn run(config: &TimingConfig) -> (String, bool) {
     assert_eq!(accepted, 0, "a guess was accepted");
     let _ = writeln!(
         md,
-        "\nIn-process (the token's SHA-256 and constant-time compare; the signature's HMAC-SHA256 check), mean of batches of {BATCH} checks per sample:\n"
+        "\nIn-process (the token's SHA-256 and constant-time compare; the signed URL's ECDSA P-256 check), mean of batches of {BATCH} checks per sample:\n"
     );
     header(&mut md, "ns");
     independent &= table(&mut md, "bearer token", 1e9, &token_cpu);

@@ -4,7 +4,7 @@
 // Test support only: package.sh zips index.mjs, edge.wasm and config.json, never this folder.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createHmac, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -182,15 +182,4 @@ export function viewerRequestEvent({ method = 'GET', uri, querystring = '', head
       },
     ],
   };
-}
-
-/**
- * The query string of a signed archive URL, made the way edge/src/signing.rs makes it:
- * HMAC-SHA256 over `path + "\n" + expires`, base64url without padding.
- */
-export function signArchive(keyHex, path, expires) {
-  const signature = createHmac('sha256', Buffer.from(keyHex, 'hex'))
-    .update(`${path}\n${expires}`)
-    .digest('base64url');
-  return `expires=${expires}&signature=${signature}`;
 }

@@ -129,7 +129,6 @@ describe('the token lookup of the viewer-request bundle', () => {
     bundle = packageBundle({
       table: TABLE,
       region: REGION,
-      'signing-key-hex': randomHex(32),
       'origin-secret': `secret-${randomHex(16)}`,
       'dynamodb-endpoint': standIn.url,
     });

@@ -40,7 +40,6 @@ describe('the edge bundle under a flood of random tokens', () => {
     bundle = packageBundle({
       table: 'tfreg-tokens',
       region: 'us-east-1',
-      'signing-key-hex': randomHex(32),
       'origin-secret': `secret-${randomHex(16)}`,
     });
     ({ EdgeWasm } = await bundle.load());

@@ -42,7 +42,6 @@ describe('the SigV4 signer of the viewer-request bundle', () => {
     bundle = packageBundle({
       table: 'tfreg-tokens',
       region: 'us-east-1',
-      'signing-key-hex': randomHex(32),
       'origin-secret': `secret-${randomHex(16)}`,
     });
     ({ signRequest } = await bundle.load());

@@ -102,15 +102,24 @@ pub struct AwsStorageConfig {
 impl AwsStorageConfig {
     /// Loads the SDK configuration once and builds both stores on it.
     pub async fn connect(&self) -> (S3ArchiveStore, DynamoTokenStore) {
-        let config = sdk_config_with_timeout(
+        self.connect_on(&self.sdk_config().await)
+    }
+
+    /// The SDK configuration these settings describe (region, endpoint, timeouts).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config_with_timeout(
             self.region.as_deref(),
             self.endpoint_url.as_deref(),
             self.storage_timeout,
         )
-        .await;
+        .await
+    }
+
+    /// Both stores on an SDK configuration loaded already ([`Self::sdk_config`]).
+    pub fn connect_on(&self, config: &SdkConfig) -> (S3ArchiveStore, DynamoTokenStore) {
         (
-            S3ArchiveStore::from_sdk_config(&config, &self.s3_bucket, &self.s3_prefix),
-            DynamoTokenStore::from_sdk_config(&config, &self.dynamodb_table),
+            S3ArchiveStore::from_sdk_config(config, &self.s3_bucket, &self.s3_prefix),
+            DynamoTokenStore::from_sdk_config(config, &self.dynamodb_table),
         )
     }
 }

@@ -151,6 +151,10 @@ pub struct Catalogue {
     queued: std::sync::Mutex<Vec<Queued>>,
     /// One writer at a time in this process (other processes meet at the compare-and-swap).
     writing: tokio::sync::Mutex<()>,
+    /// The stored entries as this process last wrote them, with their tag: the next edit
+    /// starts from them when the store says the tag is unchanged, rather than reading and
+    /// parsing the whole object again. Only the writer touches it.
+    written: std::sync::Mutex<Option<(String, Vec<CatalogueEntry>)>>,
 }
 
 impl Catalogue {
@@ -162,6 +166,7 @@ impl Catalogue {
             reloading: tokio::sync::Mutex::new(()),
             queued: std::sync::Mutex::new(Vec::new()),
             writing: tokio::sync::Mutex::new(()),
+            written: std::sync::Mutex::new(None),
         }
     }
 
@@ -244,10 +249,14 @@ impl Catalogue {
     /// Applies `edits` together in one compare-and-swap of the stored catalogue.
     async fn apply(&self, edits: &[&Edit]) -> Result<(), StorageError> {
         for attempt in 0..EDIT_ATTEMPTS {
-            let (mut file, expected) = match self.store.read(None).await? {
-                CatalogueRead::Missing | CatalogueRead::Unchanged => {
-                    (CatalogueFile::default(), None)
-                }
+            let last = self.written.lock().expect("catalogue written").take();
+            let known = last.as_ref().map(|(tag, _)| tag.as_str());
+            let (mut file, expected) = match self.store.read(known).await? {
+                CatalogueRead::Unchanged => match last {
+                    Some((tag, modules)) => (CatalogueFile { modules }, Some(tag)),
+                    None => (CatalogueFile::default(), None),
+                },
+                CatalogueRead::Missing => (CatalogueFile::default(), None),
                 CatalogueRead::Found { bytes, tag } => (parse(&bytes)?, Some(tag)),
             };
             let mut changed = false;
@@ -255,6 +264,9 @@ impl Catalogue {
                 changed |= edit(&mut file.modules);
             }
             if !changed {
+                if let Some(tag) = expected {
+                    *self.written.lock().expect("catalogue written") = Some((tag, file.modules));
+                }
                 return Ok(());
             }
             file.modules
@@ -262,7 +274,8 @@ impl Catalogue {
             let bytes = serde_json::to_vec(&file).expect("the catalogue serialises");
             if let Some(tag) = self.store.write(bytes, expected.as_deref()).await? {
                 let index = Arc::new(self.index(&file.modules));
-                self.remember(index, Some(tag));
+                self.remember(index, Some(tag.clone()));
+                *self.written.lock().expect("catalogue written") = Some((tag, file.modules));
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
@@ -326,6 +339,7 @@ impl Catalogue {
             };
             if let Some(tag) = self.store.write(bytes.clone(), expected.as_deref()).await? {
                 self.remember(Arc::new(self.index(&file.modules)), Some(tag));
+                *self.written.lock().expect("catalogue written") = None;
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;

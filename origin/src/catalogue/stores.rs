@@ -88,9 +88,11 @@ impl CatalogueStore for FileCatalogueStore {
         expected: Option<&str>,
     ) -> Result<Option<String>, StorageError> {
         let _one_writer = self.writing.lock().await;
-        let current = match self.read_now(None)? {
+        // Unchanged since this process last read or wrote it (one `stat`), or read and hashed.
+        let current = match self.read_now(expected)? {
+            CatalogueRead::Unchanged => expected.map(str::to_owned),
             CatalogueRead::Found { tag, .. } => Some(tag),
-            CatalogueRead::Missing | CatalogueRead::Unchanged => None,
+            CatalogueRead::Missing => None,
         };
         if current.as_deref() != expected {
             return Ok(None);

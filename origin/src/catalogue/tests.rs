@@ -337,3 +337,69 @@ async fn concurrent_edits_share_their_writes_and_all_land() {
     assert!(index.get("acme", "m0", "aws").is_none());
     assert!(index.get("acme", "extra", "aws").is_some());
 }
+
+/// A store that counts the reads that returned the whole object.
+#[derive(Default)]
+struct ReadCountingStore {
+    inner: MemoryCatalogueStore,
+    whole_reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl CatalogueStore for ReadCountingStore {
+    async fn read(&self, known: Option<&str>) -> Result<CatalogueRead, StorageError> {
+        let read = self.inner.read(known).await?;
+        if matches!(read, CatalogueRead::Found { .. }) {
+            self.whole_reads
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(read)
+    }
+
+    async fn write(
+        &self,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+    ) -> Result<Option<String>, StorageError> {
+        self.inner.write(bytes, expected).await
+    }
+
+    fn refresh_interval(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// An edit starts from the entries this process wrote last when the stored object still has
+/// their tag: publishing does not read and parse the whole catalogue again each time. A
+/// write by another process (here another catalogue on the same store) is still read.
+#[tokio::test]
+async fn edits_reuse_what_this_process_wrote_and_still_see_other_writers() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let store = Arc::new(ReadCountingStore::default());
+    let ours = Catalogue::new(store.clone());
+    for i in 0..10 {
+        ours.upsert(entry(&format!("acme/m{i}/aws"), ""), |_| false)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.whole_reads.load(SeqCst),
+        0,
+        "ten edits, no whole read"
+    );
+    // Another process writes; our next edit reads its change and keeps it.
+    let theirs = Catalogue::new(store.clone());
+    theirs
+        .upsert(entry("beta/vpc/aws", ""), |_| false)
+        .await
+        .unwrap();
+    let before = store.whole_reads.load(SeqCst);
+    ours.upsert(entry("acme/last/aws", ""), |_| false)
+        .await
+        .unwrap();
+    assert_eq!(store.whole_reads.load(SeqCst), before + 1);
+    let index = theirs.snapshot().await.unwrap();
+    assert_eq!(index.len(), 12);
+    assert!(index.get("beta", "vpc", "aws").is_some());
+    assert!(index.get("acme", "last", "aws").is_some());
+}

@@ -4,7 +4,6 @@ use super::{OriginLambda, LAMBDA_BODY_LIMIT_BYTES};
 use crate::proxy::{Proxy, ProxyConfig};
 use crate::{Registry, RegistryConfig};
 use std::sync::Arc;
-use tfreg_edge::ArchiveSigner;
 
 /// The origin Lambda's configuration, read once at cold start from the function's
 /// environment (set by the deployment module, terraform/lambda_origin.tf).
@@ -14,7 +13,7 @@ use tfreg_edge::ArchiveSigner;
 /// | `TFREG_S3_BUCKET` | the archive bucket (required) |
 /// | `TFREG_S3_PREFIX` | key prefix of archives (default `archives/`) |
 /// | `TFREG_DYNAMODB_TABLE` | the token table (required) |
-/// | `TFREG_SIGNING_KEY` | hex key that signs archive URLs, shared with the edge (required) |
+/// | `TFREG_URL_SIGNING_SECRET` | the Secrets Manager secret (name or ARN) holding the CloudFront key pair that signs archive URLs and the registry's address ([`super::signing_secret`]; required) |
 /// | `TFREG_ORIGIN_SECRET` | the secret header value the edge adds (required) |
 /// | `TFREG_ARCHIVE_URL_TTL` | seconds a signed archive URL lives (default 300) |
 /// | `TFREG_MAX_STAGED_UPLOAD_BYTES` | the largest archive a large upload takes (default 100 MiB) |
@@ -25,7 +24,7 @@ use tfreg_edge::ArchiveSigner;
 /// | `AWS_REGION` | set by Lambda |
 pub struct OriginConfig {
     pub storage: crate::aws::AwsStorageConfig,
-    pub signing_key: Vec<u8>,
+    pub url_signing_secret: String,
     pub origin_secret: String,
     pub archive_url_ttl_secs: u64,
     pub max_staged_upload_bytes: u64,
@@ -37,8 +36,6 @@ impl OriginConfig {
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let required = |name: &str| var(name).ok_or_else(|| format!("{name} is not set"));
-        let signing_key = hex::decode(required("TFREG_SIGNING_KEY")?)
-            .map_err(|_| "TFREG_SIGNING_KEY is not hex".to_owned())?;
         let archive_url_ttl_secs = match var("TFREG_ARCHIVE_URL_TTL") {
             Some(text) => text
                 .parse()
@@ -71,7 +68,7 @@ impl OriginConfig {
                     None => crate::aws::DEFAULT_STORAGE_TIMEOUT,
                 },
             },
-            signing_key,
+            url_signing_secret: required("TFREG_URL_SIGNING_SECRET")?,
             origin_secret: required("TFREG_ORIGIN_SECRET")?,
             archive_url_ttl_secs,
             max_staged_upload_bytes,
@@ -86,7 +83,8 @@ impl OriginConfig {
 
     /// Builds the clients (once) and the registry on them.
     pub async fn connect(self) -> Result<OriginLambda, String> {
-        let (archives, tokens) = self.storage.connect().await;
+        let sdk = self.storage.sdk_config().await;
+        let (archives, tokens) = self.storage.connect_on(&sdk);
         let staging = crate::aws::S3UploadStaging::new(
             archives.client().clone(),
             archives.bucket(),
@@ -98,19 +96,18 @@ impl OriginConfig {
         // Lambda refuses larger payloads before the function runs.
         config.max_upload_bytes = LAMBDA_BODY_LIMIT_BYTES;
         let proxy = Proxy::new(self.proxy, Arc::new(archives.proxy_cache_store()))?;
+        // After every setting is checked: this is the first call that leaves the container.
+        let (signer, base_url) =
+            super::signing_secret::load(&sdk, &self.url_signing_secret).await?;
+        config.archive_url_base = Some(base_url);
         let tokens = Arc::new(tokens);
         let catalogue = Arc::new(archives.catalogue_store());
-        let registry = Registry::new(
-            Arc::new(archives),
-            tokens.clone(),
-            ArchiveSigner::new(self.signing_key),
-            config,
-        )
-        .with_upload_staging(Arc::new(staging))
-        .with_proxy(proxy)
-        .with_pins(tokens)
-        .with_catalogue(catalogue)
-        .with_auth(self.auth)?;
+        let registry = Registry::new(Arc::new(archives), tokens.clone(), signer, config)
+            .with_upload_staging(Arc::new(staging))
+            .with_proxy(proxy)
+            .with_pins(tokens)
+            .with_catalogue(catalogue)
+            .with_auth(self.auth)?;
         Ok(OriginLambda::new(Arc::new(registry), self.origin_secret))
     }
 }

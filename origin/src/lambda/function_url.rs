@@ -178,7 +178,9 @@ mod tests {
         assert_eq!(download.status_code, 204);
         assert!(download.body.is_none());
         let location = download.headers["x-terraform-get"].to_str().unwrap();
-        assert!(location.starts_with("/archives/acme/vpc/aws/1.2.0/module.tar.gz?expires="));
+        assert!(location.starts_with(
+            "https://registry.test/archives/acme/vpc/aws/1.2.0/module.tar.gz?Expires="
+        ));
 
         let token = lambda.handle(fixture("post-tokens.json", SECRET, "")).await;
         assert_eq!(token.status_code, 201);

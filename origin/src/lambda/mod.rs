@@ -4,6 +4,7 @@
 //!
 //! - [`function_url`]: the handler, [`OriginLambda`], from event to response.
 //! - [`config`]: [`OriginConfig`], the function's environment, read once at cold start.
+//! - [`signing_secret`]: the archive URL signing key, from Secrets Manager at cold start.
 //!
 //! Why a Function URL (and not API Gateway): both cap the payload at Lambda's 6 MB, so API
 //! Gateway buys nothing for uploads and costs $1-3.50 per million requests; a Function URL is
@@ -16,6 +17,7 @@
 
 pub mod config;
 pub mod function_url;
+pub mod signing_secret;
 
 pub use config::OriginConfig;
 pub use function_url::{OriginLambda, LAMBDA_BODY_LIMIT_BYTES, ORIGIN_SECRET_HEADER};

@@ -11,9 +11,11 @@
 //!   hosts.
 //! - [`upstream`]: the HTTP client, bounded in size, redirects and time.
 
+mod go_query;
 pub mod policy;
 pub mod source;
 pub mod upstream;
+pub mod versions_cache;
 
 use crate::archive::{normalize_archive_subdir, ArchiveLimits, NormalizedArchive};
 use crate::error::ApiError;
@@ -25,14 +27,18 @@ use source::{resolve_source, ArchiveSource, FetchOrigins, SourceError};
 use std::future::Future;
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 use upstream::UpstreamClient;
+use versions_cache::VersionsCache;
 
 pub const DEFAULT_UPSTREAM: &str = "https://registry.terraform.io";
 pub const DEFAULT_GITHUB_ARCHIVE_URL: &str = "https://codeload.github.com";
 pub const DEFAULT_PROXY_TIMEOUT_SECS: u64 = 20;
 pub const DEFAULT_MAX_PROXY_ARCHIVE_BYTES: u64 = 100 * 1024 * 1024;
+/// `tfreg serve`'s default for [`ProxyConfig::versions_ttl`]: what CloudFront gives the AWS
+/// deployment (`s-maxage=30` on version lists).
+pub const DEFAULT_SERVE_VERSIONS_TTL_SECS: u64 = 30;
 
 /// The environment variables of the proxy settings: what [`ProxyConfig::from_env`] reads (the
 /// origin Lambda), and what `tfreg serve`'s proxy flags fall back to.
@@ -48,6 +54,7 @@ pub mod env_vars {
     pub const UPSTREAM_TOKEN: &str = "TFREG_PROXY_UPSTREAM_TOKEN";
     pub const TIMEOUT_SECS: &str = "TFREG_PROXY_TIMEOUT_SECS";
     pub const MAX_ARCHIVE_BYTES: &str = "TFREG_PROXY_MAX_ARCHIVE_BYTES";
+    pub const VERSIONS_TTL_SECS: &str = "TFREG_PROXY_VERSIONS_TTL_SECS";
 }
 
 /// The proxy's settings, the same in `tfreg serve` (flags) and in the origin Lambda
@@ -75,6 +82,10 @@ pub struct ProxyConfig {
     /// Bound on all upstream fetches of one request together.
     pub timeout: Duration,
     pub max_archive_bytes: u64,
+    /// How long an upstream version list is reused (zero: asked on every request). Unset in
+    /// the origin Lambda, where CloudFront keeps answers for `s-maxage`; `tfreg serve`
+    /// defaults to the same 30 s ([`DEFAULT_SERVE_VERSIONS_TTL_SECS`]).
+    pub versions_ttl: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -90,6 +101,7 @@ impl Default for ProxyConfig {
             upstream_token: None,
             timeout: Duration::from_secs(DEFAULT_PROXY_TIMEOUT_SECS),
             max_archive_bytes: DEFAULT_MAX_PROXY_ARCHIVE_BYTES,
+            versions_ttl: Duration::ZERO,
         }
     }
 }
@@ -243,6 +255,15 @@ impl ProxyConfig {
         if let Some(bytes) = number(env_vars::MAX_ARCHIVE_BYTES)? {
             config.max_archive_bytes = bytes;
         }
+        if let Some(text) = value(env_vars::VERSIONS_TTL_SECS) {
+            let seconds = text.trim().parse::<u64>().map_err(|_| {
+                format!(
+                    "{}: {text:?} is not a whole number of seconds",
+                    env_vars::VERSIONS_TTL_SECS
+                )
+            })?;
+            config.versions_ttl = Duration::from_secs(seconds);
+        }
         Ok(config)
     }
 
@@ -315,30 +336,44 @@ pub struct FetchedModule {
 
 pub struct Proxy {
     config: ProxyConfig,
-    client: UpstreamClient,
+    /// Built on first use: reading the platform's root certificates and setting up TLS is
+    /// start-up time that an origin container serving only local modules never needs.
+    client: OnceLock<Result<UpstreamClient, String>>,
     cache: Arc<dyn ArchiveStore>,
+    versions: VersionsCache,
 }
 
 impl Proxy {
     /// `cache` holds proxied (not pinned) downloads; it is served beneath
     /// `/archives/_proxy/`.
     pub fn new(config: ProxyConfig, cache: Arc<dyn ArchiveStore>) -> Result<Self, String> {
-        let origins = FetchOrigins {
-            upstream: config.upstream.clone(),
-            github_archive: config.github_archive_url.clone(),
-        };
-        let client = UpstreamClient::new(
-            origins,
-            config.timeout,
-            config.max_archive_bytes,
-            config.ca_bundle.as_ref(),
-            config.upstream_token.clone(),
-        )?;
+        let versions = VersionsCache::new(config.versions_ttl, versions_cache::MAX_MODULES);
         Ok(Proxy {
             config,
-            client,
+            client: OnceLock::new(),
             cache,
+            versions,
         })
+    }
+
+    fn client(&self) -> Result<&UpstreamClient, ProxyError> {
+        self.client
+            .get_or_init(|| {
+                let config = &self.config;
+                let origins = FetchOrigins {
+                    upstream: config.upstream.clone(),
+                    github_archive: config.github_archive_url.clone(),
+                };
+                UpstreamClient::new(
+                    origins,
+                    config.timeout,
+                    config.max_archive_bytes,
+                    config.ca_bundle.as_ref(),
+                    config.upstream_token.clone(),
+                )
+            })
+            .as_ref()
+            .map_err(|e| ProxyError::Internal(e.clone()))
     }
 
     pub fn config(&self) -> &ProxyConfig {
@@ -366,11 +401,19 @@ impl Proxy {
             })
     }
 
+    /// The upstream's versions of `module`, from the short-lived cache when it has them
+    /// ([`ProxyConfig::versions_ttl`]).
     pub async fn upstream_versions(
         &self,
         module: &ModuleAddress,
-    ) -> Result<Vec<ModuleVersion>, ProxyError> {
-        self.bounded(self.client.versions(module)).await
+    ) -> Result<Arc<Vec<ModuleVersion>>, ProxyError> {
+        if let Some(kept) = self.versions.get(module, Instant::now()) {
+            return Ok(kept);
+        }
+        let client = self.client()?;
+        let versions = Arc::new(self.bounded(client.versions(module)).await?);
+        self.versions.put(module, versions.clone(), Instant::now());
+        Ok(versions)
     }
 
     /// Fetches `key` from upstream: the download answer, the archive it names, and the
@@ -382,13 +425,14 @@ impl Proxy {
         limits: &ArchiveLimits,
     ) -> Result<FetchedModule, ProxyError> {
         let scratch = |e: std::io::Error| ProxyError::Internal(format!("scratch file: {e}"));
+        let client = self.client()?;
         let (location, source, raw) = self
             .bounded(async {
-                let (location, download_url) = self.client.download_location(key).await?;
-                let source = resolve_source(&location, &download_url, self.client.origins())?;
+                let (location, download_url) = client.download_location(key).await?;
+                let source = resolve_source(&location, &download_url, client.origins())?;
                 let raw = tempfile::tempfile_in(scratch_dir).map_err(scratch)?;
                 let mut raw = tokio::fs::File::from_std(raw);
-                let fetched = self.client.fetch_archive(&source.url, &mut raw).await?;
+                let fetched = client.fetch_archive(&source.url, &mut raw).await?;
                 if let Some(expected) = &source.sha256 {
                     if *expected != fetched.sha256 {
                         return Err(ProxyError::Archive(format!(

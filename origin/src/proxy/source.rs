@@ -433,7 +433,7 @@ fn http_source(
     if kept.is_empty() {
         url.set_query(None);
     } else {
-        url.query_pairs_mut().clear().extend_pairs(kept);
+        url.set_query(Some(&super::go_query::go_query_encode(kept)));
     }
     if let Some(format) = &archive {
         if !matches!(format.as_str(), "tar.gz" | "tgz" | "zip") {

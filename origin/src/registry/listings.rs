@@ -15,11 +15,13 @@
 
 use crate::catalogue::latest_version;
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
-use crate::storage::{ArchiveStore, ListingStamp, StorageError, VersionListing};
+use crate::storage::{ArchiveStore, ListingStamp, StorageError, VersionListing, VersionMeta};
 use lru::LruCache;
 use serde_json::json;
+use std::collections::HashMap;
+use std::io::Write;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Modules whose lists are kept.
 pub const CACHED_MODULES: usize = 4096;
@@ -41,6 +43,11 @@ pub(super) struct ModuleListing {
     pub repository_url: Option<String>,
     /// The versions answer when the upstream registry adds nothing: the JSON body.
     pub local_answer: Vec<u8>,
+    /// Its gzip, made when a client first asks for it; `None` when it is not smaller.
+    local_answer_gzip: OnceLock<Option<Vec<u8>>>,
+    /// Metadata of listed versions as read (downloads and details need it): a version does
+    /// not change while it is listed, and a publish or unpublish makes a new listing.
+    metas: Mutex<HashMap<ModuleVersion, VersionMeta>>,
 }
 
 impl ModuleListing {
@@ -51,11 +58,18 @@ impl ModuleListing {
     ) -> Result<Self, StorageError> {
         versions.sort();
         versions.dedup();
+        let mut metas = HashMap::new();
         let repository_url = match latest_version(&versions) {
-            Some(latest) => store
-                .version_meta(&ArchiveKey::new(module.clone(), latest.clone()))
-                .await?
-                .and_then(|meta| meta.repository_url),
+            Some(latest) => {
+                let meta = store
+                    .version_meta(&ArchiveKey::new(module.clone(), latest.clone()))
+                    .await?;
+                let url = meta.as_ref().and_then(|meta| meta.repository_url.clone());
+                if let Some(meta) = meta {
+                    metas.insert(latest.clone(), meta);
+                }
+                url
+            }
             None => None,
         };
         let local_answer = render_versions(module, &versions, repository_url.as_deref());
@@ -63,7 +77,27 @@ impl ModuleListing {
             versions,
             repository_url,
             local_answer,
+            local_answer_gzip: OnceLock::new(),
+            metas: Mutex::new(metas),
         })
+    }
+
+    /// [`ModuleListing::local_answer`] gzipped, if that is smaller (a list of a few versions
+    /// is not): made once per listing, not per request.
+    pub fn local_answer_gzip(&self) -> Option<&[u8]> {
+        self.local_answer_gzip
+            .get_or_init(|| {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(&self.local_answer).ok()?;
+                let compressed = encoder.finish().ok()?;
+                (compressed.len() < self.local_answer.len()).then_some(compressed)
+            })
+            .as_deref()
+    }
+
+    pub fn is_listed(&self, version: &ModuleVersion) -> bool {
+        self.versions.binary_search(version).is_ok()
     }
 }
 
@@ -172,6 +206,29 @@ impl ListingCache {
             }
         }
         Ok(listing)
+    }
+
+    /// A version's metadata: read once while the version is listed ([`ModuleListing::metas`]),
+    /// from the store each time otherwise (a version the listing does not show: none, or
+    /// one published since by a store that lists late).
+    pub async fn version_meta(
+        &self,
+        store: &dyn ArchiveStore,
+        key: &ArchiveKey,
+    ) -> Result<Option<VersionMeta>, StorageError> {
+        let listing = self.listing(store, &key.module).await?;
+        if !listing.is_listed(&key.version) {
+            return store.version_meta(key).await;
+        }
+        if let Some(meta) = listing.metas.lock().expect("meta lock").get(&key.version) {
+            return Ok(Some(meta.clone()));
+        }
+        let meta = store.version_meta(key).await?;
+        if let Some(meta) = &meta {
+            let mut metas = listing.metas.lock().expect("meta lock");
+            metas.insert(key.version.clone(), meta.clone());
+        }
+        Ok(meta)
     }
 
     /// Drops what is cached of `module`: called after this process publishes or unpublishes

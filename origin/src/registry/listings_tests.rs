@@ -4,25 +4,30 @@
 
 use super::listings::ListingCache;
 use super::test_support::{json, TestRegistry};
+use super::OriginResponse;
 use crate::embedded::FileArchiveStore;
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::registry::{OriginRequest, RequestBody};
 use crate::storage::{
     ArchiveBody, ArchiveStore, ListingStamp, PublishOutcome, StorageError, VersionListing,
     VersionMeta,
 };
 use async_trait::async_trait;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tfreg_edge::{Identity, Tier, IDENTITY_HEADER};
 
 const MODULE: &str = "acme/vpc/aws";
 
-/// The embedded store, counting how `list_versions_since` answered.
+/// The embedded store, counting how `list_versions_since` answered, and metadata reads.
 struct Counting {
     inner: FileArchiveStore,
     unchanged: AtomicUsize,
     listed: AtomicUsize,
+    metas: AtomicUsize,
 }
 
 impl Counting {
@@ -59,6 +64,7 @@ impl ArchiveStore for Counting {
         self.inner.list_modules().await
     }
     async fn version_meta(&self, key: &ArchiveKey) -> Result<Option<VersionMeta>, StorageError> {
+        self.metas.fetch_add(1, Ordering::SeqCst);
         self.inner.version_meta(key).await
     }
     async fn publish(
@@ -97,6 +103,7 @@ fn counting_registry() -> (TestRegistry, Arc<Counting>, PathBuf) {
         inner: FileArchiveStore::open(&data_dir).unwrap(),
         unchanged: AtomicUsize::new(0),
         listed: AtomicUsize::new(0),
+        metas: AtomicUsize::new(0),
     });
     (TestRegistry::over(store.clone(), dir), store, data_dir)
 }
@@ -330,4 +337,113 @@ async fn the_cache_is_bounded_by_modules_and_by_versions() {
     assert_eq!(cache.size(), (1, 3), "modules went until the versions fit");
     cache.forget(&module("acme/gamma/aws"));
     assert_eq!(cache.size(), (0, 0));
+}
+
+/// A versions request as Terraform sends it (Go's client asks for gzip by itself).
+async fn versions_with(registry: &TestRegistry, accept_encoding: &str) -> OriginResponse {
+    registry
+        .registry
+        .handle(OriginRequest {
+            method: "GET".into(),
+            path: format!("/v1/modules/{MODULE}/versions"),
+            query: String::new(),
+            headers: vec![
+                (IDENTITY_HEADER.into(), reader().to_header_value()),
+                ("accept-encoding".into(), accept_encoding.into()),
+            ],
+            body: RequestBody::Empty,
+        })
+        .await
+}
+
+fn reader() -> Identity {
+    Identity {
+        token_name: "reader".into(),
+        tier: Tier::Downloader,
+        scopes: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_versions_answer_is_gzipped_for_clients_that_accept_it() {
+    let (registry, _store, data_dir) = counting_registry();
+    for minor in 0..20 {
+        registry.publish(MODULE, &format!("1.{minor}.0")).await;
+    }
+    settle(&data_dir);
+    let plain = versions_with(&registry, "identity").await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    for accepted in ["gzip", "deflate, gzip;q=0.5", "*", "br, x-gzip"] {
+        let zipped = versions_with(&registry, accepted).await;
+        assert_eq!(
+            zipped.header("content-encoding"),
+            Some("gzip"),
+            "{accepted}"
+        );
+        assert_eq!(zipped.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(zipped.header("content-type"), Some("application/json"));
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(zipped.body.as_slice())
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain.body, "{accepted}");
+        assert!(zipped.body.len() < plain.body.len());
+    }
+    for refused in ["gzip;q=0", "*, gzip;q=0", "br", ""] {
+        let response = versions_with(&registry, refused).await;
+        assert_eq!(response.header("content-encoding"), None, "{refused}");
+        assert_eq!(response.body, plain.body);
+    }
+}
+
+#[tokio::test]
+async fn a_short_versions_answer_is_not_gzipped() {
+    let (registry, _store, _data_dir) = counting_registry();
+    registry.publish(MODULE, "1.0.0").await;
+    let response = versions_with(&registry, "gzip").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-encoding"), None);
+    assert_eq!(
+        json(&response)["modules"][0]["versions"][0]["version"],
+        "1.0.0"
+    );
+}
+
+#[tokio::test]
+async fn downloads_read_a_versions_metadata_once_while_it_is_listed() {
+    let (registry, store, data_dir) = counting_registry();
+    registry.publish(MODULE, "1.0.0").await;
+    registry.publish(MODULE, "1.1.0").await;
+    settle(&data_dir);
+    let download = format!("/v1/modules/{MODULE}/1.0.0/download");
+    let before = store.metas.load(Ordering::SeqCst);
+    let first = registry.get(&download).await;
+    assert_eq!(first.status, 204);
+    let read = store.metas.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        let again = registry.get(&download).await;
+        assert_eq!(again.status, 204);
+        let location = |r: &OriginResponse| {
+            let url = r.header("x-terraform-get").unwrap().to_owned();
+            url[url.find("&checksum=").unwrap()..].to_owned()
+        };
+        assert_eq!(location(&again), location(&first));
+    }
+    assert_eq!(
+        store.metas.load(Ordering::SeqCst),
+        read,
+        "answered from the listing"
+    );
+    assert!(read > before);
+    // Unpublished in another process: the directory changes, the cached metadata goes with
+    // the listing, and the download is refused.
+    assert!(beside(&data_dir)
+        .registry
+        .archives
+        .unpublish(&key("1.0.0"))
+        .await
+        .unwrap());
+    assert_eq!(registry.get(&download).await.status, 404);
 }

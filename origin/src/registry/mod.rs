@@ -12,6 +12,7 @@
 //! - `pins`: copying upstream versions in, listing and removing them;
 //! - `tokens`: the master token, token creation, listing and revocation.
 
+mod archive_urls;
 mod catalogue;
 #[cfg(test)]
 mod catalogue_tests;
@@ -54,14 +55,13 @@ use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
 use crate::providers::ProviderStore;
 use crate::proxy::policy::PolicyVerdict;
 use crate::proxy::Proxy;
+use crate::signed_url::UrlSigner;
 use crate::storage::{
     ArchiveBody, ArchiveStore, PinStore, StorageError, TokenStore, UploadStaging,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use tfreg_edge::{
-    Access, ArchiveSigner, Identity, ModulePath, Route, VersionPath, IDENTITY_HEADER, PAGE_PATH,
-};
+use tfreg_edge::{Access, Identity, ModulePath, Route, VersionPath, IDENTITY_HEADER, PAGE_PATH};
 
 /// The name of the token made on first start.
 pub const MASTER_TOKEN_NAME: &str = "master";
@@ -95,6 +95,10 @@ pub const DEFAULT_STAGED_UPLOAD_URL_TTL_SECS: u64 = 900;
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     pub archive_url_ttl_secs: u64,
+    /// `https://host` that archive URLs are signed for and point at (the origin Lambda: the
+    /// registry's own domain, from its signing secret). Without it (`tfreg serve`), the host
+    /// each download request came to, and the archive URL is root-relative.
+    pub archive_url_base: Option<String>,
     /// Largest archive in the body of a `PUT`.
     pub max_upload_bytes: u64,
     /// Largest archive through the large-upload path (staged, then finalized).
@@ -111,6 +115,7 @@ impl RegistryConfig {
     pub fn new(scratch_dir: PathBuf) -> Self {
         RegistryConfig {
             archive_url_ttl_secs: DEFAULT_ARCHIVE_URL_TTL_SECS,
+            archive_url_base: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_staged_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             staged_upload_url_ttl_secs: DEFAULT_STAGED_UPLOAD_URL_TTL_SECS,
@@ -135,7 +140,7 @@ pub struct Registry {
     exchangers: exchange::Exchangers,
     /// Module version lists as last read, checked against the store on every use.
     listings: listings::ListingCache,
-    signer: ArchiveSigner,
+    signer: UrlSigner,
     config: RegistryConfig,
 }
 
@@ -143,7 +148,7 @@ impl Registry {
     pub fn new(
         archives: Arc<dyn ArchiveStore>,
         tokens: Arc<dyn TokenStore>,
-        signer: ArchiveSigner,
+        signer: UrlSigner,
         config: RegistryConfig,
     ) -> Self {
         Registry {
@@ -267,9 +272,18 @@ impl Registry {
     }
 
     pub async fn handle(&self, request: OriginRequest) -> OriginResponse {
+        let path = request.path.clone();
+        self.handle_route(Route::parse(&request.method, &path), request)
+            .await
+    }
+
+    /// [`Registry::handle`] for an adapter that has parsed the request's route already (`tfreg
+    /// serve` does, for the viewer check): `route` is `Route::parse(&request.method,
+    /// &request.path)`. Matching the route table is a few percent of a download's CPU time.
+    pub async fn handle_route(&self, route: Route<'_>, request: OriginRequest) -> OriginResponse {
         let method = request.method.clone();
         let path = request.path.clone();
-        match self.dispatch(request).await {
+        match self.dispatch(route, request).await {
             Ok(response) => response,
             Err(error) => {
                 if error.status >= 500 {
@@ -290,22 +304,33 @@ impl Registry {
         }
     }
 
-    async fn dispatch(&self, request: OriginRequest) -> Result<OriginResponse, ApiError> {
-        let route = Route::parse(&request.method, &request.path);
+    async fn dispatch(
+        &self,
+        route: Route<'_>,
+        request: OriginRequest,
+    ) -> Result<OriginResponse, ApiError> {
         let identity = self.authorize(&route, &request)?;
         let caller = identity
             .as_ref()
             .map(|identity| identity.token_name.clone())
             .unwrap_or_default();
         let scopes = identity.map(|identity| identity.scopes).unwrap_or_default();
+        let gzip = modules::accepts_gzip(request.header("accept-encoding"));
         let body = request.body;
         let body_limit = self.body_limit(&route);
         if body.size()? > body_limit {
             return Err(ApiError::too_large(&route, body_limit));
         }
+        // The `Host` a download came with: its archive URLs are signed for it unless the
+        // configuration names the registry's address.
+        let host = request
+            .headers
+            .iter()
+            .find(|(name, _)| name == "host")
+            .map(|(_, value)| value.as_str());
         match route {
-            Route::Versions(module) => self.versions(&module_address(module)?).await,
-            Route::Download(version) => self.download(archive_key(version)?).await,
+            Route::Versions(module) => self.versions(&module_address(module)?, gzip).await,
+            Route::Download(version) => self.download(archive_key(version)?, host).await,
             Route::VersionInfo(version) => self.version_info(archive_key(version)?).await,
             Route::LatestVersionInfo(module) => {
                 self.latest_version_info(module_address(module)?).await
@@ -335,6 +360,7 @@ impl Registry {
                     ModuleVersion::parse(version.version)?,
                     crate::providers::Platform::new(os, arch)
                         .map_err(|e| ApiError::new(400, "invalid_name", e.to_string()))?,
+                    host,
                 )
                 .await
             }
@@ -701,10 +727,9 @@ mod tests {
             download.header("cache-control"),
             Some("max-age=0, s-maxage=30")
         );
-        assert!(download
-            .header("x-terraform-get")
-            .unwrap()
-            .starts_with("/archives/acme/vpc/aws/1.0.0/module.tar.gz?expires="));
+        assert!(download.header("x-terraform-get").unwrap().starts_with(
+            "https://registry.test/archives/acme/vpc/aws/1.0.0/module.tar.gz?Expires="
+        ));
     }
 
     #[tokio::test]

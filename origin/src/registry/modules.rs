@@ -1,7 +1,7 @@
 //! Module reads: version lists, a version's details and downloads, from the local versions or,
 //! in proxy mode, through the upstream registry.
 
-use super::clock::{now_rfc3339, now_unix};
+use super::clock::now_rfc3339;
 use super::{listings, OriginResponse, Registry, PROXY_CACHE_PATH};
 use crate::catalogue::latest_version;
 use crate::docs::stored::{extract_docs_from_file, load_docs, store_docs};
@@ -13,7 +13,6 @@ use crate::proxy::{Proxy, ProxyError};
 use crate::storage::{PublishOutcome, VersionMeta};
 use serde_json::json;
 use std::sync::Arc;
-use tfreg_edge::ARCHIVE_PATH_PREFIX;
 
 /// Why the upstream registry is not asked about a module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,9 +33,14 @@ impl Registry {
     /// Local versions (uploads and pins), plus, in proxy mode, the upstream's versions of a
     /// module that [`Registry::upstream_for`] lets through, in semver order. When the
     /// upstream fails, a module with local versions is answered with those alone.
+    ///
+    /// With `accepts_gzip` (the request's `Accept-Encoding` allows it, as Go's HTTP client and
+    /// so Terraform's does by itself), the local versions' answer goes gzipped when that is
+    /// smaller: compressed once per listing, so a long history costs little per request.
     pub(super) async fn versions(
         &self,
         module: &ModuleAddress,
+        accepts_gzip: bool,
     ) -> Result<OriginResponse, ApiError> {
         // The local versions first, then the namespace mark: an upload writes its mark before
         // its version, so a version seen here has its mark seen below.
@@ -46,7 +50,7 @@ impl Registry {
             .await?;
         let mut versions = match self.upstream_for(module, Some(&local.versions)).await? {
             Ok(proxy) => match proxy.upstream_versions(module).await {
-                Ok(upstream) => upstream,
+                Ok(upstream) => upstream.as_ref().clone(),
                 Err(ProxyError::NotFound(_)) if !local.versions.is_empty() => Vec::new(),
                 Err(error) if !local.versions.is_empty() => {
                     tracing::warn!(%module, %error, "upstream versions unavailable; answering the local ones");
@@ -62,6 +66,13 @@ impl Registry {
                 return Err(ApiError::not_found(format!("module {module} not found")));
             }
             // The local versions alone: the answer rendered when they were listed.
+            if let Some(compressed) = local.local_answer_gzip().filter(|_| accepts_gzip) {
+                let mut response = versions_answer(compressed.to_vec());
+                response
+                    .headers
+                    .push(("content-encoding".into(), "gzip".into()));
+                return Ok(response);
+            }
             return Ok(versions_answer(local.local_answer.clone()));
         }
         versions.extend(local.versions.iter().cloned());
@@ -171,7 +182,11 @@ impl Registry {
     /// of the Registry API's module details, its docs as stored at publish. Local versions
     /// (uploads and pins) first; in proxy mode, a proxied version already in the proxy cache.
     pub(super) async fn version_info(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
-        let (store, meta) = match self.archives.version_meta(&key).await? {
+        let local = self
+            .listings
+            .version_meta(self.archives.as_ref(), &key)
+            .await?;
+        let (store, meta) = match local {
             Some(meta) => (self.archives.clone(), meta),
             None => match self.upstream_for(&key.module, None).await? {
                 Ok(proxy) => match proxy.cache().version_meta(&key).await? {
@@ -181,8 +196,18 @@ impl Registry {
                 Err(_) => return Err(version_not_found(&key)),
             },
         };
-        let mut versions = store.list_versions(&key.module).await?;
-        versions.sort();
+        let versions = if Arc::ptr_eq(&store, &self.archives) {
+            // The cached listing (checked against the store), as the versions answer uses.
+            let listing = self
+                .listings
+                .listing(self.archives.as_ref(), &key.module)
+                .await?;
+            listing.versions.clone()
+        } else {
+            let mut versions = store.list_versions(&key.module).await?;
+            versions.sort();
+            versions
+        };
         let docs = load_docs(store.as_ref(), &key, &meta.sha256).await;
         Ok(OriginResponse::json(
             200,
@@ -196,7 +221,12 @@ impl Registry {
         &self,
         module: ModuleAddress,
     ) -> Result<OriginResponse, ApiError> {
-        let mut versions = self.archives.list_versions(&module).await?;
+        let mut versions = self
+            .listings
+            .listing(self.archives.as_ref(), &module)
+            .await?
+            .versions
+            .clone();
         if versions.is_empty() {
             // A proxied module the proxy still serves: its latest cached version (as the
             // catalogue lists it).
@@ -215,13 +245,26 @@ impl Registry {
         }
     }
 
-    /// `204` with `X-Terraform-Get`: a root-relative, signed, short-lived archive URL that
-    /// carries go-getter's `checksum=sha256:…`, so Terraform verifies what it unpacks (except
-    /// for an archive put into S3 by hand without a `sha256` in its metadata: no checksum is
-    /// known, so none is sent).
-    pub(super) async fn download(&self, key: ArchiveKey) -> Result<OriginResponse, ApiError> {
-        let location = match self.archives.version_meta(&key).await? {
-            Some(meta) => self.signed_archive_url(&key, &meta.sha256),
+    /// `204` with `X-Terraform-Get`: a signed, short-lived archive URL (a CloudFront signed URL,
+    /// [`crate::signed_url`]) that carries go-getter's `checksum=sha256:…`, so Terraform
+    /// verifies what it unpacks (except for an archive put into S3 by hand without a `sha256`
+    /// in its metadata: no checksum is known, so none is sent). `host` is the `Host` the
+    /// request came with, which the URL is signed for unless the configuration names the
+    /// registry's address ([`RegistryConfig::archive_url_base`]).
+    pub(super) async fn download(
+        &self,
+        key: ArchiveKey,
+        host: Option<&str>,
+    ) -> Result<OriginResponse, ApiError> {
+        let base = self.archive_url_base(host)?;
+        // The metadata as cached with the module's listing: no file or object read per
+        // download while the listing stands (the profile in tests/bench/RESULTS.throughput.md).
+        let local = self
+            .listings
+            .version_meta(self.archives.as_ref(), &key)
+            .await?;
+        let location = match local {
+            Some(meta) => self.signed_url(&base, &key.as_path(), &meta.sha256),
             None => {
                 let proxy = match self.upstream_for(&key.module, None).await? {
                     Ok(proxy) => proxy,
@@ -229,6 +272,7 @@ impl Registry {
                 };
                 let meta = self.proxied_version(proxy, &key).await?;
                 self.signed_url(
+                    &base,
                     &format!("{PROXY_CACHE_PATH}{}", key.as_path()),
                     &meta.sha256,
                 )
@@ -283,31 +327,45 @@ impl Registry {
                 .ok_or_else(|| version_not_found(key)),
         }
     }
-
-    pub fn signed_archive_url(&self, key: &ArchiveKey, sha256: &str) -> String {
-        self.signed_url(&key.as_path(), sha256)
-    }
-
-    /// A signed URL for `key_path` beneath `/archives/`.
-    pub(super) fn signed_url(&self, key_path: &str, sha256: &str) -> String {
-        let path = format!("{ARCHIVE_PATH_PREFIX}{key_path}");
-        let expires = now_unix() + self.config.archive_url_ttl_secs;
-        let signed = format!("{path}?{}", self.signer.sign(&path, expires));
-        // go-getter strips `checksum` before it requests the URL, so it stays out of the
-        // signature. An empty one would fail every download: leave it out instead.
-        if sha256.is_empty() {
-            signed
-        } else {
-            format!("{signed}&checksum=sha256:{sha256}")
-        }
-    }
 }
 
-/// `200` with a versions answer's JSON body; shared caches may keep it briefly.
+/// `200` with a versions answer's JSON body; shared caches may keep it briefly, apart for
+/// clients that accept gzip and those that do not.
 fn versions_answer(body: Vec<u8>) -> OriginResponse {
     let mut response = OriginResponse::json(200, serde_json::Value::Null).cacheable();
     response.body = body;
     response
+        .headers
+        .push(("vary".into(), "Accept-Encoding".into()));
+    response
+}
+
+/// Whether an `Accept-Encoding` header allows gzip: named (or `x-gzip`), or `*` when gzip is
+/// not named, with a quality above zero (RFC 9110, section 12.5.3).
+pub(super) fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(header) = accept_encoding else {
+        return false;
+    };
+    let mut named = None;
+    let mut any = None;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let allowed = parts
+            .map(str::trim)
+            .find_map(|p| {
+                p.get(..2)
+                    .filter(|k| k.eq_ignore_ascii_case("q="))
+                    .and(p.get(2..))
+            })
+            .is_none_or(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            named = Some(named.unwrap_or(false) || allowed);
+        } else if coding == "*" {
+            any = Some(allowed);
+        }
+    }
+    named.or(any).unwrap_or(false)
 }
 
 pub(super) fn describe_version(key: &ArchiveKey, meta: &VersionMeta) -> serde_json::Value {
@@ -389,7 +447,36 @@ pub(super) fn version_exists(key: &ArchiveKey) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::clock::now_unix;
     use super::super::test_support::{code, json, TestRegistry};
+
+    #[test]
+    fn accept_encoding_allows_gzip_by_name_or_by_star_with_a_quality_above_zero() {
+        use super::accepts_gzip;
+        for yes in [
+            "gzip",
+            "GZIP",
+            "deflate, gzip",
+            "gzip;q=0.5",
+            "x-gzip",
+            "*",
+            "br;q=1, *;q=0.1",
+        ] {
+            assert!(accepts_gzip(Some(yes)), "{yes}");
+        }
+        for no in [
+            "",
+            "identity",
+            "br",
+            "gzip;q=0",
+            "gzip; q=0.0",
+            "*;q=0",
+            "*, gzip;q=0",
+        ] {
+            assert!(!accepts_gzip(Some(no)), "{no}");
+        }
+        assert!(!accepts_gzip(None));
+    }
 
     #[tokio::test]
     async fn versions_are_listed_in_semver_order_and_cacheable() {
@@ -445,11 +532,18 @@ mod tests {
         assert_eq!(response.status, 204);
         assert!(response.body.is_empty());
         let location = response.header("x-terraform-get").expect("X-Terraform-Get");
+        let path = "/archives/acme/vpc/aws/1.0.0/module.tar.gz";
         assert!(
-            location.starts_with("/archives/acme/vpc/aws/1.0.0/module.tar.gz?expires="),
+            location.starts_with(&format!(
+                "{}{path}?Expires=",
+                super::super::test_support::TEST_ARCHIVE_URL_BASE
+            )),
             "{location}"
         );
-        assert!(location.contains("&signature="), "{location}");
+        assert!(
+            location.contains("&Key-Pair-Id=KTEST&Signature="),
+            "{location}"
+        );
         assert!(
             location.ends_with(&format!(
                 "&checksum=sha256:{}",
@@ -461,6 +555,42 @@ mod tests {
             response.header("cache-control"),
             Some(super::super::CACHEABLE_READ)
         );
+    }
+
+    #[tokio::test]
+    async fn without_a_configured_address_the_url_is_root_relative_and_signed_for_the_host() {
+        let registry = TestRegistry::with_config(|config| config.archive_url_base = None);
+        registry.publish("acme/vpc/aws", "1.0.0").await;
+        let download = "/v1/modules/acme/vpc/aws/1.0.0/download";
+        let response = registry.get_with_host(download, "127.0.0.1:8443").await;
+        assert_eq!(response.status, 204);
+        let location = response.header("x-terraform-get").unwrap();
+        let path = "/archives/acme/vpc/aws/1.0.0/module.tar.gz";
+        assert!(
+            location.starts_with(&format!("{path}?Expires=")),
+            "{location}"
+        );
+        let query = location.split_once('?').unwrap().1;
+        let signed = query.split("&checksum=").next().unwrap();
+        let resource = format!("https://127.0.0.1:8443{path}");
+        assert_eq!(
+            registry
+                .registry
+                .signer
+                .verifier()
+                .verify(&resource, signed, now_unix()),
+            Ok(())
+        );
+        // A Host that would put a path or a parameter into the signed resource is refused.
+        for host in [
+            "",
+            "127.0.0.1:8443/archives/acme/other/aws/1.0.0/module.tar.gz?x=",
+            "a\"b",
+        ] {
+            let response = registry.get_with_host(download, host).await;
+            assert_eq!(response.status, 400, "{host:?}");
+        }
+        assert_eq!(registry.get(download).await.status, 400);
     }
 
     #[tokio::test]

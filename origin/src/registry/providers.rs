@@ -94,7 +94,9 @@ impl Registry {
         provider: ProviderAddress,
         version: ModuleVersion,
         platform: Platform,
+        host: Option<&str>,
     ) -> Result<OriginResponse, ApiError> {
+        let base = self.archive_url_base(host)?;
         let not_found = || {
             ApiError::not_found(format!(
                 "provider {provider} version {version} has no package for {platform}"
@@ -110,6 +112,7 @@ impl Registry {
             .ok_or_else(not_found)?;
         let url = |filename: &str| {
             self.signed_url(
+                &base,
                 &format!("{PROVIDER_FILES_PATH}{provider}/{version}/{filename}"),
                 "",
             )

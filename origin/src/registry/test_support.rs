@@ -5,8 +5,9 @@ use super::{OriginRequest, OriginResponse, Registry, RegistryConfig, RequestBody
 use crate::catalogue::FileCatalogueStore;
 use crate::embedded::{FileArchiveStore, RedbTokenStore};
 use crate::proxy::{Proxy, ProxyConfig};
+use crate::signed_url::UrlSigner;
 use std::sync::Arc;
-use tfreg_edge::{ArchiveSigner, Identity, Tier, IDENTITY_HEADER};
+use tfreg_edge::{Identity, Tier, IDENTITY_HEADER};
 
 pub struct TestRegistry {
     pub registry: Registry,
@@ -77,12 +78,9 @@ impl TestRegistry {
             Arc::new(RedbTokenStore::open(&dir.path().join("tokens.redb")).expect("token store"));
         let scratch = dir.path().join("scratch");
         std::fs::create_dir_all(&scratch).expect("scratch directory");
-        let registry = Registry::new(
-            archives,
-            tokens,
-            ArchiveSigner::new(b"test-key".to_vec()),
-            RegistryConfig::new(scratch),
-        );
+        let mut config = RegistryConfig::new(scratch);
+        config.archive_url_base = Some(TEST_ARCHIVE_URL_BASE.to_owned());
+        let registry = Registry::new(archives, tokens, UrlSigner::generate("KTEST"), config);
         TestRegistry {
             registry,
             _dir: dir,
@@ -144,6 +142,18 @@ impl TestRegistry {
         .await
     }
 
+    /// A `GET` from a downloader named "reader" that came with `Host: host`.
+    pub async fn get_with_host(&self, path: &str, host: &str) -> OriginResponse {
+        let reader = Identity {
+            token_name: "reader".into(),
+            tier: Tier::Downloader,
+            scopes: Vec::new(),
+        };
+        let headers = vec![("host".to_owned(), host.to_owned())];
+        self.send_with_headers("GET", path, Some(reader), headers, RequestBody::Empty)
+            .await
+    }
+
     /// A request as the edge passes it on for `identity` (`path` may carry a query).
     async fn send_as(
         &self,
@@ -152,9 +162,21 @@ impl TestRegistry {
         identity: Option<Identity>,
         body: RequestBody,
     ) -> OriginResponse {
-        let headers = identity
-            .map(|identity| vec![(IDENTITY_HEADER.to_owned(), identity.to_header_value())])
-            .unwrap_or_default();
+        self.send_with_headers(method, path, identity, Vec::new(), body)
+            .await
+    }
+
+    async fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        identity: Option<Identity>,
+        mut headers: Vec<(String, String)>,
+        body: RequestBody,
+    ) -> OriginResponse {
+        if let Some(identity) = identity {
+            headers.push((IDENTITY_HEADER.to_owned(), identity.to_header_value()));
+        }
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         self.registry
             .handle(OriginRequest {
@@ -219,6 +241,9 @@ impl TestRegistry {
     }
 }
 
+/// Where the test registry's archive URLs point.
+pub const TEST_ARCHIVE_URL_BASE: &str = "https://registry.test";
+
 /// A registry over the embedded stores in a new temporary directory, which must outlive it.
 pub fn embedded_registry() -> (tempfile::TempDir, Registry) {
     let (dir, registry, _) = embedded(|_| {});
@@ -233,12 +258,13 @@ fn embedded(
     let tokens =
         Arc::new(RedbTokenStore::open(&dir.path().join("tokens.redb")).expect("token store"));
     let mut config = RegistryConfig::new(archives.staging_dir().to_path_buf());
+    config.archive_url_base = Some(TEST_ARCHIVE_URL_BASE.to_owned());
     adjust(&mut config);
     let catalogue = Arc::new(FileCatalogueStore::open(dir.path()));
     let registry = Registry::new(
         Arc::new(archives),
         tokens.clone(),
-        ArchiveSigner::new(b"test-key".to_vec()),
+        UrlSigner::generate("KTEST"),
         config,
     )
     .with_catalogue(catalogue);

@@ -6,12 +6,13 @@ use async_trait::async_trait;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use tfreg_edge::{hash_token, ArchiveSigner, Identity, Tier, IDENTITY_HEADER};
+use tfreg_edge::{hash_token, Identity, Tier, IDENTITY_HEADER};
 use tfreg_origin::aws::aws_sdk_dynamodb::types::AttributeValue;
 use tfreg_origin::aws::aws_sdk_s3::primitives::ByteStream;
 use tfreg_origin::aws::{DynamoTokenStore, S3ArchiveStore};
 use tfreg_origin::conformance;
 use tfreg_origin::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use tfreg_origin::signed_url::UrlSigner;
 use tfreg_origin::storage::{
     ArchiveBody, PublishOutcome, StorageError, TokenRecord, TokenStore, VersionMeta,
 };

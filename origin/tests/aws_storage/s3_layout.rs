@@ -408,22 +408,25 @@ async fn a_hand_uploaded_version_downloads_without_a_checksum() {
     let registry = Registry::new(
         fixture.store.clone(),
         dynamo_store().await,
-        ArchiveSigner::new(b"test".to_vec()),
+        UrlSigner::generate("KTEST"),
         RegistryConfig::new(fixture.scratch.path().to_path_buf()),
     );
     let download = |version: &str| OriginRequest {
         method: "GET".into(),
         path: format!("/v1/modules/acme/vpc/aws/{version}/download"),
         query: String::new(),
-        headers: vec![(
-            IDENTITY_HEADER.to_owned(),
-            Identity {
-                scopes: Vec::new(),
-                token_name: "reader".into(),
-                tier: Tier::Downloader,
-            }
-            .to_header_value(),
-        )],
+        headers: vec![
+            ("host".to_owned(), "registry.test".to_owned()),
+            (
+                IDENTITY_HEADER.to_owned(),
+                Identity {
+                    scopes: Vec::new(),
+                    token_name: "reader".into(),
+                    tier: Tier::Downloader,
+                }
+                .to_header_value(),
+            ),
+        ],
         body: RequestBody::Empty,
     };
     let published = registry.handle(download("1.0.0")).await;

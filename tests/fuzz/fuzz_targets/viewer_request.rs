@@ -10,16 +10,18 @@ use tfreg_edge::cloudfront::{
     ORIGIN_SECRET_HEADER,
 };
 use tfreg_edge::{
-    required_access, Access, ArchiveSigner, EdgeCheck, EdgeConfig, Tier, TokenInfo, IDENTITY_HEADER,
+    required_access, Access, EdgeCheck, EdgeConfig, Tier, TokenInfo, IDENTITY_HEADER,
 };
 
 const SECRET: &str = "fuzzing origin secret";
 
 fn handler() -> ViewerRequestHandler {
-    let mut config = EdgeConfig::new(ArchiveSigner::new(b"fuzzing signing key".to_vec()));
     // Small caches: the defaults allocate for thousands of entries on every input.
-    config.cache_capacity = NonZeroUsize::new(4).unwrap();
-    config.unknown_cache_capacity = NonZeroUsize::new(4).unwrap();
+    let config = EdgeConfig {
+        cache_capacity: NonZeroUsize::new(4).unwrap(),
+        unknown_cache_capacity: NonZeroUsize::new(4).unwrap(),
+        ..EdgeConfig::default()
+    };
     ViewerRequestHandler::new(EdgeCheck::new(config), SECRET)
 }
 

@@ -178,6 +178,19 @@ impl Moto {
 
     /// A new token table as the deployment makes it: partition key `pk` (S), on-demand
     /// billing, TTL on `expires_at`.
+    /// A Secrets Manager secret holding `value` (text), by a new name, which it returns.
+    pub async fn create_secret(&self, config: &SdkConfig, value: &str) -> String {
+        let name = unique_name("secret");
+        aws_sdk_secretsmanager::Client::new(config)
+            .create_secret()
+            .name(&name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("creating secret {name}: {e:?}"));
+        name
+    }
+
     pub async fn create_table(&self, config: &SdkConfig) -> String {
         let name = unique_name("tokens");
         let client = aws_sdk_dynamodb::Client::new(config);
