@@ -1,6 +1,6 @@
 //! Where provider releases and the namespaces' signing keys are kept: the [`ProviderStore`]
 //! trait, implemented over the data directory for `tfreg serve` ([`super::embedded`]). An S3
-//! implementation is to follow the same contract: each publish attempt's files under a prefix
+//! implementation ([`crate::aws::S3ProviderStore`]) follows the same contract: each publish attempt's files under a prefix
 //! of its own (so a losing publisher can never overwrite a winner's zips), the record last
 //! with `If-None-Match: *` naming that prefix, the loser's files deleted; keys as one object
 //! (or item) per namespace and key ID, written conditionally.
@@ -65,11 +65,26 @@ pub struct ProviderRelease {
     pub published_at: String,
     /// Name of the token that published it.
     pub publisher: String,
+    /// The publish attempt whose files these are, on a store that keeps each attempt's files
+    /// under a prefix of its own (S3): the files' path gains `{files_id}/` after the version.
+    /// `None` on the embedded store, whose files sit beside the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_id: Option<String>,
 }
 
 impl ProviderRelease {
     pub fn platform(&self, os: &str, arch: &str) -> Option<&ReleasePlatform> {
         self.platforms.iter().find(|p| p.os == os && p.arch == arch)
+    }
+
+    /// Where a file of the release is, beneath the provider files' root:
+    /// `{ns}/{type}/{version}/[{files_id}/]{filename}`.
+    pub fn file_path(&self, filename: &str) -> String {
+        let base = format!("{}/{}/{}", self.namespace, self.provider_type, self.version);
+        match &self.files_id {
+            Some(id) => format!("{base}/{id}/{filename}"),
+            None => format!("{base}/{filename}"),
+        }
     }
 
     /// Every file of the release by name: the zips, `SHA256SUMS` and its signature.

@@ -113,7 +113,7 @@ impl Registry {
         let url = |filename: &str| {
             self.signed_url(
                 &base,
-                &format!("{PROVIDER_FILES_PATH}{provider}/{version}/{filename}"),
+                &format!("{PROVIDER_FILES_PATH}{}", release.file_path(filename)),
                 "",
             )
         };
@@ -242,6 +242,7 @@ impl Registry {
             signing_key,
             published_at: now_rfc3339(),
             publisher,
+            files_id: None,
         };
         match store.publish(&release, staged.path().to_path_buf()).await? {
             PublishOutcome::Created => {
@@ -365,7 +366,9 @@ impl Registry {
         }
     }
 
-    /// A provider file beneath [`PROVIDER_FILES_PATH`]: `{ns}/{type}/{version}/{filename}`.
+    /// A provider file beneath [`PROVIDER_FILES_PATH`]: `{ns}/{type}/{version}/{filename}`,
+    /// or `{ns}/{type}/{version}/{files_id}/{filename}` on a store that keeps each publish
+    /// attempt's files apart ([`ProviderRelease::file_path`]).
     pub(super) async fn open_provider_file(
         &self,
         path: &str,
@@ -374,8 +377,14 @@ impl Registry {
             return Ok(None);
         };
         let parts: Vec<&str> = path.split('/').collect();
-        let [namespace, provider_type, version, filename] = parts[..] else {
-            return Ok(None);
+        let (namespace, provider_type, version, files_id, filename) = match parts[..] {
+            [namespace, provider_type, version, filename] => {
+                (namespace, provider_type, version, None, filename)
+            }
+            [namespace, provider_type, version, files_id, filename] => {
+                (namespace, provider_type, version, Some(files_id), filename)
+            }
+            _ => return Ok(None),
         };
         let (Ok(provider), Ok(version)) = (
             ProviderAddress::new(namespace, provider_type),
@@ -383,6 +392,13 @@ impl Registry {
         ) else {
             return Ok(None);
         };
+        if let Some(files_id) = files_id {
+            // Only the published attempt's files: a loser's, however briefly there, never.
+            let release = store.release(&provider, &version).await?;
+            if release.and_then(|r| r.files_id).as_deref() != Some(files_id) {
+                return Ok(None);
+            }
+        }
         store.open_file(&provider, &version, filename).await
     }
 }
