@@ -8,7 +8,8 @@ mod common;
 
 use common::providers::{Gpg, Release};
 use common::terraform::terraform_init;
-use common::{registry_with_tokens, Reply, TestRegistry, Tokens};
+use common::{aws_backend_args, registry_with_tokens, Reply, TestRegistry, Tokens};
+use tfreg_testkit::moto::{self, Moto};
 
 const PROVIDER: &str = "acme/dns";
 
@@ -73,6 +74,56 @@ async fn nothing_published(registry: &TestRegistry, tokens: &Tokens, version: &s
 #[tokio::test]
 async fn terraform_init_installs_a_signed_private_provider() {
     let (registry, tokens) = registry_with_tokens().await;
+    installs_a_signed_private_provider(&registry, &tokens).await;
+}
+
+/// The same through `tfreg serve --backend aws` (S3 and DynamoDB on moto): the release's files
+/// land under `archives/_providers/`, where CloudFront serves them, beneath the publish
+/// attempt's own prefix, and its record under `providers/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraform_init_installs_a_signed_private_provider_over_s3() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let bucket = moto.create_bucket(&config).await;
+    let table = moto.create_table(&config).await;
+    let registry = TestRegistry::start_with_env(
+        &aws_backend_args(&bucket, &table, moto.endpoint()),
+        &moto::PROCESS_ENV,
+    );
+    let tokens = Tokens {
+        downloader: registry.create_token("dl", "downloader").await,
+        uploader: registry.create_token("up", "uploader").await,
+        master: registry.master_token.clone(),
+    };
+    installs_a_signed_private_provider(&registry, &tokens).await;
+    let listed = moto::s3_client(&config)
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(
+        keys.contains(&"providers/acme/dns/1.2.0/release.json"),
+        "{keys:?}"
+    );
+    let files: Vec<&&str> = keys
+        .iter()
+        .filter(|k| k.starts_with("archives/_providers/acme/dns/1.2.0/"))
+        .collect();
+    assert_eq!(
+        files.len(),
+        4,
+        "two zips, SHA256SUMS and its signature: {files:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.starts_with("provider-keys/acme/")),
+        "{keys:?}"
+    );
+    assert!(!keys.iter().any(|k| k.starts_with("staging/")), "{keys:?}");
+}
+
+async fn installs_a_signed_private_provider(registry: &TestRegistry, tokens: &Tokens) {
     let discovery = registry
         .get("/.well-known/terraform.json", None)
         .await

@@ -75,7 +75,7 @@ struct Stores {
     pins: Arc<dyn PinStore>,
     scratch_dir: PathBuf,
     catalogue: Arc<dyn CatalogueStore>,
-    /// Provider releases and signing keys: embedded storage only, for now.
+    /// Provider releases and signing keys.
     providers: Option<Arc<dyn tfreg_origin::providers::ProviderStore>>,
     /// Embedded storage: the data directory is the truth, and derived records are brought
     /// back in line with it on start ([`tfreg_origin::Registry::reconcile`]).
@@ -149,7 +149,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             let proxy_cache = archives.proxy_cache_store();
             let tokens = Arc::new(tokens);
             Stores {
-                providers: None,
+                providers: Some(Arc::new(archives.provider_store())),
                 scratch_dir,
                 catalogue: Arc::new(archives.catalogue_store()),
                 reconcile_on_start: false,
