@@ -7,7 +7,7 @@
 mod common;
 
 use common::providers::{Gpg, Release};
-use common::terraform::terraform_init;
+use common::terraform::{terraform_clis, terraform_init, terraform_init_with};
 use common::{aws_backend_args, registry_with_tokens, Reply, TestRegistry, Tokens};
 use tfreg_testkit::moto::{self, Moto};
 
@@ -202,29 +202,49 @@ async fn installs_a_signed_private_provider(registry: &TestRegistry, tokens: &To
         .unwrap();
     assert_eq!(registry.get(unsigned, None).await.status, 403);
 
-    let run = terraform_init(
-        &registry,
-        &required_providers(&registry, "~> 1.2"),
-        Some(&tokens.downloader),
-    );
-    assert!(run.succeeded(), "{}\n{}", run.stdout(), run.stderr());
-    let lock = run.file(".terraform.lock.hcl");
-    assert!(
-        lock.contains(&format!("provider \"{}/{PROVIDER}\"", registry.host)),
-        "{lock}"
-    );
-    assert!(lock.contains("version     = \"1.2.0\""), "{lock}");
-    for platform in ["linux_amd64", "darwin_arm64"] {
-        let zh = format!("\"zh:{}\"", release.zip_sha256(platform));
-        assert!(lock.contains(&zh), "{platform}: {zh} not in\n{lock}");
+    // Every Terraform CLI the tests have checks the signature and the hashes itself.
+    for (terraform, version) in terraform_clis() {
+        let run = terraform_init_with(
+            &terraform,
+            registry,
+            &required_providers(registry, "~> 1.2"),
+            Some(&tokens.downloader),
+        );
+        assert!(
+            run.succeeded(),
+            "{version}:\n{}\n{}",
+            run.stdout(),
+            run.stderr()
+        );
+        let lock = run.file(".terraform.lock.hcl");
+        assert!(
+            lock.contains(&format!("provider \"{}/{PROVIDER}\"", registry.host)),
+            "{version}: {lock}"
+        );
+        assert!(
+            lock.contains("version     = \"1.2.0\""),
+            "{version}: {lock}"
+        );
+        for platform in ["linux_amd64", "darwin_arm64"] {
+            let zh = format!("\"zh:{}\"", release.zip_sha256(platform));
+            assert!(
+                lock.contains(&zh),
+                "{version}, {platform}: {zh} not in\n{lock}"
+            );
+        }
+        assert!(lock.contains("\"h1:"), "{version}: {lock}");
+        let installed = run.dir.path().join(format!(
+            ".terraform/providers/{}/{PROVIDER}/1.2.0/linux_amd64/terraform-provider-dns_v1.2.0",
+            registry.host
+        ));
+        assert!(installed.exists(), "{version}: {}", installed.display());
+        assert!(
+            run.stdout().contains("Installed"),
+            "{version}: {}",
+            run.stdout()
+        );
+        eprintln!("{version}: installed acme/dns 1.2.0 from {}", registry.host);
     }
-    assert!(lock.contains("\"h1:"), "{lock}");
-    let installed = run.dir.path().join(format!(
-        ".terraform/providers/{}/{PROVIDER}/1.2.0/linux_amd64/terraform-provider-dns_v1.2.0",
-        registry.host
-    ));
-    assert!(installed.exists(), "{}", installed.display());
-    assert!(run.stdout().contains("Installed"), "{}", run.stdout());
 
     // Without a token, Terraform gets nothing.
     let run = terraform_init(&registry, &required_providers(&registry, "1.2.0"), None);
