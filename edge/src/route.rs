@@ -121,6 +121,14 @@ pub enum Route<'a> {
     /// `PUT /v1/providers/{ns}/{type}/{version}` with the release (platform zips,
     /// `SHA256SUMS` and its signature) as a tar body.
     PublishProvider(ProviderVersionPath<'a>),
+    /// `POST /v1/providers/{ns}/{type}/{version}/uploads`: a presigned URL for a release too
+    /// large for the origin's request limit (the origin Lambda's 6 MB).
+    StartProviderUpload(ProviderVersionPath<'a>),
+    /// `POST …/{version}/uploads/{upload_id}`: check and publish a staged release.
+    FinishProviderUpload {
+        version: ProviderVersionPath<'a>,
+        upload_id: &'a str,
+    },
     /// `GET /v1/provider-keys/{namespace}`: the GPG keys registered for a namespace.
     ListSigningKeys { namespace: &'a str },
     /// `POST /v1/provider-keys/{namespace}` with an ASCII-armored public key.
@@ -315,6 +323,19 @@ pub const ROUTES: &[RouteSpec] = &[
         build: |c| Route::PublishProvider(provider_version(c)),
     },
     RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/providers/{namespace}/{type}/{version}/uploads",
+        build: |c| Route::StartProviderUpload(provider_version(c)),
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/providers/{namespace}/{type}/{version}/uploads/{upload_id}",
+        build: |c| Route::FinishProviderUpload {
+            version: provider_version(c),
+            upload_id: c[3],
+        },
+    },
+    RouteSpec {
         methods: &["GET"],
         pattern: "/v1/provider-keys/{namespace}",
         build: |c| Route::ListSigningKeys { namespace: c[0] },
@@ -447,7 +468,9 @@ impl<'a> Route<'a> {
             Route::Upload(_)
             | Route::StartStagedUpload(_)
             | Route::FinishStagedUpload { .. }
-            | Route::PublishProvider(_) => Access::Token(Tier::Uploader),
+            | Route::PublishProvider(_)
+            | Route::StartProviderUpload(_)
+            | Route::FinishProviderUpload { .. } => Access::Token(Tier::Uploader),
             Route::ListSigningKeys { .. }
             | Route::AddSigningKey { .. }
             | Route::RemoveSigningKey { .. }
@@ -546,7 +569,9 @@ mod tests {
             Route::Upload(_)
             | Route::StartStagedUpload(_)
             | Route::FinishStagedUpload { .. }
-            | Route::PublishProvider(_) => Access::Token(Tier::Uploader),
+            | Route::PublishProvider(_)
+            | Route::StartProviderUpload(_)
+            | Route::FinishProviderUpload { .. } => Access::Token(Tier::Uploader),
             Route::MethodNotAllowed { .. } | Route::NotFound { .. } => {
                 panic!("a row of the table must parse to its own route")
             }
@@ -577,8 +602,8 @@ mod tests {
                 }
             }
         }
-        // 29 routes; the fifteen reads take GET and HEAD.
-        assert_eq!(walked, 44 * TIERS.len());
+        // 31 routes; the fifteen reads take GET and HEAD.
+        assert_eq!(walked, 46 * TIERS.len());
     }
 
     #[test]

@@ -99,7 +99,14 @@ impl Route<'_> {
                 version: crate::route::ProviderVersionPath { provider: p, .. },
                 ..
             }
-            | Route::PublishProvider(crate::route::ProviderVersionPath { provider: p, .. }) => {
+            | Route::PublishProvider(crate::route::ProviderVersionPath { provider: p, .. })
+            | Route::StartProviderUpload(crate::route::ProviderVersionPath {
+                provider: p, ..
+            })
+            | Route::FinishProviderUpload {
+                version: crate::route::ProviderVersionPath { provider: p, .. },
+                ..
+            } => {
                 return namespace_scope(scopes, p.namespace, &shown());
             }
             Route::ListSigningKeys { namespace }

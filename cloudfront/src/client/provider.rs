@@ -3,9 +3,10 @@
 //! GPG keys a namespace's releases must be signed with.
 
 use super::http::Registry;
+use super::publish::DIRECT_UPLOAD_LIMIT_BYTES;
 use super::{Answer, ConnectArgs, Failure, Outcome};
 use clap::{Args, Subcommand};
-use reqwest::Method;
+use reqwest::{Method, Url};
 use std::path::PathBuf;
 use tfreg_origin::names::ModuleVersion;
 use tfreg_origin::providers::{ProviderAddress, ReleaseNames};
@@ -13,7 +14,8 @@ use tfreg_origin::providers::{ProviderAddress, ReleaseNames};
 #[derive(Subcommand)]
 pub enum ProviderCommand {
     /// Publish a release: the zips, SHA256SUMS, its signature (and the manifest, if there)
-    /// found in DIR for the provider and version, in one request (needs an uploader token).
+    /// found in DIR for the provider and version, as one tar (needs an uploader token); over
+    /// the origin Lambda's request limit, through the registry's large-upload path.
     Publish(PublishProviderArgs),
     /// Register a namespace's ASCII-armored GPG public key (needs a master token).
     AddKey {
@@ -182,12 +184,30 @@ async fn publish(args: PublishProviderArgs) -> Outcome {
         .map_err(|e| Failure::usage(format!("packing the release: {e}")))?;
 
     let registry = Registry::connect(&args.connect).await?;
-    let mut url = registry.url(&format!("/v1/providers/{provider}/{version}"));
-    if let Some(protocols) = &args.protocols {
-        url.query_pairs_mut().append_pair("protocols", protocols);
-    }
-    let reply = registry.send(Method::PUT, url, Some(body.into())).await?;
-    let platforms: Vec<String> = reply.json["platforms"]
+    let upload = ReleaseUpload {
+        registry: &registry,
+        release_path: format!("/v1/providers/{provider}/{version}"),
+        protocols: args.protocols.as_deref(),
+        tar: &body,
+    };
+    // As `tfreg publish` does for modules: over the origin Lambda's limit, the staged path
+    // first; a registry without one (`tfreg serve`, 404) takes the body directly.
+    let published = if body.len() as u64 > DIRECT_UPLOAD_LIMIT_BYTES {
+        match upload.staged().await? {
+            Some(published) => published,
+            None => upload.direct().await?,
+        }
+    } else {
+        match upload.direct().await {
+            Ok(published) => published,
+            Err(failure) if failure.status == Some(413) => match upload.staged().await? {
+                Some(published) => published,
+                None => return Err(failure),
+            },
+            Err(failure) => return Err(failure),
+        }
+    };
+    let platforms: Vec<String> = published["platforms"]
         .as_array()
         .map(|list| {
             list.iter()
@@ -205,12 +225,64 @@ async fn publish(args: PublishProviderArgs) -> Outcome {
         "Published {provider} {version} to {} ({}; signed by {}).\n\nUse it:\n\nterraform {{\n  required_providers {{\n    {} = {{\n      source  = \"{}/{provider}\"\n      version = \"{version}\"\n    }}\n  }}\n}}\n",
         registry.host,
         platforms.join(", "),
-        reply.json["key_id"].as_str().unwrap_or(""),
+        published["key_id"].as_str().unwrap_or(""),
         provider.provider_type.replace('-', "_"),
         registry.host,
     );
     Ok(Answer {
         text,
-        json: reply.json,
+        json: published,
     })
+}
+
+/// A release's tar on its way to the registry, directly or through the large-upload path.
+struct ReleaseUpload<'a> {
+    registry: &'a Registry,
+    /// `/v1/providers/{ns}/{type}/{version}`
+    release_path: String,
+    protocols: Option<&'a str>,
+    tar: &'a [u8],
+}
+
+impl ReleaseUpload<'_> {
+    fn with_protocols(&self, mut url: Url) -> Url {
+        if let Some(protocols) = self.protocols {
+            url.query_pairs_mut().append_pair("protocols", protocols);
+        }
+        url
+    }
+
+    /// `PUT /v1/providers/{ns}/{type}/{version}` with the tar as the body.
+    async fn direct(&self) -> Result<serde_json::Value, Failure> {
+        let url = self.with_protocols(self.registry.url(&self.release_path));
+        let body = reqwest::Body::from(self.tar.to_vec());
+        Ok(self.registry.send(Method::PUT, url, Some(body)).await?.json)
+    }
+
+    /// `POST …/uploads`, `PUT` the tar to the presigned URL, `POST` finalize (with the
+    /// protocols). `None` when the registry has no such path (`tfreg serve`: 404).
+    async fn staged(&self) -> Result<Option<serde_json::Value>, Failure> {
+        let url = self.registry.url(&format!("{}/uploads", self.release_path));
+        let staged = match self.registry.send(Method::POST, url, None).await {
+            Ok(reply) => reply.json,
+            Err(failure) if failure.status == Some(404) => return Ok(None),
+            Err(failure) => return Err(failure),
+        };
+        let (Some(upload_url), Some(finalize)) =
+            (staged["upload_url"].as_str(), staged["finalize"].as_str())
+        else {
+            return Err(Failure::request(
+                "the registry's answer to POST …/uploads lacks upload_url or finalize",
+            ));
+        };
+        let upload_url = Url::parse(upload_url)
+            .map_err(|e| Failure::request(format!("the registry's upload_url is invalid: {e}")))?;
+        self.registry
+            .send_unauthenticated(Method::PUT, upload_url, self.tar.to_vec().into())
+            .await?;
+        let finalize = self.with_protocols(self.registry.url(finalize));
+        Ok(Some(
+            self.registry.send(Method::POST, finalize, None).await?.json,
+        ))
+    }
 }

@@ -26,6 +26,7 @@ mod listings;
 mod listings_tests;
 mod modules;
 mod pins;
+mod provider_uploads;
 mod providers;
 #[cfg(test)]
 mod providers_tests;
@@ -374,6 +375,15 @@ impl Registry {
                     caller,
                 )
                 .await
+            }
+            Route::StartProviderUpload(version) => {
+                let (provider, version) = providers::provider_version(&version)?;
+                self.start_provider_upload(provider, version).await
+            }
+            Route::FinishProviderUpload { version, upload_id } => {
+                let (provider, version) = providers::provider_version(&version)?;
+                self.finalize_provider_upload(provider, version, upload_id, &request.query, caller)
+                    .await
             }
             Route::ListSigningKeys { namespace } => self.list_signing_keys(namespace).await,
             Route::AddSigningKey { namespace } => {

@@ -35,7 +35,7 @@ fn release_error(error: ReleaseError) -> ApiError {
     }
 }
 
-fn release_exists(provider: &ProviderAddress, version: &ModuleVersion) -> ApiError {
+pub(super) fn release_exists(provider: &ProviderAddress, version: &ModuleVersion) -> ApiError {
     ApiError::new(
         409,
         "version_exists",
@@ -50,12 +50,20 @@ pub(super) fn provider_address(
     ProviderAddress::new(namespace, provider_type).map_err(invalid_name)
 }
 
+/// The provider and version a route names, checked.
+pub(super) fn provider_version(
+    path: &tfreg_edge::ProviderVersionPath<'_>,
+) -> Result<(ProviderAddress, ModuleVersion), ApiError> {
+    Ok((
+        provider_address(path.provider.namespace, path.provider.provider_type)?,
+        ModuleVersion::parse(path.version)?,
+    ))
+}
+
 impl Registry {
-    fn provider_store(&self) -> Result<&Arc<dyn ProviderStore>, ApiError> {
+    pub(super) fn provider_store(&self) -> Result<&Arc<dyn ProviderStore>, ApiError> {
         self.providers.as_ref().ok_or_else(|| {
-            ApiError::not_found(
-                "this registry's storage backend has no provider releases yet (tfreg serve's embedded storage has them)",
-            )
+            ApiError::not_found("this registry is configured without provider releases")
         })
     }
 

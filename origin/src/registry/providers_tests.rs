@@ -30,7 +30,7 @@ async fn without_a_provider_store_the_routes_say_so() {
     assert!(json(&response)["message"]
         .as_str()
         .unwrap()
-        .contains("no provider releases yet"));
+        .contains("without provider releases"));
 }
 
 #[tokio::test]
@@ -136,4 +136,42 @@ async fn provider_routes_need_a_scope_of_the_whole_namespace() {
         )
         .await;
     assert_eq!(response.status, 404);
+}
+
+#[tokio::test]
+async fn without_staging_the_large_release_path_says_to_put_directly() {
+    let registry = with_providers();
+    let response = registry
+        .send(
+            "POST",
+            "/v1/providers/acme/dns/1.0.0/uploads",
+            Some(("ci", Tier::Uploader)),
+            RequestBody::Empty,
+        )
+        .await;
+    assert_eq!(response.status, 404);
+    assert!(json(&response)["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("provider releases of up to"));
+    // Scoped like the direct publish: the whole namespace.
+    let response = registry
+        .send_scoped(
+            "POST",
+            "/v1/providers/acme/dns/1.0.0/uploads",
+            ("ci", Tier::Uploader),
+            &["acme/dns"],
+            RequestBody::Empty,
+        )
+        .await;
+    assert_eq!(response.status, 403);
+    let response = registry
+        .send(
+            "POST",
+            "/v1/providers/acme/dns/1.0.0/uploads",
+            Some(("r", Tier::Downloader)),
+            RequestBody::Empty,
+        )
+        .await;
+    assert_eq!(response.status, 403);
 }
