@@ -27,12 +27,17 @@ data "aws_iam_policy_document" "origin" {
   # Archives and indexes are read and written (conditional PutObject), including the proxy's
   # cache under archives/_proxy/; staged large uploads are read, written by the viewer through a
   # presigned PUT signed with this role, and deleted once finalized.
+  # Provider releases: the files under archives/_providers/ (a losing publisher's deleted by
+  # DeleteUnpinnedArchives below), the release records (written once, with If-None-Match) and
+  # the namespaces' signing keys.
   statement {
     sid     = "ReadWriteArchivesAndStaging"
     actions = ["s3:GetObject", "s3:PutObject"]
     resources = [
       "${aws_s3_bucket.archives.arn}/${local.archive_prefix}*",
       "${aws_s3_bucket.archives.arn}/${local.staging_prefix}*",
+      "${aws_s3_bucket.archives.arn}/${local.provider_records_prefix}*",
+      "${aws_s3_bucket.archives.arn}/${local.provider_keys_prefix}*",
     ]
   }
 
@@ -40,6 +45,13 @@ data "aws_iam_policy_document" "origin" {
     sid       = "DeleteFinalizedStagedUploads"
     actions   = ["s3:DeleteObject"]
     resources = ["${aws_s3_bucket.archives.arn}/${local.staging_prefix}*"]
+  }
+
+  # DELETE /v1/provider-keys/{ns}/{key_id} (master tier). Release records are never deleted.
+  statement {
+    sid       = "DeleteRemovedProviderKeys"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.archives.arn}/${local.provider_keys_prefix}*"]
   }
 
   # Unpinning (DELETE /v1/pins/..., master tier) deletes the pinned version's objects under
@@ -69,7 +81,13 @@ data "aws_iam_policy_document" "origin" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.archive_prefix}*", "${local.staging_prefix}*"]
+      values = [
+        "${local.archive_prefix}*",
+        "${local.staging_prefix}*",
+        # A provider's releases and a namespace's keys are listed by prefix.
+        "${local.provider_records_prefix}*",
+        "${local.provider_keys_prefix}*",
+      ]
     }
   }
 
