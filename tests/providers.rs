@@ -131,14 +131,14 @@ async fn installs_a_signed_private_provider(registry: &TestRegistry, tokens: &To
     assert_eq!(discovery["providers.v1"], "/v1/providers/");
 
     let gpg = Gpg::new("Acme Release <release@acme.example>");
-    let reply = register_key(&registry, &tokens.master, &gpg).await;
+    let reply = register_key(registry, &tokens.master, &gpg).await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     assert_eq!(reply.json()["key_id"], gpg.key_id());
 
     let release = Release::new("dns", "1.2.0", &["linux_amd64", "darwin_arm64"]);
     // An ASCII-armored signature: the registry serves it binary, as Terraform reads it.
     release.sign(&gpg, true);
-    let reply = publish(&registry, &tokens.uploader, "1.2.0", release.tar()).await;
+    let reply = publish(registry, &tokens.uploader, "1.2.0", release.tar()).await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     let published = reply.json();
     assert_eq!(published["key_id"], gpg.key_id());
@@ -247,7 +247,7 @@ async fn installs_a_signed_private_provider(registry: &TestRegistry, tokens: &To
     }
 
     // Without a token, Terraform gets nothing.
-    let run = terraform_init(&registry, &required_providers(&registry, "1.2.0"), None);
+    let run = terraform_init(registry, &required_providers(registry, "1.2.0"), None);
     assert!(!run.succeeded());
 }
 
