@@ -55,7 +55,9 @@ data "aws_iam_policy_document" "origin" {
   }
 
   # Unpinning (DELETE /v1/pins/..., master tier) deletes the pinned version's objects under
-  # archives/{ns}/{name}/{system}/{version}/. The registry deletes nothing else under archives/:
+  # archives/{ns}/{name}/{system}/{version}/, and a provider publisher that lost a race deletes
+  # its own attempt's files under archives/_providers/ (no record names them). The registry
+  # deletes nothing else under archives/:
   # uploaded versions are immutable, and the proxy cache under archives/_proxy/ is expired by
   # the bucket's lifecycle (s3.tf). IAM cannot tell a pinned archive from an uploaded one by its
   # key, so the grant covers archives/; with versioning on, a deleted object stays restorable
