@@ -27,12 +27,17 @@ data "aws_iam_policy_document" "origin" {
   # Archives and indexes are read and written (conditional PutObject), including the proxy's
   # cache under archives/_proxy/; staged large uploads are read, written by the viewer through a
   # presigned PUT signed with this role, and deleted once finalized.
+  # Provider releases: the files under archives/_providers/ (a losing publisher's deleted by
+  # DeleteUnpinnedArchives below), the release records (written once, with If-None-Match) and
+  # the namespaces' signing keys.
   statement {
     sid     = "ReadWriteArchivesAndStaging"
     actions = ["s3:GetObject", "s3:PutObject"]
     resources = [
       "${aws_s3_bucket.archives.arn}/${local.archive_prefix}*",
       "${aws_s3_bucket.archives.arn}/${local.staging_prefix}*",
+      "${aws_s3_bucket.archives.arn}/${local.provider_records_prefix}*",
+      "${aws_s3_bucket.archives.arn}/${local.provider_keys_prefix}*",
     ]
   }
 
@@ -42,8 +47,17 @@ data "aws_iam_policy_document" "origin" {
     resources = ["${aws_s3_bucket.archives.arn}/${local.staging_prefix}*"]
   }
 
+  # DELETE /v1/provider-keys/{ns}/{key_id} (master tier). Release records are never deleted.
+  statement {
+    sid       = "DeleteRemovedProviderKeys"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.archives.arn}/${local.provider_keys_prefix}*"]
+  }
+
   # Unpinning (DELETE /v1/pins/..., master tier) deletes the pinned version's objects under
-  # archives/{ns}/{name}/{system}/{version}/. The registry deletes nothing else under archives/:
+  # archives/{ns}/{name}/{system}/{version}/, and a provider publisher that lost a race deletes
+  # its own attempt's files under archives/_providers/ (no record names them). The registry
+  # deletes nothing else under archives/:
   # uploaded versions are immutable, and the proxy cache under archives/_proxy/ is expired by
   # the bucket's lifecycle (s3.tf). IAM cannot tell a pinned archive from an uploaded one by its
   # key, so the grant covers archives/; with versioning on, a deleted object stays restorable
@@ -69,7 +83,13 @@ data "aws_iam_policy_document" "origin" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.archive_prefix}*", "${local.staging_prefix}*"]
+      values = [
+        "${local.archive_prefix}*",
+        "${local.staging_prefix}*",
+        # A provider's releases and a namespace's keys are listed by prefix.
+        "${local.provider_records_prefix}*",
+        "${local.provider_keys_prefix}*",
+      ]
     }
   }
 

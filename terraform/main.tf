@@ -36,6 +36,11 @@ locals {
   # The proxy's cache of public modules (downloads and their versions.json), under archives/ so
   # that CloudFront serves it through the same behaviour and signed URLs; expired by lifecycle.
   proxy_cache_prefix = "${local.archive_prefix}_proxy/"
+  # Provider releases (origin/src/aws/s3/providers.rs): their files under
+  # archives/_providers/ (served like archives, through signed URLs), their records and the
+  # namespaces' signing keys beside archives/, where CloudFront never reads.
+  provider_records_prefix = "providers/"
+  provider_keys_prefix    = "provider-keys/"
 
   # Both or neither. Variable validations cannot see each other before Terraform 1.9, so this
   # fails the plan through file() of a path that names the mistake.

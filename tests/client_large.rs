@@ -2,6 +2,7 @@
 //! the large-upload path (`POST …/uploads`, a `PUT` to the presigned URL, finalize) on their
 //! own. `tfreg serve` has no such path, so a stand-in registry over HTTPS plays the deployed
 //! one here: it offers the staged path and refuses direct bodies as the edge does (413).
+//! `tfreg provider publish` does the same with a provider release's tar.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -109,6 +110,28 @@ async fn answer(
                 "source": "acme/big/aws", "sha256": "0".repeat(64), "size": 1, "files": 2,
                 "uploaded_at": "2026-01-01T00:00:00Z", "uploader": "master", "origin": "upload",
                 "docs_available": true, "parse_errors": [],
+            }),
+        ),
+        ("PUT", "/v1/providers/acme/dns/1.2.0") => (
+            413,
+            serde_json::json!({ "code": "archive_too_large", "errors": ["too large"] }),
+        ),
+        ("POST", "/v1/providers/acme/dns/1.2.0/uploads") => (
+            201,
+            serde_json::json!({
+                "upload_id": "p1",
+                "upload_url": format!("{base}/staging/p1?X-Amz-Signature=abc"),
+                "method": "PUT",
+                "finalize": "/v1/providers/acme/dns/1.2.0/uploads/p1",
+                "max_bytes": 104857600,
+            }),
+        ),
+        ("PUT", "/staging/p1") => (200, serde_json::Value::Null),
+        ("POST", "/v1/providers/acme/dns/1.2.0/uploads/p1") => (
+            201,
+            serde_json::json!({
+                "namespace": "acme", "type": "dns", "version": "1.2.0", "protocols": ["6.0"],
+                "platforms": [{"os": "linux", "arch": "amd64"}], "key_id": "0123456789ABCDEF",
             }),
         ),
         _ => (404, serde_json::json!({ "errors": ["not found"] })),
@@ -238,4 +261,65 @@ async fn a_direct_upload_refused_as_too_large_is_retried_through_the_staged_path
         .expect("a direct PUT first");
     let (put, _) = staged_requests(&seen);
     assert!(seen.iter().position(|s| s.target == put.target).unwrap() > direct);
+}
+
+/// `tfreg provider publish` of a release over the direct limit: `POST …/uploads`, the tar to
+/// the presigned URL (no token), finalize with the protocols; no direct `PUT` first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_release_over_the_direct_limit_goes_through_the_staged_path() {
+    let stand_in = start_stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("terraform-provider-dns_1.2.0");
+    let file = |suffix: &str, bytes: Vec<u8>| {
+        std::fs::write(format!("{}{suffix}", prefix.display()), bytes).unwrap()
+    };
+    file("_linux_amd64.zip", incompressible(5 * 1024 * 1024));
+    file("_SHA256SUMS", b"sums\n".to_vec());
+    file("_SHA256SUMS.sig", b"sig".to_vec());
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tfreg"));
+    command
+        .args(["provider", "publish", dir.path().to_str().unwrap()])
+        .args(["--provider", "acme/dns", "--version", "1.2.0"])
+        .args(["--protocols", "6.0", "--json"])
+        .args(["--registry", &format!("https://{}", stand_in.host)])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("TFREG_CA_FILE", &stand_in.ca_pem)
+        .env("TFREG_TOKEN", "tfr_secret");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen = stand_in.seen.lock().unwrap().clone();
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == "PUT" && s.target.starts_with("/v1/")),
+        "no direct PUT first: {seen:?}"
+    );
+    let put = seen
+        .iter()
+        .find(|s| s.target.starts_with("/staging/p1"))
+        .expect("the tar went to the upload URL");
+    assert!(put.body_bytes > 5 * 1024 * 1024, "{put:?}");
+    assert!(
+        !put.authorized,
+        "the registry token never goes to the upload URL"
+    );
+    let finalize = seen
+        .iter()
+        .find(|s| {
+            s.target
+                .starts_with("/v1/providers/acme/dns/1.2.0/uploads/p1")
+        })
+        .expect("the upload was finalized");
+    assert!(finalize.authorized);
+    assert!(finalize.target.ends_with("?protocols=6.0"), "{finalize:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["key_id"], "0123456789ABCDEF");
 }

@@ -30,7 +30,7 @@ async fn discovery_is_public_json() {
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(
         reply.json(),
-        serde_json::json!({ "modules.v1": "/v1/modules/" })
+        serde_json::json!({ "modules.v1": "/v1/modules/", "providers.v1": "/v1/providers/" })
     );
 }
 

@@ -66,17 +66,18 @@ cat <&3 >/dev/null &
 pids+=($!)
 
 # Every check (schemathesis' default), less what a schema cannot say: an expires_at in the past
-# and an upload body that is not a module archive are valid by the document and still refused
-# (400); and `…/{system}/versions` also fits the upload path `…/{system}/{version}`, so PUT there
+# and an upload body that is not a module archive (or a signed provider release, or a GPG key)
+# are valid by the document and still refused (400); and `…/{system}/versions` (and a
+# provider's `…/{type}/versions`) also fits the upload path `…/{system}/{version}`, so PUT there
 # is an upload of version "versions" (400 invalid_version) and `Allow` names PUT. 405 with
 # `Allow` on every route is tested in tests/http_api.rs.
 cat >"$work/schemathesis.toml" <<'TOML'
 [[operations]]
-include-operation-id = ["createToken", "uploadVersion"]
+include-operation-id = ["createToken", "uploadVersion", "publishProvider", "addSigningKey"]
 checks.positive_data_acceptance.enabled = false
 
 [[operations]]
-include-operation-id = "listVersions"
+include-operation-id = ["listVersions", "listProviderVersions"]
 checks.unsupported_method.enabled = false
 checks.allow_header_conformance.enabled = false
 TOML

@@ -10,6 +10,10 @@ use tfreg_origin::signed_url::UrlSigner;
 use tfreg_testkit::archive::{module_archive, versioned_module};
 use tfreg_testkit::{lambda_api, moto};
 
+#[allow(dead_code)]
+#[path = "common/providers.rs"]
+mod provider_release;
+
 const SECRET: &str = "origin-secret-for-tests";
 
 fn fixture(name: &str, secret: &str, body_base64: &str) -> LambdaFunctionUrlRequest {
@@ -364,6 +368,211 @@ async fn the_bootstrap_binary_takes_large_uploads_through_staging() {
     assert_eq!(bad_id.0, 400);
     assert!(api.init_errors().is_empty(), "{:?}", api.init_errors());
     drop(bootstrap);
+}
+
+/// Provider releases on the Lambda's wiring: the master registers a key, and an uploader
+/// publishes a release too large for one Function URL request (a 7 MiB zip, over Lambda's
+/// 6 MB) through staging: the tar PUT with curl to the presigned URL, then finalize, which
+/// checks it as a direct PUT is checked. The files land where CloudFront serves them; a
+/// tampered release is refused with nothing kept, staged object included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_binary_publishes_provider_releases_through_staging() {
+    use provider_release::{Gpg, Release};
+    let moto = moto::Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let bucket = moto.create_bucket(&sdk).await;
+    let table = moto.create_table(&sdk).await;
+    let (secret, _) = signing_secret(moto, &sdk).await;
+    let s3 = moto::s3_client(&sdk);
+    let api = lambda_api::FakeRuntimeApi::start().await;
+    let _bootstrap = Running(
+        bootstrap_command(&api, moto.endpoint(), &bucket, &table, &secret)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting bootstrap"),
+    );
+    let call = |method: &str, path: &str, tier: &str, body: Option<Vec<u8>>| {
+        let mut event = event_for(method, path, tier);
+        if let Some(body) = body {
+            event["body"] = base64::engine::general_purpose::STANDARD
+                .encode(body)
+                .into();
+            event["isBase64Encoded"] = true.into();
+        }
+        async {
+            match api.invoke(event).await {
+                lambda_api::Outcome::Response(value) => {
+                    let body = value["body"].as_str().unwrap_or_default();
+                    let body = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+                    (value["statusCode"].as_u64().unwrap(), body)
+                }
+                lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
+            }
+        }
+    };
+    let keys_under = |prefix: &'static str| {
+        let (s3, bucket) = (&s3, &bucket);
+        async move {
+            let listed = s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap();
+            listed
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    let put = |url: &str, body: &[u8]| {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), body).unwrap();
+        let curl = std::process::Command::new("curl")
+            .args(["--silent", "--show-error", "--fail", "-X", "PUT"])
+            .arg("--upload-file")
+            .arg(file.path())
+            .arg(url)
+            .status()
+            .expect("running curl");
+        assert!(curl.success(), "curl PUT to the presigned URL failed");
+    };
+
+    let gpg = Gpg::new("Acme Release <release@acme.example>");
+    let (status, key) = call(
+        "POST",
+        "/v1/provider-keys/acme",
+        "master",
+        Some(gpg.public_key().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+
+    // Bytes that do not compress: the zip stays over 6 MB.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut executable = b"#!/bin/sh\nexit 0\n".to_vec();
+    executable.extend((0..7 * 1024 * 1024).map(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as u8
+    }));
+    let release = Release::new("dns", "1.2.0", &["darwin_arm64"]);
+    release.put_zip(
+        "linux_amd64",
+        &[("terraform-provider-dns_v1.2.0", 0o755, &executable)],
+    );
+    release.sign(&gpg, false);
+    let tar = release.tar();
+    assert!(tar.len() > 6 * 1024 * 1024, "{} bytes", tar.len());
+
+    let (status, started) = call(
+        "POST",
+        "/v1/providers/acme/dns/1.2.0/uploads",
+        "uploader",
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let finalize = started["finalize"].as_str().unwrap().to_owned();
+    assert!(
+        finalize.starts_with("/v1/providers/acme/dns/1.2.0/uploads/"),
+        "{finalize}"
+    );
+    assert_eq!(call("POST", &finalize, "uploader", None).await.0, 404);
+    put(started["upload_url"].as_str().unwrap(), &tar);
+    assert_eq!(keys_under("staging/_providers/").await.len(), 1);
+    let (status, published) = call("POST", &finalize, "uploader", None).await;
+    assert_eq!(status, 201, "{published}");
+    assert_eq!(published["key_id"], gpg.key_id());
+    assert_eq!(published["publisher"], "ci-uploader");
+    assert!(
+        keys_under("staging/").await.is_empty(),
+        "the staged tar is gone"
+    );
+
+    let (status, versions) =
+        call("GET", "/v1/providers/acme/dns/versions", "downloader", None).await;
+    assert_eq!(status, 200, "{versions}");
+    assert_eq!(versions["versions"][0]["version"], "1.2.0");
+    let (status, download) = call(
+        "GET",
+        "/v1/providers/acme/dns/1.2.0/download/linux/amd64",
+        "downloader",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{download}");
+    assert_eq!(download["shasum"], release.zip_sha256("linux_amd64"));
+    // The signed URL names the object CloudFront serves from the bucket.
+    let url = download["download_url"].as_str().unwrap();
+    let path = url
+        .strip_prefix(REGISTRY_URL)
+        .and_then(|rest| rest.split('?').next())
+        .unwrap_or_else(|| panic!("{url}"));
+    assert!(
+        path.starts_with("/archives/_providers/acme/dns/1.2.0/"),
+        "{path}"
+    );
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&path[1..])
+        .send()
+        .await
+        .unwrap();
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    assert_eq!(
+        bytes.as_ref(),
+        std::fs::read(release.path(&release.zip_name("linux_amd64"))).unwrap()
+    );
+    assert_eq!(
+        call(
+            "POST",
+            "/v1/providers/acme/dns/1.2.0/uploads",
+            "uploader",
+            None
+        )
+        .await
+        .0,
+        409,
+        "a release is immutable"
+    );
+
+    // A zip that does not match SHA256SUMS: refused, nothing of it kept.
+    let tampered = Release::new("dns", "1.3.0", &["linux_amd64"]);
+    tampered.sign(&gpg, false);
+    tampered.put_zip(
+        "linux_amd64",
+        &[("terraform-provider-dns_v1.3.0", 0o755, b"#!/bin/sh\nevil\n")],
+    );
+    let (_, started) = call(
+        "POST",
+        "/v1/providers/acme/dns/1.3.0/uploads",
+        "uploader",
+        None,
+    )
+    .await;
+    put(started["upload_url"].as_str().unwrap(), &tampered.tar());
+    let (status, refused) = call(
+        "POST",
+        started["finalize"].as_str().unwrap(),
+        "uploader",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        keys_under("staging/").await.is_empty(),
+        "a refused release's tar is removed"
+    );
+    assert!(keys_under("providers/acme/dns/1.3.0/").await.is_empty());
+    assert!(keys_under("archives/_providers/acme/dns/1.3.0/")
+        .await
+        .is_empty());
+    assert!(api.init_errors().is_empty(), "{:?}", api.init_errors());
 }
 
 /// A Function URL event for `method path` as a token of `tier`, without a body.

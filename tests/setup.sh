@@ -18,6 +18,7 @@
 #                            (tests/openapi.sh), in a venv of its own
 #   chromium, chromedriver   Debian's packages (apt-get, as root): the web page's browser test
 #                            (tests/browser/run.sh), which drives them with selenium from .venv
+#   gpg                      Debian's gnupg: the provider tests make keys and sign releases with it
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 # Name the step that failed: run.sh shows this log only at the end.
@@ -102,4 +103,10 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   retry apt-get update -qq
   retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
   /usr/bin/chromium --version
+fi
+if ! command -v gpg >/dev/null 2>&1; then
+  # The provider tests (tests/providers.rs) sign their releases as a publisher does, with gpg.
+  retry apt-get update -qq
+  retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg
+  gpg --version | head -1
 fi

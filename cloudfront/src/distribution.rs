@@ -72,6 +72,15 @@ pub fn discovery_document(auth: &tfreg_origin::auth::AuthConfig) -> String {
     document["tfreg.auth.v1"] = serde_json::Value::Object(exchanges);
     document.to_string()
 }
+/// `document` (a discovery document) with one more service: `providers.v1` where the
+/// registry serves private providers (`tfreg serve`'s embedded storage).
+pub fn with_service(document: &str, service: &str, base: &str) -> String {
+    let mut value: serde_json::Value =
+        serde_json::from_str(document).expect("the discovery document is JSON");
+    value[service] = serde_json::json!(base);
+    value.to_string()
+}
+
 /// The OpenAPI document of this API, served public at `/openapi.json` (on AWS a static object
 /// beside the discovery document). `tests/openapi.sh` keeps it true with schemathesis.
 pub const OPENAPI_DOCUMENT: &str = include_str!("../../terraform/openapi.json");
@@ -184,7 +193,7 @@ impl Distribution {
             return api_error_response(&refusal);
         }
         let body_limit = self.registry.body_limit(&route);
-        let spool_to_disk = matches!(route, Route::Upload(_));
+        let spool_to_disk = matches!(route, Route::Upload(_) | Route::PublishProvider(_));
         let is_revocation = matches!(route, Route::RevokeToken { .. });
         let response = self
             .origin(request, route, identity, body_limit, spool_to_disk)

@@ -75,6 +75,8 @@ struct Stores {
     pins: Arc<dyn PinStore>,
     scratch_dir: PathBuf,
     catalogue: Arc<dyn CatalogueStore>,
+    /// Provider releases and signing keys.
+    providers: Option<Arc<dyn tfreg_origin::providers::ProviderStore>>,
     /// Embedded storage: the data directory is the truth, and derived records are brought
     /// back in line with it on start ([`tfreg_origin::Registry::reconcile`]).
     reconcile_on_start: bool,
@@ -117,7 +119,10 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
                     tracing::warn!(cleared, dir = %store.staging_dir().display(), "cleared what an earlier run left in staging (it was stopped mid-write)");
                 }
             }
+            let providers = tfreg_origin::providers::embedded::FileProviderStore::open(data_dir)
+                .context("opening the provider store")?;
             Stores {
+                providers: Some(Arc::new(providers)),
                 scratch_dir: archives.staging_dir().to_path_buf(),
                 catalogue: Arc::new(
                     FileCatalogueStore::open(data_dir).with_scratch_dir(archives.staging_dir()),
@@ -144,6 +149,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             let proxy_cache = archives.proxy_cache_store();
             let tokens = Arc::new(tokens);
             Stores {
+                providers: Some(Arc::new(archives.provider_store())),
                 scratch_dir,
                 catalogue: Arc::new(archives.catalogue_store()),
                 reconcile_on_start: false,
@@ -159,8 +165,14 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     config.max_upload_bytes = options.max_upload_bytes;
     let proxy =
         Proxy::new(options.proxy.clone(), stores.proxy_cache).map_err(|e| anyhow::anyhow!(e))?;
+    let mut discovery = crate::distribution::discovery_document(&options.auth);
+    let mut registry = Registry::new(stores.archives, stores.tokens, url_signer, config);
+    if let Some(providers) = stores.providers {
+        registry = registry.with_providers(providers);
+        discovery = crate::distribution::with_service(&discovery, "providers.v1", "/v1/providers/");
+    }
     let registry = Arc::new(
-        Registry::new(stores.archives, stores.tokens, url_signer, config)
+        registry
             .with_proxy(proxy)
             .with_pins(stores.pins)
             .with_catalogue(stores.catalogue)
@@ -194,7 +206,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     };
     let distribution = Arc::new(
         Distribution::new(EdgeCheck::new(edge_config), registry, archive_urls)
-            .with_discovery(crate::distribution::discovery_document(&options.auth)),
+            .with_discovery(discovery),
     );
     Ok(Prepared {
         distribution,

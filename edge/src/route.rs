@@ -50,6 +50,20 @@ pub struct VersionPath<'a> {
     pub version: &'a str,
 }
 
+/// A provider as the path names it: `{namespace}/{type}`, not yet validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderPath<'a> {
+    pub namespace: &'a str,
+    pub provider_type: &'a str,
+}
+
+/// A provider version as the path names it, not yet validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderVersionPath<'a> {
+    pub provider: ProviderPath<'a>,
+    pub version: &'a str,
+}
+
 /// A request, as far as the method and the path tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -95,6 +109,32 @@ pub enum Route<'a> {
     Pin(VersionPath<'a>),
     /// `DELETE /v1/pins/{ns}/{name}/{system}/{version}`.
     Unpin(VersionPath<'a>),
+    /// `GET /v1/providers/{ns}/{type}/versions` (the provider registry protocol).
+    ProviderVersions(ProviderPath<'a>),
+    /// `GET /v1/providers/{ns}/{type}/{version}/download/{os}/{arch}`: where the package is,
+    /// its checksums, their signature and the keys that may have made it.
+    ProviderDownload {
+        version: ProviderVersionPath<'a>,
+        os: &'a str,
+        arch: &'a str,
+    },
+    /// `PUT /v1/providers/{ns}/{type}/{version}` with the release (platform zips,
+    /// `SHA256SUMS` and its signature) as a tar body.
+    PublishProvider(ProviderVersionPath<'a>),
+    /// `POST /v1/providers/{ns}/{type}/{version}/uploads`: a presigned URL for a release too
+    /// large for the origin's request limit (the origin Lambda's 6 MB).
+    StartProviderUpload(ProviderVersionPath<'a>),
+    /// `POST …/{version}/uploads/{upload_id}`: check and publish a staged release.
+    FinishProviderUpload {
+        version: ProviderVersionPath<'a>,
+        upload_id: &'a str,
+    },
+    /// `GET /v1/provider-keys/{namespace}`: the GPG keys registered for a namespace.
+    ListSigningKeys { namespace: &'a str },
+    /// `POST /v1/provider-keys/{namespace}` with an ASCII-armored public key.
+    AddSigningKey { namespace: &'a str },
+    /// `DELETE /v1/provider-keys/{namespace}/{key_id}`.
+    RemoveSigningKey { namespace: &'a str, key_id: &'a str },
     /// `GET /v1/tokens`.
     ListTokens,
     /// `POST /v1/tokens`.
@@ -141,6 +181,20 @@ fn version<'a>(c: &[&'a str]) -> VersionPath<'a> {
     VersionPath {
         module: module(c),
         version: c[3],
+    }
+}
+
+fn provider<'a>(c: &[&'a str]) -> ProviderPath<'a> {
+    ProviderPath {
+        namespace: c[0],
+        provider_type: c[1],
+    }
+}
+
+fn provider_version<'a>(c: &[&'a str]) -> ProviderVersionPath<'a> {
+    ProviderVersionPath {
+        provider: provider(c),
+        version: c[2],
     }
 }
 
@@ -248,6 +302,56 @@ pub const ROUTES: &[RouteSpec] = &[
         methods: &["DELETE"],
         pattern: "/v1/pins/{namespace}/{name}/{system}/{version}",
         build: |c| Route::Unpin(version(c)),
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/providers/{namespace}/{type}/versions",
+        build: |c| Route::ProviderVersions(provider(c)),
+    },
+    RouteSpec {
+        methods: READ,
+        pattern: "/v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}",
+        build: |c| Route::ProviderDownload {
+            version: provider_version(c),
+            os: c[3],
+            arch: c[4],
+        },
+    },
+    RouteSpec {
+        methods: &["PUT"],
+        pattern: "/v1/providers/{namespace}/{type}/{version}",
+        build: |c| Route::PublishProvider(provider_version(c)),
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/providers/{namespace}/{type}/{version}/uploads",
+        build: |c| Route::StartProviderUpload(provider_version(c)),
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/providers/{namespace}/{type}/{version}/uploads/{upload_id}",
+        build: |c| Route::FinishProviderUpload {
+            version: provider_version(c),
+            upload_id: c[3],
+        },
+    },
+    RouteSpec {
+        methods: &["GET"],
+        pattern: "/v1/provider-keys/{namespace}",
+        build: |c| Route::ListSigningKeys { namespace: c[0] },
+    },
+    RouteSpec {
+        methods: &["POST"],
+        pattern: "/v1/provider-keys/{namespace}",
+        build: |c| Route::AddSigningKey { namespace: c[0] },
+    },
+    RouteSpec {
+        methods: &["DELETE"],
+        pattern: "/v1/provider-keys/{namespace}/{key_id}",
+        build: |c| Route::RemoveSigningKey {
+            namespace: c[0],
+            key_id: c[1],
+        },
     },
     RouteSpec {
         methods: &["GET"],
@@ -358,11 +462,19 @@ impl<'a> Route<'a> {
             | Route::ListModules
             | Route::SearchModules
             | Route::NamespaceModules { .. }
-            | Route::ModuleSystems { .. } => Access::Token(Tier::Downloader),
-            Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
-                Access::Token(Tier::Uploader)
-            }
-            Route::ListPins
+            | Route::ModuleSystems { .. }
+            | Route::ProviderVersions(_)
+            | Route::ProviderDownload { .. } => Access::Token(Tier::Downloader),
+            Route::Upload(_)
+            | Route::StartStagedUpload(_)
+            | Route::FinishStagedUpload { .. }
+            | Route::PublishProvider(_)
+            | Route::StartProviderUpload(_)
+            | Route::FinishProviderUpload { .. } => Access::Token(Tier::Uploader),
+            Route::ListSigningKeys { .. }
+            | Route::AddSigningKey { .. }
+            | Route::RemoveSigningKey { .. }
+            | Route::ListPins
             | Route::Pin(_)
             | Route::Unpin(_)
             | Route::ListTokens
@@ -379,9 +491,9 @@ impl<'a> Route<'a> {
 /// downloader learns nothing about the administration endpoints.
 fn unmatched_tier(method: &str, path: &str) -> Tier {
     let read = matches!(method, "GET" | "HEAD");
-    if under(path, "/v1/tokens") || under(path, "/v1/pins") {
+    if under(path, "/v1/tokens") || under(path, "/v1/pins") || under(path, "/v1/provider-keys") {
         Tier::Master
-    } else if path.starts_with("/v1/modules/") && !read {
+    } else if (path.starts_with("/v1/modules/") || path.starts_with("/v1/providers/")) && !read {
         Tier::Uploader
     } else {
         Tier::Downloader
@@ -400,304 +512,4 @@ pub fn required_access(method: &str, path: &str) -> Access {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TIERS: [Option<Tier>; 4] = [
-        None,
-        Some(Tier::Downloader),
-        Some(Tier::Uploader),
-        Some(Tier::Master),
-    ];
-
-    /// A path that fits `pattern`, with a recognisable value in each capture.
-    fn sample_path(pattern: &str) -> String {
-        pattern
-            .split('/')
-            .map(|segment| match segment {
-                "{namespace}" => "acme",
-                "{name}" => "vpc",
-                "{system}" => "aws",
-                "{version}" => "1.2.0",
-                "{upload_id}" => "0123456789abcdef0123456789abcdef",
-                "{key_path*}" => "acme/vpc/aws/1.2.0/module.tar.gz",
-                "{file*}" => "app.js",
-                "{method}" => "aws",
-                literal => literal,
-            })
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-
-    /// The tier table as the README states it, walked for every route of [`ROUTES`], every
-    /// method it takes and every caller: nobody gets past a route without what it needs.
-    #[test]
-    fn every_route_times_every_tier() {
-        let expected = |route: &Route| match route {
-            Route::Discovery
-            | Route::OpenApi
-            | Route::Home
-            | Route::Page { .. }
-            | Route::Exchange { .. } => Access::Public,
-            Route::Archive { .. } => Access::SignedArchive,
-            Route::Versions(_)
-            | Route::Download(_)
-            | Route::VersionInfo(_)
-            | Route::LatestVersionInfo(_)
-            | Route::ListModules
-            | Route::SearchModules
-            | Route::NamespaceModules { .. }
-            | Route::ModuleSystems { .. } => Access::Token(Tier::Downloader),
-            Route::Upload(_) | Route::StartStagedUpload(_) | Route::FinishStagedUpload { .. } => {
-                Access::Token(Tier::Uploader)
-            }
-            Route::MethodNotAllowed { .. } | Route::NotFound { .. } => {
-                panic!("a row of the table must parse to its own route")
-            }
-            _ => Access::Token(Tier::Master),
-        };
-        let mut walked = 0;
-        for spec in ROUTES {
-            let path = sample_path(spec.pattern);
-            for method in spec.methods {
-                let route = Route::parse(method, &path);
-                let access = route.required_access();
-                assert_eq!(access, expected(&route), "{method} {path}");
-                for caller in TIERS {
-                    let admitted = match access {
-                        Access::Public => true,
-                        Access::SignedArchive => false,
-                        Access::Token(needed) => caller.is_some_and(|t| t.grants(needed)),
-                    };
-                    let should = match (access, caller) {
-                        (Access::Public, _) => true,
-                        (Access::SignedArchive, _) | (Access::Token(_), None) => false,
-                        (Access::Token(Tier::Downloader), Some(_)) => true,
-                        (Access::Token(Tier::Uploader), Some(t)) => t != Tier::Downloader,
-                        (Access::Token(Tier::Master), Some(t)) => t == Tier::Master,
-                    };
-                    assert_eq!(admitted, should, "{method} {path} as {caller:?}");
-                    walked += 1;
-                }
-            }
-        }
-        // 23 routes; the thirteen reads take GET and HEAD.
-        assert_eq!(walked, 36 * TIERS.len());
-    }
-
-    #[test]
-    fn routes_map_to_the_tier_they_need() {
-        let cases = [
-            ("GET", "/.well-known/terraform.json", Access::Public),
-            ("HEAD", "/openapi.json", Access::Public),
-            // The public documents and archives take GET and HEAD only, and say so to anyone.
-            ("POST", "/.well-known/terraform.json", Access::Public),
-            (
-                "GET",
-                "/v1/modules/acme/vpc/aws/versions",
-                Access::Token(Tier::Downloader),
-            ),
-            (
-                "GET",
-                "/v1/modules/acme/vpc/aws/1.0.0/download",
-                Access::Token(Tier::Downloader),
-            ),
-            (
-                "PUT",
-                "/v1/modules/acme/vpc/aws/1.0.0",
-                Access::Token(Tier::Uploader),
-            ),
-            ("GET", "/v1/tokens", Access::Token(Tier::Master)),
-            ("POST", "/v1/tokens", Access::Token(Tier::Master)),
-            ("DELETE", "/v1/tokens/ci", Access::Token(Tier::Master)),
-            ("GET", "/v1/tokensmith", Access::Token(Tier::Downloader)),
-            ("GET", "/v1/pins", Access::Token(Tier::Master)),
-            (
-                "GET",
-                "/archives/acme/vpc/aws/1.0.0.tar.gz",
-                Access::SignedArchive,
-            ),
-            ("PUT", "/archives/acme/vpc/aws/1.0.0.tar.gz", Access::Public),
-            ("DELETE", "/archives/_proxy/acme/x", Access::Public),
-            ("GET", "/v1/auth/aws", Access::Public),
-            ("GET", "/anything/else", Access::Token(Tier::Downloader)),
-        ];
-        for (method, path, access) in cases {
-            assert_eq!(required_access(method, path), access, "{method} {path}");
-        }
-    }
-
-    #[test]
-    fn archive_routes_are_the_signed_url_prefix() {
-        let path = format!(
-            "{}acme/vpc/aws/1.0.0/module.tar.gz",
-            crate::ARCHIVE_PATH_PREFIX
-        );
-        assert!(matches!(Route::parse("GET", &path), Route::Archive { .. }));
-    }
-
-    #[test]
-    fn each_row_parses_to_its_route_with_its_segments() {
-        let acme = ModulePath {
-            namespace: "acme",
-            name: "vpc",
-            system: "aws",
-        };
-        let v = VersionPath {
-            module: acme,
-            version: "1.2.0",
-        };
-        let cases = [
-            ("GET", "/.well-known/terraform.json", Route::Discovery),
-            ("GET", "/openapi.json", Route::OpenApi),
-            (
-                "HEAD",
-                "/archives/acme/vpc/aws/1.2.0/module.tar.gz",
-                Route::Archive {
-                    key_path: "acme/vpc/aws/1.2.0/module.tar.gz",
-                },
-            ),
-            (
-                "GET",
-                "/v1/modules/acme/vpc/aws/versions",
-                Route::Versions(acme),
-            ),
-            (
-                "GET",
-                "/v1/modules/acme/vpc/aws/1.2.0/download",
-                Route::Download(v),
-            ),
-            (
-                "GET",
-                "/v1/modules/acme/vpc/aws/1.2.0",
-                Route::VersionInfo(v),
-            ),
-            (
-                "GET",
-                "/v1/modules/acme/vpc/aws",
-                Route::LatestVersionInfo(acme),
-            ),
-            ("PUT", "/v1/modules/acme/vpc/aws/1.2.0", Route::Upload(v)),
-            (
-                "POST",
-                "/v1/modules/acme/vpc/aws/1.2.0/uploads",
-                Route::StartStagedUpload(v),
-            ),
-            (
-                "POST",
-                "/v1/modules/acme/vpc/aws/1.2.0/uploads/abc",
-                Route::FinishStagedUpload {
-                    version: v,
-                    upload_id: "abc",
-                },
-            ),
-            ("GET", "/v1/pins", Route::ListPins),
-            ("POST", "/v1/pins/acme/vpc/aws/1.2.0", Route::Pin(v)),
-            ("DELETE", "/v1/pins/acme/vpc/aws/1.2.0", Route::Unpin(v)),
-            ("GET", "/v1/tokens", Route::ListTokens),
-            ("POST", "/v1/tokens", Route::CreateToken),
-            ("DELETE", "/v1/tokens/ci", Route::RevokeToken { name: "ci" }),
-            // A PUT of version "versions" is an upload (and a 400 at the origin), as before.
-            (
-                "PUT",
-                "/v1/modules/acme/vpc/aws/versions",
-                Route::Upload(VersionPath {
-                    module: acme,
-                    version: "versions",
-                }),
-            ),
-            // Empty segments are kept for the origin to refuse with a reason.
-            ("DELETE", "/v1/tokens/", Route::RevokeToken { name: "" }),
-        ];
-        for (method, path, route) in cases {
-            assert_eq!(Route::parse(method, path), route, "{method} {path}");
-        }
-    }
-
-    #[test]
-    fn a_known_path_with_another_method_says_which_methods_it_takes() {
-        let token = Access::Token;
-        let cases: [(&str, &str, &[&str], Access); 9] = [
-            (
-                "DELETE",
-                "/v1/modules/acme/vpc/aws/1.0.0/download",
-                &["GET", "HEAD"],
-                token(Tier::Uploader),
-            ),
-            (
-                "DELETE",
-                "/v1/modules/acme/vpc/aws/1.0.0",
-                &["GET", "HEAD", "PUT"],
-                token(Tier::Uploader),
-            ),
-            ("PUT", "/v1/tokens", &["GET", "POST"], token(Tier::Master)),
-            ("GET", "/v1/tokens/ci", &["DELETE"], token(Tier::Master)),
-            (
-                "PUT",
-                "/v1/pins/acme/vpc/aws/1.0.0",
-                &["POST", "DELETE"],
-                token(Tier::Master),
-            ),
-            // Paths open without a token refuse other methods to anyone, with or without one
-            // (CloudFront's behaviours for them take GET and HEAD only).
-            (
-                "POST",
-                "/.well-known/terraform.json",
-                &["GET", "HEAD"],
-                Access::Public,
-            ),
-            (
-                "PUT",
-                "/archives/acme/vpc/aws/1.0.0.tar.gz",
-                &["GET", "HEAD"],
-                Access::Public,
-            ),
-            (
-                "DELETE",
-                "/archives/_proxy/acme/vpc/aws/1.0.0/module.tar.gz",
-                &["GET", "HEAD"],
-                Access::Public,
-            ),
-            ("GET", "/v1/auth/oidc", &["POST"], Access::Public),
-        ];
-        for (method, path, allowed, needs) in cases {
-            assert_eq!(
-                Route::parse(method, path),
-                Route::MethodNotAllowed {
-                    allowed: allowed.to_vec(),
-                    needs
-                },
-                "{method} {path}"
-            );
-        }
-    }
-
-    #[test]
-    fn what_matches_nothing_still_needs_a_token() {
-        let cases = [
-            ("GET", "/anything/else", Tier::Downloader),
-            ("GET", "/v1/tokensmith", Tier::Downloader),
-            ("GET", "/v1/tokens/a/b", Tier::Master),
-            ("GET", "/v1/pins/acme", Tier::Master),
-            (
-                "POST",
-                "/v1/modules/acme/vpc/aws/1.0.0/nothing",
-                Tier::Uploader,
-            ),
-            (
-                "GET",
-                "/v1/modules/acme/vpc/aws/versions/",
-                Tier::Downloader,
-            ),
-            ("GET", "", Tier::Downloader),
-        ];
-        for (method, path, needs) in cases {
-            assert_eq!(
-                Route::parse(method, path),
-                Route::NotFound { needs },
-                "{method} {path}"
-            );
-            assert_eq!(required_access(method, path), Access::Token(needs));
-        }
-    }
-}
+mod tests;

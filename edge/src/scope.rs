@@ -91,6 +91,29 @@ impl Route<'_> {
                     ))
                 };
             }
+            // Scopes are module prefixes; a provider is within one only when the scope is its
+            // whole namespace (`acme`), so a token scoped to `acme/network` (modules) reaches
+            // no provider, and `acme/dns` never names provider and modules at once.
+            Route::ProviderVersions(p)
+            | Route::ProviderDownload {
+                version: crate::route::ProviderVersionPath { provider: p, .. },
+                ..
+            }
+            | Route::PublishProvider(crate::route::ProviderVersionPath { provider: p, .. })
+            | Route::StartProviderUpload(crate::route::ProviderVersionPath {
+                provider: p, ..
+            })
+            | Route::FinishProviderUpload {
+                version: crate::route::ProviderVersionPath { provider: p, .. },
+                ..
+            } => {
+                return namespace_scope(scopes, p.namespace, &shown());
+            }
+            Route::ListSigningKeys { namespace }
+            | Route::AddSigningKey { namespace }
+            | Route::RemoveSigningKey { namespace, .. } => {
+                return namespace_scope(scopes, namespace, &shown());
+            }
             Route::ListTokens | Route::CreateToken | Route::RevokeToken { .. } => {
                 return Err(format!(
                     "this token is limited to {}; only a token without scopes administers tokens",
@@ -118,6 +141,18 @@ impl Route<'_> {
                 module.join("/")
             ))
         }
+    }
+}
+
+/// Whether one of `scopes` is the whole of `namespace`: what providers and their signing keys
+/// need, since a provider address has no third segment to share with module scopes.
+fn namespace_scope(scopes: &[String], namespace: &str, shown: &str) -> Result<(), String> {
+    if scopes.iter().any(|scope| scope == namespace) {
+        Ok(())
+    } else {
+        Err(format!(
+            "this token is limited to {shown}; providers of namespace {namespace} need a scope of the whole namespace ({namespace})"
+        ))
     }
 }
 
@@ -171,6 +206,21 @@ mod tests {
             ("GET", "/v1/modules/search"),
             ("GET", "/.well-known/terraform.json"),
         ];
+        let whole = scopes(&["acme"]);
+        assert_eq!(
+            Route::parse("PUT", "/v1/providers/acme/dns/1.0.0").scope_verdict(&whole),
+            Ok(())
+        );
+        for (method, path) in [
+            ("PUT", "/v1/providers/acme/network/1.0.0"),
+            ("GET", "/v1/providers/acme/network/versions"),
+            ("POST", "/v1/provider-keys/acme"),
+        ] {
+            assert!(
+                Route::parse(method, path).scope_verdict(&network).is_err(),
+                "{method} {path}"
+            );
+        }
         for (method, path) in allowed {
             assert_eq!(
                 Route::parse(method, path).scope_verdict(&network),

@@ -69,7 +69,9 @@ impl ApiError {
     /// `route`.
     pub fn too_large(route: &tfreg_edge::Route<'_>, limit: u64) -> Self {
         match route {
-            tfreg_edge::Route::Upload(_) => Self::archive_too_large(limit),
+            tfreg_edge::Route::Upload(_) | tfreg_edge::Route::PublishProvider(_) => {
+                Self::archive_too_large(limit)
+            }
             _ => Self::body_too_large(limit),
         }
     }

@@ -16,6 +16,7 @@ mod error;
 pub mod lambda;
 pub mod migrate;
 pub mod names;
+pub mod providers;
 pub mod proxy;
 mod registry;
 pub mod signed_url;

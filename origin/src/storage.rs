@@ -288,6 +288,35 @@ pub trait TokenStore: Send + Sync {
     }
 }
 
+/// What a staged upload is for, as the path its staged object goes under:
+/// `{ns}/{name}/{system}/{version}` for a module version, `_providers/{ns}/{type}/{version}`
+/// for a provider release (no namespace starts with `_`, so the two never meet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingKey(String);
+
+impl StagingKey {
+    pub fn module(key: &ArchiveKey) -> Self {
+        StagingKey(format!("{}/{}", key.module, key.version))
+    }
+
+    pub fn provider(
+        provider: &crate::providers::ProviderAddress,
+        version: &crate::names::ModuleVersion,
+    ) -> Self {
+        StagingKey(format!("_providers/{provider}/{version}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StagingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Where archives too large for the origin's request limit are uploaded first: the client
 /// PUTs the archive to a short-lived presigned URL, then asks the registry to finalize, which
 /// validates it and publishes it like any upload. Stores without such a path (the embedded
@@ -297,7 +326,7 @@ pub trait UploadStaging: Send + Sync {
     /// A URL the client can PUT the archive to, valid for `expires_in_secs`.
     async fn upload_url(
         &self,
-        key: &ArchiveKey,
+        key: &StagingKey,
         upload_id: &str,
         expires_in_secs: u64,
     ) -> Result<String, StorageError>;
@@ -305,9 +334,9 @@ pub trait UploadStaging: Send + Sync {
     /// The uploaded archive, if the client has uploaded one.
     async fn open(
         &self,
-        key: &ArchiveKey,
+        key: &StagingKey,
         upload_id: &str,
     ) -> Result<Option<ArchiveBody>, StorageError>;
 
-    async fn delete(&self, key: &ArchiveKey, upload_id: &str) -> Result<(), StorageError>;
+    async fn delete(&self, key: &StagingKey, upload_id: &str) -> Result<(), StorageError>;
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use tfreg_origin::conformance;
 use tfreg_origin::embedded::{FileArchiveStore, RedbTokenStore};
+use tfreg_origin::providers::embedded::FileProviderStore;
 
 fn archive_store() -> (tempfile::TempDir, Arc<FileArchiveStore>) {
     let dir = tempfile::tempdir().unwrap();
@@ -144,4 +145,33 @@ async fn hand_made_directories_that_are_not_versions_are_not_listed() {
     let module = tfreg_origin::names::ModuleAddress::new("acme", "vpc", "aws").unwrap();
     use tfreg_origin::ArchiveStore;
     assert!(store.list_versions(&module).await.unwrap().is_empty());
+}
+
+fn provider_store() -> (tempfile::TempDir, Arc<FileProviderStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileProviderStore::open(dir.path()).unwrap());
+    (dir, store)
+}
+
+#[tokio::test]
+async fn file_provider_store_basics() {
+    let (dir, store) = provider_store();
+    conformance::provider_store_basics(store, &dir.path().join("staging")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_provider_store_race_has_one_winner() {
+    let (dir, store) = provider_store();
+    conformance::provider_store_race(store, &dir.path().join("staging"), 20).await;
+    let leftovers = std::fs::read_dir(dir.path().join("staging"))
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 0, "losers leave nothing behind in staging");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_provider_store_keys() {
+    let (_dir, store) = provider_store();
+    conformance::provider_store_keys(store.clone()).await;
+    conformance::provider_store_key_race(store, 20).await;
 }

@@ -167,6 +167,7 @@ def test_origin_may_delete_unpinned_archives_and_finalized_staging(module):
     assert sorted(deletable) == sorted([
         "${aws_s3_bucket.archives.arn}/${local.archive_prefix}*",
         "${aws_s3_bucket.archives.arn}/${local.staging_prefix}*",
+        "${aws_s3_bucket.archives.arn}/${local.provider_keys_prefix}*",
     ])
     # Only objects: never the bucket, its policy or its versions.
     grants = origin_grants(module)

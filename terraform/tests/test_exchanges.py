@@ -185,14 +185,15 @@ def test_a_realistic_rule_set_fits_lambdas_4_kb():
     assert size <= 4096, size
 
 
-# The discovery document: modules.v1 exactly as before, plus what the credentials helper needs.
+# The discovery document: its services exactly as before, plus what the credentials helper needs.
 
 def test_discovery_document_gains_the_exchange_member(auth_root):
     code, message, outputs = auth_root(domain_name="registry.example.com", aws_trust_rules=[AWS_RULE], oidc_issuers=[GITHUB_ISSUER])
     assert code == 0, message
     document = json.loads(outputs["discovery_document"])
     assert document["modules.v1"] == json.loads(DISCOVERY_BYTES)["modules.v1"]
-    assert set(document) == {"modules.v1", "tfreg.auth.v1"}
+    assert document["providers.v1"] == json.loads(DISCOVERY_BYTES)["providers.v1"]
+    assert set(document) == {"modules.v1", "providers.v1", "tfreg.auth.v1"}
     assert document["tfreg.auth.v1"] == {
         "aws": {"sts_endpoint": "https://sts.amazonaws.com/", "server_id": "registry.example.com"},
         "oidc": {"audience": "registry.example.com", "issuers": [{"issuer": GITHUB, "audience": "registry.example.com"}]},

@@ -362,7 +362,12 @@ def test_origin_lists_only_under_archives_and_staging(module):
     # Not ...IfExists: a listing with no prefix at all (the whole bucket) must not match.
     assert condition["test"] == "StringLike"
     assert condition["variable"] == "s3:prefix"
-    assert sorted(condition["values"]) == ["${local.archive_prefix}*", "${local.staging_prefix}*"]
+    assert sorted(condition["values"]) == sorted([
+        "${local.archive_prefix}*",
+        "${local.staging_prefix}*",
+        "${local.provider_records_prefix}*",
+        "${local.provider_keys_prefix}*",
+    ])
     for action in ("s3:ListBucketVersions", "s3:ListAllMyBuckets", "s3:*", "s3:List*"):
         assert action not in origin_grants(module), action
 

@@ -21,7 +21,7 @@ MODULE = Path(__file__).resolve().parents[1]
 REPO = MODULE.parent
 EXAMPLE = MODULE / "examples" / "complete"
 
-DISCOVERY_BYTES = b'{"modules.v1":"/v1/modules/"}'
+DISCOVERY_BYTES = b'{"modules.v1":"/v1/modules/","providers.v1":"/v1/providers/"}'
 
 
 def parse_dir(directory):

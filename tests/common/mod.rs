@@ -4,6 +4,7 @@
 
 pub mod cost_table;
 pub mod hostile;
+pub mod providers;
 pub mod proxying;
 pub mod terraform;
 

@@ -1,6 +1,7 @@
 //! The real Terraform CLI (v1.0.3, from `tests/setup.sh`) run against a `TestRegistry`.
 
 use super::{terraform_binary, TestRegistry};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub struct TerraformRun {
@@ -53,6 +54,56 @@ impl TerraformRun {
 /// `token` (if any) for the registry's host. Every variable Terraform reads for TLS and
 /// credentials is set here, so the machine's own settings play no part.
 pub fn terraform_init(registry: &TestRegistry, main_tf: &str, token: Option<&str>) -> TerraformRun {
+    terraform_init_with(&terraform_binary(), registry, main_tf, token)
+}
+
+/// The Terraform CLIs to run a test with: the project's v1.0.3, then a second, newer one
+/// when the machine has it: `TFREG_TEST_TERRAFORM` if set, else the first `terraform` on
+/// `PATH` that is not v1.0.3. Each comes with its `terraform version` line. The registries
+/// the project installs from ship only v1.0.3, so the second is whatever the machine offers.
+pub fn terraform_clis() -> Vec<(PathBuf, String)> {
+    let version = |binary: &Path| -> Option<String> {
+        let output = Command::new(binary)
+            .arg("version")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines().next().map(str::to_owned)
+    };
+    let first = terraform_binary();
+    let first_version = version(&first).expect("the project's Terraform runs");
+    let mut clis = vec![(first, first_version.clone())];
+    let candidates: Vec<PathBuf> = match std::env::var_os("TFREG_TEST_TERRAFORM") {
+        Some(path) => vec![PathBuf::from(path)],
+        None => std::env::var_os("PATH")
+            .map(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join("terraform"))
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    if let Some(second) = candidates.into_iter().find_map(|binary| {
+        let v = version(&binary)?;
+        (v.starts_with("Terraform v") && v != first_version).then_some((binary, v))
+    }) {
+        clis.push(second);
+    } else {
+        eprintln!("only {first_version} here: set TFREG_TEST_TERRAFORM to a second Terraform CLI to run with it too");
+    }
+    clis
+}
+
+/// [`terraform_init`] with the CLI at `binary`.
+pub fn terraform_init_with(
+    binary: &Path,
+    registry: &TestRegistry,
+    main_tf: &str,
+    token: Option<&str>,
+) -> TerraformRun {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
     let cli_config = dir.path().join("terraform.rc");
@@ -66,7 +117,7 @@ pub fn terraform_init(registry: &TestRegistry, main_tf: &str, token: Option<&str
     std::fs::write(&cli_config, credentials).unwrap();
     let empty_cert_dir = dir.path().join("no-certs");
     std::fs::create_dir(&empty_cert_dir).unwrap();
-    let output = Command::new(terraform_binary())
+    let output = Command::new(binary)
         .args(["init", "-input=false", "-no-color", "-backend=false"])
         .current_dir(dir.path())
         .env("TF_CLI_CONFIG_FILE", &cli_config)

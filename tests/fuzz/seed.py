@@ -184,5 +184,20 @@ def main():
         write("api_bodies", name, bytes([pick]) + json.dumps(body).encode())
     write("api_bodies", "pin_blank", b"\x01 \n")
 
+    # openpgp: gpg's keys and detached signatures (origin/src/providers/fixtures), armored and
+    # binary.
+    import base64
+    fixtures = os.path.join(ROOT, "origin/src/providers/fixtures")
+    for name in sorted(os.listdir(fixtures)):
+        if name.endswith(".pem"):
+            continue
+        with open(os.path.join(fixtures, name), "rb") as f:
+            data = f.read()
+        write("openpgp", name, data)
+        if name.endswith("-public.asc"):
+            lines = data.decode().splitlines()
+            body = "".join(l for l in lines[1:] if l and ":" not in l and not l.startswith(("=", "-")))
+            write("openpgp", name + ".bin", base64.b64decode(body))
+
 
 main()

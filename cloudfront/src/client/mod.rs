@@ -10,6 +10,7 @@ mod credentials;
 mod http;
 mod ignore;
 mod pack;
+mod provider;
 mod publish;
 
 use clap::{Args, Subcommand};
@@ -48,6 +49,9 @@ pub enum ClientCommand {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+    /// Publish provider releases, and manage the GPG keys that sign them.
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
     /// Create, list and revoke tokens (needs a master token).
     #[command(subcommand)]
     Token(admin::TokenCommand),
@@ -140,6 +144,7 @@ pub fn run(command: ClientCommand, runtime: &tokio::runtime::Runtime) -> i32 {
         ClientCommand::Versions { connect, .. } | ClientCommand::Whoami { connect } => connect.json,
         ClientCommand::Token(command) => command.connect().json,
         ClientCommand::Pin(command) => command.connect().json,
+        ClientCommand::Provider(command) => command.connect().json,
         ClientCommand::Login { json, .. } => *json,
     };
     let outcome = runtime.block_on(async move {
@@ -148,6 +153,7 @@ pub fn run(command: ClientCommand, runtime: &tokio::runtime::Runtime) -> i32 {
             ClientCommand::Versions { module, connect } => admin::versions(&module, connect).await,
             ClientCommand::Token(command) => admin::token(command).await,
             ClientCommand::Pin(command) => admin::pin(command).await,
+            ClientCommand::Provider(command) => provider::run(command).await,
             ClientCommand::Whoami { connect } => admin::whoami(connect).await,
             ClientCommand::Login {
                 host,

@@ -1,4 +1,5 @@
-//! The storage traits over AWS: archives in S3 ([`S3ArchiveStore`]), large uploads staged in
+//! The storage traits over AWS: archives in S3 ([`S3ArchiveStore`]), provider releases and
+//! signing keys in S3 ([`S3ProviderStore`]), large uploads staged in
 //! S3 ([`S3UploadStaging`]), tokens and pin records in DynamoDB ([`DynamoTokenStore`]). The
 //! origin Lambda and `tfreg serve --backend aws` use these; any
 //! server that speaks the S3 and DynamoDB protocols works too (an endpoint override switches
@@ -18,6 +19,7 @@
 //! archives/{namespace}/{name}/{system}/{version}/module.tar.gz   the normalised archive
 //! archives/{namespace}/{name}/{system}/versions.json             {"versions":["1.0.0",…]}
 //! archives/{namespace}/.uploads                                  the namespace holds an uploaded module
+//! archives/_providers/…, providers/…, provider-keys/…             provider releases ([`S3ProviderStore`])
 //! ```
 //!
 //! `.uploads` is the mark that keeps a namespace private in proxy mode
@@ -57,7 +59,10 @@ mod s3;
 mod staging;
 
 pub use dynamodb::DynamoTokenStore;
-pub use s3::{S3ArchiveStore, S3CatalogueStore, CATALOGUE_KEY, CATALOGUE_REFRESH};
+pub use s3::{
+    S3ArchiveStore, S3CatalogueStore, S3ProviderStore, CATALOGUE_KEY, CATALOGUE_REFRESH,
+    PROVIDER_KEYS_PREFIX, PROVIDER_RECORDS_PREFIX,
+};
 pub use staging::{S3UploadStaging, DEFAULT_STAGING_PREFIX};
 
 /// The SDK crates these stores are built on, so that callers build clients of exactly the

@@ -1,10 +1,10 @@
-//! [`UploadStaging`] over S3: presigned PUTs to `staging/{ns}/{name}/{system}/{version}/{id}`,
+//! [`UploadStaging`] over S3: presigned PUTs to `staging/{ns}/{name}/{system}/{version}/{id}`
+//! (a provider release's: `staging/_providers/{ns}/{type}/{version}/{id}`),
 //! beside (never beneath) the archive prefix, so CloudFront never serves a staged object and
 //! a lifecycle rule on `staging/` can expire abandoned uploads.
 
 use super::{archive_body, backend_error};
-use crate::names::ArchiveKey;
-use crate::storage::{ArchiveBody, StorageError, UploadStaging};
+use crate::storage::{ArchiveBody, StagingKey, StorageError, UploadStaging};
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -35,8 +35,8 @@ impl S3UploadStaging {
         }
     }
 
-    fn object_key(&self, key: &ArchiveKey, upload_id: &str) -> String {
-        format!("{}{}/{}/{upload_id}", self.prefix, key.module, key.version)
+    fn object_key(&self, key: &StagingKey, upload_id: &str) -> String {
+        format!("{}{key}/{upload_id}", self.prefix)
     }
 }
 
@@ -44,7 +44,7 @@ impl S3UploadStaging {
 impl UploadStaging for S3UploadStaging {
     async fn upload_url(
         &self,
-        key: &ArchiveKey,
+        key: &StagingKey,
         upload_id: &str,
         expires_in_secs: u64,
     ) -> Result<String, StorageError> {
@@ -63,7 +63,7 @@ impl UploadStaging for S3UploadStaging {
 
     async fn open(
         &self,
-        key: &ArchiveKey,
+        key: &StagingKey,
         upload_id: &str,
     ) -> Result<Option<ArchiveBody>, StorageError> {
         let result = self
@@ -80,7 +80,7 @@ impl UploadStaging for S3UploadStaging {
         }
     }
 
-    async fn delete(&self, key: &ArchiveKey, upload_id: &str) -> Result<(), StorageError> {
+    async fn delete(&self, key: &StagingKey, upload_id: &str) -> Result<(), StorageError> {
         self.client
             .delete_object()
             .bucket(&self.bucket)

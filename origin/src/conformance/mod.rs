@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 
+mod providers;
 mod tokens_and_pins;
+pub use providers::*;
 pub use tokens_and_pins::*;
 
 fn key(module: &str, version: &str) -> ArchiveKey {

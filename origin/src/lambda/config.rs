@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// | `TFREG_URL_SIGNING_SECRET` | the Secrets Manager secret (name or ARN) holding the CloudFront key pair that signs archive URLs and the registry's address ([`super::signing_secret`]; required) |
 /// | `TFREG_ORIGIN_SECRET` | the secret header value the edge adds (required) |
 /// | `TFREG_ARCHIVE_URL_TTL` | seconds a signed archive URL lives (default 300) |
-/// | `TFREG_MAX_STAGED_UPLOAD_BYTES` | the largest archive a large upload takes (default 100 MiB) |
+/// | `TFREG_MAX_STAGED_UPLOAD_BYTES` | the largest archive a large upload takes, module or provider release (default 100 MiB) |
 /// | `TFREG_ENDPOINT_URL` | S3/DynamoDB endpoint override (tests against a local server) |
 /// | `TFREG_STORAGE_TIMEOUT` | seconds one attempt at an S3/DynamoDB request waits for its answer (default 5; archive uploads get a second more per MiB) |
 /// | `TFREG_PROXY_*` | proxy mode and pinning: [`ProxyConfig::from_env`] |
@@ -93,6 +93,9 @@ impl OriginConfig {
         let mut config = RegistryConfig::new(std::env::temp_dir());
         config.archive_url_ttl_secs = self.archive_url_ttl_secs;
         config.max_staged_upload_bytes = self.max_staged_upload_bytes;
+        // A provider release goes through staging too (its direct PUT is within the 6 MB
+        // below), up to the same limit.
+        config.max_provider_upload_bytes = self.max_staged_upload_bytes;
         // Lambda refuses larger payloads before the function runs.
         config.max_upload_bytes = LAMBDA_BODY_LIMIT_BYTES;
         let proxy = Proxy::new(self.proxy, Arc::new(archives.proxy_cache_store()))?;
@@ -102,8 +105,10 @@ impl OriginConfig {
         config.archive_url_base = Some(base_url);
         let tokens = Arc::new(tokens);
         let catalogue = Arc::new(archives.catalogue_store());
+        let providers = Arc::new(archives.provider_store());
         let registry = Registry::new(Arc::new(archives), tokens.clone(), signer, config)
             .with_upload_staging(Arc::new(staging))
+            .with_providers(providers)
             .with_proxy(proxy)
             .with_pins(tokens)
             .with_catalogue(catalogue)

@@ -26,6 +26,10 @@ mod listings;
 mod listings_tests;
 mod modules;
 mod pins;
+mod provider_uploads;
+mod providers;
+#[cfg(test)]
+mod providers_tests;
 mod recovery;
 #[cfg(test)]
 mod scopes_tests;
@@ -41,6 +45,7 @@ use uploads::PublishOptions;
 pub use self::http::{IdentitySource, OriginRequest, OriginResponse, RequestBody};
 pub use clock::{now_unix, unix_to_rfc3339};
 pub use pins::{parse_pin_request, PinRequest};
+pub use providers::{DEFAULT_MAX_PROVIDER_UPLOAD_BYTES, PROVIDER_FILES_PATH};
 pub use recovery::Reconciled;
 pub use tokens::{mint_token_value, parse_create_token, NewToken};
 
@@ -48,6 +53,7 @@ use crate::archive::ArchiveLimits;
 use crate::catalogue::{Catalogue, CatalogueStore, MemoryCatalogueStore};
 use crate::error::ApiError;
 use crate::names::{ArchiveKey, ModuleAddress, ModuleVersion};
+use crate::providers::ProviderStore;
 use crate::proxy::policy::PolicyVerdict;
 use crate::proxy::Proxy;
 use crate::signed_url::UrlSigner;
@@ -102,6 +108,8 @@ pub struct RegistryConfig {
     pub archive_limits: ArchiveLimits,
     /// Where uploads are normalised before they are published.
     pub scratch_dir: PathBuf,
+    /// Largest provider release (the tar of its files) in the body of a `PUT`.
+    pub max_provider_upload_bytes: u64,
 }
 
 impl RegistryConfig {
@@ -114,6 +122,7 @@ impl RegistryConfig {
             staged_upload_url_ttl_secs: DEFAULT_STAGED_UPLOAD_URL_TTL_SECS,
             archive_limits: ArchiveLimits::default(),
             scratch_dir,
+            max_provider_upload_bytes: DEFAULT_MAX_PROVIDER_UPLOAD_BYTES,
         }
     }
 }
@@ -124,6 +133,8 @@ pub struct Registry {
     staging: Option<Arc<dyn UploadStaging>>,
     proxy: Option<Arc<Proxy>>,
     pins: Option<Arc<dyn PinStore>>,
+    /// Provider releases and signing keys (`providers.v1`); none on a backend without them.
+    providers: Option<Arc<dyn ProviderStore>>,
     catalogue_store: Arc<dyn CatalogueStore>,
     /// Made on first use, when the proxy settings it hides modules by are known.
     catalogue: OnceLock<Catalogue>,
@@ -147,6 +158,7 @@ impl Registry {
             staging: None,
             proxy: None,
             pins: None,
+            providers: None,
             catalogue_store: Arc::new(MemoryCatalogueStore::default()),
             catalogue: OnceLock::new(),
             exchangers: exchange::Exchangers::default(),
@@ -214,6 +226,12 @@ impl Registry {
         self
     }
 
+    /// Turns on private providers (the provider registry protocol) over `store`.
+    pub fn with_providers(mut self, store: Arc<dyn ProviderStore>) -> Self {
+        self.providers = Some(store);
+        self
+    }
+
     pub fn proxy(&self) -> Option<&Arc<Proxy>> {
         self.proxy.as_ref()
     }
@@ -226,6 +244,9 @@ impl Registry {
         &self,
         key_path: &str,
     ) -> Result<Option<ArchiveBody>, StorageError> {
+        if let Some(path) = key_path.strip_prefix(PROVIDER_FILES_PATH) {
+            return self.open_provider_file(path).await;
+        }
         let (store, key_path) = match key_path.strip_prefix(PROXY_CACHE_PATH) {
             Some(rest) => match self.proxy.as_ref().filter(|p| p.config().enabled) {
                 Some(proxy) => (proxy.cache(), rest),
@@ -279,6 +300,7 @@ impl Registry {
     pub fn body_limit(&self, route: &Route<'_>) -> u64 {
         match route {
             Route::Upload(_) => self.config.max_upload_bytes,
+            Route::PublishProvider(_) => self.config.max_provider_upload_bytes,
             _ => MAX_JSON_BODY_BYTES,
         }
     }
@@ -300,16 +322,16 @@ impl Registry {
         if body.size()? > body_limit {
             return Err(ApiError::too_large(&route, body_limit));
         }
+        // The `Host` a download came with: its archive URLs are signed for it unless the
+        // configuration names the registry's address.
+        let host = request
+            .headers
+            .iter()
+            .find(|(name, _)| name == "host")
+            .map(|(_, value)| value.as_str());
         match route {
             Route::Versions(module) => self.versions(&module_address(module)?, gzip).await,
-            Route::Download(version) => {
-                let host = request
-                    .headers
-                    .iter()
-                    .find(|(name, _)| name == "host")
-                    .map(|(_, value)| value.as_str());
-                self.download(archive_key(version)?, host).await
-            }
+            Route::Download(version) => self.download(archive_key(version)?, host).await,
             Route::VersionInfo(version) => self.version_info(archive_key(version)?).await,
             Route::LatestVersionInfo(module) => {
                 self.latest_version_info(module_address(module)?).await
@@ -327,6 +349,48 @@ impl Registry {
                 let options = PublishOptions::parse(&request.query)?;
                 self.finalize_staged_upload(archive_key(version)?, upload_id, caller, options)
                     .await
+            }
+            Route::ProviderVersions(p) => {
+                self.provider_versions(providers::provider_address(p.namespace, p.provider_type)?)
+                    .await
+            }
+            Route::ProviderDownload { version, os, arch } => {
+                let provider = version.provider;
+                self.provider_download(
+                    providers::provider_address(provider.namespace, provider.provider_type)?,
+                    ModuleVersion::parse(version.version)?,
+                    crate::providers::Platform::new(os, arch)
+                        .map_err(|e| ApiError::new(400, "invalid_name", e.to_string()))?,
+                    host,
+                )
+                .await
+            }
+            Route::PublishProvider(version) => {
+                let provider = version.provider;
+                self.publish_provider(
+                    providers::provider_address(provider.namespace, provider.provider_type)?,
+                    ModuleVersion::parse(version.version)?,
+                    body,
+                    &request.query,
+                    caller,
+                )
+                .await
+            }
+            Route::StartProviderUpload(version) => {
+                let (provider, version) = providers::provider_version(&version)?;
+                self.start_provider_upload(provider, version).await
+            }
+            Route::FinishProviderUpload { version, upload_id } => {
+                let (provider, version) = providers::provider_version(&version)?;
+                self.finalize_provider_upload(provider, version, upload_id, &request.query, caller)
+                    .await
+            }
+            Route::ListSigningKeys { namespace } => self.list_signing_keys(namespace).await,
+            Route::AddSigningKey { namespace } => {
+                self.add_signing_key(namespace, body, caller).await
+            }
+            Route::RemoveSigningKey { namespace, key_id } => {
+                self.remove_signing_key(namespace, key_id).await
             }
             Route::ListPins => self.list_pins(&scopes).await,
             Route::Pin(version) => self.pin(archive_key(version)?, body, caller).await,

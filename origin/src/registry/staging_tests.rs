@@ -2,9 +2,8 @@
 //! runs it against moto): what a refused finalize leaves behind.
 
 use super::test_support::{json, module_tar_gz, TestRegistry};
-use crate::names::ArchiveKey;
 use crate::registry::http::RequestBody;
-use crate::storage::{ArchiveBody, StorageError, UploadStaging};
+use crate::storage::{ArchiveBody, StagingKey, StorageError, UploadStaging};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,13 +15,13 @@ struct MemoryStaging {
     objects: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
-fn object_name(key: &ArchiveKey, upload_id: &str) -> String {
-    format!("{}/{upload_id}", key.as_path())
+fn object_name(key: &StagingKey, upload_id: &str) -> String {
+    format!("{key}/{upload_id}")
 }
 
 impl MemoryStaging {
     fn put(&self, module_version: &str, upload_id: &str, bytes: Vec<u8>) {
-        let name = format!("{module_version}/module.tar.gz/{upload_id}");
+        let name = format!("{module_version}/{upload_id}");
         self.objects.lock().unwrap().insert(name, bytes);
     }
 
@@ -35,7 +34,7 @@ impl MemoryStaging {
 impl UploadStaging for MemoryStaging {
     async fn upload_url(
         &self,
-        key: &ArchiveKey,
+        key: &StagingKey,
         upload_id: &str,
         _expires_in_secs: u64,
     ) -> Result<String, StorageError> {
@@ -47,7 +46,7 @@ impl UploadStaging for MemoryStaging {
 
     async fn open(
         &self,
-        key: &ArchiveKey,
+        key: &StagingKey,
         upload_id: &str,
     ) -> Result<Option<ArchiveBody>, StorageError> {
         let objects = self.objects.lock().unwrap();
@@ -59,7 +58,7 @@ impl UploadStaging for MemoryStaging {
             }))
     }
 
-    async fn delete(&self, key: &ArchiveKey, upload_id: &str) -> Result<(), StorageError> {
+    async fn delete(&self, key: &StagingKey, upload_id: &str) -> Result<(), StorageError> {
         self.objects
             .lock()
             .unwrap()

@@ -8,7 +8,9 @@ use crate::archive::normalize_archive;
 use crate::docs::stored::{extract_docs_from_file, store_docs};
 use crate::error::ApiError;
 use crate::names::ArchiveKey;
-use crate::storage::{ArchiveBody, PublishOutcome, StorageError, UploadStaging, VersionMeta};
+use crate::storage::{
+    ArchiveBody, PublishOutcome, StagingKey, StorageError, UploadStaging, VersionMeta,
+};
 use rand::RngCore;
 use serde_json::json;
 use std::io::{Seek, SeekFrom};
@@ -117,11 +119,11 @@ impl Registry {
         if self.archives.version_meta(&key).await?.is_some() {
             return Err(version_exists(&key));
         }
-        let mut id = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut id);
-        let upload_id = hex::encode(id);
+        let upload_id = new_upload_id();
         let ttl = self.config.staged_upload_url_ttl_secs;
-        let upload_url = staging.upload_url(&key, &upload_id, ttl).await?;
+        let upload_url = staging
+            .upload_url(&StagingKey::module(&key), &upload_id, ttl)
+            .await?;
         let finalize = format!(
             "/v1/modules/{}/{}/uploads/{upload_id}",
             key.module, key.version
@@ -150,16 +152,9 @@ impl Registry {
         options: PublishOptions,
     ) -> Result<OriginResponse, ApiError> {
         let staging = self.staging()?;
-        let well_formed = upload_id.len() == 32
-            && upload_id
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if !well_formed {
-            return Err(ApiError::bad_request(format!(
-                "invalid upload id {upload_id:?}: use the upload_id the uploads request returned"
-            )));
-        }
-        let Some(mut staged) = staging.open(&key, upload_id).await? else {
+        check_upload_id(upload_id)?;
+        let staging_key = StagingKey::module(&key);
+        let Some(mut staged) = staging.open(&staging_key, upload_id).await? else {
             return Err(ApiError::not_found(format!(
                 "nothing was uploaded for upload {upload_id}: PUT the archive to its upload_url first (the URL lives {} seconds)",
                 self.config.staged_upload_url_ttl_secs
@@ -183,7 +178,7 @@ impl Registry {
             .as_ref()
             .map_or_else(|error| error.status < 500, |_| true);
         if settled {
-            staging.delete(&key, upload_id).await?;
+            staging.delete(&staging_key, upload_id).await?;
         }
         outcome
     }
@@ -254,8 +249,30 @@ fn repository_url(text: &str) -> Result<String, ApiError> {
     Ok(normal)
 }
 
+/// A new upload's id: 32 lowercase hex digits.
+pub(super) fn new_upload_id() -> String {
+    let mut id = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    hex::encode(id)
+}
+
+/// An upload id as [`new_upload_id`] makes them, or a `400`.
+pub(super) fn check_upload_id(upload_id: &str) -> Result<(), ApiError> {
+    let well_formed = upload_id.len() == 32
+        && upload_id
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "invalid upload id {upload_id:?}: use the upload_id the uploads request returned"
+        )))
+    }
+}
+
 /// Copies a staged archive into an unnamed scratch file, refusing more than `limit` bytes.
-async fn spool(
+pub(super) async fn spool(
     staged: &mut ArchiveBody,
     scratch_dir: &std::path::Path,
     limit: u64,

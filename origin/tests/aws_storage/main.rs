@@ -132,5 +132,6 @@ impl S3Fixture {
 }
 
 mod dynamodb_items;
+mod providers;
 mod s3_layout;
 mod suite;

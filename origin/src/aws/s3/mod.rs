@@ -25,8 +25,10 @@ use std::path::PathBuf;
 
 mod catalogue;
 mod index;
+mod providers;
 pub use catalogue::{S3CatalogueStore, CATALOGUE_KEY, CATALOGUE_REFRESH};
 use index::{IndexEdit, IndexPrecondition, IndexState};
+pub use providers::{S3ProviderStore, PROVIDER_KEYS_PREFIX, PROVIDER_RECORDS_PREFIX};
 
 /// The name of the per-module index object, beside the version prefixes.
 pub const INDEX_FILE_NAME: &str = "versions.json";
@@ -172,6 +174,43 @@ fn canonical_version(text: &str) -> Option<ModuleVersion> {
         .filter(|v| v.to_string() == text)
 }
 
+/// Every key under `prefix` in `bucket`, following continuation tokens past S3's 1,000 keys a
+/// page; with `delimiter`, the common prefixes instead of the keys beneath them.
+async fn list_keys(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+) -> Result<Vec<String>, StorageError> {
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_delimiter(delimiter.map(str::to_owned))
+        .into_paginator()
+        .send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| backend_error(&format!("listing {prefix}"), e))?;
+        if delimiter.is_some() {
+            keys.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix())
+                    .map(str::to_owned),
+            );
+        } else {
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .map(str::to_owned),
+            );
+        }
+    }
+    Ok(keys)
+}
+
 impl S3ArchiveStore {
     /// A store over `bucket`, with archives under `prefix` (such as `archives/`).
     pub fn new(client: Client, bucket: impl Into<String>, prefix: &str) -> Self {
@@ -208,6 +247,12 @@ impl S3ArchiveStore {
             self.bucket.clone(),
             &format!("{}{}", self.prefix, crate::PROXY_CACHE_PATH),
         )
+    }
+
+    /// The provider releases and signing keys in the same bucket, the files beneath this
+    /// store's prefix (`{prefix}_providers/`, what `/archives/_providers/...` URLs name).
+    pub fn provider_store(&self) -> S3ProviderStore {
+        S3ProviderStore::new(self.client.clone(), self.bucket.clone(), &self.prefix)
     }
 
     /// The normalised key prefix (`archives/`, or empty).
@@ -259,41 +304,13 @@ impl S3ArchiveStore {
         self.namespace_has_uploads(&module.namespace).await
     }
 
-    /// Every key under `prefix`, following continuation tokens past S3's 1,000 keys a page;
-    /// with `delimiter`, the common prefixes instead of the keys beneath them.
+    /// Every key under `prefix` ([`list_keys`]).
     async fn list_keys(
         &self,
         prefix: &str,
         delimiter: Option<&str>,
     ) -> Result<Vec<String>, StorageError> {
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .set_delimiter(delimiter.map(str::to_owned))
-            .into_paginator()
-            .send();
-        let mut keys = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| backend_error(&format!("listing {prefix}"), e))?;
-            if delimiter.is_some() {
-                keys.extend(
-                    page.common_prefixes()
-                        .iter()
-                        .filter_map(|p| p.prefix())
-                        .map(str::to_owned),
-                );
-            } else {
-                keys.extend(
-                    page.contents()
-                        .iter()
-                        .filter_map(|o| o.key())
-                        .map(str::to_owned),
-                );
-            }
-        }
-        Ok(keys)
+        list_keys(&self.client, &self.bucket, prefix, delimiter).await
     }
 
     fn module_prefix(&self, module: &ModuleAddress) -> String {
