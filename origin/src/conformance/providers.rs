@@ -270,8 +270,16 @@ pub async fn provider_store_keys(store: Arc<dyn ProviderStore>) {
     assert_eq!(store.keys("other").await.unwrap().len(), 1);
 }
 
-/// Concurrent registrations of one key ID: exactly one is created.
-pub async fn provider_store_key_race(store: Arc<dyn ProviderStore>, registrars: usize) {
+/// Concurrent registrations of one key ID: exactly one is created when `atomic_create` (the
+/// store's conditional create is atomic: the data directory, and S3 itself); at least one
+/// when the S3 protocol server is moto, whose `If-None-Match: *` is a check and then a write
+/// (moto/s3/responses.py), so two registrations of the same key can both be told they made it
+/// (harmless: the same key ends up stored once either way, which the S3 test checks).
+pub async fn provider_store_key_race(
+    store: Arc<dyn ProviderStore>,
+    registrars: usize,
+    atomic_create: bool,
+) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..registrars {
         let store = store.clone();
@@ -288,5 +296,9 @@ pub async fn provider_store_key_race(store: Arc<dyn ProviderStore>, registrars: 
             created += 1;
         }
     }
-    assert_eq!(created, 1, "exactly one concurrent registration wins");
+    if atomic_create {
+        assert_eq!(created, 1, "exactly one concurrent registration wins");
+    } else {
+        assert!(created >= 1, "a concurrent registration wins");
+    }
 }

@@ -118,7 +118,7 @@ async fn s3_provider_store_race_has_one_winner_and_losers_leave_nothing() {
 async fn s3_provider_store_keys() {
     let fixture = provider_store().await;
     conformance::provider_store_keys(fixture.store.clone()).await;
-    conformance::provider_store_key_race(fixture.store.clone(), 12).await;
+    conformance::provider_store_key_race(fixture.store.clone(), 12, false).await;
     assert_eq!(
         fixture.keys_under("provider-keys/").await,
         [
