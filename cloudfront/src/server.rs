@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub storage: StorageBackend,
     /// Proxy mode and pinning (the upstream registry and the GitHub archive host).
     pub proxy: ProxyConfig,
+    /// The provider network mirror (off without upstreams).
+    pub mirror: tfreg_origin::mirror::MirrorConfig,
     /// The exchanges' trust rules (`--auth-config`).
     pub auth: tfreg_origin::auth::AuthConfig,
     /// Timeouts and caps against slow or greedy clients.
@@ -170,6 +172,20 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     if let Some(providers) = stores.providers {
         registry = registry.with_providers(providers);
         discovery = crate::distribution::with_service(&discovery, "providers.v1", "/v1/providers/");
+    }
+    if options.mirror.enabled() {
+        if options.storage != StorageBackend::Embedded {
+            anyhow::bail!("the provider mirror keeps its packages in embedded storage only, for now: run it with --backend embedded");
+        }
+        let store = tfreg_origin::mirror::FileMirrorStore::open(data_dir)
+            .context("opening the provider mirror store")?;
+        let mirror = tfreg_origin::mirror::ProviderMirror::new(
+            options.mirror.clone(),
+            Arc::new(store),
+            registry.config().scratch_dir.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        registry = registry.with_mirror(mirror);
     }
     let registry = Arc::new(
         registry
