@@ -337,7 +337,11 @@ async fn mirror(provider: &str, version: &str, platforms: &str, connect: Connect
                     format!(
                         "  {}  {}  {}",
                         p["platform"].as_str().unwrap_or(""),
-                        if p["fetched"] == true { "fetched" } else { "already mirrored" },
+                        if p["fetched"] == true {
+                            "fetched"
+                        } else {
+                            "already mirrored"
+                        },
                         p["hashes"][0].as_str().unwrap_or("")
                     )
                 })

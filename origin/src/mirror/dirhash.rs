@@ -64,10 +64,7 @@ mod tests {
             0o755,
             b"#!/bin/sh\necho dns 1.2.0 linux_amd64\n",
         )]);
-        assert_eq!(
-            zip_h1(std::io::Cursor::new(zip)).unwrap(),
-            KNOWN_H1
-        );
+        assert_eq!(zip_h1(std::io::Cursor::new(zip)).unwrap(), KNOWN_H1);
     }
 
     const KNOWN_H1: &str = "h1:IQ3aolinGFe9gRZZnZMOClrlH84d2wVs4iws+KGR5Sg=";

@@ -67,7 +67,18 @@ pub struct ProviderMirror {
     bases: Mutex<HashMap<String, Url>>,
 }
 
-/// An upstream answer that breaks a check: 502, with the reason.
+const REFUSALS: [&str; 4] = [
+    "upstream_signature_invalid",
+    "upstream_checksums_invalid",
+    "upstream_checksum_mismatch",
+    "upstream_package_invalid",
+];
+
+fn is_refusal(error: &ApiError) -> bool {
+    REFUSALS.contains(&error.code)
+}
+
+/// An upstream answer that breaks a check: 502, with the reason (one of [`REFUSALS`]).
 fn refused(code: &'static str, message: String) -> ApiError {
     tracing::warn!(code, %message, "mirror fetch refused");
     ApiError::new(502, code, message)
@@ -171,7 +182,11 @@ impl ProviderMirror {
         Ok(base)
     }
 
-    async fn provider_url(&self, provider: &MirrorProvider, rest: &[&str]) -> Result<Url, ApiError> {
+    async fn provider_url(
+        &self,
+        provider: &MirrorProvider,
+        rest: &[&str],
+    ) -> Result<Url, ApiError> {
         let mut url = self.providers_base(provider).await?;
         {
             let mut segments = url
@@ -199,7 +214,10 @@ impl ProviderMirror {
             ApiError::not_found(format!("provider {provider} is not in its registry"))
         })?;
         let listed = body["versions"].as_array().ok_or_else(|| {
-            ProxyError::BadAnswer(format!("{} did not answer a version list", display_url(&url)))
+            ProxyError::BadAnswer(format!(
+                "{} did not answer a version list",
+                display_url(&url)
+            ))
         })?;
         let versions: Vec<UpstreamVersion> = listed
             .iter()
@@ -214,20 +232,27 @@ impl ProviderMirror {
             })
             .collect();
         let versions = Arc::new(versions);
-        self.versions.put(provider, versions.clone(), Instant::now());
+        self.versions
+            .put(provider, versions.clone(), Instant::now());
         Ok(versions)
     }
 
     /// `index.json`: the upstream's versions and those kept here. Without the upstream (down,
     /// or gone), what is kept here.
-    pub async fn versions(&self, provider: &MirrorProvider) -> Result<Vec<ModuleVersion>, ApiError> {
+    pub async fn versions(
+        &self,
+        provider: &MirrorProvider,
+    ) -> Result<Vec<ModuleVersion>, ApiError> {
         let kept = self.store.packages(provider).await?;
         let mut versions: Vec<ModuleVersion> = kept
             .iter()
             .filter_map(|p| ModuleVersion::parse(&p.version).ok())
             .collect();
         let upstream = self
-            .bounded("asking the upstream registry", self.upstream_versions(provider))
+            .bounded(
+                "asking the upstream registry",
+                self.upstream_versions(provider),
+            )
             .await;
         match upstream {
             Ok(listed) => versions.extend(listed.iter().map(|v| v.version.clone())),
@@ -305,7 +330,9 @@ impl ProviderMirror {
                     entries.insert(entry.platform.clone(), entry);
                 }
             }
-            Err(error) if kept.is_empty() || error.status == 403 || error.status == 502 => {
+            // A release that fails a check is not papered over with what is kept; an
+            // upstream that cannot be reached is.
+            Err(error) if kept.is_empty() || error.status == 403 || is_refusal(&error) => {
                 return Err(error)
             }
             Err(error) => {
@@ -439,7 +466,11 @@ impl ProviderMirror {
             .map_err(|e| ProxyError::Internal(format!("scratch file: {e}")))?;
         let (size, sha256) = self
             .client
-            .fetch_file(&answer.download_url, &mut file, self.config.max_package_bytes)
+            .fetch_file(
+                &answer.download_url,
+                &mut file,
+                self.config.max_package_bytes,
+            )
             .await?;
         drop(file);
         if !sha256.eq_ignore_ascii_case(listed) {

@@ -64,12 +64,12 @@ impl MirrorProvider {
     /// label (Terraform lowercases it, and its mirror client cannot send a port).
     pub fn new(hostname: &str, namespace: &str, provider_type: &str) -> Result<Self, InvalidName> {
         let valid = (1..=253).contains(&hostname.len())
-            && hostname
-                .split('.')
-                .all(|label| {
-                    !label.is_empty()
-                        && label.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
-                });
+            && hostname.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+            });
         if !valid {
             return Err(InvalidName(format!(
                 "invalid provider hostname {hostname:?}: use a lowercase host name without a port (registry.terraform.io)"
@@ -107,7 +107,8 @@ impl MirrorUpstream {
                 parse_base_url(env_vars::UPSTREAMS, &format!("https://{text}"))?,
             ),
         };
-        MirrorProvider::new(hostname, "x", "x").map_err(|e| format!("{}: {e}", env_vars::UPSTREAMS))?;
+        MirrorProvider::new(hostname, "x", "x")
+            .map_err(|e| format!("{}: {e}", env_vars::UPSTREAMS))?;
         Ok(MirrorUpstream {
             hostname: hostname.to_owned(),
             url,
@@ -166,7 +167,11 @@ impl MirrorConfig {
         };
         for entry in list(env_vars::UPSTREAMS) {
             let upstream = MirrorUpstream::parse(&entry)?;
-            if config.upstreams.iter().any(|u| u.hostname == upstream.hostname) {
+            if config
+                .upstreams
+                .iter()
+                .any(|u| u.hostname == upstream.hostname)
+            {
                 return Err(format!(
                     "{}: {} is named twice",
                     env_vars::UPSTREAMS,
@@ -211,10 +216,8 @@ impl MirrorConfig {
                 None => Ok(default),
             }
         };
-        config.timeout = Duration::from_secs(number(
-            env_vars::TIMEOUT_SECS,
-            DEFAULT_MIRROR_TIMEOUT_SECS,
-        )?);
+        config.timeout =
+            Duration::from_secs(number(env_vars::TIMEOUT_SECS, DEFAULT_MIRROR_TIMEOUT_SECS)?);
         config.max_package_bytes = number(
             env_vars::MAX_PACKAGE_BYTES,
             DEFAULT_MAX_MIRROR_PACKAGE_BYTES,
@@ -249,15 +252,26 @@ mod tests {
         .unwrap();
         assert!(parsed.enabled());
         assert_eq!(
-            parsed.upstream("registry.example.test").unwrap().url.as_str(),
+            parsed
+                .upstream("registry.example.test")
+                .unwrap()
+                .url
+                .as_str(),
             "http://127.0.0.1:9999/"
         );
         assert_eq!(
-            parsed.upstream("registry.terraform.io").unwrap().url.as_str(),
+            parsed
+                .upstream("registry.terraform.io")
+                .unwrap()
+                .url
+                .as_str(),
             "https://registry.terraform.io/"
         );
         // The public registry brings its release host.
-        assert_eq!(parsed.download_hosts[0].as_str(), "https://releases.hashicorp.com/");
+        assert_eq!(
+            parsed.download_hosts[0].as_str(),
+            "https://releases.hashicorp.com/"
+        );
         assert!(!config(&[]).unwrap().enabled());
         for bad in [
             "Registry.io",
@@ -280,7 +294,10 @@ mod tests {
     fn provider_hostnames_have_no_port_and_no_empty_label() {
         assert!(MirrorProvider::new("registry.terraform.io", "hashicorp", "aws").is_ok());
         for bad in ["", "a..b", ".a", "a:443", "A.io", "a/b", &"a".repeat(254)] {
-            assert!(MirrorProvider::new(bad, "hashicorp", "aws").is_err(), "{bad:?}");
+            assert!(
+                MirrorProvider::new(bad, "hashicorp", "aws").is_err(),
+                "{bad:?}"
+            );
         }
         assert!(MirrorProvider::new("a.io", "Hashicorp", "aws").is_err());
     }

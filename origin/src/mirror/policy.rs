@@ -134,15 +134,19 @@ mod tests {
         assert!(listed
             .refusal(&provider("registry.example.test/acme/dnsx"))
             .is_some());
-        assert_eq!(
-            policy("", "").refusal(&provider("a.example/b/c")),
-            None
-        );
+        assert_eq!(policy("", "").refusal(&provider("a.example/b/c")), None);
     }
 
     #[test]
     fn invalid_prefixes_are_refused() {
-        for bad in ["", "a/b/c/d", "Registry.io", "host/ns/Type", "host/*", "../x"] {
+        for bad in [
+            "",
+            "a/b/c/d",
+            "Registry.io",
+            "host/ns/Type",
+            "host/*",
+            "../x",
+        ] {
             assert!(ProviderPrefix::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(

@@ -58,8 +58,10 @@ impl MirroredPackage {
 #[async_trait]
 pub trait MirrorStore: Send + Sync {
     /// Every package kept for `provider`, any version and platform, in no particular order.
-    async fn packages(&self, provider: &MirrorProvider)
-        -> Result<Vec<MirroredPackage>, StorageError>;
+    async fn packages(
+        &self,
+        provider: &MirrorProvider,
+    ) -> Result<Vec<MirroredPackage>, StorageError>;
 
     async fn package(
         &self,
@@ -70,8 +72,11 @@ pub trait MirrorStore: Send + Sync {
 
     /// Keeps `package`, whose zip is the file `staged_zip` (taken over: gone afterwards).
     /// Returns `false` if the package was kept already (the first one stays).
-    async fn put(&self, package: &MirroredPackage, staged_zip: PathBuf)
-        -> Result<bool, StorageError>;
+    async fn put(
+        &self,
+        package: &MirroredPackage,
+        staged_zip: PathBuf,
+    ) -> Result<bool, StorageError>;
 
     async fn open_zip(
         &self,

@@ -25,7 +25,9 @@ impl AllowedOrigins {
     }
 
     pub fn permits(&self, url: &Url) -> bool {
-        self.0.iter().any(|allowed| allowed.origin() == url.origin())
+        self.0
+            .iter()
+            .any(|allowed| allowed.origin() == url.origin())
     }
 }
 

@@ -157,7 +157,10 @@ impl Registry {
         };
         match mirror.package(&provider, &version, &platform).await {
             Ok((package, _)) if package.filename == filename => {
-                mirror.store().open_zip(&provider, &version, &platform).await
+                mirror
+                    .store()
+                    .open_zip(&provider, &version, &platform)
+                    .await
             }
             Ok(_) => Ok(None),
             Err(error) => {
