@@ -540,9 +540,10 @@ impl<'a> Route<'a> {
 /// downloader learns nothing about the administration endpoints.
 fn unmatched_tier(method: &str, path: &str) -> Tier {
     let read = matches!(method, "GET" | "HEAD");
-    if under(path, "/v1/tokens") || under(path, "/v1/pins") || under(path, "/v1/provider-keys") {
-        Tier::Master
-    } else if under(path, "/v1/mirror") && !read {
+    let admin =
+        under(path, "/v1/tokens") || under(path, "/v1/pins") || under(path, "/v1/provider-keys");
+    // Writes beneath the mirror (pre-mirroring) are the master's.
+    if admin || (under(path, "/v1/mirror") && !read) {
         Tier::Master
     } else if (path.starts_with("/v1/modules/") || path.starts_with("/v1/providers/")) && !read {
         Tier::Uploader
