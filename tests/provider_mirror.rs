@@ -458,3 +458,59 @@ async fn tampered_upstream_releases_are_refused_and_nothing_is_kept() {
         .iter()
         .all(|r| !r.contains("blocked")));
 }
+
+/// `tfreg serve --backend aws`: packages kept in the archives' bucket (moto here), beside the
+/// module archives, and served from there once the upstream is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mirror_keeps_packages_in_s3_with_the_aws_backend() {
+    use tfreg_testkit::moto::{self, Moto};
+    let upstream = Upstream::start().await;
+    let gpg = Gpg::new("Acme Release <release@acme.example>");
+    let release = signed_release("1.2.0", &["linux_amd64"], &gpg);
+    upstream.publish(&release, &["linux_amd64"], &gpg);
+    let moto = Moto::shared();
+    let config = moto.sdk_config().await;
+    let (bucket, table) = (
+        moto.create_bucket(&config).await,
+        moto.create_table(&config).await,
+    );
+    let mut args: Vec<String> = common::aws_backend_args(&bucket, &table, moto.endpoint())
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    args.extend(upstream.mirror_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let registry = TestRegistry::start_with_env(&args, &moto::PROCESS_ENV);
+
+    let reply = prefetch(&registry, "1.2.0", &["linux_amd64"]).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let zip = format!(
+        "archives/_mirror/{HOST}/{PROVIDER}/1.2.0/linux_amd64/{}",
+        release.zip_name("linux_amd64")
+    );
+    let head = moto::s3_client(&config)
+        .head_object()
+        .bucket(&bucket)
+        .key(&zip)
+        .send()
+        .await
+        .expect("the package is in the bucket under its /archives/ path");
+    assert_eq!(
+        head.content_length(),
+        Some(
+            std::fs::metadata(release.path(&release.zip_name("linux_amd64")))
+                .unwrap()
+                .len() as i64
+        )
+    );
+    upstream.registry.shutdown().await;
+    upstream.releases.shutdown().await;
+    let downloader = registry.create_token("dl", "downloader").await;
+    let run = init_through_mirror(&terraform_binary(), &registry, Some(&downloader), "1.2.0");
+    assert!(run.succeeded(), "{}\n{}", run.stdout(), run.stderr());
+    assert!(!registry
+        .data_dir
+        .path()
+        .join("mirror/registry.example.test")
+        .exists());
+}

@@ -422,6 +422,10 @@ impl ProviderMirror {
         version: &ModuleVersion,
         platform: &Platform,
     ) -> Result<(MirroredPackage, bool), ApiError> {
+        // A provider denied since it was kept is not served either.
+        if let Some(why) = self.config.policy.refusal(provider) {
+            return Err(ApiError::new(403, "not_allowed", why));
+        }
         if let Some(kept) = self.store.package(provider, version, platform).await? {
             return Ok((kept, false));
         }

@@ -15,6 +15,7 @@
 //! - [`store`]: where packages are kept ([`store::FileMirrorStore`] for `tfreg serve`);
 //! - [`dirhash`]: Terraform's `h1:` hash of a package.
 
+pub mod conformance;
 pub mod dirhash;
 pub mod fetch;
 pub mod policy;

@@ -265,3 +265,23 @@ impl MirrorStore for FileMirrorStore {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_file_store_keeps_its_promises() {
+        let data = tempfile::tempdir().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let store = FileMirrorStore::open(data.path()).unwrap();
+        super::super::conformance::check_mirror_store(&store, scratch.path()).await;
+        // Nothing left in staging.
+        assert_eq!(
+            std::fs::read_dir(data.path().join("staging"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+}
