@@ -7,10 +7,9 @@
 mod common;
 
 use common::providers::{zip_of, Gpg, Release};
-use common::terraform::{terraform_init_with, TerraformRun};
+use common::terraform::{terraform_clis, terraform_init_with_config, TerraformRun};
 use common::{terraform_binary, Reply, TestRegistry};
 use serde_json::json;
-use std::path::PathBuf;
 use tfreg_testkit::upstream::files::FileServer;
 
 /// The provider hostname Terraform names (no port: its mirror client cannot send one), mapped
@@ -133,17 +132,6 @@ fn signed_release(version: &str, platforms: &[&str], gpg: &Gpg) -> Release {
     release
 }
 
-/// The Terraform binaries to run: v1.0.3 from the project's virtualenv, and the machine's own
-/// (another version) when there is one.
-fn terraforms() -> Vec<PathBuf> {
-    let mut binaries = vec![terraform_binary()];
-    let system = PathBuf::from("/usr/local/bin/terraform");
-    if system.exists() {
-        binaries.push(system);
-    }
-    binaries
-}
-
 fn init_through_mirror(
     terraform: &std::path::Path,
     registry: &TestRegistry,
@@ -158,7 +146,7 @@ fn init_through_mirror(
         registry.host
     );
     tokio::task::block_in_place(|| {
-        terraform_init_with(terraform, registry, &main_tf, token, &mirror)
+        terraform_init_with_config(terraform, registry, &main_tf, token, &mirror)
     })
 }
 
@@ -335,20 +323,19 @@ async fn terraform_init_installs_a_public_provider_through_the_mirror() {
         .await;
     assert_eq!(index.status, 200, "{}", index.text());
     assert_eq!(index.json(), json!({"versions": {"1.2.0": {}}}));
-    for terraform in terraforms() {
-        let run = init_through_mirror(&terraform, &registry, Some(&downloader), "1.2.0");
+    let clis = terraform_clis();
+    for (terraform, version) in &clis {
+        let run = init_through_mirror(terraform, &registry, Some(&downloader), "1.2.0");
         assert!(
             run.succeeded(),
-            "{}: {}\n{}",
-            terraform.display(),
+            "{version}: {}\n{}",
             run.stdout(),
             run.stderr()
         );
         let lock = run.file(".terraform.lock.hcl");
         assert!(
             lock.contains(&format!("\"{h1}\"")),
-            "{}: {h1} not in\n{lock}",
-            terraform.display()
+            "{version}: {h1} not in\n{lock}"
         );
     }
     assert!(upstream.registry.requests().len() == upstream_requests);
