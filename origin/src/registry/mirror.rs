@@ -29,6 +29,12 @@ fn platform(text: &str) -> Result<Platform, ApiError> {
 }
 
 impl Registry {
+    /// Turns on the provider network mirror.
+    pub fn with_mirror(mut self, mirror: ProviderMirror) -> Self {
+        self.mirror = Some(std::sync::Arc::new(mirror));
+        self
+    }
+
     fn provider_mirror(&self) -> Result<&ProviderMirror, ApiError> {
         self.mirror.as_deref().ok_or_else(|| {
             ApiError::not_found(

@@ -236,12 +236,6 @@ impl Registry {
         self
     }
 
-    /// Turns on the provider network mirror.
-    pub fn with_mirror(mut self, mirror: crate::mirror::ProviderMirror) -> Self {
-        self.mirror = Some(Arc::new(mirror));
-        self
-    }
-
     pub fn proxy(&self) -> Option<&Arc<Proxy>> {
         self.proxy.as_ref()
     }
