@@ -11,6 +11,7 @@ use tfreg_origin::aws::{AwsStorageConfig, DEFAULT_S3_PREFIX};
 use tfreg_origin::proxy::{env_vars, ProxyConfig};
 
 mod migrate_cli;
+mod mirror_args;
 mod reindex_cli;
 
 /// An edge-first private Terraform module registry.
@@ -283,6 +284,8 @@ enum Command {
         aws: AwsArgs,
         #[command(flatten)]
         proxy: Box<ProxyArgs>,
+        #[command(flatten)]
+        mirror: Box<mirror_args::MirrorArgs>,
         /// JSON file of the exchanges' trust rules (`POST /v1/auth/aws`, `/v1/auth/oidc`): who
         /// may trade an AWS identity or a CI's OIDC token for a short-lived token. Unset: no
         /// exchanges.
@@ -387,11 +390,13 @@ fn main() -> anyhow::Result<()> {
             dynamodb_table,
             aws,
             proxy,
+            mirror,
             auth_config,
             limits,
         } => {
             let storage = storage_backend(backend, s3, dynamodb_table, aws)?;
             let proxy = proxy.config()?;
+            let mirror = mirror.config(&proxy)?;
             let auth = match auth_config {
                 Some(path) => {
                     let json = std::fs::read_to_string(&path)
@@ -409,6 +414,7 @@ fn main() -> anyhow::Result<()> {
                 token_cache_ttl_secs: token_cache_ttl,
                 storage,
                 proxy,
+                mirror,
                 auth,
                 limits: limits.into(),
             }))

@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub storage: StorageBackend,
     /// Proxy mode and pinning (the upstream registry and the GitHub archive host).
     pub proxy: ProxyConfig,
+    /// The provider network mirror (off without upstreams).
+    pub mirror: tfreg_origin::mirror::MirrorConfig,
     /// The exchanges' trust rules (`--auth-config`).
     pub auth: tfreg_origin::auth::AuthConfig,
     /// Timeouts and caps against slow or greedy clients.
@@ -77,6 +79,8 @@ struct Stores {
     catalogue: Arc<dyn CatalogueStore>,
     /// Provider releases and signing keys.
     providers: Option<Arc<dyn tfreg_origin::providers::ProviderStore>>,
+    /// The provider mirror's packages: the data directory, or the archives' bucket.
+    mirror: Arc<dyn tfreg_origin::mirror::MirrorStore>,
     /// Embedded storage: the data directory is the truth, and derived records are brought
     /// back in line with it on start ([`tfreg_origin::Registry::reconcile`]).
     reconcile_on_start: bool,
@@ -121,8 +125,11 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             }
             let providers = tfreg_origin::providers::embedded::FileProviderStore::open(data_dir)
                 .context("opening the provider store")?;
+            let mirror = tfreg_origin::mirror::FileMirrorStore::open(data_dir)
+                .context("opening the provider mirror store")?;
             Stores {
                 providers: Some(Arc::new(providers)),
+                mirror: Arc::new(mirror),
                 scratch_dir: archives.staging_dir().to_path_buf(),
                 catalogue: Arc::new(
                     FileCatalogueStore::open(data_dir).with_scratch_dir(archives.staging_dir()),
@@ -147,9 +154,15 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             }
             let (archives, tokens) = aws.connect().await;
             let proxy_cache = archives.proxy_cache_store();
+            let mirror = tfreg_origin::aws::S3MirrorStore::new(
+                archives.client().clone(),
+                archives.bucket(),
+                archives.prefix(),
+            );
             let tokens = Arc::new(tokens);
             Stores {
                 providers: Some(Arc::new(archives.provider_store())),
+                mirror: Arc::new(mirror),
                 scratch_dir,
                 catalogue: Arc::new(archives.catalogue_store()),
                 reconcile_on_start: false,
@@ -170,6 +183,15 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
     if let Some(providers) = stores.providers {
         registry = registry.with_providers(providers);
         discovery = crate::distribution::with_service(&discovery, "providers.v1", "/v1/providers/");
+    }
+    if options.mirror.enabled() {
+        let mirror = tfreg_origin::mirror::ProviderMirror::new(
+            options.mirror.clone(),
+            stores.mirror,
+            registry.config().scratch_dir.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        registry = registry.with_mirror(mirror);
     }
     let registry = Arc::new(
         registry

@@ -25,8 +25,8 @@ pub use check::{Decision, Denial, EdgeCheck, EdgeConfig, TokenInfo, ViewerReques
 pub use error_body::error_body;
 pub use identity::{percent_decode, percent_encode, Identity, IDENTITY_HEADER};
 pub use route::{
-    required_access, Access, ModulePath, ProviderPath, ProviderVersionPath, Route, RouteSpec,
-    VersionPath, ARCHIVE_PATH_PREFIX, PAGE_PATH, ROUTES,
+    required_access, Access, MirrorPath, ModulePath, ProviderPath, ProviderVersionPath, Route,
+    RouteSpec, VersionPath, ARCHIVE_PATH_PREFIX, PAGE_PATH, ROUTES,
 };
 pub use scope::{validate_scope, MAX_SCOPES};
 pub use tier::{Tier, UnknownTier};

@@ -64,6 +64,15 @@ pub struct ProviderVersionPath<'a> {
     pub version: &'a str,
 }
 
+/// A provider as a network mirror path names it: `{hostname}/{namespace}/{type}`, the
+/// provider's full source address, not yet validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MirrorPath<'a> {
+    pub hostname: &'a str,
+    pub namespace: &'a str,
+    pub provider_type: &'a str,
+}
+
 /// A request, as far as the method and the path tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -135,6 +144,18 @@ pub enum Route<'a> {
     AddSigningKey { namespace: &'a str },
     /// `DELETE /v1/provider-keys/{namespace}/{key_id}`.
     RemoveSigningKey { namespace: &'a str, key_id: &'a str },
+    /// `GET /v1/mirror/{hostname}/{ns}/{type}/{file}` (the provider network mirror protocol):
+    /// `file` is `index.json` (the versions) or `{version}.json` (its packages).
+    MirrorFile {
+        provider: MirrorPath<'a>,
+        file: &'a str,
+    },
+    /// `POST /v1/mirror/{hostname}/{ns}/{type}/{version}`: fetch and keep platforms ahead
+    /// of time.
+    MirrorPrefetch {
+        provider: MirrorPath<'a>,
+        version: &'a str,
+    },
     /// `GET /v1/tokens`.
     ListTokens,
     /// `POST /v1/tokens`.
@@ -188,6 +209,14 @@ fn provider<'a>(c: &[&'a str]) -> ProviderPath<'a> {
     ProviderPath {
         namespace: c[0],
         provider_type: c[1],
+    }
+}
+
+fn mirror<'a>(c: &[&'a str]) -> MirrorPath<'a> {
+    MirrorPath {
+        hostname: c[0],
+        namespace: c[1],
+        provider_type: c[2],
     }
 }
 
@@ -354,6 +383,24 @@ pub const ROUTES: &[RouteSpec] = &[
         },
     },
     RouteSpec {
+        methods: READ,
+        pattern: "/v1/mirror/{hostname}/{namespace}/{type}/{file}",
+        build: |c| Route::MirrorFile {
+            provider: mirror(c),
+            file: c[3],
+        },
+    },
+    RouteSpec {
+        methods: &["POST"],
+        // `{file}`, as in the row above: one path, whose last segment is a version here (an
+        // OpenAPI document cannot hold two paths that differ in a parameter's name only).
+        pattern: "/v1/mirror/{hostname}/{namespace}/{type}/{file}",
+        build: |c| Route::MirrorPrefetch {
+            provider: mirror(c),
+            version: c[3],
+        },
+    },
+    RouteSpec {
         methods: &["GET"],
         pattern: "/v1/tokens",
         build: |_| Route::ListTokens,
@@ -464,7 +511,8 @@ impl<'a> Route<'a> {
             | Route::NamespaceModules { .. }
             | Route::ModuleSystems { .. }
             | Route::ProviderVersions(_)
-            | Route::ProviderDownload { .. } => Access::Token(Tier::Downloader),
+            | Route::ProviderDownload { .. }
+            | Route::MirrorFile { .. } => Access::Token(Tier::Downloader),
             Route::Upload(_)
             | Route::StartStagedUpload(_)
             | Route::FinishStagedUpload { .. }
@@ -475,6 +523,7 @@ impl<'a> Route<'a> {
             | Route::AddSigningKey { .. }
             | Route::RemoveSigningKey { .. }
             | Route::ListPins
+            | Route::MirrorPrefetch { .. }
             | Route::Pin(_)
             | Route::Unpin(_)
             | Route::ListTokens
@@ -491,7 +540,10 @@ impl<'a> Route<'a> {
 /// downloader learns nothing about the administration endpoints.
 fn unmatched_tier(method: &str, path: &str) -> Tier {
     let read = matches!(method, "GET" | "HEAD");
-    if under(path, "/v1/tokens") || under(path, "/v1/pins") || under(path, "/v1/provider-keys") {
+    let admin =
+        under(path, "/v1/tokens") || under(path, "/v1/pins") || under(path, "/v1/provider-keys");
+    // Writes beneath the mirror (pre-mirroring) are the master's.
+    if admin || (under(path, "/v1/mirror") && !read) {
         Tier::Master
     } else if (path.starts_with("/v1/modules/") || path.starts_with("/v1/providers/")) && !read {
         Tier::Uploader

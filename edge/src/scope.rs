@@ -128,6 +128,10 @@ impl Route<'_> {
             | Route::ListModules
             | Route::SearchModules
             | Route::ListPins
+            // Public providers through the mirror belong to no namespace of this registry:
+            // every token that may run `terraform init` needs them.
+            | Route::MirrorFile { .. }
+            | Route::MirrorPrefetch { .. }
             | Route::Exchange { .. }
             | Route::MethodNotAllowed { .. }
             | Route::NotFound { .. } => return Ok(()),

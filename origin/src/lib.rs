@@ -15,6 +15,7 @@ mod error;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod migrate;
+pub mod mirror;
 pub mod names;
 pub mod providers;
 pub mod proxy;

@@ -104,6 +104,17 @@ pub fn terraform_init_with(
     main_tf: &str,
     token: Option<&str>,
 ) -> TerraformRun {
+    terraform_init_with_config(binary, registry, main_tf, token, "")
+}
+
+/// [`terraform_init_with`] and more CLI configuration (`provider_installation { … }`).
+pub fn terraform_init_with_config(
+    binary: &Path,
+    registry: &TestRegistry,
+    main_tf: &str,
+    token: Option<&str>,
+    cli_config_extra: &str,
+) -> TerraformRun {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
     let cli_config = dir.path().join("terraform.rc");
@@ -114,7 +125,7 @@ pub fn terraform_init_with(
         ),
         None => String::new(),
     };
-    std::fs::write(&cli_config, credentials).unwrap();
+    std::fs::write(&cli_config, format!("{credentials}{cli_config_extra}")).unwrap();
     let empty_cert_dir = dir.path().join("no-certs");
     std::fs::create_dir(&empty_cert_dir).unwrap();
     let output = Command::new(binary)

@@ -26,6 +26,20 @@ pub enum ProviderCommand {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+    /// Mirror a public provider's packages into the registry's provider mirror now, so that
+    /// `terraform init` through the mirror needs no upstream later (needs a master token).
+    Mirror {
+        /// The provider's full source address, `hostname/namespace/type`
+        /// (`registry.terraform.io/hashicorp/random`).
+        provider: String,
+        /// The version to mirror.
+        version: String,
+        /// Platforms, comma-separated (`linux_amd64,darwin_arm64`).
+        #[arg(long, value_name = "LIST", default_value = "linux_amd64")]
+        platforms: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
     /// List a namespace's keys (needs a master token).
     Keys {
         namespace: String,
@@ -65,6 +79,7 @@ impl ProviderCommand {
             ProviderCommand::Publish(args) => &args.connect,
             ProviderCommand::AddKey { connect, .. }
             | ProviderCommand::Keys { connect, .. }
+            | ProviderCommand::Mirror { connect, .. }
             | ProviderCommand::RemoveKey { connect, .. } => connect,
         }
     }
@@ -93,6 +108,12 @@ pub(crate) async fn run(command: ProviderCommand) -> Outcome {
                 json: reply.json,
             })
         }
+        ProviderCommand::Mirror {
+            provider,
+            version,
+            platforms,
+            connect,
+        } => mirror(&provider, &version, &platforms, connect).await,
         ProviderCommand::Keys { namespace, connect } => {
             let registry = Registry::connect(&connect).await?;
             let url = registry.url(&format!("/v1/provider-keys/{namespace}"));
@@ -285,4 +306,54 @@ impl ReleaseUpload<'_> {
             self.registry.send(Method::POST, finalize, None).await?.json,
         ))
     }
+}
+
+async fn mirror(provider: &str, version: &str, platforms: &str, connect: ConnectArgs) -> Outcome {
+    let parts: Vec<&str> = provider.split('/').collect();
+    let [hostname, namespace, provider_type] = parts[..] else {
+        return Err(Failure::usage(format!(
+            "invalid provider {provider:?}: use hostname/namespace/type, such as registry.terraform.io/hashicorp/random"
+        )));
+    };
+    let provider = tfreg_origin::mirror::MirrorProvider::new(hostname, namespace, provider_type)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let version = ModuleVersion::parse(version).map_err(|e| Failure::usage(e.to_string()))?;
+    let platforms: Vec<&str> = platforms
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let registry = Registry::connect(&connect).await?;
+    let url = registry.url(&format!("/v1/mirror/{provider}/{version}"));
+    let body = serde_json::json!({ "platforms": platforms }).to_string();
+    let reply = registry
+        .send(Method::POST, url, Some(body.into_bytes().into()))
+        .await?;
+    let lines: Vec<String> = reply.json["packages"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| {
+                    format!(
+                        "  {}  {}  {}",
+                        p["platform"].as_str().unwrap_or(""),
+                        if p["fetched"] == true {
+                            "fetched"
+                        } else {
+                            "already mirrored"
+                        },
+                        p["hashes"][0].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Answer {
+        text: format!(
+            "Mirrored {provider} {version} on {}:\n{}",
+            registry.host,
+            lines.join("\n")
+        ),
+        json: reply.json,
+    })
 }

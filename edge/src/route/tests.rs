@@ -26,6 +26,8 @@ fn sample_path(pattern: &str) -> String {
             "{os}" => "linux",
             "{arch}" => "amd64",
             "{key_id}" => "0123456789ABCDEF",
+            "{hostname}" => "registry.terraform.io",
+            "{file}" => "index.json",
             literal => literal,
         })
         .collect::<Vec<_>>()
@@ -52,7 +54,8 @@ fn every_route_times_every_tier() {
         | Route::NamespaceModules { .. }
         | Route::ModuleSystems { .. }
         | Route::ProviderVersions(_)
-        | Route::ProviderDownload { .. } => Access::Token(Tier::Downloader),
+        | Route::ProviderDownload { .. }
+        | Route::MirrorFile { .. } => Access::Token(Tier::Downloader),
         Route::Upload(_)
         | Route::StartStagedUpload(_)
         | Route::FinishStagedUpload { .. }
@@ -89,8 +92,8 @@ fn every_route_times_every_tier() {
             }
         }
     }
-    // 31 routes; the fifteen reads take GET and HEAD.
-    assert_eq!(walked, 46 * TIERS.len());
+    // 33 routes; the sixteen reads take GET and HEAD.
+    assert_eq!(walked, 49 * TIERS.len());
 }
 
 #[test]

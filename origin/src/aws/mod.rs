@@ -60,8 +60,8 @@ mod staging;
 
 pub use dynamodb::DynamoTokenStore;
 pub use s3::{
-    S3ArchiveStore, S3CatalogueStore, S3ProviderStore, CATALOGUE_KEY, CATALOGUE_REFRESH,
-    PROVIDER_KEYS_PREFIX, PROVIDER_RECORDS_PREFIX,
+    S3ArchiveStore, S3CatalogueStore, S3MirrorStore, S3ProviderStore, CATALOGUE_KEY,
+    CATALOGUE_REFRESH, PROVIDER_KEYS_PREFIX, PROVIDER_RECORDS_PREFIX,
 };
 pub use staging::{S3UploadStaging, DEFAULT_STAGING_PREFIX};
 

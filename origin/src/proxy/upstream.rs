@@ -345,12 +345,12 @@ impl UpstreamClient {
     }
 }
 
-fn unexpected_status(url: &Url, status: StatusCode) -> ProxyError {
+pub(crate) fn unexpected_status(url: &Url, status: StatusCode) -> ProxyError {
     // The body is never passed on: it is the upstream's, unvetted, and may hold internals.
     ProxyError::BadAnswer(format!("{} answered {}", display_url(url), status.as_u16()))
 }
 
-fn transport_error(url: &Url, error: &reqwest::Error) -> ProxyError {
+pub(crate) fn transport_error(url: &Url, error: &reqwest::Error) -> ProxyError {
     let host = url.host_str().unwrap_or("the upstream");
     let shown = display_url(url);
     if error.is_timeout() {

@@ -6,6 +6,7 @@
 
 use crate::names::{ModuleAddress, ModuleVersion};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,15 +15,17 @@ use std::time::{Duration, Instant};
 pub const MAX_MODULES: usize = 1024;
 
 /// When a list was stored, and the list.
-type Entry = (Instant, Arc<Vec<ModuleVersion>>);
+type Entry<V> = (Instant, Arc<Vec<V>>);
 
-pub struct VersionsCache {
+/// Lists of `V` per `K`: module versions per module for the proxy; the provider mirror keeps
+/// its upstreams' provider versions the same way.
+pub struct VersionsCache<K = ModuleAddress, V = ModuleVersion> {
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<ModuleAddress, Entry>>,
+    entries: Mutex<HashMap<K, Entry<V>>>,
 }
 
-impl VersionsCache {
+impl<K: Hash + Eq + Clone, V> VersionsCache<K, V> {
     /// A `ttl` of zero keeps nothing.
     pub fn new(ttl: Duration, capacity: usize) -> Self {
         VersionsCache {
@@ -32,7 +35,7 @@ impl VersionsCache {
         }
     }
 
-    pub fn get(&self, module: &ModuleAddress, now: Instant) -> Option<Arc<Vec<ModuleVersion>>> {
+    pub fn get(&self, module: &K, now: Instant) -> Option<Arc<Vec<V>>> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -49,7 +52,7 @@ impl VersionsCache {
         }
     }
 
-    pub fn put(&self, module: &ModuleAddress, versions: Arc<Vec<ModuleVersion>>, now: Instant) {
+    pub fn put(&self, module: &K, versions: Arc<Vec<V>>, now: Instant) {
         if self.ttl.is_zero() {
             return;
         }

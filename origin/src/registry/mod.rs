@@ -24,6 +24,7 @@ pub mod http;
 mod listings;
 #[cfg(test)]
 mod listings_tests;
+mod mirror;
 mod modules;
 mod pins;
 mod provider_uploads;
@@ -135,6 +136,8 @@ pub struct Registry {
     pins: Option<Arc<dyn PinStore>>,
     /// Provider releases and signing keys (`providers.v1`); none on a backend without them.
     providers: Option<Arc<dyn ProviderStore>>,
+    /// The provider network mirror (`/v1/mirror/`); none unless configured.
+    mirror: Option<Arc<crate::mirror::ProviderMirror>>,
     catalogue_store: Arc<dyn CatalogueStore>,
     /// Made on first use, when the proxy settings it hides modules by are known.
     catalogue: OnceLock<Catalogue>,
@@ -159,6 +162,7 @@ impl Registry {
             proxy: None,
             pins: None,
             providers: None,
+            mirror: None,
             catalogue_store: Arc::new(MemoryCatalogueStore::default()),
             catalogue: OnceLock::new(),
             exchangers: exchange::Exchangers::default(),
@@ -246,6 +250,9 @@ impl Registry {
     ) -> Result<Option<ArchiveBody>, StorageError> {
         if let Some(path) = key_path.strip_prefix(PROVIDER_FILES_PATH) {
             return self.open_provider_file(path).await;
+        }
+        if let Some(path) = key_path.strip_prefix(crate::mirror::MIRROR_FILES_PATH) {
+            return self.open_mirror_file(path).await;
         }
         let (store, key_path) = match key_path.strip_prefix(PROXY_CACHE_PATH) {
             Some(rest) => match self.proxy.as_ref().filter(|p| p.config().enabled) {
@@ -391,6 +398,10 @@ impl Registry {
             }
             Route::RemoveSigningKey { namespace, key_id } => {
                 self.remove_signing_key(namespace, key_id).await
+            }
+            Route::MirrorFile { provider, file } => self.mirror_file(provider, file, host).await,
+            Route::MirrorPrefetch { provider, version } => {
+                self.mirror_prefetch(provider, version, body).await
             }
             Route::ListPins => self.list_pins(&scopes).await,
             Route::Pin(version) => self.pin(archive_key(version)?, body, caller).await,

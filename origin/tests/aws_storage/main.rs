@@ -132,6 +132,7 @@ impl S3Fixture {
 }
 
 mod dynamodb_items;
+mod mirror;
 mod providers;
 mod s3_layout;
 mod suite;

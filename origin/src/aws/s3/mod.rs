@@ -25,9 +25,11 @@ use std::path::PathBuf;
 
 mod catalogue;
 mod index;
+mod mirror;
 mod providers;
 pub use catalogue::{S3CatalogueStore, CATALOGUE_KEY, CATALOGUE_REFRESH};
 use index::{IndexEdit, IndexPrecondition, IndexState};
+pub use mirror::S3MirrorStore;
 pub use providers::{S3ProviderStore, PROVIDER_KEYS_PREFIX, PROVIDER_RECORDS_PREFIX};
 
 /// The name of the per-module index object, beside the version prefixes.

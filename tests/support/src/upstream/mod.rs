@@ -24,6 +24,7 @@
 //! upstream.shutdown().await; // later connections are refused
 //! ```
 
+pub mod files;
 pub mod github;
 pub mod registry;
 
