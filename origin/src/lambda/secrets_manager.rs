@@ -220,7 +220,13 @@ pub async fn get_secret_value(
     let connector = connector(sdk);
     let mut attempt = 0;
     loop {
-        let request = signed_request(&endpoint, region, secret_id, &credentials, SystemTime::now())?;
+        let request = signed_request(
+            &endpoint,
+            region,
+            secret_id,
+            &credentials,
+            SystemTime::now(),
+        )?;
         let result = match send(&connector, request).await {
             Ok((status, error_type, body)) => read_answer(status, error_type.as_deref(), &body),
             Err(reason) => Err(SecretsManagerError::Unreachable {

@@ -52,7 +52,10 @@ fn the_request_is_a_signed_json_1_1_get_secret_value() {
         Some("secretsmanager.eu-west-1.amazonaws.com")
     );
     assert_eq!(header(&request, "x-amz-date"), Some("20261130T120000Z"));
-    assert_eq!(header(&request, "x-amz-security-token"), Some("SESSION-TOKEN"));
+    assert_eq!(
+        header(&request, "x-amz-security-token"),
+        Some("SESSION-TOKEN")
+    );
     let authorization = header(&request, "authorization").unwrap();
     assert!(
         authorization.starts_with(
