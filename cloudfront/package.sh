@@ -9,8 +9,9 @@
 # The origin binary is linked by cargo-lambda with zig against an old glibc (it needs at most
 # GLIBC_2.30; checked below), so it runs on Amazon Linux 2023 (glibc 2.34); glibc rather than a static
 # musl build because musl's allocator is markedly slower for a multi-threaded async server,
-# and zig makes the old-glibc link a one-liner. cargo-lambda and zig come from the Python
-# package index into the project's .venv.
+# and zig makes the old-glibc link a one-liner. It is built with the `lambda` profile (Cargo.toml:
+# opt-level "z", fat LTO, one codegen unit), which keeps the zip under 6 MB. cargo-lambda and zig
+# come from the Python package index into the project's .venv.
 #
 # Usage: bash cloudfront/package.sh [--origin-only|--edge-only]
 # The edge bundle bakes its settings in (Lambda@Edge has no environment variables), so they
@@ -28,7 +29,7 @@ if [ "$what" != "--edge-only" ]; then
     .venv/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.8,<2'
   fi
   # cargo-lambda finds zig through the ziglang package of the Python on PATH.
-  PATH="$root/.venv/bin:$PATH" cargo-lambda lambda build --release --locked \
+  PATH="$root/.venv/bin:$PATH" cargo-lambda lambda build --profile lambda --locked \
     -p tfreg-origin --bin bootstrap --x86-64 \
     --output-format zip --lambda-dir target/lambda
   cp target/lambda/bootstrap/bootstrap.zip dist/origin.zip

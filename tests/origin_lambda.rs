@@ -784,3 +784,50 @@ async fn the_bootstrap_binary_fails_its_init_on_an_invalid_proxy_setting() {
         assert!(api.first_poll().is_none(), "{variable}={value}: it polled");
     }
 }
+
+/// A signing secret that does not exist stops the Lambda at cold start with Secrets Manager's
+/// own error (status and AWS error code, through the origin's signed GetSecretValue), and the
+/// secret's name, before it asks for any event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_signing_secret_fails_the_init_with_the_aws_error() {
+    let moto = moto::Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let bucket = moto.create_bucket(&sdk).await;
+    let table = moto.create_table(&sdk).await;
+    let api = lambda_api::FakeRuntimeApi::start().await;
+    let mut bootstrap = Running(
+        bootstrap_command(
+            &api,
+            moto.endpoint(),
+            &bucket,
+            &table,
+            "tfreg/no-such-secret",
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting bootstrap"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = bootstrap.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bootstrap is still running"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let stderr = std::io::read_to_string(bootstrap.0.stderr.take().unwrap()).unwrap();
+    assert!(!status.success(), "{status}\n{stderr}");
+    // AWS answers 400, moto 404: the status is in the message, the code is what counts.
+    for expected in [
+        "tfreg/no-such-secret",
+        "Secrets Manager answered",
+        "ResourceNotFoundException",
+    ] {
+        assert!(stderr.contains(expected), "no {expected:?} in:\n{stderr}");
+    }
+    assert!(api.first_poll().is_none(), "it polled");
+}

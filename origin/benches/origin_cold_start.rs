@@ -2,6 +2,8 @@
 //! the Runtime API, after reading its configuration and building the S3 and DynamoDB
 //! clients), the first invocation, and warm invocations, on S3 + DynamoDB (moto on this
 //! machine). Run: `cargo bench -p tfreg-origin --bench origin_cold_start`.
+//! `TFREG_BOOTSTRAP_BIN=<path>` measures another build of it instead, such as the packaged
+//! one (dist/origin.zip, built with the `lambda` profile).
 
 use base64::Engine;
 use std::time::{Duration, Instant};
@@ -33,7 +35,9 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let binary = env!("CARGO_BIN_EXE_bootstrap");
+        let binary = std::env::var("TFREG_BOOTSTRAP_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned());
+        let binary = binary.as_str();
         let size = std::fs::metadata(binary).unwrap().len();
         let moto = moto::Moto::start();
         let sdk = moto.sdk_config().await;
@@ -89,7 +93,7 @@ fn main() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        println!("origin Lambda bootstrap (release build), S3 + DynamoDB on moto");
+        println!("origin Lambda bootstrap {binary}, S3 + DynamoDB on moto");
         println!(
             "  binary size                        {:>9.1} MiB",
             size as f64 / 1048576.0

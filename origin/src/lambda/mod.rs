@@ -5,6 +5,7 @@
 //! - [`function_url`]: the handler, [`OriginLambda`], from event to response.
 //! - [`config`]: [`OriginConfig`], the function's environment, read once at cold start.
 //! - [`signing_secret`]: the archive URL signing key, from Secrets Manager at cold start.
+//! - [`secrets_manager`]: the one Secrets Manager call that reads it (`GetSecretValue`).
 //!
 //! Why a Function URL (and not API Gateway): both cap the payload at Lambda's 6 MB, so API
 //! Gateway buys nothing for uploads and costs $1-3.50 per million requests; a Function URL is
@@ -17,6 +18,7 @@
 
 pub mod config;
 pub mod function_url;
+pub mod secrets_manager;
 pub mod signing_secret;
 
 pub use config::OriginConfig;

@@ -43,27 +43,16 @@ pub fn parse(value: &str) -> Result<(UrlSigner, String), String> {
     Ok((signer, base_url))
 }
 
-/// Reads the secret `secret_id` (name or ARN).
+/// Reads the secret `secret_id` (name or ARN) with one `GetSecretValue` call
+/// ([`super::secrets_manager`]).
 pub async fn load(
     sdk: &aws_config::SdkConfig,
     secret_id: &str,
 ) -> Result<(UrlSigner, String), String> {
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let answer = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
+    let value = super::secrets_manager::get_secret_value(sdk, secret_id)
         .await
-        .map_err(|e| {
-            format!(
-                "reading the URL signing secret {secret_id}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-            )
-        })?;
-    let value = answer
-        .secret_string()
-        .ok_or_else(|| format!("the URL signing secret {secret_id} holds no text"))?;
-    parse(value).map_err(|why| format!("the URL signing secret {secret_id} {why}"))
+        .map_err(|e| format!("reading the URL signing secret {secret_id}: {e}"))?;
+    parse(&value).map_err(|why| format!("the URL signing secret {secret_id} {why}"))
 }
 
 #[cfg(test)]
