@@ -271,12 +271,20 @@ def measure(args, procs, work: str) -> str:
         return b.terraform_init(terraform, configuration[label], envs[label])
 
     b.log("a warm-up init of each, not counted")
+    upstream_log = os.path.join(work, "upstream.log")
     locked = {}
     for label in ("floor", "warm", "cold"):
+        before = len(open(upstream_log).readlines())
         init(label, -1)
+        cold_upstream_requests = len(open(upstream_log).readlines()) - before
         locked[label] = installed_hashes(configuration[label])
     if len({frozenset(hashes) for hashes in locked.values()}) != 1:
         raise RuntimeError(f"the lock files differ: {locked}")
+
+    # What a warm init asks the upstream (the stand-in logs a line per request).
+    before = len(open(upstream_log).readlines())
+    init("warm", -1)
+    warm_upstream_requests = len(open(upstream_log).readlines()) - before
 
     b.log(f"terraform init: {rounds} interleaved rounds of floor, warm and cold")
     labels = ["floor", "warm", "cold"]
@@ -303,13 +311,14 @@ def measure(args, procs, work: str) -> str:
         "lock file each, no plugin cache)", "",
         b.table(["mirror", "median", "range", "vs floor"], rows), "",
         "- The lock files of all three record the same hashes (`h1:` and `zh:`), checked before timing.",
-        "- Warm: the packages pre-mirrored with `POST /v1/mirror/…` and one init before timing; the",
-        "  upstream's version lists are kept for `--proxy-versions-ttl` (the default), so a warm init",
-        "  asks the stand-in nothing.",
+        "- Warm: the packages pre-mirrored with `POST /v1/mirror/…` and two inits before timing; the",
+        "  upstream's version lists are reused for `--proxy-versions-ttl` (its default); an init after",
+        f"  the warm-up asked the stand-in {warm_upstream_requests} request(s).",
         "- Cold: a new `tfreg serve` on an empty data directory each round (started, and its token",
         "  made, before the clock starts); the init makes it fetch discovery, the version list, the",
         "  download answer, `SHA256SUMS`, its signature and the zip from the stand-in (Python's",
-        "  `http.server` on loopback, one thread per connection), check them and keep the package.",
+        "  `http.server` on loopback, one thread per connection), check them and keep the package",
+        f"  ({cold_upstream_requests} requests to the stand-in in the untimed cold init).",
         "",
     ]
     return "\n".join(out) + "\n"
