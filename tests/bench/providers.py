@@ -310,7 +310,8 @@ def measure(args, procs, work: str) -> str:
         f"{size:.1f} MB of zips in all; median of {rounds} interleaved rounds, a fresh `.terraform` and "
         "lock file each, no plugin cache)", "",
         b.table(["mirror", "median", "range", "vs floor"], rows), "",
-        "- The lock files of all three record the same hashes (`h1:` and `zh:`), checked before timing.",
+        "- Checked before timing: tfreg's `{version}.json` names the floor's hashes (`h1:`, `zh:`), and",
+        "  the lock files of the three warm-up inits record the same hashes.",
         "- Warm: the packages pre-mirrored with `POST /v1/mirror/…` and two inits before timing; the",
         "  upstream's version lists are reused for `--proxy-versions-ttl` (its default); an init after",
         f"  the warm-up asked the stand-in {warm_upstream_requests} request(s).",
