@@ -39,7 +39,7 @@ TYPES = ("alpha", "beta", "gamma")
 VERSION = "1.0.0"
 PLATFORM = "linux_amd64"
 EXECUTABLE_MB = 4
-ROUNDS = 15
+ROUNDS = 31
 
 
 def run(args) -> None:
