@@ -27,8 +27,9 @@
 # `--only providers` (tests/bench/providers.py) times terraform init of three providers through
 # a network mirror: nginx serving them as static files (the floor), tfreg serve with the packages
 # kept (warm), and tfreg serve on a fresh data directory pulling them through from a stand-in
-# upstream (cold). `--only edge` runs the Lambda@Edge bundle's bench (edge/js/bench.mjs, part 3 of the full run)
-# under Node.js 20 and 22 and writes tests/bench/RESULTS.edge.md; it builds no tfreg.
+# upstream (cold). `--only edge` runs the Lambda@Edge bundle's bench (edge/js/bench.mjs, part 3
+# of the full run) under Node.js 20 and 22 and writes tests/bench/RESULTS.edge.md; it builds no
+# tfreg.
 #
 # Installs what it needs, idempotently: nginx-light and wrk (apt), the peer and uvicorn in
 # .venv/peer (pip), and what tests/setup.sh installs. Every server it starts is stopped on exit.
