@@ -522,12 +522,16 @@ def main() -> None:
                         help="how that binary was built; a debug build's numbers are not judged")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-peer", default="")
-    parser.add_argument("--only", choices=("throughput", "scaling"),
-                        help="one part alone (only.py), written to --out")
+    parser.add_argument("--only", choices=("throughput", "scaling", "providers"),
+                        help="one part alone (only.py; providers.py), written to --out")
     parser.add_argument("--baseline-binary", help="with --only: another tfreg build measured beside it")
     parser.add_argument("--baseline-label", default="baseline")
     parser.add_argument("--profile", action="store_true", help="with --only throughput: perf profiles")
     args = parser.parse_args()
+    if args.only == "providers":
+        import providers
+        providers.run(args)
+        return
     if args.only:
         import only
         only.run(args)

@@ -5,6 +5,7 @@
 #   bash tests/bench/run.sh --only throughput|scaling [--quick] [--binary PATH]
 #                           [--baseline PATH [--baseline-label TEXT]] [--profile]
 #   bash tests/bench/run.sh --only edge
+#   bash tests/bench/run.sh --only providers [--quick] [--binary PATH]
 #
 # terraform init of 20 modules from local paths, the static floor (nginx), tfreg serve (embedded
 # and S3 + DynamoDB on moto) and the peer (lambda-terraform-module-registry on moto behind nginx),
@@ -23,8 +24,12 @@
 # header as the full run. --binary measures that tfreg instead of building one (an unstripped
 # link of the release build, so that --profile's perf report names symbols); --baseline adds a
 # second build measured beside it in the same run. The full run is unchanged by these.
-# `--only edge` runs the Lambda@Edge bundle's bench (edge/js/bench.mjs, part 3 of the full run)
-# under Node.js 20 and 22 and writes tests/bench/RESULTS.edge.md; it builds no tfreg.
+# `--only providers` (tests/bench/providers.py) times terraform init of three providers through
+# a network mirror: nginx serving them as static files (the floor), tfreg serve with the packages
+# kept (warm), and tfreg serve on a fresh data directory pulling them through from a stand-in
+# upstream (cold). `--only edge` runs the Lambda@Edge bundle's bench (edge/js/bench.mjs, part 3
+# of the full run) under Node.js 20 and 22 and writes tests/bench/RESULTS.edge.md; it builds no
+# tfreg.
 #
 # Installs what it needs, idempotently: nginx-light and wrk (apt), the peer and uvicorn in
 # .venv/peer (pip), and what tests/setup.sh installs. Every server it starts is stopped on exit.
@@ -32,7 +37,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 quick=""; skip_peer=""; only=""; binary=""; baseline=""; baseline_label="baseline"; profile=""
-usage="usage: $0 [--quick] [--skip-peer] | --only edge | --only throughput|scaling [--quick] [--binary PATH] [--baseline PATH [--baseline-label TEXT]] [--profile]"
+usage="usage: $0 [--quick] [--skip-peer] | --only edge | --only providers [--quick] [--binary PATH] | --only throughput|scaling [--quick] [--binary PATH] [--baseline PATH [--baseline-label TEXT]] [--profile]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick="--quick" ;;
@@ -47,11 +52,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$only" in
-  ""|throughput|scaling|edge) ;;
+  ""|throughput|scaling|edge|providers) ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
 if [ -z "$only" ] && [ -n "$binary$baseline$profile" ]; then echo "$usage" >&2; exit 2; fi
 if [ "$only" = edge ] && [ -n "$quick$binary$baseline$profile" ]; then echo "$usage" >&2; exit 2; fi
+if [ "$only" = providers ] && [ -n "$baseline$profile" ]; then echo "$usage" >&2; exit 2; fi
 # Only the full run needs the peer.
 [ -n "$only" ] && skip_peer="not part of --only $only"
 out="tests/bench/RESULTS.md"; [ -n "$quick" ] && out="tests/bench/RESULTS.quick.md"
@@ -166,9 +172,15 @@ if [ -n "$only" ]; then
     echo "share the two cores: compare figures within this file (measured side by side), not across runs."
     echo
     echo "Measured: \`${tfreg_binary#"$root"/}\` (a $build build of the commit above)${baseline:+, and beside it **$baseline_label**: \`$baseline\`}."
-    echo "The floor: nginx (Debian's nginx-light), TLS with an ECDSA P-256 certificate, keep-alive,"
-    echo "precomputed versions JSON (with its gzip when smaller, \`gzip_static\`), \`return 204\` with a"
-    echo "precomputed \`X-Terraform-Get\`; it checks no token."
+    if [ "$only" = providers ]; then
+      echo "The floor: nginx (Debian's nginx-light), TLS with an ECDSA P-256 certificate, keep-alive,"
+      echo "serving the provider network mirror protocol as static files: precomputed \`index.json\` and"
+      echo "\`{version}.json\` (the same \`h1:\` and \`zh:\` hashes tfreg serves) and the zips; it checks no token."
+    else
+      echo "The floor: nginx (Debian's nginx-light), TLS with an ECDSA P-256 certificate, keep-alive,"
+      echo "precomputed versions JSON (with its gzip when smaller, \`gzip_static\`), \`return 204\` with a"
+      echo "precomputed \`X-Terraform-Get\`; it checks no token."
+    fi
     echo
     cat "$parts/main"
   } >"$out"
