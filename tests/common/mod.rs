@@ -187,10 +187,15 @@ impl TestRegistry {
             .to_owned();
         let ca = reqwest::Certificate::from_pem(&std::fs::read(&ca_pem).expect("ca.pem"))
             .expect("CA certificate");
+        // Half a second: some servers here close an idle kept-alive connection after 1 s
+        // (`--header-read-timeout 1`), and a pooled connection reused just as the server
+        // closes it fails the request (seen in tests/hostile_clients.rs under CI's load). The
+        // client drops its idle connections first.
         let client = reqwest::Client::builder()
             .add_root_certificate(ca)
             .tls_built_in_root_certs(false)
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(std::time::Duration::from_millis(500))
             .build()
             .expect("HTTP client");
         TestRegistry {
