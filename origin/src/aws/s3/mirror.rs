@@ -14,7 +14,7 @@
 use super::{
     archive_body, backend_error, backoff, is_conditional_conflict, is_precondition_failed,
 };
-use super::{no_such_key_is_none, normalize_prefix, CONFLICT_RETRIES};
+use super::{no_such_key_is_none, normalize_prefix, read_json_object, CONFLICT_RETRIES};
 use crate::mirror::{MirrorProvider, MirrorStore, MirroredPackage, MIRROR_FILES_PATH};
 use crate::names::ModuleVersion;
 use crate::providers::Platform;
@@ -58,25 +58,7 @@ impl S3MirrorStore {
     }
 
     async fn read_record(&self, key: &str) -> Result<Option<MirroredPackage>, StorageError> {
-        let sent = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await;
-        let Some(object) = no_such_key_is_none(sent, key)? else {
-            return Ok(None);
-        };
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| backend_error(&format!("reading {key}"), e))?
-            .into_bytes();
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StorageError::Corrupt(format!("{key}: {e}")))
+        read_json_object(&self.client, &self.bucket, key).await
     }
 }
 

@@ -106,6 +106,33 @@ where
     }
 }
 
+/// A small JSON object read whole (a provider release record, a key, a mirrored package's
+/// record): `None` when there is no such key.
+async fn read_json_object<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    bucket: &str,
+    object_key: &str,
+) -> Result<Option<T>, StorageError> {
+    let sent = client
+        .get_object()
+        .bucket(bucket)
+        .key(object_key)
+        .send()
+        .await;
+    let Some(object) = no_such_key_is_none(sent, object_key)? else {
+        return Ok(None);
+    };
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| backend_error(&format!("reading {object_key}"), e))?
+        .into_bytes();
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StorageError::Corrupt(format!("{object_key}: {e}")))
+}
+
 /// A key prefix as stored: no leading `/`, and a trailing `/` unless it is empty.
 fn normalize_prefix(prefix: &str) -> String {
     let trimmed = prefix.trim_matches('/');

@@ -21,7 +21,7 @@
 //! the contract asks for, and one S3 listing of `provider-keys/{ns}/` lists them; the token
 //! table keeps its one-schema contract with the edge function.
 
-use super::{archive_body, no_such_key_is_none, CONFLICT_RETRIES};
+use super::{archive_body, no_such_key_is_none, read_json_object, CONFLICT_RETRIES};
 use super::{backend_error, backoff, is_conditional_conflict, is_precondition_failed, list_keys};
 use crate::names::ModuleVersion;
 use crate::providers::{ProviderAddress, ProviderRelease, ProviderStore, SigningKeyRecord};
@@ -104,25 +104,7 @@ impl S3ProviderStore {
         &self,
         object_key: &str,
     ) -> Result<Option<T>, StorageError> {
-        let sent = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(object_key)
-            .send()
-            .await;
-        let Some(object) = no_such_key_is_none(sent, object_key)? else {
-            return Ok(None);
-        };
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| backend_error(&format!("reading {object_key}"), e))?
-            .into_bytes();
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StorageError::Corrupt(format!("{object_key}: {e}")))
+        read_json_object(&self.client, &self.bucket, object_key).await
     }
 
     /// Every object of `keys` read as JSON, a few at a time; ones gone meanwhile are left out.
