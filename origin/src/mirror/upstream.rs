@@ -4,9 +4,11 @@
 //! fetched (a redirect elsewhere is refused), at most [`MAX_REDIRECTS`] redirects, a timeout
 //! per request, and a size cap on every body.
 
-use crate::proxy::upstream::{display_url, transport_error, unexpected_status, MAX_JSON_BYTES};
+use crate::proxy::upstream::{
+    bounded_client, display_url, transport_error, unexpected_status, MAX_JSON_BYTES,
+};
 use crate::proxy::{CaBundle, ProxyError};
-use reqwest::{redirect, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,37 +44,14 @@ impl MirrorClient {
         request_timeout: Duration,
         ca_bundle: Option<&CaBundle>,
     ) -> Result<Self, String> {
-        let policy_origins = origins.clone();
-        let policy = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if policy_origins.permits(attempt.url()) {
-                attempt.follow()
-            } else {
-                let to = display_url(attempt.url());
-                attempt.error(format!(
-                    "a redirect to {to}, a host this registry does not fetch from"
-                ))
-            }
-        });
-        let mut builder = reqwest::Client::builder()
-            .tls_built_in_native_certs(true)
-            .tls_built_in_webpki_certs(true);
-        for certificate in ca_bundle.iter().flat_map(|b| b.certificates.iter()) {
-            builder = builder.add_root_certificate(certificate.clone());
-        }
-        let http = builder
-            .redirect(policy)
-            .timeout(request_timeout)
-            .connect_timeout(request_timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!(
-                "tfreg/",
-                env!("CARGO_PKG_VERSION"),
-                " (provider mirror)"
-            ))
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("cannot build the mirror's HTTP client: {e}"))?;
+        let permitted = origins.clone();
+        let http = bounded_client(
+            move |url| permitted.permits(url),
+            request_timeout,
+            ca_bundle,
+            "provider mirror",
+        )
+        .map_err(|e| format!("cannot build the mirror's HTTP client: {e}"))?;
         Ok(MirrorClient { http, origins })
     }
 

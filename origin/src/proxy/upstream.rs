@@ -56,41 +56,14 @@ impl UpstreamClient {
         ca_bundle: Option<&CaBundle>,
         token: Option<UpstreamToken>,
     ) -> Result<Self, String> {
-        let policy_origins = origins.clone();
-        let policy = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if policy_origins.permits(attempt.url()) {
-                attempt.follow()
-            } else {
-                let to = display_url(attempt.url());
-                attempt.error(format!(
-                    "a redirect to {to}, a host this registry does not fetch from"
-                ))
-            }
-        });
-        // Trusted: the platform's roots (the OS store, read once here), the Mozilla roots
-        // built in, and the configured bundle's certificates.
-        let mut builder = reqwest::Client::builder()
-            .tls_built_in_native_certs(true)
-            .tls_built_in_webpki_certs(true);
-        for certificate in ca_bundle.iter().flat_map(|b| b.certificates.iter()) {
-            builder = builder.add_root_certificate(certificate.clone());
-        }
-        let http = builder
-            .redirect(policy)
-            .timeout(request_timeout)
-            .connect_timeout(request_timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!(
-                "tfreg/",
-                env!("CARGO_PKG_VERSION"),
-                " (module proxy)"
-            ))
-            // Only the configured hosts are contacted; an HTTP proxy from the environment
-            // would be one more.
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("cannot build the upstream HTTP client: {e}"))?;
+        let permitted = origins.clone();
+        let http = bounded_client(
+            move |url| permitted.permits(url),
+            request_timeout,
+            ca_bundle,
+            "module proxy",
+        )
+        .map_err(|e| format!("cannot build the upstream HTTP client: {e}"))?;
         Ok(UpstreamClient {
             http,
             origins,
@@ -367,4 +340,42 @@ pub(crate) fn transport_error(url: &Url, error: &reqwest::Error) -> ProxyError {
     } else {
         ProxyError::Unreachable(format!("request to {shown} failed"))
     }
+}
+
+/// An HTTP client that fetches only where `permits` says (a redirect elsewhere, or past
+/// [`MAX_REDIRECTS`], is an error), within `request_timeout`, trusting the platform's roots
+/// (the OS store, read once here), the Mozilla roots built in and `ca_bundle`'s certificates,
+/// and never through an HTTP proxy from the environment (that would be one more host). Shared
+/// by the module proxy and the provider mirror; `purpose` goes into the User-Agent.
+pub(crate) fn bounded_client(
+    permits: impl Fn(&Url) -> bool + Send + Sync + 'static,
+    request_timeout: Duration,
+    ca_bundle: Option<&CaBundle>,
+    purpose: &str,
+) -> reqwest::Result<reqwest::Client> {
+    let policy = redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else if permits(attempt.url()) {
+            attempt.follow()
+        } else {
+            let to = display_url(attempt.url());
+            attempt.error(format!(
+                "a redirect to {to}, a host this registry does not fetch from"
+            ))
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .tls_built_in_native_certs(true)
+        .tls_built_in_webpki_certs(true);
+    for certificate in ca_bundle.iter().flat_map(|b| b.certificates.iter()) {
+        builder = builder.add_root_certificate(certificate.clone());
+    }
+    builder
+        .redirect(policy)
+        .timeout(request_timeout)
+        .connect_timeout(request_timeout.min(Duration::from_secs(10)))
+        .user_agent(format!("tfreg/{} ({purpose})", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        .build()
 }
