@@ -5,7 +5,9 @@
 #                   ("*" matches zero or more characters, so /ui/ itself is covered: S3 key ui/.)
 #   /v1/*           the origin Lambda (Function URL), viewer-request check; answers cached up to
 #                   60 s when the origin says so (s-maxage=30 on versions/download, no-store on
-#                   tokens); writes are never cached (only GET/HEAD are).
+#                   tokens), keyed on the path and the whole query string, which reaches the
+#                   origin (search, pagination, upload options, the mirror's signed package
+#                   URLs); writes are never cached (only GET/HEAD are).
 #   /archives/*     S3, long cache keyed on the path only (the signature is left out of the key),
 #                   NO function: CloudFront checks the signed URL itself (a trusted key group).
 #   default         S3 with the viewer-request check: the bucket policy lets CloudFront read only
@@ -98,15 +100,20 @@ resource "aws_cloudfront_cache_policy" "static" {
 }
 
 # The API: cached only as long as the origin allows (s-maxage) and never over a minute, keyed on
-# the path. Answers do not depend on who asked: the edge has checked every viewer before the
-# cache, so neither Authorization nor the identity header belongs in the key. gzip and Brotli
-# are on because CloudFront compresses (the behaviour's compress = true) only when the cache
-# policy lets the viewer's Accept-Encoding in: with both off it serves every JSON answer
-# uncompressed
+# the path and every query string. The origin reads the query (GET /v1/modules/search?q=..,
+# ?offset=..&limit=.. pagination, an upload's publish options, the Expires/Key-Pair-Id/Signature
+# of the provider mirror's signed package URL), and "all" both keys on it and forwards it
+# (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CachePolicyQueryStringsConfig.html:
+# "All query strings in viewer requests are included in the cache key and in requests that
+# CloudFront sends to the origin"), so two searches are never one cached answer. Answers do not
+# depend on who asked: the edge has checked every viewer before the cache, so neither
+# Authorization nor the identity header belongs in the key. gzip and Brotli are on because
+# CloudFront compresses (the behaviour's compress = true) only when the cache policy lets the
+# viewer's Accept-Encoding in: with both off it serves every JSON answer uncompressed
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/ServingCompressedFiles.html).
 resource "aws_cloudfront_cache_policy" "api" {
   name        = "${var.name_prefix}-api"
-  comment     = "tfreg: registry API, origin-controlled TTL up to 60 s, keyed on the path (and the normalized Accept-Encoding)"
+  comment     = "tfreg: registry API, origin-controlled TTL up to 60 s, keyed on the path and query string (and the normalized Accept-Encoding)"
   min_ttl     = 0
   default_ttl = 0
   max_ttl     = 60
@@ -120,8 +127,9 @@ resource "aws_cloudfront_cache_policy" "api" {
     headers_config {
       header_behavior = "none"
     }
+    # In the key and forwarded to the origin: what the origin reads from the query.
     query_strings_config {
-      query_string_behavior = "none"
+      query_string_behavior = "all"
     }
   }
 }
@@ -130,7 +138,8 @@ resource "aws_cloudfront_cache_policy" "api" {
 # forwards a header a viewer-request function added only if a policy names it) and the upload's
 # content type. Not Authorization: the edge has checked it, and the origin trusts
 # x-tfreg-identity (guarded by x-tfreg-origin-secret) instead. Not Host: a Function URL answers
-# only to its own host name.
+# only to its own host name. The query string reaches the origin through the cache policy (it
+# is in the key); "all" here says the same, so that neither policy alone drops it.
 resource "aws_cloudfront_origin_request_policy" "api" {
   name    = "${var.name_prefix}-api"
   comment = "tfreg: forward the edge's identity and origin-secret headers to the origin Lambda"
@@ -145,7 +154,7 @@ resource "aws_cloudfront_origin_request_policy" "api" {
     }
   }
   query_strings_config {
-    query_string_behavior = "none"
+    query_string_behavior = "all"
   }
 }
 

@@ -29,7 +29,10 @@ data "aws_iam_policy_document" "origin" {
   # presigned PUT signed with this role, and deleted once finalized.
   # Provider releases: the files under archives/_providers/ (a losing publisher's deleted by
   # DeleteUnpinnedArchives below), the release records (written once, with If-None-Match) and
-  # the namespaces' signing keys.
+  # the namespaces' signing keys. The provider mirror (main.tf, provider_mirror_prefix): a
+  # fetched package's zip, then its package.json record (If-None-Match: *), read back for the
+  # mirror's answers. archives/* covers them already; they are named on their own so that
+  # what the mirror needs stays visible and tested, and stays granted if that grant narrows.
   statement {
     sid     = "ReadWriteArchivesAndStaging"
     actions = ["s3:GetObject", "s3:PutObject"]
@@ -38,6 +41,7 @@ data "aws_iam_policy_document" "origin" {
       "${aws_s3_bucket.archives.arn}/${local.staging_prefix}*",
       "${aws_s3_bucket.archives.arn}/${local.provider_records_prefix}*",
       "${aws_s3_bucket.archives.arn}/${local.provider_keys_prefix}*",
+      "${aws_s3_bucket.archives.arn}/${local.provider_mirror_prefix}*",
     ]
   }
 
@@ -57,11 +61,11 @@ data "aws_iam_policy_document" "origin" {
   # Unpinning (DELETE /v1/pins/..., master tier) deletes the pinned version's objects under
   # archives/{ns}/{name}/{system}/{version}/, and a provider publisher that lost a race deletes
   # its own attempt's files under archives/_providers/ (no record names them). The registry
-  # deletes nothing else under archives/:
-  # uploaded versions are immutable, and the proxy cache under archives/_proxy/ is expired by
-  # the bucket's lifecycle (s3.tf). IAM cannot tell a pinned archive from an uploaded one by its
-  # key, so the grant covers archives/; with versioning on, a deleted object stays restorable
-  # for noncurrent_version_expiration_days.
+  # deletes nothing else under archives/: uploaded versions are immutable, the provider
+  # mirror's packages under archives/_mirror/ are kept, and the proxy cache under
+  # archives/_proxy/ is expired by the bucket's lifecycle (s3.tf). IAM cannot tell a pinned
+  # archive from an uploaded one by its key, so the grant covers archives/; with versioning
+  # on, a deleted object stays restorable for noncurrent_version_expiration_days.
   statement {
     sid       = "DeleteUnpinnedArchives"
     actions   = ["s3:DeleteObject"]
@@ -89,6 +93,8 @@ data "aws_iam_policy_document" "origin" {
         # A provider's releases and a namespace's keys are listed by prefix.
         "${local.provider_records_prefix}*",
         "${local.provider_keys_prefix}*",
+        # The mirror lists archives/_mirror/{host}/{ns}/{type}/ for a provider's packages.
+        "${local.provider_mirror_prefix}*",
       ]
     }
   }
@@ -169,34 +175,51 @@ locals {
     TFREG_PROXY_CA_BUNDLE          = var.proxy_ca_bundle_pem
   }
 
+  # The provider mirror (variables.tf, "Provider mirror"; origin/src/mirror/mod.rs reads them),
+  # only with an upstream: without TFREG_PROVIDER_MIRROR_UPSTREAMS the mirror is off and
+  # /v1/mirror/ answers 404, and the other settings would only take room from the 4 KB below.
+  # An empty list becomes "", which the origin reads as unset (the download hosts' default:
+  # releases.hashicorp.com with registry.terraform.io). It trusts proxy_ca_bundle_pem too.
+  origin_mirror_settings = local.provider_mirror_enabled ? {
+    TFREG_PROVIDER_MIRROR_UPSTREAMS         = join(",", var.provider_mirror_upstreams)
+    TFREG_PROVIDER_MIRROR_DOWNLOAD_HOSTS    = join(",", var.provider_mirror_download_hosts)
+    TFREG_PROVIDER_MIRROR_ALLOW_LIST        = join(",", var.provider_mirror_allow_list)
+    TFREG_PROVIDER_MIRROR_DENY_LIST         = join(",", var.provider_mirror_deny_list)
+    TFREG_PROVIDER_MIRROR_TIMEOUT_SECS      = tostring(var.provider_mirror_timeout_seconds)
+    TFREG_PROVIDER_MIRROR_MAX_PACKAGE_BYTES = tostring(var.provider_mirror_max_package_bytes)
+  } : {}
+
   origin_secrets = {
     TFREG_ORIGIN_SECRET = local.origin_secret
     # Not the key itself: the secret holding it (secrets.tf), which the origin reads at start.
     TFREG_URL_SIGNING_SECRET = aws_secretsmanager_secret.url_signing.arn
   }
 
-  # TFREG_AUTH_CONFIG (auth.tf) only when an exchange has rules.
-  origin_environment = merge(local.origin_settings, local.origin_auth_settings, local.origin_secrets)
+  # TFREG_AUTH_CONFIG (auth.tf) only when an exchange has rules, TFREG_PROVIDER_MIRROR_* only
+  # with a mirror upstream.
+  origin_environment = merge(local.origin_settings, local.origin_auth_settings, local.origin_mirror_settings, local.origin_secrets)
 
   # Lambda refuses a function whose environment variables exceed 4 KB in all
   # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), and the proxy
-  # lists are the operator's to make long. The plan measures them as JSON (names, values,
-  # quotes and separators: no less than Lambda counts), with the origin secret and the signing
-  # secret's ARN, which are unknown until their first apply, counted by their longest lengths
-  # (an ARN of a secret: arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>). TFREG_AUTH_CONFIG is JSON inside JSON here, each of its quotes counted
-  # twice: the exchanges' rules share the 4 KB with the proxy lists. A precondition would need
-  # Terraform 1.2, so this fails the plan the way the checks in main.tf do.
-  origin_environment_bytes = length(jsonencode(merge(local.origin_settings, local.origin_auth_settings, {
+  # and provider mirror lists are the operator's to make long. The plan measures them as JSON
+  # (names, values, quotes and separators: no less than Lambda counts), with the origin secret
+  # and the signing secret's ARN, which are unknown until their first apply, counted by their
+  # longest lengths (an ARN of a secret:
+  # arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>). TFREG_AUTH_CONFIG is
+  # JSON inside JSON here, each of its quotes counted twice: the exchanges' rules share the
+  # 4 KB with those lists. A precondition would need Terraform 1.2, so this fails the plan the
+  # way the checks in main.tf do.
+  origin_environment_bytes = length(jsonencode(merge(local.origin_settings, local.origin_auth_settings, local.origin_mirror_settings, {
     TFREG_ORIGIN_SECRET      = format("%${random_password.origin_secret.length}s", "")
     TFREG_URL_SIGNING_SECRET = format("%${local.url_signing_secret_arn_length}s", "")
   })))
   origin_environment_check = local.origin_environment_bytes <= 4096 ? "ok" : file(
-    "ERROR: the origin Lambda's environment variables exceed Lambda's 4 KB: shorten aws_trust_rules, oidc_issuers, proxy_allow_list, proxy_deny_list, proxy_local_only, proxy_merge_list or proxy_ca_bundle_pem"
+    "ERROR: the origin Lambda's environment variables exceed Lambda's 4 KB: shorten aws_trust_rules, oidc_issuers, proxy_allow_list, proxy_deny_list, proxy_local_only, proxy_merge_list, proxy_ca_bundle_pem, provider_mirror_upstreams, provider_mirror_download_hosts, provider_mirror_allow_list or provider_mirror_deny_list"
   )
 }
 
 resource "aws_lambda_function" "origin" {
-  #checkov:skip=CKV_AWS_117:No VPC: the function reaches S3 and DynamoDB over their public endpoints with IAM and, with the proxy or pinning, the upstream registry and GitHub's archive host over HTTPS, and with token exchanges STS and the OIDC issuers over HTTPS; in a VPC it would need a NAT gateway for those.
+  #checkov:skip=CKV_AWS_117:No VPC: the function reaches S3 and DynamoDB over their public endpoints with IAM and, with the proxy or pinning, the upstream registry and GitHub's archive host over HTTPS, with the provider mirror its upstream registries and release hosts over HTTPS, and with token exchanges STS and the OIDC issuers over HTTPS; in a VPC it would need a NAT gateway for those.
   #checkov:skip=CKV_AWS_116:Invoked synchronously through its Function URL only; a dead-letter queue applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_173:Environment variables are encrypted at rest by Lambda with its service key; the origin secret is also in Terraform state and the edge bundle, which a customer-managed key would not change.
   #checkov:skip=CKV_AWS_272:The artifact is built and deployed by this module from dist/origin.zip; code signing needs a signing profile and a signed S3 object this flow does not have.
@@ -212,6 +235,12 @@ resource "aws_lambda_function" "origin" {
   architectures    = ["x86_64"]
   memory_size      = var.origin_memory_mb
   timeout          = var.origin_timeout_seconds
+
+  # /tmp: a mirrored provider package lies there while it is checked, a staged upload while it
+  # is validated (main.tf checks the mirror's package limit against it).
+  ephemeral_storage {
+    size = var.origin_ephemeral_storage_mb
+  }
 
   reserved_concurrent_executions = var.origin_reserved_concurrency
 

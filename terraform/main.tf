@@ -36,6 +36,10 @@ locals {
   # The proxy's cache of public modules (downloads and their versions.json), under archives/ so
   # that CloudFront serves it through the same behaviour and signed URLs; expired by lifecycle.
   proxy_cache_prefix = "${local.archive_prefix}_proxy/"
+  # The provider mirror's packages (origin/src/aws/s3/mirror.rs): zips and their package.json
+  # records under archives/_mirror/, served like archives through signed URLs; kept for good
+  # like pins, never expired (not a cache).
+  provider_mirror_prefix = "${local.archive_prefix}_mirror/"
   # Provider releases (origin/src/aws/s3/providers.rs): their files under
   # archives/_providers/ (served like archives, through signed URLs), their records and the
   # namespaces' signing keys beside archives/, where CloudFront never reads.
@@ -55,6 +59,20 @@ locals {
   # precondition would need Terraform 1.2.
   proxy_timeout_check = !var.proxy_enabled || var.origin_timeout_seconds >= var.proxy_timeout_seconds + 5 ? "ok" : file(
     "ERROR: with proxy_enabled, origin_timeout_seconds must be at least proxy_timeout_seconds + 5"
+  )
+
+  # The provider mirror (README.md, "Mirroring public providers"): on with an upstream. A
+  # package's first download (or a POST that mirrors it ahead) fetches, checks and stores it
+  # inside one origin invocation bounded by provider_mirror_timeout_seconds, with 5 s beyond
+  # it for the origin's own 504; and the zip lies in the function's /tmp while it is checked,
+  # which must hold the largest package with 64 MB to spare (the runtime, other requests'
+  # scratch files). Checked like the proxy's timeout.
+  provider_mirror_enabled = length(var.provider_mirror_upstreams) > 0
+  provider_mirror_timeout_check = !local.provider_mirror_enabled || var.origin_timeout_seconds >= var.provider_mirror_timeout_seconds + 5 ? "ok" : file(
+    "ERROR: with provider_mirror_upstreams, origin_timeout_seconds must be at least provider_mirror_timeout_seconds + 5"
+  )
+  provider_mirror_storage_check = !local.provider_mirror_enabled || var.provider_mirror_max_package_bytes <= (var.origin_ephemeral_storage_mb - 64) * 1048576 ? "ok" : file(
+    "ERROR: with provider_mirror_upstreams, provider_mirror_max_package_bytes must be at most (origin_ephemeral_storage_mb - 64) * 1048576: raise origin_ephemeral_storage_mb or lower the package limit"
   )
 
   # The distribution's web ACL: the module's own (waf_enabled) or one the operator brings

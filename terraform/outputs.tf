@@ -62,6 +62,21 @@ output "proxy_timeout_check" {
   value       = local.proxy_timeout_check
 }
 
+output "provider_mirror_timeout_check" {
+  description = "Internal: \"ok\" when origin_timeout_seconds leaves the provider mirror its provider_mirror_timeout_seconds plus 5 s, or the mirror is off (the plan fails otherwise)."
+  value       = local.provider_mirror_timeout_check
+}
+
+output "provider_mirror_storage_check" {
+  description = "Internal: \"ok\" when the largest mirrored package fits in the origin's /tmp with 64 MB to spare, or the mirror is off (the plan fails otherwise)."
+  value       = local.provider_mirror_storage_check
+}
+
+output "provider_mirror_url" {
+  description = "The provider network mirror's URL, for network_mirror { url = ... } in the provider_installation block of users' CLI configuration (README.md, \"Mirroring public providers\"), or null while provider_mirror_upstreams is empty."
+  value       = local.provider_mirror_enabled ? "https://${local.registry_host}/v1/mirror/" : null
+}
+
 output "web_acl_check" {
   description = "Internal: \"ok\" unless both waf_enabled and web_acl_id are set (the plan fails then)."
   value       = local.web_acl_check

@@ -1,8 +1,9 @@
 # The archive bucket: module archives under archives/ (uploads and pins; the proxy's cache of
-# public modules under archives/_proxy/), large uploads staged under staging/, the discovery
-# document under .well-known/, the OpenAPI document, and the web page under ui/. Private;
-# CloudFront reads all but staging/ through Origin Access Control, the origin Lambda's role
-# does the rest.
+# public modules under archives/_proxy/; provider releases under archives/_providers/ and the
+# provider mirror's packages under archives/_mirror/), large uploads staged under staging/,
+# the discovery document under .well-known/, the OpenAPI document, and the web page under
+# ui/. Private; CloudFront reads all but staging/ through Origin Access Control, the origin
+# Lambda's role does the rest.
 
 resource "aws_s3_bucket" "archives" {
   #checkov:skip=CKV_AWS_18:Server access logs would record only CloudFront's and the origin Lambda's reads and writes; viewers are logged at CloudFront (access_log_bucket_domain_name) and the origin in CloudWatch.
@@ -70,7 +71,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "archives" {
   # noncurrent_version_expiration_days: there is nothing to restore in a cache (where two rules
   # overlap, S3 applies the shorter expiration). The delete marker left alone after that is an
   # expired object delete marker, which the same Expiration action removes. Pinned and uploaded
-  # versions live outside archives/_proxy/ and are not touched.
+  # versions, provider releases and the provider mirror's packages (archives/_mirror/, kept
+  # for good like pins) live outside archives/_proxy/ and are not touched.
   rule {
     id     = "expire-proxy-cache"
     status = "Enabled"

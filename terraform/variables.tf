@@ -297,6 +297,100 @@ variable "proxy_cache_days" {
   }
 }
 
+# Provider mirror (passed to the origin Lambda as TFREG_PROVIDER_MIRROR_*; README.md,
+# "Mirroring public providers"): public providers served through this registry's
+# /v1/mirror/ (Terraform's provider network mirror protocol), fetched from their own registry
+# on first download, checked, and kept under archives/_mirror/ for good. Off while
+# provider_mirror_upstreams is empty, and then none of these variables reaches the origin.
+#
+# The validations repeat the origin's start-up checks (origin/src/mirror/mod.rs,
+# MirrorConfig::from_env): a setting the origin refuses stops it at every cold start, so every
+# request would fail until the next apply. A provider hostname is a lowercase DNS name without
+# a port (Terraform's mirror client cannot send one); allow and deny entries are prefixes on
+# whole segments of hostname/namespace/type, like the proxy's lists.
+
+variable "provider_mirror_upstreams" {
+  type        = list(string)
+  description = "Provider registry hostnames whose providers the mirror serves, each fetched from https://<hostname> (\"registry.terraform.io\"), or \"hostname=https://host[:port]\" to fetch that hostname's providers from elsewhere (a registry behind another name). Empty (the default): the mirror is off. Passed to the origin as TFREG_PROVIDER_MIRROR_UPSTREAMS (comma-separated)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for entry in var.provider_mirror_upstreams : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(=https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?/?)?$", entry)) && length(split("=", entry)[0]) <= 253])
+    error_message = "Each provider_mirror_upstreams entry must be a lowercase provider registry hostname without a port (registry.terraform.io), or hostname=https://host[:port] to fetch it from elsewhere (no path, query or credentials: only the URL's scheme, host and port are used)."
+  }
+
+  validation {
+    condition     = length(distinct([for entry in var.provider_mirror_upstreams : split("=", entry)[0]])) == length(var.provider_mirror_upstreams)
+    error_message = "The provider_mirror_upstreams name a hostname twice: each hostname is fetched from one place."
+  }
+}
+
+variable "provider_mirror_download_hosts" {
+  type        = list(string)
+  description = "Base URLs (https://host[:port]) the upstreams' download answers may point at: where the zips, SHA256SUMS and signatures are fetched from, beside the upstreams themselves; nothing else is ever fetched. Empty (the default): https://releases.hashicorp.com when registry.terraform.io is an upstream, none otherwise. Passed to the origin as TFREG_PROVIDER_MIRROR_DOWNLOAD_HOSTS (comma-separated)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for entry in var.provider_mirror_download_hosts : can(regex("^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$", entry))])
+    error_message = "Each provider_mirror_download_hosts entry must be an https:// URL of a host and optional port, such as https://releases.hashicorp.com (no path, query or credentials: the origin compares scheme, host and port only)."
+  }
+}
+
+variable "provider_mirror_allow_list" {
+  type        = list(string)
+  description = "Provider prefixes the mirror may fetch, on whole segments of hostname/namespace/type (\"registry.terraform.io/hashicorp\", \"registry.terraform.io/hashicorp/random\"); empty allows every provider of the upstreams not denied. Passed to the origin as TFREG_PROVIDER_MIRROR_ALLOW_LIST (comma-separated)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for entry in var.provider_mirror_allow_list : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z][a-z0-9-]{0,63})?)?/?$", entry)) && length(split("/", entry)[0]) <= 253])
+    error_message = "Each provider_mirror_allow_list entry must be a provider prefix: hostname, hostname/namespace or hostname/namespace/type, lowercase (a hostname without a port; namespace: letters, digits, '-' or '_', starting with a letter or digit; type: letters, digits or '-', starting with a letter; up to 64 characters each), no '*'; a trailing '/' is allowed."
+  }
+}
+
+variable "provider_mirror_deny_list" {
+  type        = list(string)
+  description = "Provider prefixes the mirror must never fetch, as in provider_mirror_allow_list (\"registry.terraform.io/hashicorp/aws\"); a deny wins over an allow. Passed to the origin as TFREG_PROVIDER_MIRROR_DENY_LIST (comma-separated)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for entry in var.provider_mirror_deny_list : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/[a-z0-9][a-z0-9_-]{0,63}(/[a-z][a-z0-9-]{0,63})?)?/?$", entry)) && length(split("/", entry)[0]) <= 253])
+    error_message = "Each provider_mirror_deny_list entry must be a provider prefix: hostname, hostname/namespace or hostname/namespace/type, lowercase (a hostname without a port; namespace: letters, digits, '-' or '_', starting with a letter or digit; type: letters, digits or '-', starting with a letter; up to 64 characters each), no '*'; a trailing '/' is allowed."
+  }
+}
+
+variable "provider_mirror_timeout_seconds" {
+  type        = number
+  description = "Bound on all upstream fetches of one mirror request together (discovery, download answer, SHA256SUMS, its signature and the zip); beyond it the origin answers 504 and keeps nothing. A package's first download, or a POST that mirrors it ahead, runs within one origin invocation: with provider_mirror_upstreams set, origin_timeout_seconds must be at least this plus 5. Passed to the origin as TFREG_PROVIDER_MIRROR_TIMEOUT_SECS."
+  default     = 25
+
+  validation {
+    condition     = var.provider_mirror_timeout_seconds >= 1 && var.provider_mirror_timeout_seconds <= 60 && floor(var.provider_mirror_timeout_seconds) == var.provider_mirror_timeout_seconds
+    error_message = "The provider_mirror_timeout_seconds must be a whole number from 1 to 60 (the origin Lambda runs at most 60 s behind CloudFront)."
+  }
+}
+
+variable "provider_mirror_max_package_bytes" {
+  type        = number
+  description = "Largest provider package (zip) the mirror fetches, in bytes; a larger one is refused. The package is written to the origin's /tmp while it is checked: with provider_mirror_upstreams set, it must fit in origin_ephemeral_storage_mb less 64 MB. Passed to the origin as TFREG_PROVIDER_MIRROR_MAX_PACKAGE_BYTES. Default 419430400 (400 MiB)."
+  default     = 419430400
+
+  validation {
+    condition     = var.provider_mirror_max_package_bytes >= 1 && floor(var.provider_mirror_max_package_bytes) == var.provider_mirror_max_package_bytes
+    error_message = "The provider_mirror_max_package_bytes must be a whole number of at least 1."
+  }
+}
+
+variable "origin_ephemeral_storage_mb" {
+  type        = number
+  description = "The origin Lambda's /tmp (ephemeral storage) in MB, 512-10240. It holds a mirrored provider package while it is checked (provider_mirror_max_package_bytes must fit, with 64 MB to spare) and a staged upload while it is validated. Lambda bills storage beyond 512 MB per GB-second."
+  default     = 512
+
+  validation {
+    condition     = var.origin_ephemeral_storage_mb >= 512 && var.origin_ephemeral_storage_mb <= 10240 && floor(var.origin_ephemeral_storage_mb) == var.origin_ephemeral_storage_mb
+    error_message = "The origin_ephemeral_storage_mb must be a whole number from 512 to 10240 (Lambda's ephemeral storage limits)."
+  }
+}
+
 # Functions
 
 variable "origin_zip_path" {

@@ -129,14 +129,11 @@ async fn the_openapi_document_is_public_and_names_every_route() {
                 operation.is_object(),
                 "{method} {path} is not in openapi.json"
             );
-            let public = matches!(
-                tfreg_edge::Route::parse(method, &path.replace('{', "x").replace('}', "")),
-                tfreg_edge::Route::Discovery
-                    | tfreg_edge::Route::OpenApi
-                    | tfreg_edge::Route::Home
-                    | tfreg_edge::Route::Page { .. }
-                    | tfreg_edge::Route::Exchange { .. }
-                    | tfreg_edge::Route::Archive { .. }
+            // Public, or authorised by its own signature: no bearer token.
+            let public = !matches!(
+                tfreg_edge::Route::parse(method, &path.replace('{', "x").replace('}', ""))
+                    .required_access(),
+                tfreg_edge::Access::Token(_)
             );
             assert_eq!(
                 operation["security"] == serde_json::json!([]),

@@ -12,10 +12,17 @@ use tfreg_testkit::{lambda_api, moto};
 
 #[allow(dead_code)]
 #[path = "common/providers.rs"]
-mod provider_release;
+mod providers;
+
+#[allow(dead_code)]
+#[path = "common/mirror_upstream.rs"]
+mod mirror_upstream;
 
 #[path = "origin_lambda/init_failures.rs"]
 mod init_failures;
+
+#[path = "origin_lambda/mirror.rs"]
+mod mirror;
 
 const SECRET: &str = "origin-secret-for-tests";
 
@@ -303,9 +310,9 @@ async fn the_bootstrap_binary_takes_large_uploads_through_staging() {
     );
     assert_eq!(staged_keys().await.len(), 1);
 
-    // The origin fails (its /tmp is gone): a 503 that names no internal detail, no version,
-    // and the staged object is kept for the retry.
-    std::fs::remove_dir(tmp.path()).unwrap();
+    // The origin fails (its scratch directory in /tmp is gone): a 503 that names no internal
+    // detail, no version, and the staged object is kept for the retry.
+    std::fs::remove_dir(tmp.path().join("tfreg-scratch")).unwrap();
     let (status, failed) = call("POST", &finalize).await;
     assert_eq!(status, 503, "{failed}");
     assert_eq!(failed["code"], "storage_unavailable", "{failed}");
@@ -322,12 +329,22 @@ async fn the_bootstrap_binary_takes_large_uploads_through_staging() {
         "a 5xx keeps the staged object"
     );
 
-    // A healthy function (a new instance) finalizes the same upload.
+    // A healthy function (a new instance) finalizes the same upload. What a run that Lambda
+    // killed mid-request left in the scratch directory is cleared as the function starts.
     drop(bootstrap);
     let tmp = tempfile::tempdir().unwrap();
+    let left = tmp
+        .path()
+        .join("tfreg-scratch/mirror-left-by-a-timeout.zip");
+    std::fs::create_dir_all(left.parent().unwrap()).unwrap();
+    std::fs::write(&left, b"partial").unwrap();
     bootstrap = start(tmp.path());
     let (status, finalized) = call("POST", &finalize).await;
     assert_eq!(status, 201, "{finalized}");
+    assert!(
+        !left.exists(),
+        "a killed run's scratch file is cleared at start"
+    );
     assert_eq!(finalized["uploader"], "ci-uploader");
     let (_, versions) = call("GET", "/v1/modules/acme/big/aws/versions").await;
     assert_eq!(versions["modules"][0]["versions"][0]["version"], "1.0.0");
@@ -380,7 +397,7 @@ async fn the_bootstrap_binary_takes_large_uploads_through_staging() {
 /// tampered release is refused with nothing kept, staged object included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_binary_publishes_provider_releases_through_staging() {
-    use provider_release::{Gpg, Release};
+    use providers::{Gpg, Release};
     let moto = moto::Moto::shared();
     let sdk = moto.sdk_config().await;
     let bucket = moto.create_bucket(&sdk).await;

@@ -6,130 +6,29 @@
 
 mod common;
 
+use common::mirror_upstream::{signed_release, Upstream, HOST, PROVIDER};
 use common::providers::{zip_of, Gpg, Release};
 use common::terraform::{terraform_clis, terraform_init_with_config, TerraformRun};
 use common::{terraform_binary, Reply, TestRegistry};
 use serde_json::json;
-use tfreg_testkit::upstream::files::FileServer;
 
-/// The provider hostname Terraform names (no port: its mirror client cannot send one), mapped
-/// by `--provider-mirror-upstream` to the stand-in's loopback URL.
-const HOST: &str = "registry.example.test";
-const PROVIDER: &str = "acme/dns";
-
-/// The stand-in provider registry and its release host.
-struct Upstream {
-    registry: FileServer,
-    releases: FileServer,
-    /// `version -> platforms`, for the version list.
-    listed: std::sync::Mutex<Vec<(String, Vec<String>)>>,
-}
-
-impl Upstream {
-    async fn start() -> Upstream {
-        let registry = FileServer::start().await;
-        registry.put(
-            "/.well-known/terraform.json",
-            json!({"providers.v1": "/v1/providers/"}).to_string(),
-        );
-        Upstream {
-            registry,
-            releases: FileServer::start().await,
-            listed: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Serves `release` as the public registry does: the version list, a download answer per
-    /// platform naming `answer_key`'s public key, and the files on the release host.
-    fn publish(&self, release: &Release, platforms: &[&str], answer_key: &Gpg) {
-        let version = &release.version;
-        let file_url = |name: &str| format!("{}/{PROVIDER}/{version}/{name}", self.releases.url());
-        for name in std::fs::read_dir(release.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-        {
-            self.releases.put(
-                &format!("/{PROVIDER}/{version}/{name}"),
-                std::fs::read(release.path(&name)).unwrap(),
-            );
-        }
-        for platform in platforms {
-            let (os, arch) = platform.split_once('_').unwrap();
-            self.registry.put(
-                &format!("/v1/providers/{PROVIDER}/{version}/download/{os}/{arch}"),
-                json!({
-                    "protocols": ["5.0"], "os": os, "arch": arch,
-                    "filename": release.zip_name(platform),
-                    "download_url": file_url(&release.zip_name(platform)),
-                    "shasums_url": file_url(&release.shasums_name()),
-                    "shasums_signature_url": file_url(&release.signature_name()),
-                    "shasum": listed_sha256(release, platform),
-                    "signing_keys": {"gpg_public_keys": [{
-                        "key_id": answer_key.key_id(), "ascii_armor": answer_key.public_key(),
-                    }]},
-                })
-                .to_string(),
-            );
-        }
-        let mut listed = self.listed.lock().unwrap();
-        listed.push((
-            version.clone(),
-            platforms.iter().map(|p| (*p).to_owned()).collect(),
-        ));
-        let versions: Vec<_> = listed
-            .iter()
-            .map(|(version, platforms)| {
-                let platforms: Vec<_> = platforms
-                    .iter()
-                    .map(|p| {
-                        let (os, arch) = p.split_once('_').unwrap();
-                        json!({"os": os, "arch": arch})
-                    })
-                    .collect();
-                json!({"version": version, "protocols": ["5.0"], "platforms": platforms})
-            })
-            .collect();
-        self.registry.put(
-            &format!("/v1/providers/{PROVIDER}/versions"),
-            json!({ "versions": versions }).to_string(),
-        );
-    }
-
-    fn mirror_args(&self) -> Vec<String> {
-        vec![
-            "--provider-mirror-upstream".into(),
-            format!("{HOST}={}", self.registry.url()),
-            "--provider-mirror-download-hosts".into(),
-            self.releases.url().to_owned(),
-            "--provider-mirror-deny".into(),
-            format!("{HOST}/acme/blocked"),
-            "--proxy-versions-ttl".into(),
-            "0".into(),
-        ]
-    }
-}
-
-/// The zip's line in the release's `SHA256SUMS` (what a registry answers as `shasum`, even
-/// when the file on the release host was swapped since).
-fn listed_sha256(release: &Release, platform: &str) -> String {
-    let sums = std::fs::read_to_string(release.path(&release.shasums_name())).unwrap();
-    let name = release.zip_name(platform);
-    sums.lines()
-        .find_map(|line| line.strip_suffix(&format!("  {name}")))
-        .map(str::to_owned)
-        .unwrap_or_else(|| release.zip_sha256(platform))
+/// `tfreg serve`'s flags for the stand-ins (and a denied provider).
+fn mirror_args(upstream: &Upstream) -> Vec<String> {
+    vec![
+        "--provider-mirror-upstream".into(),
+        format!("{HOST}={}", upstream.registry.url()),
+        "--provider-mirror-download-hosts".into(),
+        upstream.releases.url().to_owned(),
+        "--provider-mirror-deny".into(),
+        format!("{HOST}/acme/blocked"),
+        "--proxy-versions-ttl".into(),
+        "0".into(),
+    ]
 }
 
 fn start_registry(upstream: &Upstream) -> TestRegistry {
-    let args = upstream.mirror_args();
+    let args = mirror_args(upstream);
     TestRegistry::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
-/// A signed release of acme/dns `version` for `platforms`.
-fn signed_release(version: &str, platforms: &[&str], gpg: &Gpg) -> Release {
-    let release = Release::new("dns", version, platforms);
-    release.sign(gpg, false);
-    release
 }
 
 fn init_through_mirror(
@@ -217,13 +116,33 @@ async fn terraform_init_installs_a_public_provider_through_the_mirror() {
             json!([format!("zh:{}", release.zip_sha256(platform))]),
             "{platform}"
         );
-        assert!(archives[platform]["url"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!(
-                "/archives/_mirror/{HOST}/{PROVIDER}/1.2.0/{platform}/"
-            )));
+        // Not kept yet: the origin's own package route, signed (Terraform sends no token
+        // there), which fetches the package and then redirects to where it is kept.
+        let url = archives[platform]["url"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!(
+                "/v1/mirror/{HOST}/{PROVIDER}/1.2.0/{platform}.zip?Expires="
+            )),
+            "{url}"
+        );
     }
+    // The package route takes no request it did not sign, and fetches nothing for one.
+    let signed = archives["linux_amd64"]["url"].as_str().unwrap().to_owned();
+    let unsigned = registry.get(signed.split('?').next().unwrap(), None).await;
+    assert_eq!(unsigned.status, 403, "{}", unsigned.text());
+    assert_eq!(unsigned.json()["code"], "unsigned_url");
+    let elsewhere = registry
+        .get(&signed.replace("linux_amd64", "darwin_arm64"), None)
+        .await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.text());
+    assert_eq!(elsewhere.json()["code"], "invalid_signature");
+    // (The release host served SHA256SUMS and its signature for the answer above, no zip.)
+    assert!(upstream
+        .releases
+        .requests()
+        .iter()
+        .all(|r| !r.contains(".zip")));
+    nothing_kept(&registry, "1.2.0");
     // No token, no mirror (Terraform sends the mirror host's credentials).
     let anonymous = registry
         .get(&format!("/v1/mirror/{HOST}/{PROVIDER}/index.json"), None)
@@ -259,6 +178,29 @@ async fn terraform_init_installs_a_public_provider_through_the_mirror() {
         )
         .await
         .json();
+    // Kept: its signed archive URL, served with no upstream request and no fetch route.
+    let kept_url = listed["archives"]["linux_amd64"]["url"].as_str().unwrap();
+    assert!(
+        kept_url.starts_with(&format!(
+            "/archives/_mirror/{HOST}/{PROVIDER}/1.2.0/linux_amd64/{}?",
+            release.zip_name("linux_amd64")
+        )),
+        "{kept_url}"
+    );
+    let kept = registry.get(kept_url, None).await;
+    assert_eq!(kept.status, 200);
+    let zip_path = release.path(&release.zip_name("linux_amd64"));
+    assert_eq!(kept.body, std::fs::read(zip_path).unwrap());
+    // The fetch route, signed before the package was kept, now only redirects to it.
+    let again = registry.get(&signed, None).await;
+    assert_eq!(again.status, 302, "{}", again.text());
+    let location = again.headers["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!(
+            "/archives/_mirror/{HOST}/{PROVIDER}/1.2.0/linux_amd64/"
+        )),
+        "{location}"
+    );
     let hashes = listed["archives"]["linux_amd64"]["hashes"].clone();
     let h1 = hashes[0].as_str().unwrap().to_owned();
     assert!(h1.starts_with("h1:"), "{hashes}");
@@ -465,7 +407,7 @@ async fn the_mirror_keeps_packages_in_s3_with_the_aws_backend() {
         .iter()
         .map(|a| (*a).to_owned())
         .collect();
-    args.extend(upstream.mirror_args());
+    args.extend(mirror_args(&upstream));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let registry = TestRegistry::start_with_env(&args, &moto::PROCESS_ENV);
 

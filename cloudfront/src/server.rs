@@ -154,11 +154,7 @@ async fn prepare(options: &ServeOptions) -> Result<Prepared> {
             }
             let (archives, tokens) = aws.connect().await;
             let proxy_cache = archives.proxy_cache_store();
-            let mirror = tfreg_origin::aws::S3MirrorStore::new(
-                archives.client().clone(),
-                archives.bucket(),
-                archives.prefix(),
-            );
+            let mirror = archives.mirror_store();
             let tokens = Arc::new(tokens);
             Stores {
                 providers: Some(Arc::new(archives.provider_store())),

@@ -198,7 +198,8 @@ impl EdgeCheck {
     pub fn check(&mut self, request: &ViewerRequest<'_>, now: u64) -> Decision {
         let route = Route::parse(request.method, request.path);
         let needed = match route.required_access() {
-            Access::Public => return Decision::Allow { identity: None },
+            // The origin checks the signature of a signed-at-origin URL itself.
+            Access::Public | Access::SignedAtOrigin => return Decision::Allow { identity: None },
             Access::SignedArchive => return Decision::Deny(archive_not_checked_here()),
             Access::Token(tier) => tier,
         };

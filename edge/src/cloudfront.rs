@@ -346,7 +346,7 @@ impl ViewerRequestHandler {
         // that token's hash: anything else would cache a store answer under the wrong key.
         let expected = match required_access(view.method, view.path) {
             Access::Token(_) => view.authorization.and_then(bearer_token).map(hash_token),
-            Access::Public | Access::SignedArchive => None,
+            Access::Public | Access::SignedArchive | Access::SignedAtOrigin => None,
         };
         if expected.as_ref() != Some(token_hash) {
             return Err(EventError::UnexpectedLookup);

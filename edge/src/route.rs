@@ -31,6 +31,11 @@ pub enum Access {
     /// checks it the same way; the viewer-request check refuses such a request if it ever
     /// gets one.
     SignedArchive,
+    /// A valid, unexpired signature for exactly this URL, checked by the origin (which made
+    /// it): the mirror's package route, which Terraform requests with no token (as it does an
+    /// archive) and which must reach the origin to fetch a package it does not hold yet. The
+    /// viewer-request check lets it through without a token.
+    SignedAtOrigin,
     /// A bearer token of at least this tier.
     Token(Tier),
 }
@@ -148,6 +153,15 @@ pub enum Route<'a> {
     /// `file` is `index.json` (the versions) or `{version}.json` (its packages).
     MirrorFile {
         provider: MirrorPath<'a>,
+        file: &'a str,
+    },
+    /// `GET /v1/mirror/{hostname}/{ns}/{type}/{version}/{file}`, `file` being
+    /// `{os}_{arch}.zip`: a package the mirror does not hold yet, through the signed URL a
+    /// `{version}.json` answer names. Fetched, checked and kept, then a redirect to its signed
+    /// archive URL beneath `/archives/_mirror/`.
+    MirrorPackage {
+        provider: MirrorPath<'a>,
+        version: &'a str,
         file: &'a str,
     },
     /// `POST /v1/mirror/{hostname}/{ns}/{type}/{version}`: fetch and keep platforms ahead
@@ -391,6 +405,15 @@ pub const ROUTES: &[RouteSpec] = &[
         },
     },
     RouteSpec {
+        methods: READ,
+        pattern: "/v1/mirror/{hostname}/{namespace}/{type}/{version}/{file}",
+        build: |c| Route::MirrorPackage {
+            provider: mirror(c),
+            version: c[3],
+            file: c[4],
+        },
+    },
+    RouteSpec {
         methods: &["POST"],
         // `{file}`, as in the row above: one path, whose last segment is a version here (an
         // OpenAPI document cannot hold two paths that differ in a parameter's name only).
@@ -502,6 +525,7 @@ impl<'a> Route<'a> {
             | Route::Page { .. }
             | Route::Exchange { .. } => Access::Public,
             Route::Archive { .. } => Access::SignedArchive,
+            Route::MirrorPackage { .. } => Access::SignedAtOrigin,
             Route::Versions(_)
             | Route::Download(_)
             | Route::VersionInfo(_)

@@ -131,6 +131,7 @@ impl Route<'_> {
             // Public providers through the mirror belong to no namespace of this registry:
             // every token that may run `terraform init` needs them.
             | Route::MirrorFile { .. }
+            | Route::MirrorPackage { .. }
             | Route::MirrorPrefetch { .. }
             | Route::Exchange { .. }
             | Route::MethodNotAllowed { .. }

@@ -3,6 +3,8 @@
 Run: .venv/bin/python -m pytest terraform/tests
 """
 
+import json
+
 from tfmodule import *  # noqa: F401,F403 (helpers and fixtures)
 
 
@@ -210,15 +212,61 @@ def test_archive_cache_key_leaves_out_the_query_string(distribution, module):
     assert "origin_request_policy_id" not in behaviour(distribution, "/archives/*")
 
 
-def test_api_is_cached_at_most_a_minute_on_the_path_alone(distribution, module):
+def test_api_is_cached_at_most_a_minute_on_the_path_and_query(distribution, module):
     name = policy_ref(behaviour(distribution, "/v1/*")["cache_policy_id"], "aws_cloudfront_cache_policy")
     policy = blocks_of(module, "resource", "aws_cloudfront_cache_policy")[name]
     assert (policy["min_ttl"], policy["default_ttl"], policy["max_ttl"]) == (0, 0, 60)
     key = one(policy["parameters_in_cache_key_and_forwarded_to_origin"])
-    assert one(key["query_strings_config"])["query_string_behavior"] == "none"
     assert one(key["headers_config"])["header_behavior"] == "none"
     assert one(key["cookies_config"])["cookie_behavior"] == "none"
     assert set(behaviour(distribution, "/v1/*")["cached_methods"]) == {"GET", "HEAD"}
+
+
+def test_api_keys_on_and_forwards_every_query_string(distribution, module):
+    # The origin reads the query: /v1/modules/search?q=.., ?offset=..&limit=.. pages, an
+    # upload's publish options, and the Expires/Key-Pair-Id/Signature of the provider mirror's
+    # signed package URL. "all" in a cache policy puts every query string in the key and in
+    # the request to the origin (CloudFront API reference, CachePolicyQueryStringsConfig), so
+    # two searches are never one cached answer; the origin request policy says the same.
+    api = behaviour(distribution, "/v1/*")
+    name = policy_ref(api["cache_policy_id"], "aws_cloudfront_cache_policy")
+    policy = blocks_of(module, "resource", "aws_cloudfront_cache_policy")[name]
+    key = one(policy["parameters_in_cache_key_and_forwarded_to_origin"])
+    query = one(key["query_strings_config"])
+    assert query["query_string_behavior"] == "all"
+    assert "query_strings" not in query  # no list: every name, present and future
+    name = policy_ref(api["origin_request_policy_id"], "aws_cloudfront_origin_request_policy")
+    forwarded = blocks_of(module, "resource", "aws_cloudfront_origin_request_policy")[name]
+    assert one(forwarded["query_strings_config"])["query_string_behavior"] == "all"
+    # Archives still leave the query (the signature) out of their key and their S3 request.
+    static = policy_ref(behaviour(distribution, "/archives/*")["cache_policy_id"], "aws_cloudfront_cache_policy")
+    assert static != policy_ref(api["cache_policy_id"], "aws_cloudfront_cache_policy")
+    # The module's own notes say so.
+    cloudfront = (MODULE / "cloudfront.tf").read_text()
+    assert "keyed on the path and the whole query string" in cloudfront
+
+
+def test_every_query_parameter_the_api_documents_reaches_the_origin(distribution, module):
+    # The query-string bug this guards against: a /v1 operation that reads a parameter
+    # (documented in openapi.json) behind a behaviour whose policies drop it works on tfreg
+    # serve and silently not on AWS.
+    api = behaviour(distribution, "/v1/*")
+    name = policy_ref(api["cache_policy_id"], "aws_cloudfront_cache_policy")
+    policy = blocks_of(module, "resource", "aws_cloudfront_cache_policy")[name]
+    query = one(one(policy["parameters_in_cache_key_and_forwarded_to_origin"])["query_strings_config"])
+    forwarded = lambda parameter: query["query_string_behavior"] == "all" or (
+        query["query_string_behavior"] == "whitelist" and parameter in one(query["query_strings"])["items"]
+    )
+    document = json.loads((MODULE / "openapi.json").read_text())
+    read = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and path.startswith("/v1/"):
+                    read.append((method, path, parameter["name"]))
+                    assert forwarded(parameter["name"]), f"{method} {path}?{parameter['name']}"
+    # Search, pagination, publish options and the mirror's signed package URL, at least.
+    assert {p for _, _, p in read} >= {"q", "offset", "limit", "Expires", "Key-Pair-Id", "Signature"}
 
 
 def test_api_forwards_the_edge_headers_and_not_authorization(distribution, module):

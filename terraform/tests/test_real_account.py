@@ -183,7 +183,7 @@ def test_origin_environment_is_measured_against_lambdas_4_kb_when_planning(modul
     local = merged_locals(module)
     env = origin_environment(module)
     measured = expr(local["origin_environment_bytes"])
-    match = re.fullmatch(r"length\(jsonencode\(merge\(local\.origin_settings, local\.origin_auth_settings, \{(.*)\}\)\)\)", measured, re.S)
+    match = re.fullmatch(r"length\(jsonencode\(merge\(local\.origin_settings, local\.origin_auth_settings, local\.origin_mirror_settings, \{(.*)\}\)\)\)", measured, re.S)
     assert match, measured
     # The secrets are replaced by blanks of their fixed lengths, known before they exist.
     placeholders = dict(re.findall(r'"(\w+)": "\$\{format\(\\?"%\$\{([^}]+)\}s\\?", \\?"\\?"\)\}"', match.group(1)))
@@ -367,6 +367,7 @@ def test_origin_lists_only_under_archives_and_staging(module):
         "${local.staging_prefix}*",
         "${local.provider_records_prefix}*",
         "${local.provider_keys_prefix}*",
+        "${local.provider_mirror_prefix}*",
     ])
     for action in ("s3:ListBucketVersions", "s3:ListAllMyBuckets", "s3:*", "s3:List*"):
         assert action not in origin_grants(module), action

@@ -3,6 +3,7 @@ tests: python-hcl2 parses the HCL; expressions come back as "${...}" strings. Th
 import everything from here (fixtures included, so pytest finds them).
 """
 
+import ast
 import hashlib
 import json
 import math
@@ -102,17 +103,34 @@ def policy_ref(value, kind):
 
 def origin_environment(module):
     """{name: expression} of the origin Lambda's environment variables: the settings, the
-    exchanges' TFREG_AUTH_CONFIG (present only when a trust rule is set: its expression here is
-    the conditional's "then" value) and the two secrets, merged in a local (lambda_origin.tf)
+    exchanges' TFREG_AUTH_CONFIG (present only when a trust rule is set), the provider
+    mirror's TFREG_PROVIDER_MIRROR_* (only with an upstream; for both, the expressions here are
+    the conditional's "then" values) and the two secrets, merged in a local (lambda_origin.tf)
     that the plan also measures."""
     origin = blocks_of(module, "resource", "aws_lambda_function")["origin"]
     assert expr(one(origin["environment"])["variables"]) == "local.origin_environment"
     local = merged_locals(module)
-    assert expr(local["origin_environment"]) == "merge(local.origin_settings, local.origin_auth_settings, local.origin_secrets)"
+    assert expr(local["origin_environment"]) == ORIGIN_ENVIRONMENT_MERGE
     settings, secrets = local["origin_settings"], local["origin_secrets"]
-    auth = origin_auth_settings(module)
-    assert not set(settings) & set(secrets) and not set(auth) & (set(settings) | set(secrets))
-    return {**settings, **auth, **secrets}
+    auth, mirror = origin_auth_settings(module), origin_mirror_settings(module)
+    parts = [set(settings), set(auth), set(mirror), set(secrets)]
+    assert sum(len(p) for p in parts) == len(set().union(*parts)), "a variable set twice"
+    return {**settings, **auth, **mirror, **secrets}
+
+
+ORIGIN_ENVIRONMENT_MERGE = (
+    "merge(local.origin_settings, local.origin_auth_settings, local.origin_mirror_settings, local.origin_secrets)"
+)
+
+
+def origin_mirror_settings(module):
+    """{name: expression} of what `local.provider_mirror_enabled ? { NAME = value, ... } : {}`
+    adds (lambda_origin.tf)."""
+    text = expr(merged_locals(module)["origin_mirror_settings"])
+    # python-hcl2 writes the object literal as a Python dict: {'NAME': '${value}', ...}.
+    match = re.fullmatch(r"local\.provider_mirror_enabled \? (\{.*\}) : \{\}", text, re.S)
+    assert match, text
+    return {name: expr(value) for name, value in ast.literal_eval(match.group(1)).items()}
 
 
 def origin_auth_settings(module):
@@ -423,3 +441,50 @@ def build_edge_zip(tmp_path, index_sha256=None, wasm_sha256=None, path=None):
         text=True,
     )
     return result, out, scratch
+
+
+# Locals as written, for roots that the real Terraform CLI plans beside variables.tf.
+
+def local_source(path, name):
+    """The HCL text of the expression of local `name` in the .tf file `path`, exactly as
+    written (comments inside it included), so that a test root can declare it again."""
+    text = path.read_text()
+    match = re.search(rf"^  {name} += ", text, re.M)
+    assert match, f"no local {name} in {path.name}"
+    start = i = match.end()
+    depth = 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            i = _skip_string(text, i + 1)
+            continue
+        if c == "#" or text.startswith("//", i):
+            i = text.index("\n", i)
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "\n" and depth == 0:
+            break
+        i += 1
+    return text[start:i]
+
+
+def _skip_string(text, i):
+    """The index after the string whose contents start at `i` (templates included)."""
+    while text[i] != '"':
+        if text[i] == "\\":
+            i += 2
+        elif text.startswith("${", i):
+            i += 2
+            depth = 1
+            while depth:
+                if text[i] == '"':
+                    i = _skip_string(text, i + 1)
+                    continue
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+        else:
+            i += 1
+    return i + 1

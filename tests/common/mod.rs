@@ -4,6 +4,7 @@
 
 pub mod cost_table;
 pub mod hostile;
+pub mod mirror_upstream;
 pub mod providers;
 pub mod proxying;
 pub mod terraform;

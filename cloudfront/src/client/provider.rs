@@ -323,37 +323,53 @@ async fn mirror(provider: &str, version: &str, platforms: &str, connect: Connect
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect();
+    if platforms.is_empty() {
+        return Err(Failure::usage(
+            "name at least one platform: --platforms linux_amd64,darwin_arm64",
+        ));
+    }
     let registry = Registry::connect(&connect).await?;
     let url = registry.url(&format!("/v1/mirror/{provider}/{version}"));
-    let body = serde_json::json!({ "platforms": platforms }).to_string();
-    let reply = registry
-        .send(Method::POST, url, Some(body.into_bytes().into()))
-        .await?;
-    let lines: Vec<String> = reply.json["packages"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|p| {
-                    format!(
-                        "  {}  {}  {}",
-                        p["platform"].as_str().unwrap_or(""),
-                        if p["fetched"] == true {
-                            "fetched"
-                        } else {
-                            "already mirrored"
-                        },
-                        p["hashes"][0].as_str().unwrap_or("")
-                    )
-                })
-                .collect()
+    // One request per platform: on AWS each fetch runs inside one origin invocation, bounded
+    // by the mirror's timeout, and several in one request could outlast the function's.
+    let mut packages = Vec::new();
+    for platform in &platforms {
+        let body = serde_json::json!({ "platforms": [platform] }).to_string();
+        let reply = registry
+            .send(Method::POST, url.clone(), Some(body.into_bytes().into()))
+            .await?;
+        packages.extend(
+            reply.json["packages"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+    }
+    let lines: Vec<String> = packages
+        .iter()
+        .map(|p| {
+            format!(
+                "  {}  {}  {}",
+                p["platform"].as_str().unwrap_or(""),
+                if p["fetched"] == true {
+                    "fetched"
+                } else {
+                    "already mirrored"
+                },
+                p["hashes"][0].as_str().unwrap_or("")
+            )
         })
-        .unwrap_or_default();
+        .collect();
     Ok(Answer {
         text: format!(
             "Mirrored {provider} {version} on {}:\n{}",
             registry.host,
             lines.join("\n")
         ),
-        json: reply.json,
+        json: serde_json::json!({
+            "provider": provider.to_string(),
+            "version": version.to_string(),
+            "packages": packages,
+        }),
     })
 }

@@ -268,6 +268,24 @@ describe('the viewer-request bundle under Node.js', () => {
     assert.equal(proxy.count('GetItem'), before, 'no token lookup for an archive');
   });
 
+  it('passes a signed mirror package request to the origin without a token or a lookup', async () => {
+    // Terraform fetches a package with no token; the origin checks the URL's signature itself
+    // (it made it), so the edge passes it on, with the origin secret and the query, and drops
+    // any identity the viewer forged.
+    const before = proxy.count('GetItem');
+    const signed = `Expires=${now() + 300}&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=abc~_`;
+    const event = viewerRequestEvent({
+      uri: '/v1/mirror/registry.terraform.io/hashicorp/random/3.6.0/linux_amd64.zip',
+      querystring: signed,
+      headers: { 'X-Tfreg-Identity': 'token=forged;tier=master' },
+    });
+    const result = assertPassed(await handler(event), event);
+    assert.equal(result.querystring, signed);
+    assert.deepEqual(header(result, 'x-tfreg-origin-secret'), [ORIGIN_SECRET]);
+    assert.equal(result.headers['x-tfreg-identity'], undefined);
+    assert.equal(proxy.count('GetItem'), before, 'no token lookup for a signed package');
+  });
+
   it('passes discovery without a token, a lookup or the origin secret', async () => {
     const before = proxy.count('GetItem');
     const event = viewerRequestEvent({ uri: '/.well-known/terraform.json' });

@@ -45,6 +45,7 @@ fn every_route_times_every_tier() {
         | Route::Page { .. }
         | Route::Exchange { .. } => Access::Public,
         Route::Archive { .. } => Access::SignedArchive,
+        Route::MirrorPackage { .. } => Access::SignedAtOrigin,
         Route::Versions(_)
         | Route::Download(_)
         | Route::VersionInfo(_)
@@ -77,12 +78,13 @@ fn every_route_times_every_tier() {
             for caller in TIERS {
                 let admitted = match access {
                     Access::Public => true,
-                    Access::SignedArchive => false,
+                    Access::SignedArchive | Access::SignedAtOrigin => false,
                     Access::Token(needed) => caller.is_some_and(|t| t.grants(needed)),
                 };
                 let should = match (access, caller) {
                     (Access::Public, _) => true,
-                    (Access::SignedArchive, _) | (Access::Token(_), None) => false,
+                    (Access::SignedArchive | Access::SignedAtOrigin, _)
+                    | (Access::Token(_), None) => false,
                     (Access::Token(Tier::Downloader), Some(_)) => true,
                     (Access::Token(Tier::Uploader), Some(t)) => t != Tier::Downloader,
                     (Access::Token(Tier::Master), Some(t)) => t == Tier::Master,
@@ -92,8 +94,8 @@ fn every_route_times_every_tier() {
             }
         }
     }
-    // 33 routes; the sixteen reads take GET and HEAD.
-    assert_eq!(walked, 49 * TIERS.len());
+    // 34 routes; the seventeen reads take GET and HEAD.
+    assert_eq!(walked, 51 * TIERS.len());
 }
 
 #[test]
@@ -131,6 +133,18 @@ fn routes_map_to_the_tier_they_need() {
         ("PUT", "/archives/acme/vpc/aws/1.0.0.tar.gz", Access::Public),
         ("DELETE", "/archives/_proxy/acme/x", Access::Public),
         ("GET", "/v1/auth/aws", Access::Public),
+        // A mirror package: the origin checks its signature; anyone's other methods there
+        // learn only that they are not taken.
+        (
+            "GET",
+            "/v1/mirror/registry.terraform.io/hashicorp/aws/5.0.0/linux_amd64.zip",
+            Access::SignedAtOrigin,
+        ),
+        (
+            "DELETE",
+            "/v1/mirror/registry.terraform.io/hashicorp/aws/5.0.0/linux_amd64.zip",
+            Access::Public,
+        ),
         ("GET", "/anything/else", Access::Token(Tier::Downloader)),
     ];
     for (method, path, access) in cases {

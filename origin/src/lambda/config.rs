@@ -1,6 +1,7 @@
 //! The origin Lambda's configuration, and the registry it builds from it at cold start.
 
 use super::{OriginLambda, LAMBDA_BODY_LIMIT_BYTES};
+use crate::mirror::{MirrorConfig, ProviderMirror};
 use crate::proxy::{Proxy, ProxyConfig};
 use crate::{Registry, RegistryConfig};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 /// | `TFREG_ENDPOINT_URL` | S3/DynamoDB endpoint override (tests against a local server) |
 /// | `TFREG_STORAGE_TIMEOUT` | seconds one attempt at an S3/DynamoDB request waits for its answer (default 5; archive uploads get a second more per MiB) |
 /// | `TFREG_PROXY_*` | proxy mode and pinning: [`ProxyConfig::from_env`] |
+/// | `TFREG_PROVIDER_MIRROR_*` | the provider network mirror: [`MirrorConfig::from_env`] (off without upstreams; the versions TTL and trusted roots are the proxy's) |
 /// | `TFREG_AUTH_CONFIG` | the exchanges' trust rules, as JSON ([`crate::auth::AuthConfig`]); unset: no exchanges |
 /// | `AWS_REGION` | set by Lambda |
 pub struct OriginConfig {
@@ -29,6 +31,7 @@ pub struct OriginConfig {
     pub archive_url_ttl_secs: u64,
     pub max_staged_upload_bytes: u64,
     pub proxy: ProxyConfig,
+    pub mirror: MirrorConfig,
     pub auth: crate::auth::AuthConfig,
 }
 
@@ -48,6 +51,11 @@ impl OriginConfig {
             })?,
             None => crate::DEFAULT_MAX_UPLOAD_BYTES,
         };
+        let proxy = ProxyConfig::from_env(|name| std::env::var(name).ok())?;
+        let mut mirror = MirrorConfig::from_env(|name| std::env::var(name).ok())
+            .map_err(|e| format!("provider mirror settings: {e}"))?;
+        mirror.versions_ttl = proxy.versions_ttl;
+        mirror.ca_bundle = proxy.ca_bundle.clone();
         Ok(OriginConfig {
             storage: crate::aws::AwsStorageConfig {
                 s3_bucket: required("TFREG_S3_BUCKET")?,
@@ -72,7 +80,8 @@ impl OriginConfig {
             origin_secret: required("TFREG_ORIGIN_SECRET")?,
             archive_url_ttl_secs,
             max_staged_upload_bytes,
-            proxy: ProxyConfig::from_env(|name| std::env::var(name).ok())?,
+            proxy,
+            mirror,
             auth: match var("TFREG_AUTH_CONFIG") {
                 Some(json) => crate::auth::AuthConfig::from_json(&json)
                     .map_err(|e| format!("TFREG_AUTH_CONFIG: {e}"))?,
@@ -90,7 +99,14 @@ impl OriginConfig {
             archives.bucket(),
             crate::aws::DEFAULT_STAGING_PREFIX,
         );
-        let mut config = RegistryConfig::new(std::env::temp_dir());
+        // Uploads and mirrored packages are worked on in /tmp, which outlives a function that
+        // Lambda killed mid-request (a timeout): whatever such a run left is cleared here, as
+        // the environment starts again.
+        let scratch_dir = std::env::temp_dir().join("tfreg-scratch");
+        std::fs::create_dir_all(&scratch_dir)
+            .and_then(|()| crate::embedded::clear_dir(&scratch_dir))
+            .map_err(|e| format!("scratch directory {}: {e}", scratch_dir.display()))?;
+        let mut config = RegistryConfig::new(scratch_dir.clone());
         config.archive_url_ttl_secs = self.archive_url_ttl_secs;
         config.max_staged_upload_bytes = self.max_staged_upload_bytes;
         // A provider release goes through staging too (its direct PUT is within the 6 MB
@@ -99,6 +115,13 @@ impl OriginConfig {
         // Lambda refuses larger payloads before the function runs.
         config.max_upload_bytes = LAMBDA_BODY_LIMIT_BYTES;
         let proxy = Proxy::new(self.proxy, Arc::new(archives.proxy_cache_store()))?;
+        // Packages are fetched into the scratch directory, then put into the bucket.
+        let mirror = if self.mirror.enabled() {
+            let store = Arc::new(archives.mirror_store());
+            Some(ProviderMirror::new(self.mirror, store, scratch_dir)?)
+        } else {
+            None
+        };
         // After every setting is checked: this is the first call that leaves the container.
         let (signer, base_url) =
             super::signing_secret::load(&sdk, &self.url_signing_secret).await?;
@@ -113,6 +136,10 @@ impl OriginConfig {
             .with_pins(tokens)
             .with_catalogue(catalogue)
             .with_auth(self.auth)?;
+        let registry = match mirror {
+            Some(mirror) => registry.with_mirror(mirror),
+            None => registry,
+        };
         Ok(OriginLambda::new(Arc::new(registry), self.origin_secret))
     }
 }

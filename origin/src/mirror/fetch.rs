@@ -48,6 +48,8 @@ pub struct ArchiveEntry {
     pub platform: Platform,
     pub filename: String,
     pub hashes: Vec<String>,
+    /// Whether the package is kept here (else it is fetched on its first download).
+    pub kept: bool,
 }
 
 /// A release's `SHA256SUMS`, its signature checked, and the key that made it.
@@ -289,6 +291,7 @@ impl ProviderMirror {
                         platform,
                         filename: package.filename.clone(),
                         hashes: package.hashes(),
+                        kept: true,
                     },
                 );
             }
@@ -319,6 +322,7 @@ impl ProviderMirror {
                             platform,
                             filename,
                             hashes: vec![format!("zh:{sha256}")],
+                            kept: false,
                         })
                     })
                     .collect::<Vec<_>>())

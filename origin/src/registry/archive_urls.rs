@@ -37,10 +37,7 @@ impl Registry {
 
     /// A signed URL for `key_path` beneath `/archives/`.
     pub(super) fn signed_url(&self, base: &ArchiveUrlBase, key_path: &str, sha256: &str) -> String {
-        let path = format!("{ARCHIVE_PATH_PREFIX}{key_path}");
-        let expires = now_unix() + self.config.archive_url_ttl_secs;
-        let query = self.signer.sign(&format!("{}{path}", base.signed), expires);
-        let signed = format!("{}{path}?{query}", base.location);
+        let signed = self.signed_path_url(base, &format!("{ARCHIVE_PATH_PREFIX}{key_path}"));
         // go-getter takes `checksum` out before it requests the URL, so it stays out of the
         // signature. An empty one would fail every download: leave it out instead.
         if sha256.is_empty() {
@@ -48,5 +45,42 @@ impl Registry {
         } else {
             format!("{signed}&checksum=sha256:{sha256}")
         }
+    }
+
+    /// A signed URL for `path` (from the root, no query) on this registry.
+    pub(super) fn signed_path_url(&self, base: &ArchiveUrlBase, path: &str) -> String {
+        let expires = now_unix() + self.config.archive_url_ttl_secs;
+        let query = self.signer.sign(&format!("{}{path}", base.signed), expires);
+        format!("{}{path}?{query}", base.location)
+    }
+
+    /// Checks that `path?query` is a URL this registry signed for `base` and that it has not
+    /// expired: a route the origin serves itself that Terraform requests with no token.
+    pub(super) fn check_signed_path(
+        &self,
+        base: &ArchiveUrlBase,
+        path: &str,
+        query: &str,
+    ) -> Result<(), ApiError> {
+        use crate::signed_url::SignedUrlError;
+        let verdict =
+            self.signer
+                .verifier()
+                .verify(&format!("{}{path}", base.signed), query, now_unix());
+        verdict.map_err(|error| {
+            let (code, message) = match error {
+                SignedUrlError::Missing => ("unsigned_url", "this URL is not signed"),
+                SignedUrlError::Expired => ("expired_url", "this URL has expired"),
+                _ => (
+                    "invalid_signature",
+                    "this URL's signature does not match it",
+                ),
+            };
+            ApiError::new(
+                403,
+                code,
+                format!("{message}: ask the registry for the document that named it again"),
+            )
+        })
     }
 }

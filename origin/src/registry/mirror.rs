@@ -1,7 +1,10 @@
 //! The provider network mirror protocol over [`crate::mirror::ProviderMirror`]:
 //! `GET /v1/mirror/{hostname}/{ns}/{type}/index.json` and `…/{version}.json` for Terraform,
 //! `POST /v1/mirror/{hostname}/{ns}/{type}/{version}` to mirror platforms ahead of time, and
-//! the packages beneath `/archives/_mirror/`, fetched on their first request.
+//! the packages: one not kept yet through `GET /v1/mirror/{hostname}/{ns}/{type}/{version}/
+//! {os}_{arch}.zip` (a URL this registry signed: Terraform sends no token for a package),
+//! which fetches it and redirects to the kept package beneath `/archives/_mirror/` (its own
+//! signed URL, served by CloudFront from S3 on AWS, where no function runs for `/archives/*`).
 
 use super::{OriginResponse, Registry, RequestBody};
 use crate::error::ApiError;
@@ -72,13 +75,16 @@ impl Registry {
             .await?
             .into_iter()
             .map(|entry| {
-                let key = format!(
-                    "{MIRROR_FILES_PATH}{provider}/{version}/{}/{}",
-                    entry.platform, entry.filename
-                );
+                let url = if entry.kept {
+                    let key = kept_key(&provider, &version, &entry.platform, &entry.filename);
+                    self.signed_url(&base, &key, "")
+                } else {
+                    let path = format!("/v1/mirror/{provider}/{version}/{}.zip", entry.platform);
+                    self.signed_path_url(&base, &path)
+                };
                 (
                     entry.platform.to_string(),
-                    json!({"url": self.signed_url(&base, &key, ""), "hashes": entry.hashes}),
+                    json!({"url": url, "hashes": entry.hashes}),
                 )
             })
             .collect();
@@ -138,10 +144,38 @@ impl Registry {
         ))
     }
 
-    /// A package beneath [`MIRROR_FILES_PATH`]: `{hostname}/{ns}/{type}/{version}/{platform}/
-    /// {filename}`, fetched now if the mirror does not have it yet. `None` for anything else
-    /// (and for a package the upstream refuses or fails to give: the archive request is not
-    /// the place to explain, the `{version}.json` that named it was).
+    /// `GET /v1/mirror/{hostname}/{ns}/{type}/{version}/{os}_{arch}.zip`, signed: the package,
+    /// fetched, checked and kept now if the mirror does not hold it yet, then `302` to its
+    /// signed archive URL. The signature is checked before anything else, so an unsigned
+    /// request learns nothing and costs no upstream request.
+    pub(super) async fn mirror_package(
+        &self,
+        path: MirrorPath<'_>,
+        version: &str,
+        file: &str,
+        request: (&str, &str),
+        host: Option<&str>,
+    ) -> Result<OriginResponse, ApiError> {
+        let (request_path, query) = request;
+        let base = self.archive_url_base(host)?;
+        self.check_signed_path(&base, request_path, query)?;
+        let mirror = self.provider_mirror()?;
+        let provider = mirror_provider(path)?;
+        let version = ModuleVersion::parse(version)?;
+        let platform = platform(file.strip_suffix(".zip").ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no such mirror package {file:?}: use {{os}}_{{arch}}.zip"
+            ))
+        })?)?;
+        let (package, _) = mirror.package(&provider, &version, &platform).await?;
+        let key = kept_key(&provider, &version, &platform, &package.filename);
+        Ok(OriginResponse::redirect(&self.signed_url(&base, &key, "")))
+    }
+
+    /// A kept package beneath [`MIRROR_FILES_PATH`]: `{hostname}/{ns}/{type}/{version}/
+    /// {platform}/{filename}`, while its provider is still allowed. `None` for anything else:
+    /// a package not kept yet is fetched through [`Registry::mirror_package`], on `tfreg
+    /// serve` as on AWS (where S3 serves this path and nothing could fetch).
     pub(super) async fn open_mirror_file(
         &self,
         path: &str,
@@ -161,18 +195,31 @@ impl Registry {
         ) else {
             return Ok(None);
         };
-        match mirror.package(&provider, &version, &platform).await {
-            Ok((package, _)) if package.filename == filename => {
+        if mirror.config().policy.refusal(&provider).is_some() {
+            return Ok(None);
+        }
+        match mirror
+            .store()
+            .package(&provider, &version, &platform)
+            .await?
+        {
+            Some(package) if package.filename == filename => {
                 mirror
                     .store()
                     .open_zip(&provider, &version, &platform)
                     .await
             }
-            Ok(_) => Ok(None),
-            Err(error) => {
-                tracing::warn!(%provider, %version, %platform, status = error.status, error = %error.message, "mirror package not served");
-                Ok(None)
-            }
+            _ => Ok(None),
         }
     }
+}
+
+/// Where a kept package is, beneath `/archives/`.
+fn kept_key(
+    provider: &MirrorProvider,
+    version: &ModuleVersion,
+    platform: &Platform,
+    filename: &str,
+) -> String {
+    format!("{MIRROR_FILES_PATH}{provider}/{version}/{platform}/{filename}")
 }

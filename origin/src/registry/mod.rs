@@ -400,6 +400,15 @@ impl Registry {
                 self.remove_signing_key(namespace, key_id).await
             }
             Route::MirrorFile { provider, file } => self.mirror_file(provider, file, host).await,
+            Route::MirrorPackage {
+                provider,
+                version,
+                file,
+            } => {
+                let signed = (request.path.as_str(), request.query.as_str());
+                self.mirror_package(provider, version, file, signed, host)
+                    .await
+            }
             Route::MirrorPrefetch { provider, version } => {
                 self.mirror_prefetch(provider, version, body).await
             }
@@ -458,7 +467,8 @@ impl Registry {
     ) -> Result<Option<Identity>, ApiError> {
         let needed = match route.required_access() {
             Access::Token(tier) => tier,
-            Access::Public | Access::SignedArchive => return Ok(None),
+            // A signed-at-origin route checks its signature where it is served.
+            Access::Public | Access::SignedArchive | Access::SignedAtOrigin => return Ok(None),
         };
         let identity = request
             .header(IDENTITY_HEADER)

@@ -37,3 +37,8 @@ output "credentials_helper_config" {
   description = "The CLI configuration block that makes Terraform ask the tfreg credentials helper, or null without exchanges."
   value       = module.registry.credentials_helper_config
 }
+
+output "provider_mirror_url" {
+  description = "The provider network mirror's URL for users' provider_installation block, or null with the mirror off."
+  value       = module.registry.provider_mirror_url
+}

@@ -28,6 +28,12 @@ variable "proxy_enabled" {
   default     = true
 }
 
+variable "provider_mirror_upstreams" {
+  type        = list(string)
+  description = "Provider registries whose public providers this registry mirrors (its /v1/mirror/ network mirror); [] turns the mirror off."
+  default     = ["registry.terraform.io"]
+}
+
 variable "private_namespaces" {
   type        = list(string)
   description = "Namespaces (or namespace/name prefixes) of your own modules: their versions come only from this registry, never from upstream."

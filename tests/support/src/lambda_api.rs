@@ -34,6 +34,9 @@ pub struct FakeRuntimeApi {
     sender: mpsc::UnboundedSender<(String, serde_json::Value)>,
     shared: Arc<Shared>,
     counter: Mutex<u64>,
+    /// The function's own `/tmp` (`TMPDIR`), as each Lambda execution environment has one:
+    /// functions of concurrent tests never share scratch files.
+    tmp: tempfile::TempDir,
 }
 
 impl FakeRuntimeApi {
@@ -67,6 +70,7 @@ impl FakeRuntimeApi {
             sender,
             shared,
             counter: Mutex::new(0),
+            tmp: tempfile::tempdir().expect("the function's /tmp"),
         }
     }
 
@@ -98,6 +102,7 @@ impl FakeRuntimeApi {
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TMPDIR", self.tmp.path())
             .env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "tfreg-origin")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")

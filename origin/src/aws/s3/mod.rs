@@ -284,6 +284,12 @@ impl S3ArchiveStore {
         S3ProviderStore::new(self.client.clone(), self.bucket.clone(), &self.prefix)
     }
 
+    /// The provider mirror's packages in the same bucket, beneath `{prefix}_mirror/` (what
+    /// `/archives/_mirror/...` URLs name).
+    pub fn mirror_store(&self) -> S3MirrorStore {
+        S3MirrorStore::new(self.client.clone(), self.bucket.clone(), &self.prefix)
+    }
+
     /// The normalised key prefix (`archives/`, or empty).
     pub fn prefix(&self) -> &str {
         &self.prefix
