@@ -110,10 +110,6 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
     let event = |name: &str, body: &str| {
         serde_json::to_value(fixture(name, SECRET, body)).expect("event serialises")
     };
-    let respond = |outcome: lambda_api::Outcome| match outcome {
-        lambda_api::Outcome::Response(value) => value,
-        lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
-    };
     let archive = base64::engine::general_purpose::STANDARD.encode(versioned_module("1.2.0"));
 
     let uploaded = respond(api.invoke(event("put-upload.json", &archive)).await);
@@ -144,16 +140,12 @@ async fn the_bootstrap_binary_serves_function_url_events_on_s3_and_dynamodb() {
     let search: serde_json::Value = serde_json::from_str(search["body"].as_str().unwrap()).unwrap();
     assert_eq!(search["meta"]["limit"], 5, "{search}");
     assert_eq!(search["modules"][0]["id"], "acme/vpc/aws/1.2.0", "{search}");
-    let catalogue_object = tfreg_origin::aws::aws_sdk_s3::Client::from_conf(
-        tfreg_origin::aws::aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    )
-    .head_object()
-    .bucket(&bucket)
-    .key("archives/_catalogue/modules.json")
-    .send()
-    .await;
+    let catalogue_object = moto::s3_client(&sdk)
+        .head_object()
+        .bucket(&bucket)
+        .key("archives/_catalogue/modules.json")
+        .send()
+        .await;
     assert!(
         catalogue_object.is_ok(),
         "the catalogue object: {catalogue_object:?}"
@@ -430,23 +422,7 @@ async fn the_bootstrap_binary_publishes_provider_releases_through_staging() {
             }
         }
     };
-    let keys_under = |prefix: &'static str| {
-        let (s3, bucket) = (&s3, &bucket);
-        async move {
-            let listed = s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .send()
-                .await
-                .unwrap();
-            listed
-                .contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned))
-                .collect::<Vec<_>>()
-        }
-    };
+    let keys_under = |prefix: &'static str| moto::keys_under(&s3, &bucket, prefix);
     let put = |url: &str, body: &[u8]| {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), body).unwrap();
@@ -595,6 +571,14 @@ async fn the_bootstrap_binary_publishes_provider_releases_through_staging() {
     assert!(api.init_errors().is_empty(), "{:?}", api.init_errors());
 }
 
+/// The function's answer to an invocation; a function error fails the test.
+fn respond(outcome: lambda_api::Outcome) -> serde_json::Value {
+    match outcome {
+        lambda_api::Outcome::Response(value) => value,
+        lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
+    }
+}
+
 /// A Function URL event for `method path` as a token of `tier`, without a body.
 fn event_for(method: &str, path: &str, tier: &str) -> serde_json::Value {
     let mut event = fixture("get-download.json", SECRET, "");
@@ -659,15 +643,7 @@ async fn the_bootstrap_binary_proxies_and_pins_with_the_proxy_environment() {
             .spawn()
             .expect("starting bootstrap"),
     );
-    let respond = |outcome: lambda_api::Outcome| match outcome {
-        lambda_api::Outcome::Response(value) => value,
-        lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
-    };
-    let s3 = tfreg_origin::aws::aws_sdk_s3::Client::from_conf(
-        tfreg_origin::aws::aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto::s3_client(&sdk);
 
     let download = respond(
         api.invoke(event_for(

@@ -491,7 +491,12 @@ impl<'a> Route<'a> {
             if spec.methods.contains(&method) {
                 return route;
             }
-            open_rows_only &= !matches!(route.required_access(), Access::Token(_));
+            // Open: public, or an archive CloudFront checks. A signed-at-origin row is not:
+            // its path lies in a token area of the API, whose other methods stay that area's.
+            open_rows_only &= matches!(
+                route.required_access(),
+                Access::Public | Access::SignedArchive
+            );
             for m in spec.methods {
                 if !allowed.contains(m) {
                     allowed.push(m);

@@ -173,5 +173,5 @@ async fn file_provider_store_race_has_one_winner() {
 async fn file_provider_store_keys() {
     let (_dir, store) = provider_store();
     conformance::provider_store_keys(store.clone()).await;
-    conformance::provider_store_key_race(store, 20, true).await;
+    conformance::provider_store_key_race(store, 20).await;
 }

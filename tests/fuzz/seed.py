@@ -126,6 +126,8 @@ def main():
         "tokens": "DELETE\0/v1/tokens/ci",
         "archive": "GET\0/archives/acme/vpc/aws/1.2.0/module.tar.gz",
         "auth": "POST\0/v1/auth/oidc",
+        "mirror_package": "GET\0/v1/mirror/registry.terraform.io/hashicorp/aws/5.0.0/linux_amd64.zip",
+        "mirror_prefetch": "POST\0/v1/mirror/registry.terraform.io/hashicorp/aws/5.0.0",
     }.items():
         write("route", name, text.encode())
     write("token_and_signature", "bearer",

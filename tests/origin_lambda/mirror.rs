@@ -57,34 +57,8 @@ async fn the_bootstrap_binary_mirrors_providers_into_the_bucket() {
             .spawn()
             .expect("starting bootstrap"),
     );
-    let respond = |outcome: lambda_api::Outcome| match outcome {
-        lambda_api::Outcome::Response(value) => value,
-        lambda_api::Outcome::Error(error) => panic!("the function failed: {error}"),
-    };
-    let s3 = tfreg_origin::aws::aws_sdk_s3::Client::from_conf(
-        tfreg_origin::aws::aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    let keys_under = |prefix: &'static str| {
-        let (s3, bucket) = (s3.clone(), bucket.clone());
-        async move {
-            let listed = s3
-                .list_objects_v2()
-                .bucket(&bucket)
-                .prefix(prefix)
-                .send()
-                .await
-                .unwrap();
-            let mut keys: Vec<String> = listed
-                .contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned))
-                .collect();
-            keys.sort();
-            keys
-        }
-    };
+    let s3 = moto::s3_client(&sdk);
+    let keys_under = |prefix: &'static str| moto::keys_under(&s3, &bucket, prefix);
     let version_path = format!("/v1/mirror/{HOST}/{PROVIDER}/1.2.0.json");
 
     let index = respond(

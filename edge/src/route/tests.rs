@@ -133,8 +133,9 @@ fn routes_map_to_the_tier_they_need() {
         ("PUT", "/archives/acme/vpc/aws/1.0.0.tar.gz", Access::Public),
         ("DELETE", "/archives/_proxy/acme/x", Access::Public),
         ("GET", "/v1/auth/aws", Access::Public),
-        // A mirror package: the origin checks its signature; anyone's other methods there
-        // learn only that they are not taken.
+        // A mirror package: the origin checks its signature. Another method there is a write
+        // beneath /v1/mirror, which needs the master tier even to learn it is not taken (found
+        // by the route fuzz target: tests/fuzz/regressions/route/).
         (
             "GET",
             "/v1/mirror/registry.terraform.io/hashicorp/aws/5.0.0/linux_amd64.zip",
@@ -143,7 +144,12 @@ fn routes_map_to_the_tier_they_need() {
         (
             "DELETE",
             "/v1/mirror/registry.terraform.io/hashicorp/aws/5.0.0/linux_amd64.zip",
-            Access::Public,
+            Access::Token(Tier::Master),
+        ),
+        (
+            "G:E!T\0/v1/mod\u{1}ulds",
+            "/v1/mirror//v1/ules/ders/ao",
+            Access::Token(Tier::Master),
         ),
         ("GET", "/anything/else", Access::Token(Tier::Downloader)),
     ];

@@ -270,16 +270,10 @@ pub async fn provider_store_keys(store: Arc<dyn ProviderStore>) {
     assert_eq!(store.keys("other").await.unwrap().len(), 1);
 }
 
-/// Concurrent registrations of one key ID: exactly one is created when `atomic_create` (the
-/// store's conditional create is atomic: the data directory, and S3 itself); at least one
-/// when the S3 protocol server is moto, whose `If-None-Match: *` is a check and then a write
-/// (moto/s3/responses.py), so two registrations of the same key can both be told they made it
-/// (harmless: the same key ends up stored once either way, which the S3 test checks).
-pub async fn provider_store_key_race(
-    store: Arc<dyn ProviderStore>,
-    registrars: usize,
-    atomic_create: bool,
-) {
+/// Concurrent registrations of one key ID: exactly one is created (the store's conditional
+/// create is atomic: the data directory's, and S3's, which the tests' moto is made to match by
+/// tests/support/moto_atomic.py).
+pub async fn provider_store_key_race(store: Arc<dyn ProviderStore>, registrars: usize) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..registrars {
         let store = store.clone();
@@ -296,9 +290,5 @@ pub async fn provider_store_key_race(
             created += 1;
         }
     }
-    if atomic_create {
-        assert_eq!(created, 1, "exactly one concurrent registration wins");
-    } else {
-        assert!(created >= 1, "a concurrent registration wins");
-    }
+    assert_eq!(created, 1, "exactly one concurrent registration wins");
 }

@@ -40,7 +40,12 @@ pub async fn check_mirror_store(store: &dyn MirrorStore, scratch: &Path) {
     let linux = Platform::new("linux", "amd64").unwrap();
     let darwin = Platform::new("darwin", "arm64").unwrap();
 
-    assert!(store.packages(&provider).await.unwrap().is_empty());
+    assert!(store.versions(&provider).await.unwrap().is_empty());
+    assert!(store
+        .packages(&provider, &version)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store
         .package(&provider, &version, &linux)
         .await
@@ -81,9 +86,21 @@ pub async fn check_mirror_store(store: &dyn MirrorStore, scratch: &Path) {
         let zip = staged(scratch, &format!("more-{i}.zip"), b"zip");
         assert!(store.put(p, zip).await.unwrap());
     }
-    let mut listed = store.packages(&provider).await.unwrap();
-    listed.sort_by(|a, b| (&a.version, &a.os).cmp(&(&b.version, &b.os)));
-    assert_eq!(listed, vec![older, darwin_package, first]);
+    let mut versions = store.versions(&provider).await.unwrap();
+    versions.sort();
+    assert_eq!(
+        versions,
+        [ModuleVersion::parse("1.1.0").unwrap(), version.clone()]
+    );
+    let mut listed = store.packages(&provider, &version).await.unwrap();
+    listed.sort_by(|a, b| a.os.cmp(&b.os));
+    assert_eq!(listed, vec![darwin_package, first]);
+    let older_version = ModuleVersion::parse("1.1.0").unwrap();
+    assert_eq!(
+        store.packages(&provider, &older_version).await.unwrap(),
+        vec![older]
+    );
     // Whole segments: acme/dnsx is another provider.
-    assert!(store.packages(&other).await.unwrap().is_empty());
+    assert!(store.versions(&other).await.unwrap().is_empty());
+    assert!(store.packages(&other, &version).await.unwrap().is_empty());
 }

@@ -245,11 +245,8 @@ impl ProviderMirror {
         &self,
         provider: &MirrorProvider,
     ) -> Result<Vec<ModuleVersion>, ApiError> {
-        let kept = self.store.packages(provider).await?;
-        let mut versions: Vec<ModuleVersion> = kept
-            .iter()
-            .filter_map(|p| ModuleVersion::parse(&p.version).ok())
-            .collect();
+        let kept = self.store.versions(provider).await?;
+        let mut versions = kept.clone();
         let upstream = self
             .bounded(
                 "asking the upstream registry",
@@ -275,13 +272,7 @@ impl ProviderMirror {
         provider: &MirrorProvider,
         version: &ModuleVersion,
     ) -> Result<Vec<ArchiveEntry>, ApiError> {
-        let kept: Vec<MirroredPackage> = self
-            .store
-            .packages(provider)
-            .await?
-            .into_iter()
-            .filter(|p| ModuleVersion::parse(&p.version).ok().as_ref() == Some(version))
-            .collect();
+        let kept: Vec<MirroredPackage> = self.store.packages(provider, version).await?;
         let mut entries: BTreeMap<Platform, ArchiveEntry> = BTreeMap::new();
         for package in &kept {
             if let Ok(platform) = Platform::new(&package.os, &package.arch) {

@@ -57,10 +57,15 @@ impl MirroredPackage {
 
 #[async_trait]
 pub trait MirrorStore: Send + Sync {
-    /// Every package kept for `provider`, any version and platform, in no particular order.
+    /// The versions of `provider` with at least one package kept, in no particular order.
+    async fn versions(&self, provider: &MirrorProvider)
+        -> Result<Vec<ModuleVersion>, StorageError>;
+
+    /// The packages kept for one version of `provider`, any platform, in no particular order.
     async fn packages(
         &self,
         provider: &MirrorProvider,
+        version: &ModuleVersion,
     ) -> Result<Vec<MirroredPackage>, StorageError>;
 
     async fn package(
@@ -155,18 +160,45 @@ async fn blocking<T: Send + 'static>(
 
 #[async_trait]
 impl MirrorStore for FileMirrorStore {
+    async fn versions(
+        &self,
+        provider: &MirrorProvider,
+    ) -> Result<Vec<ModuleVersion>, StorageError> {
+        let dir = self.provider_dir(provider);
+        blocking(move || {
+            let mut versions = Vec::new();
+            for version_dir in read_dir_or_empty(&dir)? {
+                let Some(version) = version_dir
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .and_then(|name| ModuleVersion::parse(name).ok())
+                else {
+                    continue;
+                };
+                // A version directory holds packages only once one was put whole.
+                let kept = read_dir_or_empty(&version_dir)?
+                    .iter()
+                    .any(|package_dir| package_dir.join(RECORD_FILE_NAME).is_file());
+                if kept {
+                    versions.push(version);
+                }
+            }
+            Ok(versions)
+        })
+        .await
+    }
+
     async fn packages(
         &self,
         provider: &MirrorProvider,
+        version: &ModuleVersion,
     ) -> Result<Vec<MirroredPackage>, StorageError> {
-        let dir = self.provider_dir(provider);
+        let dir = self.provider_dir(provider).join(version.to_string());
         blocking(move || {
             let mut packages = Vec::new();
-            for version_dir in read_dir_or_empty(&dir)? {
-                for package_dir in read_dir_or_empty(&version_dir)? {
-                    if let Some(package) = read_record(&package_dir.join(RECORD_FILE_NAME))? {
-                        packages.push(package);
-                    }
+            for package_dir in read_dir_or_empty(&dir)? {
+                if let Some(package) = read_record(&package_dir.join(RECORD_FILE_NAME))? {
+                    packages.push(package);
                 }
             }
             Ok(packages)

@@ -25,22 +25,7 @@ async fn provider_store() -> ProviderFixture {
 impl ProviderFixture {
     /// Every key in the bucket beneath `prefix`.
     async fn keys_under(&self, prefix: &str) -> Vec<String> {
-        let listed = self
-            .store
-            .client()
-            .list_objects_v2()
-            .bucket(self.store.bucket())
-            .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        let mut keys: Vec<String> = listed
-            .contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_owned))
-            .collect();
-        keys.sort();
-        keys
+        tfreg_testkit::moto::keys_under(self.store.client(), self.store.bucket(), prefix).await
     }
 }
 
@@ -118,7 +103,7 @@ async fn s3_provider_store_race_has_one_winner_and_losers_leave_nothing() {
 async fn s3_provider_store_keys() {
     let fixture = provider_store().await;
     conformance::provider_store_keys(fixture.store.clone()).await;
-    conformance::provider_store_key_race(fixture.store.clone(), 12, false).await;
+    conformance::provider_store_key_race(fixture.store.clone(), 12).await;
     assert_eq!(
         fixture.keys_under("provider-keys/").await,
         [

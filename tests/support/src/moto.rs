@@ -46,6 +46,24 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
+/// Every key in `bucket` beneath `prefix` (one page: the tests keep fewer than 1,000), sorted.
+pub async fn keys_under(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("listing the bucket");
+    let mut keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
 pub struct Moto {
     wrapper: Child,
     endpoint: String,
@@ -65,8 +83,10 @@ fn free_port() -> u16 {
 }
 
 /// Kills moto (and removes its log) when this wrapper's standard input reaches end of file.
+/// `$0` is the virtualenv's Python, `$3` tests/support/moto_atomic.py: moto's server with
+/// S3's conditional writes atomic, as S3's are.
 const WRAPPER: &str = r#"
-"$0" -H 127.0.0.1 -p "$1" </dev/null >"$2" 2>&1 &
+"$0" "$3" -H 127.0.0.1 -p "$1" </dev/null >"$2" 2>&1 &
 moto=$!
 read -r _ || true
 kill "$moto" 2>/dev/null
@@ -85,7 +105,12 @@ impl Moto {
 
     /// A server of one's own, stopped when dropped.
     pub fn start() -> Moto {
-        let binary = moto_binary();
+        // moto_server itself is what tests/setup.sh is checked by; it runs on the same Python.
+        let python = moto_binary()
+            .parent()
+            .expect("moto_server is in the virtualenv's bin")
+            .join("python3");
+        let launcher = crate::workspace_root().join("tests/support/moto_atomic.py");
         let mut last_log = String::new();
         // A port found free can be taken before moto binds it; try a few.
         for _ in 0..3 {
@@ -95,9 +120,10 @@ impl Moto {
             let mut wrapper = Command::new("sh")
                 .arg("-c")
                 .arg(WRAPPER)
-                .arg(&binary)
+                .arg(&python)
                 .arg(port.to_string())
                 .arg(&log)
+                .arg(&launcher)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -14,7 +14,8 @@
 use super::{
     archive_body, backend_error, backoff, is_conditional_conflict, is_precondition_failed,
 };
-use super::{no_such_key_is_none, normalize_prefix, read_json_object, CONFLICT_RETRIES};
+use super::{list_keys, no_such_key_is_none, normalize_prefix, CONFLICT_RETRIES};
+use super::{read_json_object, read_json_objects};
 use crate::mirror::{MirrorProvider, MirrorStore, MirroredPackage, MIRROR_FILES_PATH};
 use crate::names::ModuleVersion;
 use crate::providers::Platform;
@@ -64,36 +65,40 @@ impl S3MirrorStore {
 
 #[async_trait]
 impl MirrorStore for S3MirrorStore {
+    async fn versions(
+        &self,
+        provider: &MirrorProvider,
+    ) -> Result<Vec<ModuleVersion>, StorageError> {
+        // From the record keys alone: `{provider}/{version}/{platform}/package.json`.
+        let prefix = self.provider_prefix(provider);
+        let mut versions: Vec<ModuleVersion> = list_keys(&self.client, &self.bucket, &prefix, None)
+            .await?
+            .iter()
+            .filter_map(|key| {
+                let rest = key.strip_prefix(&prefix)?;
+                let (version, rest) = rest.split_once('/')?;
+                let (_platform, file) = rest.split_once('/')?;
+                (file == RECORD_FILE_NAME).then_some(version)
+            })
+            .filter_map(|version| ModuleVersion::parse(version).ok())
+            .collect();
+        versions.sort();
+        versions.dedup();
+        Ok(versions)
+    }
+
     async fn packages(
         &self,
         provider: &MirrorProvider,
+        version: &ModuleVersion,
     ) -> Result<Vec<MirroredPackage>, StorageError> {
-        let prefix = self.provider_prefix(provider);
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(&prefix)
-            .into_paginator()
-            .send();
-        let mut records = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| backend_error(&format!("listing {prefix}"), e))?;
-            records.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .filter(|k| k.ends_with(&format!("/{RECORD_FILE_NAME}")))
-                    .map(str::to_owned),
-            );
-        }
-        let mut packages = Vec::new();
-        for key in records {
-            if let Some(package) = self.read_record(&key).await? {
-                packages.push(package);
-            }
-        }
-        Ok(packages)
+        let prefix = format!("{}{version}/", self.provider_prefix(provider));
+        let records = list_keys(&self.client, &self.bucket, &prefix, None)
+            .await?
+            .into_iter()
+            .filter(|key| key.ends_with(&format!("/{RECORD_FILE_NAME}")))
+            .collect();
+        read_json_objects(&self.client, &self.bucket, records).await
     }
 
     async fn package(

@@ -133,6 +133,32 @@ async fn read_json_object<T: serde::de::DeserializeOwned>(
         .map_err(|e| StorageError::Corrupt(format!("{object_key}: {e}")))
 }
 
+/// How many objects a listing reads at once.
+const PARALLEL_READS: usize = 16;
+
+/// Every object of `keys` read as JSON ([`read_json_object`]), a few at a time; ones gone
+/// meanwhile are left out. In no particular order.
+async fn read_json_objects<T: serde::de::DeserializeOwned + Send + 'static>(
+    client: &Client,
+    bucket: &str,
+    keys: Vec<String>,
+) -> Result<Vec<T>, StorageError> {
+    let mut read = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(PARALLEL_READS) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for key in chunk {
+            let (client, bucket, key) = (client.clone(), bucket.to_owned(), key.clone());
+            tasks.spawn(async move { read_json_object::<T>(&client, &bucket, &key).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let value = joined
+                .map_err(|e| StorageError::Backend(format!("storage task failed: {e}")))??;
+            read.extend(value);
+        }
+    }
+    Ok(read)
+}
+
 /// A key prefix as stored: no leading `/`, and a trailing `/` unless it is empty.
 fn normalize_prefix(prefix: &str) -> String {
     let trimmed = prefix.trim_matches('/');

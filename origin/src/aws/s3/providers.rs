@@ -21,7 +21,8 @@
 //! the contract asks for, and one S3 listing of `provider-keys/{ns}/` lists them; the token
 //! table keeps its one-schema contract with the edge function.
 
-use super::{archive_body, no_such_key_is_none, read_json_object, CONFLICT_RETRIES};
+use super::CONFLICT_RETRIES;
+use super::{archive_body, no_such_key_is_none, read_json_object, read_json_objects};
 use super::{backend_error, backoff, is_conditional_conflict, is_precondition_failed, list_keys};
 use crate::names::ModuleVersion;
 use crate::providers::{ProviderAddress, ProviderRelease, ProviderStore, SigningKeyRecord};
@@ -40,9 +41,6 @@ pub const PROVIDER_RECORDS_PREFIX: &str = "providers/";
 pub const PROVIDER_KEYS_PREFIX: &str = "provider-keys/";
 
 const RELEASE_FILE_NAME: &str = "release.json";
-
-/// How many objects a listing reads at once.
-const PARALLEL_READS: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct S3ProviderStore {
@@ -105,27 +103,6 @@ impl S3ProviderStore {
         object_key: &str,
     ) -> Result<Option<T>, StorageError> {
         read_json_object(&self.client, &self.bucket, object_key).await
-    }
-
-    /// Every object of `keys` read as JSON, a few at a time; ones gone meanwhile are left out.
-    async fn read_all<T: DeserializeOwned + Send + 'static>(
-        &self,
-        keys: Vec<String>,
-    ) -> Result<Vec<T>, StorageError> {
-        let mut read = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(PARALLEL_READS) {
-            let mut tasks = tokio::task::JoinSet::new();
-            for key in chunk {
-                let (store, key) = (self.clone(), key.clone());
-                tasks.spawn(async move { store.read_json::<T>(&key).await });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let value = joined
-                    .map_err(|e| StorageError::Backend(format!("storage task failed: {e}")))??;
-                read.extend(value);
-            }
-        }
-        Ok(read)
     }
 
     /// A conditional create (`If-None-Match: *`) of a small JSON object: `Ok(false)` when the
@@ -234,7 +211,7 @@ impl ProviderStore for S3ProviderStore {
             .into_iter()
             .filter(|key| key.ends_with(&format!("/{RELEASE_FILE_NAME}")))
             .collect();
-        self.read_all(keys).await
+        read_json_objects(&self.client, &self.bucket, keys).await
     }
 
     async fn release(
@@ -326,7 +303,8 @@ impl ProviderStore for S3ProviderStore {
             .into_iter()
             .filter(|key| key.ends_with(".json"))
             .collect();
-        let mut keys: Vec<SigningKeyRecord> = self.read_all(object_keys).await?;
+        let mut keys: Vec<SigningKeyRecord> =
+            read_json_objects(&self.client, &self.bucket, object_keys).await?;
         keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
         Ok(keys)
     }
