@@ -2,8 +2,9 @@
 
 S3 decides a conditional PUT (`If-None-Match: *`, `If-Match: <etag>`) and the write as one step:
 of two concurrent creates of one key, exactly one succeeds. moto 5's S3Response.put_object
-checks the condition and then writes, with other requests running between the two on other
-threads of the same server, so two racers can both be told they created the key. The
+checks the condition and then writes, and other requests run on other threads of the same
+server, so two racers could both be told they created the key (a narrow gap: not seen in the
+runs made here, origin/tests/aws_storage/s3_layout.rs, but nothing rules it out). The
 registry's race tests (concurrent uploads of one version, releases, keys, mirrored packages)
 want S3's behaviour, so this runs moto's own server with every object PUT and POST (a
 multipart completion takes the same conditions) behind one lock: the check and the write of
