@@ -131,18 +131,12 @@ async fn terraform_installs_from_tfreg_serve_over_s3_and_dynamodb() {
     assert_eq!(head.content_type(), Some("application/gzip"));
     assert_eq!(head.metadata().unwrap()["uploader"], "master");
     assert_eq!(head.metadata().unwrap()["sha256"].len(), 64);
-    let index = s3
-        .get_object()
-        .bucket(&target.bucket)
-        .key("archives/acme/vpc/aws/versions.json")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    let index = tfreg_testkit::moto::object_bytes(
+        &s3,
+        &target.bucket,
+        "archives/acme/vpc/aws/versions.json",
+    )
+    .await;
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&index).unwrap(),
         serde_json::json!({"versions": ["1.0.0", "1.1.0", "1.2.0", "2.0.0"]})

@@ -139,22 +139,8 @@ async fn the_bootstrap_binary_mirrors_providers_into_the_bucket() {
             format!("{package_dir}{zip_name}")
         ]
     );
-    let zip = s3
-        .get_object()
-        .bucket(&bucket)
-        .key(format!("{package_dir}{zip_name}"))
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
-    assert_eq!(
-        zip.as_ref(),
-        std::fs::read(release.path(&zip_name)).unwrap()
-    );
+    let zip = moto::object_bytes(&s3, &bucket, &format!("{package_dir}{zip_name}")).await;
+    assert_eq!(zip, std::fs::read(release.path(&zip_name)).unwrap());
     assert_eq!(zips_fetched(), 1);
 
     // Kept: the version's document names the archive URL, with its h1 hash; the route again

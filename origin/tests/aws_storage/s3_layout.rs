@@ -494,18 +494,7 @@ async fn concurrent_conditional_creates_have_one_winner() {
         winners.extend(outcome.unwrap());
     }
     assert_eq!(winners.len(), 1, "winners: {winners:?}");
-    let stored = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("race/one.bin")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    let stored = tfreg_testkit::moto::object_bytes(&s3, &bucket, "race/one.bin").await;
     assert!(
         stored.iter().all(|b| *b == winners[0]),
         "the winner's bytes"

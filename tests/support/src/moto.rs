@@ -64,6 +64,23 @@ pub async fn keys_under(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str)
     keys
 }
 
+/// The bytes of the object at `key` (which must exist).
+pub async fn object_bytes(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("reading {key}: {e:?}"))
+        .body
+        .collect()
+        .await
+        .expect("the object's body")
+        .into_bytes()
+        .to_vec()
+}
+
 pub struct Moto {
     wrapper: Child,
     endpoint: String,
