@@ -388,6 +388,44 @@ async fn tampered_upstream_releases_are_refused_and_nothing_is_kept() {
         .all(|r| !r.contains("blocked")));
 }
 
+/// With a versions TTL (the default), a version's document reuses the `SHA256SUMS` it checked
+/// (releases do not change) instead of asking the upstream again each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_documents_reuse_the_checked_checksums_for_the_versions_ttl() {
+    let upstream = Upstream::start().await;
+    let gpg = Gpg::new("Acme Release <release@acme.example>");
+    let platforms = ["linux_amd64", "darwin_arm64"];
+    let release = signed_release("1.2.0", &platforms, &gpg);
+    upstream.publish(&release, &platforms, &gpg);
+    let mut args = mirror_args(&upstream);
+    let ttl = args
+        .iter()
+        .position(|a| a == "--proxy-versions-ttl")
+        .unwrap();
+    args[ttl + 1] = "300".into();
+    let registry = TestRegistry::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let downloader = registry.create_token("dl", "downloader").await;
+    let sums_fetched = || {
+        upstream
+            .releases
+            .requests()
+            .iter()
+            .filter(|r| r.contains("SHA256SUMS"))
+            .count()
+    };
+    let path = format!("/v1/mirror/{HOST}/{PROVIDER}/1.2.0.json");
+    let first = registry.get(&path, Some(&downloader)).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(sums_fetched(), 2, "SHA256SUMS and its signature");
+    let again = registry.get(&path, Some(&downloader)).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again.json()["archives"]["darwin_arm64"]["hashes"],
+        first.json()["archives"]["darwin_arm64"]["hashes"]
+    );
+    assert_eq!(sums_fetched(), 2, "nothing asked again");
+}
+
 /// `tfreg serve --backend aws`: packages kept in the archives' bucket (moto here), beside the
 /// module archives, and served from there once the upstream is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

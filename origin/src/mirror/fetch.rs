@@ -65,6 +65,9 @@ pub struct ProviderMirror {
     client: MirrorClient,
     scratch_dir: PathBuf,
     versions: VersionsCache<MirrorProvider, UpstreamVersion>,
+    /// Each version's checked `SHA256SUMS` (one entry), for `{version}.json`, reused as long as
+    /// the version lists: a release's sums do not change, and their signature was checked.
+    sums: VersionsCache<(MirrorProvider, ModuleVersion), VerifiedSums>,
     /// Each upstream's `providers.v1` base, read from its discovery document once.
     bases: Mutex<HashMap<String, Url>>,
 }
@@ -105,6 +108,7 @@ impl ProviderMirror {
         )?;
         Ok(ProviderMirror {
             versions: VersionsCache::new(config.versions_ttl, MAX_MODULES),
+            sums: VersionsCache::new(config.versions_ttl, MAX_MODULES),
             config,
             store,
             client,
@@ -302,7 +306,17 @@ impl ProviderMirror {
                 let Some(first) = missing.first() else {
                     return Ok(Vec::new());
                 };
-                let (_, verified) = self.verified_sums(provider, version, first).await?;
+                let key = (provider.clone(), version.clone());
+                let kept = self.sums.get(&key, Instant::now());
+                let verified = match kept.and_then(|kept| kept.first().cloned()) {
+                    Some(kept) => kept,
+                    None => {
+                        let (_, verified) = self.verified_sums(provider, version, first).await?;
+                        self.sums
+                            .put(&key, Arc::new(vec![verified.clone()]), Instant::now());
+                        verified
+                    }
+                };
                 let names = ReleaseNames::new(&provider.address, version);
                 Ok(missing
                     .into_iter()

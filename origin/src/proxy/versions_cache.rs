@@ -18,7 +18,7 @@ pub const MAX_MODULES: usize = 1024;
 type Entry<V> = (Instant, Arc<Vec<V>>);
 
 /// Lists of `V` per `K`: module versions per module for the proxy; the provider mirror keeps
-/// its upstreams' provider versions the same way.
+/// its upstreams' provider versions the same way, and each version's checked `SHA256SUMS`.
 pub struct VersionsCache<K = ModuleAddress, V = ModuleVersion> {
     ttl: Duration,
     capacity: usize,
