@@ -426,6 +426,38 @@ async fn version_documents_reuse_the_checked_checksums_for_the_versions_ttl() {
     assert_eq!(sums_fetched(), 2, "nothing asked again");
 }
 
+/// Mirroring ahead of time is bounded as a whole by the mirror's timeout (on AWS one origin
+/// invocation runs it, and must answer before the function's own timeout): a slow release host
+/// stops the request at the limit with `504`, naming what was kept before it, which stays kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefetch_is_bounded_as_a_whole_by_the_mirror_timeout() {
+    let upstream = Upstream::start().await;
+    let gpg = Gpg::new("Acme Release <release@acme.example>");
+    let platforms = ["linux_amd64", "darwin_arm64"];
+    let release = signed_release("1.2.0", &platforms, &gpg);
+    upstream.publish(&release, &platforms, &gpg);
+    // Each zip takes 2 s: each platform alone is within the 3 s limit, the two together not.
+    upstream
+        .releases
+        .delay(".zip", std::time::Duration::from_secs(2));
+    let mut args = mirror_args(&upstream);
+    args.extend(["--provider-mirror-timeout".into(), "3".into()]);
+    let registry = TestRegistry::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let reply = prefetch(&registry, "1.2.0", &platforms).await;
+    assert_eq!(reply.status, 504, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["code"], "upstream_timeout", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("at darwin_arm64; kept before it: [linux_amd64]"),
+        "{message}"
+    );
+    let kept = prefetch(&registry, "1.2.0", &["linux_amd64"]).await;
+    assert_eq!(kept.status, 200, "{}", kept.text());
+    assert_eq!(kept.json()["packages"][0]["fetched"], false);
+}
+
 /// `tfreg serve --backend aws`: packages kept in the archives' bucket (moto here), beside the
 /// module archives, and served from there once the upstream is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

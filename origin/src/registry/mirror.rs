@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::mirror::{MirrorProvider, ProviderMirror, MIRROR_FILES_PATH};
 use crate::names::ModuleVersion;
 use crate::providers::Platform;
+use crate::proxy::ProxyError;
 use crate::storage::{ArchiveBody, StorageError};
 use serde_json::json;
 use tfreg_edge::MirrorPath;
@@ -126,8 +127,26 @@ impl Registry {
             .collect::<Result<Vec<_>, _>>()?;
         let mut fetched_any = false;
         let mut packages = Vec::new();
+        // The mirror's timeout bounds the whole request, not each platform: on AWS it runs in
+        // one origin invocation, which must answer before its own timeout (the deployment
+        // keeps it 5 s beyond this one). What was kept before the limit stays kept.
+        let deadline = tokio::time::Instant::now() + mirror.config().timeout;
         for platform in &platforms {
-            let (package, fetched) = mirror.package(&provider, &version, platform).await?;
+            let fetch = mirror.package(&provider, &version, platform);
+            let Ok(fetched) = tokio::time::timeout_at(deadline, fetch).await else {
+                let kept: Vec<String> = packages
+                    .iter()
+                    .filter_map(|p: &serde_json::Value| p["platform"].as_str().map(str::to_owned))
+                    .collect();
+                return Err(ProxyError::Timeout(format!(
+                    "mirroring {} platforms took longer than the mirror's {} s limit at {platform}; kept before it: [{}]; mirror fewer platforms per request",
+                    platforms.len(),
+                    mirror.config().timeout.as_secs(),
+                    kept.join(", ")
+                ))
+                .into());
+            };
+            let (package, fetched) = fetched?;
             fetched_any |= fetched;
             packages.push(json!({
                 "platform": package.platform(),

@@ -22,6 +22,8 @@ use super::lock;
 #[derive(Default)]
 struct Files {
     by_path: Mutex<HashMap<String, Bytes>>,
+    /// How long answers for paths ending with a suffix wait before they are sent.
+    delays: Mutex<Vec<(String, std::time::Duration)>>,
     log: Mutex<Vec<String>>,
 }
 
@@ -59,6 +61,12 @@ impl FileServer {
     /// Serves `body` at `path` (`/v1/providers/…`), replacing what was there.
     pub fn put(&self, path: &str, body: impl Into<Bytes>) {
         lock(&self.files.by_path).insert(path.to_owned(), body.into());
+    }
+
+    /// Holds each answer for a path ending with `suffix` (`.zip`) for `delay` before sending
+    /// it: a slow release host.
+    pub fn delay(&self, suffix: &str, delay: std::time::Duration) {
+        lock(&self.files.delays).push((suffix.to_owned(), delay));
     }
 
     /// Requests received, oldest first: `"GET /path"`.
@@ -113,6 +121,13 @@ async fn serve(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
     lock(&files.log).push(format!("{} {path}", request.method()));
+    let delay = lock(&files.delays)
+        .iter()
+        .find(|(suffix, _)| path.ends_with(suffix.as_str()))
+        .map(|(_, delay)| *delay);
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let body = lock(&files.by_path).get(&path).cloned();
     let mut response = match body {
         Some(body) => Response::new(Full::new(body)),
