@@ -34,6 +34,7 @@ mod providers_tests;
 mod recovery;
 #[cfg(test)]
 mod scopes_tests;
+mod staged;
 #[cfg(test)]
 mod staging_tests;
 #[cfg(test)]

@@ -3,14 +3,12 @@
 //! URL to PUT the release's tar to, then `POST …/uploads/{upload_id}` checks the staged tar
 //! exactly as a direct `PUT` is checked and publishes it, all or nothing.
 
-use super::clock::{now_unix, unix_to_rfc3339};
-use super::uploads::{check_upload_id, new_upload_id, spool};
-use super::{OriginResponse, Registry, RequestBody};
+use super::staged::StagedUpload;
+use super::{OriginResponse, Registry};
 use crate::error::ApiError;
 use crate::names::ModuleVersion;
 use crate::providers::ProviderAddress;
 use crate::storage::{StagingKey, UploadStaging};
-use serde_json::json;
 use std::sync::Arc;
 
 impl Registry {
@@ -34,29 +32,12 @@ impl Registry {
         if store.release(&provider, &version).await?.is_some() {
             return Err(super::providers::release_exists(&provider, &version));
         }
-        let upload_id = new_upload_id();
-        let ttl = self.config.staged_upload_url_ttl_secs;
-        let upload_url = staging
-            .upload_url(&StagingKey::provider(&provider, &version), &upload_id, ttl)
-            .await?;
-        let finalize = format!("/v1/providers/{provider}/{version}/uploads/{upload_id}");
-        Ok(OriginResponse::json(
-            201,
-            json!({
-                "upload_id": upload_id,
-                "upload_url": upload_url,
-                "method": "PUT",
-                "expires_at": unix_to_rfc3339(now_unix() + ttl),
-                "max_bytes": self.config.max_provider_upload_bytes,
-                "finalize": finalize,
-                "next": format!("PUT the release's tar (its zips, SHA256SUMS and SHA256SUMS.sig) to upload_url, then POST {finalize}"),
-            }),
-        ))
+        self.start_staged(self.provider_staged_upload(staging.as_ref(), &provider, &version))
+            .await
     }
 
     /// Step two: check the staged tar and publish it like a direct `PUT` (the same checks, the
-    /// same answers, `protocols` from this request's query). The staged object is removed once
-    /// the answer is other than "try again" (a 5xx keeps it for a retry).
+    /// same answers, `protocols` from this request's query).
     pub(super) async fn finalize_provider_upload(
         &self,
         provider: ProviderAddress,
@@ -67,34 +48,25 @@ impl Registry {
     ) -> Result<OriginResponse, ApiError> {
         let staging = self.provider_staging()?;
         self.provider_store()?;
-        check_upload_id(upload_id)?;
-        let staging_key = StagingKey::provider(&provider, &version);
-        let Some(mut staged) = staging.open(&staging_key, upload_id).await? else {
-            return Err(ApiError::not_found(format!(
-                "nothing was uploaded for upload {upload_id}: PUT the release's tar to its upload_url first (the URL lives {} seconds)",
-                self.config.staged_upload_url_ttl_secs
-            )));
-        };
-        let limit = self.config.max_provider_upload_bytes;
-        let outcome = if staged.len > limit {
-            Err(ApiError::archive_too_large(limit))
-        } else {
-            let spooled = spool(&mut staged, &self.config.scratch_dir, limit).await?;
-            self.publish_provider(
-                provider,
-                version,
-                RequestBody::File(spooled),
-                query,
-                publisher,
-            )
-            .await
-        };
-        let settled = outcome
-            .as_ref()
-            .map_or_else(|error| error.status < 500, |_| true);
-        if settled {
-            staging.delete(&staging_key, upload_id).await?;
+        let upload = self.provider_staged_upload(staging.as_ref(), &provider, &version);
+        self.finish_staged(upload, upload_id, |body| {
+            self.publish_provider(provider, version, body, query, publisher)
+        })
+        .await
+    }
+
+    fn provider_staged_upload<'a>(
+        &self,
+        staging: &'a dyn UploadStaging,
+        provider: &ProviderAddress,
+        version: &ModuleVersion,
+    ) -> StagedUpload<'a> {
+        StagedUpload {
+            staging,
+            key: StagingKey::provider(provider, version),
+            version_path: format!("/v1/providers/{provider}/{version}"),
+            max_bytes: self.config.max_provider_upload_bytes,
+            what: "the release's tar (its zips, SHA256SUMS and SHA256SUMS.sig)",
         }
-        outcome
     }
 }

@@ -1,17 +1,15 @@
 //! Publishing: a `PUT` with the archive as the body, and the staged path for archives larger
 //! than a request may carry (a presigned upload, then finalize).
 
-use super::clock::{now_rfc3339, now_unix, unix_to_rfc3339};
+use super::clock::now_rfc3339;
 use super::modules::{describe_version, version_exists};
+use super::staged::StagedUpload;
 use super::{OriginResponse, Registry, RequestBody};
 use crate::archive::normalize_archive;
 use crate::docs::stored::{extract_docs_from_file, store_docs};
 use crate::error::ApiError;
 use crate::names::ArchiveKey;
-use crate::storage::{
-    ArchiveBody, PublishOutcome, StagingKey, StorageError, UploadStaging, VersionMeta,
-};
-use rand::RngCore;
+use crate::storage::{PublishOutcome, StagingKey, StorageError, UploadStaging, VersionMeta};
 use serde_json::json;
 use std::io::{Seek, SeekFrom};
 use std::sync::Arc;
@@ -119,31 +117,11 @@ impl Registry {
         if self.archives.version_meta(&key).await?.is_some() {
             return Err(version_exists(&key));
         }
-        let upload_id = new_upload_id();
-        let ttl = self.config.staged_upload_url_ttl_secs;
-        let upload_url = staging
-            .upload_url(&StagingKey::module(&key), &upload_id, ttl)
-            .await?;
-        let finalize = format!(
-            "/v1/modules/{}/{}/uploads/{upload_id}",
-            key.module, key.version
-        );
-        Ok(OriginResponse::json(
-            201,
-            json!({
-                "upload_id": upload_id,
-                "upload_url": upload_url,
-                "method": "PUT",
-                "expires_at": unix_to_rfc3339(now_unix() + ttl),
-                "max_bytes": self.config.max_staged_upload_bytes,
-                "finalize": finalize,
-                "next": format!("PUT the archive to upload_url, then POST {finalize}"),
-            }),
-        ))
+        self.start_staged(self.module_staged_upload(staging.as_ref(), &key))
+            .await
     }
 
-    /// Step two: validate the staged archive and publish it like any upload. The staged
-    /// object is removed once it has an answer other than "try again".
+    /// Step two: validate the staged archive and publish it like any upload.
     pub(super) async fn finalize_staged_upload(
         &self,
         key: ArchiveKey,
@@ -152,35 +130,26 @@ impl Registry {
         options: PublishOptions,
     ) -> Result<OriginResponse, ApiError> {
         let staging = self.staging()?;
-        check_upload_id(upload_id)?;
-        let staging_key = StagingKey::module(&key);
-        let Some(mut staged) = staging.open(&staging_key, upload_id).await? else {
-            return Err(ApiError::not_found(format!(
-                "nothing was uploaded for upload {upload_id}: PUT the archive to its upload_url first (the URL lives {} seconds)",
-                self.config.staged_upload_url_ttl_secs
-            )));
-        };
-        let limit = self.config.max_staged_upload_bytes;
-        let outcome = if staged.len > limit {
-            Err(ApiError::archive_too_large(limit))
-        } else {
-            let spooled = spool(&mut staged, &self.config.scratch_dir, limit).await?;
-            self.upload(
-                key.clone(),
-                RequestBody::File(spooled),
-                uploader,
-                options,
-                limit,
-            )
-            .await
-        };
-        let settled = outcome
-            .as_ref()
-            .map_or_else(|error| error.status < 500, |_| true);
-        if settled {
-            staging.delete(&staging_key, upload_id).await?;
+        let upload = self.module_staged_upload(staging.as_ref(), &key);
+        let limit = upload.max_bytes;
+        self.finish_staged(upload, upload_id, |body| {
+            self.upload(key.clone(), body, uploader, options, limit)
+        })
+        .await
+    }
+
+    fn module_staged_upload<'a>(
+        &self,
+        staging: &'a dyn UploadStaging,
+        key: &ArchiveKey,
+    ) -> StagedUpload<'a> {
+        StagedUpload {
+            staging,
+            key: StagingKey::module(key),
+            version_path: format!("/v1/modules/{}/{}", key.module, key.version),
+            max_bytes: self.config.max_staged_upload_bytes,
+            what: "the archive",
         }
-        outcome
     }
 }
 
@@ -247,46 +216,6 @@ fn repository_url(text: &str) -> Result<String, ApiError> {
         )));
     }
     Ok(normal)
-}
-
-/// A new upload's id: 32 lowercase hex digits.
-pub(super) fn new_upload_id() -> String {
-    let mut id = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut id);
-    hex::encode(id)
-}
-
-/// An upload id as [`new_upload_id`] makes them, or a `400`.
-pub(super) fn check_upload_id(upload_id: &str) -> Result<(), ApiError> {
-    let well_formed = upload_id.len() == 32
-        && upload_id
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if well_formed {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "invalid upload id {upload_id:?}: use the upload_id the uploads request returned"
-        )))
-    }
-}
-
-/// Copies a staged archive into an unnamed scratch file, refusing more than `limit` bytes.
-pub(super) async fn spool(
-    staged: &mut ArchiveBody,
-    scratch_dir: &std::path::Path,
-    limit: u64,
-) -> Result<std::fs::File, ApiError> {
-    use tokio::io::AsyncReadExt;
-    let file = tempfile::tempfile_in(scratch_dir).map_err(StorageError::Io)?;
-    let mut file = tokio::fs::File::from_std(file);
-    let copied = tokio::io::copy(&mut (&mut staged.reader).take(limit + 1), &mut file)
-        .await
-        .map_err(StorageError::Io)?;
-    if copied > limit {
-        return Err(ApiError::archive_too_large(limit));
-    }
-    Ok(file.into_std().await)
 }
 
 fn empty_body() -> ApiError {
