@@ -315,7 +315,7 @@ variable "provider_mirror_upstreams" {
   default     = []
 
   validation {
-    condition     = alltrue([for entry in var.provider_mirror_upstreams : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(=https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?/?)?$", entry)) && length(split("=", entry)[0]) <= 253])
+    condition     = alltrue([for entry in var.provider_mirror_upstreams : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(=https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?)?$", entry)) && length(split("=", entry)[0]) <= 253])
     error_message = "Each provider_mirror_upstreams entry must be a lowercase provider registry hostname without a port (registry.terraform.io), or hostname=https://host[:port] to fetch it from elsewhere (no path, query or credentials: only the URL's scheme, host and port are used)."
   }
 
@@ -331,7 +331,7 @@ variable "provider_mirror_download_hosts" {
   default     = []
 
   validation {
-    condition     = alltrue([for entry in var.provider_mirror_download_hosts : can(regex("^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$", entry))])
+    condition     = alltrue([for entry in var.provider_mirror_download_hosts : can(regex("^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?$", entry))])
     error_message = "Each provider_mirror_download_hosts entry must be an https:// URL of a host and optional port, such as https://releases.hashicorp.com (no path, query or credentials: the origin compares scheme, host and port only)."
   }
 }
@@ -360,12 +360,12 @@ variable "provider_mirror_deny_list" {
 
 variable "provider_mirror_timeout_seconds" {
   type        = number
-  description = "Bound on all upstream fetches of one mirror request together (discovery, download answer, SHA256SUMS, its signature and the zip); beyond it the origin answers 504 and keeps nothing. A package's first download, or a POST that mirrors it ahead, runs within one origin invocation: with provider_mirror_upstreams set, origin_timeout_seconds must be at least this plus 5. Passed to the origin as TFREG_PROVIDER_MIRROR_TIMEOUT_SECS."
+  description = "Bound on one mirror request as a whole: the upstream fetches (discovery, download answer, SHA256SUMS, its signature and the zip), the package's checks and its writes to S3; beyond it the origin answers 504, and a package not finished is not kept (a POST that mirrors several platforms keeps those finished before the limit). A package's first download, or such a POST, runs within one origin invocation: with provider_mirror_upstreams set, origin_timeout_seconds must be at least this plus 5. Passed to the origin as TFREG_PROVIDER_MIRROR_TIMEOUT_SECS."
   default     = 25
 
   validation {
-    condition     = var.provider_mirror_timeout_seconds >= 1 && var.provider_mirror_timeout_seconds <= 60 && floor(var.provider_mirror_timeout_seconds) == var.provider_mirror_timeout_seconds
-    error_message = "The provider_mirror_timeout_seconds must be a whole number from 1 to 60 (the origin Lambda runs at most 60 s behind CloudFront)."
+    condition     = var.provider_mirror_timeout_seconds >= 1 && var.provider_mirror_timeout_seconds <= 55 && floor(var.provider_mirror_timeout_seconds) == var.provider_mirror_timeout_seconds
+    error_message = "The provider_mirror_timeout_seconds must be a whole number from 1 to 55 (the origin Lambda runs at most 60 s behind CloudFront, and needs 5 s beyond this to answer)."
   }
 }
 

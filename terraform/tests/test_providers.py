@@ -198,7 +198,7 @@ def test_origin_gets_the_mirror_settings_only_with_an_upstream(module):
 
 def test_mirror_off_sets_no_variable_and_passes_both_checks(mirror_root):
     # Even with settings the checks would refuse: they only matter with an upstream.
-    code, message, outputs = mirror_root(origin_timeout_seconds=3, provider_mirror_timeout_seconds=60, provider_mirror_max_package_bytes=10 * 1024 * MIB)
+    code, message, outputs = mirror_root(origin_timeout_seconds=3, provider_mirror_timeout_seconds=55, provider_mirror_max_package_bytes=10 * 1024 * MIB)
     assert code == 0, message
     assert outputs == {
         "provider_mirror_enabled": False,
@@ -283,8 +283,8 @@ def test_origin_timeout_leaves_the_mirror_its_timeout_plus_five_seconds(module, 
         mirror_root,
         TIMEOUT_ERROR,
         provider_mirror_upstreams=["registry.terraform.io"],
-        provider_mirror_timeout_seconds=60,
-        origin_timeout_seconds=60,
+        provider_mirror_timeout_seconds=55,
+        origin_timeout_seconds=59,
     )
 
 
@@ -350,6 +350,11 @@ def test_upstreams_are_hostnames_or_hostname_equals_an_https_origin(module):
         assert not pattern.fullmatch(hostname), hostname
     for url in ("http://providers.example.com", "https://providers.example.com/v1", "https://user@providers.example.com", "https://x?y=1", "providers.example.com", ""):
         assert not pattern.fullmatch(f"registry.example.com={url}"), url
+    # A port is 1-65535: the origin's URL parser refuses anything else at every cold start.
+    for port in ("1", "443", "8443", "65535"):
+        assert pattern.fullmatch(f"registry.example.com=https://providers.example.com:{port}"), port
+    for port in ("0", "65536", "99999", "08443"):
+        assert not pattern.fullmatch(f"registry.example.com=https://providers.example.com:{port}"), port
 
 
 @pytest.mark.parametrize(
@@ -369,7 +374,7 @@ def test_download_hosts_are_https_origins(module, mirror_root):
     pattern = mirror_pattern(module, "provider_mirror_download_hosts")
     for url in ("https://releases.hashicorp.com", "https://releases.hashicorp.com/", "https://downloads.example.com:8443"):
         assert pattern.fullmatch(url), url
-    for url in ("http://releases.hashicorp.com", "releases.hashicorp.com", "https://releases.hashicorp.com/terraform-provider-aws", "https://x.example.com?y", "https://a.example.com,https://b.example.com"):
+    for url in ("http://releases.hashicorp.com", "releases.hashicorp.com", "https://releases.hashicorp.com/terraform-provider-aws", "https://x.example.com?y", "https://a.example.com,https://b.example.com", "https://x.example.com:0", "https://x.example.com:70000"):
         assert not pattern.fullmatch(url), url
     mirror_refused(mirror_root, "Each provider_mirror_download_hosts entry must be an https:// URL", provider_mirror_download_hosts=["http://releases.hashicorp.com"])
 
@@ -407,7 +412,7 @@ def test_allow_and_deny_lists_take_whole_segment_provider_prefixes(module, mirro
 
 @pytest.mark.parametrize(
     ("name", "lowest", "highest"),
-    [("provider_mirror_timeout_seconds", 1, 60), ("origin_ephemeral_storage_mb", 512, 10240), ("provider_mirror_max_package_bytes", 1, None)],
+    [("provider_mirror_timeout_seconds", 1, 55), ("origin_ephemeral_storage_mb", 512, 10240), ("provider_mirror_max_package_bytes", 1, None)],
 )
 def test_mirror_numbers_are_validated_whole_and_bounded(module, mirror_root, name, lowest, highest):
     condition = one(variables_of(module)[name]["validation"])["condition"]

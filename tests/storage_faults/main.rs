@@ -18,6 +18,7 @@ mod listings;
 mod matrix;
 mod rig;
 mod serve;
+mod transfers;
 
 use cases::{run, Operation, Outcome, Target};
 use rig::Rig;

@@ -31,6 +31,8 @@ pub const MODULE: &str = "acme/vpc/aws";
 pub struct Rig {
     pub proxy: FaultProxy,
     pub registry: Registry,
+    /// The registry's S3 client: through the proxy, with the short timeout.
+    pub s3_through: aws_sdk_s3::Client,
     /// Straight to moto: what is really stored.
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -89,7 +91,7 @@ impl Rig {
                 ))
                 .build(),
         );
-        let archives = S3ArchiveStore::new(s3_through, bucket.clone(), "archives/");
+        let archives = S3ArchiveStore::new(s3_through.clone(), bucket.clone(), "archives/");
         let tokens = Arc::new(DynamoTokenStore::new(dynamodb_through, table.clone()));
 
         let upstream = StandIns::start().await;
@@ -138,6 +140,7 @@ impl Rig {
         Rig {
             proxy,
             registry,
+            s3_through,
             s3: moto::s3_client(&direct),
             dynamodb: aws_sdk_dynamodb::Client::new(&direct),
             bucket,

@@ -65,12 +65,16 @@ pub struct ProviderMirror {
     client: MirrorClient,
     scratch_dir: PathBuf,
     versions: VersionsCache<MirrorProvider, UpstreamVersion>,
-    /// Each version's checked `SHA256SUMS` (one entry), for `{version}.json`, reused as long as
-    /// the version lists: a release's sums do not change, and their signature was checked.
+    /// Each version's checked `SHA256SUMS` (one entry), for `{version}.json`, reused for
+    /// [`SUMS_TTL`] whatever the versions TTL (the origin Lambda's is 0): a release's sums do
+    /// not change, and their signature was checked. A fetch checks them afresh.
     sums: VersionsCache<(MirrorProvider, ModuleVersion), VerifiedSums>,
     /// Each upstream's `providers.v1` base, read from its discovery document once.
     bases: Mutex<HashMap<String, Url>>,
 }
+
+/// How long a version's checked `SHA256SUMS` is reused for `{version}.json`.
+pub const SUMS_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 const REFUSALS: [&str; 4] = [
     "upstream_signature_invalid",
@@ -108,7 +112,7 @@ impl ProviderMirror {
         )?;
         Ok(ProviderMirror {
             versions: VersionsCache::new(config.versions_ttl, MAX_MODULES),
-            sums: VersionsCache::new(config.versions_ttl, MAX_MODULES),
+            sums: VersionsCache::new(SUMS_TTL, MAX_MODULES),
             config,
             store,
             client,

@@ -55,17 +55,22 @@ module "registry" {
   proxy_timeout_seconds    = 20
   proxy_max_archive_bytes  = 104857600 # 100 MiB
   proxy_cache_days         = 30
-  origin_timeout_seconds   = 30 # at least proxy_timeout_seconds + 5 and provider_mirror_timeout_seconds + 5
+  origin_timeout_seconds   = 60 # at least proxy_timeout_seconds + 5 and provider_mirror_timeout_seconds + 5
 
   # Public providers through this registry's network mirror, /v1/mirror/ (README.md,
   # "Mirroring public providers"); kept under archives/_mirror/ once fetched.
-  provider_mirror_upstreams         = var.provider_mirror_upstreams
-  provider_mirror_download_hosts    = [] # registry.terraform.io brings https://releases.hashicorp.com
+  provider_mirror_upstreams      = var.provider_mirror_upstreams
+  provider_mirror_download_hosts = [] # registry.terraform.io brings https://releases.hashicorp.com
+  # Big providers (hashicorp/aws among them) are fetched, unpacked to check and written to S3
+  # inside one origin invocation: the longest timeout CloudFront allows, and more CPU (Lambda
+  # gives it in proportion to memory) and /tmp than the defaults. Or keep the defaults and
+  # mirror big ones ahead of time with `tfreg provider mirror`.
   provider_mirror_allow_list        = ["registry.terraform.io/hashicorp"]
   provider_mirror_deny_list         = []
-  provider_mirror_timeout_seconds   = 25
-  provider_mirror_max_package_bytes = 419430400 # 400 MiB: within origin_ephemeral_storage_mb - 64
-  origin_ephemeral_storage_mb       = 512
+  provider_mirror_timeout_seconds   = 55
+  provider_mirror_max_package_bytes = 943718400 # 900 MiB: within origin_ephemeral_storage_mb - 64
+  origin_ephemeral_storage_mb       = 1024
+  origin_memory_mb                  = 2048 # billed only while it runs
 
   # Token exchanges (README.md, "CI without secrets"): CI jobs trade their AWS role or their
   # OIDC identity token for a registry token that lives at most an hour; no token is stored in

@@ -14,7 +14,7 @@
 use super::{
     archive_body, backend_error, backoff, is_conditional_conflict, is_precondition_failed,
 };
-use super::{list_keys, no_such_key_is_none, normalize_prefix, CONFLICT_RETRIES};
+use super::{list_keys, no_such_key_is_none, normalize_prefix, put_file, CONFLICT_RETRIES};
 use super::{read_json_object, read_json_objects};
 use crate::mirror::{MirrorProvider, MirrorStore, MirroredPackage, MIRROR_FILES_PATH};
 use crate::names::ModuleVersion;
@@ -141,18 +141,14 @@ impl MirrorStore for S3MirrorStore {
             return Ok(false);
         }
         let zip_key = format!("{prefix}{}", package.filename);
-        let body = ByteStream::from_path(&staged.0)
-            .await
-            .map_err(|e| backend_error(&format!("reading {}", staged.0.display()), e))?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&zip_key)
-            .content_type("application/zip")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| backend_error(&format!("writing {zip_key}"), e))?;
+        put_file(
+            &self.client,
+            &self.bucket,
+            &zip_key,
+            &staged.0,
+            "application/zip",
+        )
+        .await?;
         let record =
             serde_json::to_vec_pretty(package).map_err(|e| StorageError::Backend(e.to_string()))?;
         for attempt in 0.. {

@@ -133,6 +133,49 @@ async fn read_json_object<T: serde::de::DeserializeOwned>(
         .map_err(|e| StorageError::Corrupt(format!("{object_key}: {e}")))
 }
 
+/// The timeouts of a request that sends `len` bytes on `client`: its configured answer timeout
+/// grown by [`transfer_timeout`] (the attempt's clock runs while the body is sent), so that a
+/// big file is not cut off and sent again and again. `None` when the client sets none.
+fn transfer_timeouts(client: &Client, len: u64) -> Option<aws_config::timeout::TimeoutConfig> {
+    client
+        .config()
+        .timeout_config()
+        .and_then(|t| t.read_timeout())
+        .map(|base| storage_timeouts(transfer_timeout(base, len)))
+}
+
+/// Puts the file at `path` as `object_key` (unconditionally), with the answer timeout its size
+/// needs ([`transfer_timeouts`]): a provider release's files, a mirrored package's zip.
+async fn put_file(
+    client: &Client,
+    bucket: &str,
+    object_key: &str,
+    path: &std::path::Path,
+    content_type: &str,
+) -> Result<(), StorageError> {
+    let len = tokio::fs::metadata(path).await?.len();
+    let body = ByteStream::from_path(path)
+        .await
+        .map_err(|e| backend_error(&format!("reading {}", path.display()), e))?;
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(object_key)
+        .content_type(content_type)
+        .content_length(len as i64)
+        .body(body)
+        .customize()
+        .config_override({
+            let mut config = aws_sdk_s3::config::Builder::default();
+            config.set_timeout_config(transfer_timeouts(client, len));
+            config
+        })
+        .send()
+        .await
+        .map_err(|e| backend_error(&format!("writing {object_key}"), e))?;
+    Ok(())
+}
+
 /// How many objects a listing reads at once.
 const PARALLEL_READS: usize = 16;
 
@@ -420,12 +463,7 @@ impl S3ArchiveStore {
         let publish_id = format!("{:032x}", rand::random::<u128>());
         let metadata = user_metadata(meta, &publish_id)?;
         // The attempt's clock runs while the archive is sent: a big one gets longer.
-        let timeouts = self
-            .client
-            .config()
-            .timeout_config()
-            .and_then(|t| t.read_timeout())
-            .map(|base| storage_timeouts(transfer_timeout(base, len)));
+        let timeouts = transfer_timeouts(&self.client, len);
         for attempt in 0..=CONFLICT_RETRIES {
             let body = ByteStream::from_path(staged)
                 .await

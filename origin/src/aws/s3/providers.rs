@@ -21,9 +21,9 @@
 //! the contract asks for, and one S3 listing of `provider-keys/{ns}/` lists them; the token
 //! table keeps its one-schema contract with the edge function.
 
-use super::CONFLICT_RETRIES;
 use super::{archive_body, no_such_key_is_none, read_json_object, read_json_objects};
 use super::{backend_error, backoff, is_conditional_conflict, is_precondition_failed, list_keys};
+use super::{put_file, CONFLICT_RETRIES};
 use crate::names::ModuleVersion;
 use crate::providers::{ProviderAddress, ProviderRelease, ProviderStore, SigningKeyRecord};
 use crate::registry::PROVIDER_FILES_PATH;
@@ -162,24 +162,13 @@ impl S3ProviderStore {
     ) -> Result<PublishOutcome, StorageError> {
         for filename in release.filenames() {
             let key = self.file_key(release, filename);
-            let path = staged.join(filename);
-            let body = ByteStream::from_path(&path)
-                .await
-                .map_err(|e| backend_error(&format!("reading {}", path.display()), e))?;
             let content_type = if filename.ends_with(".zip") {
                 "application/zip"
             } else {
                 "application/octet-stream"
             };
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .content_type(content_type)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| backend_error(&format!("writing {key}"), e))?;
+            let path = staged.join(filename);
+            put_file(&self.client, &self.bucket, &key, &path, content_type).await?;
         }
         let record =
             serde_json::to_vec_pretty(release).map_err(|e| StorageError::Backend(e.to_string()))?;
