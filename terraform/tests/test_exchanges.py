@@ -31,35 +31,7 @@ def auth_root(tmp_path_factory):
         "output \"discovery_document\" {\n  value = local.discovery_document\n}\n"
         "output \"aws_exchange_server_id_check\" {\n  value = local.aws_exchange_server_id_check\n}\n"
     )
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
-    subprocess.run([str(TERRAFORM), "init", "-no-color"], cwd=root, env=env, check=True, capture_output=True)
-    runs = iter(range(1000))
-
-    def apply(**variables):
-        n = next(runs)
-        var_file = root / f"run{n}.tfvars.json"
-        var_file.write_text(json.dumps(variables))
-        done = subprocess.run(
-            [str(TERRAFORM), "apply", "-no-color", "-input=false", "-auto-approve", f"-state=run{n}.tfstate", f"-var-file={var_file.name}"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        message = " ".join((done.stdout + done.stderr).split())
-        if done.returncode != 0:
-            return done.returncode, message, None
-        shown = subprocess.run(
-            [str(TERRAFORM), "output", "-no-color", "-json", f"-state=run{n}.tfstate"],
-            cwd=root,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return 0, message, {name: body["value"] for name, body in json.loads(shown.stdout).items()}
-
-    return apply
+    return variables_root(root)
 
 
 def refused(auth_root, expected, **variables):

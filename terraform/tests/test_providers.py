@@ -134,34 +134,7 @@ def mirror_root(tmp_path_factory):
     declared = "\n".join(f"  {name} = {local_source(MODULE / path, name)}" for path, name in MIRROR_LOCALS)
     outputs = "".join(f'output "{name}" {{\n  value = local.{name}\n}}\n' for _, name in MIRROR_LOCALS)
     (root / "mirror.tf").write_text(f"locals {{\n{declared}\n}}\n\n{outputs}")
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
-    subprocess.run([str(TERRAFORM), "init", "-no-color"], cwd=root, env=env, check=True, capture_output=True)
-    runs = iter(range(1000))
-
-    def apply(**variables):
-        n = next(runs)
-        (root / f"run{n}.tfvars.json").write_text(json.dumps(variables))
-        done = subprocess.run(
-            [str(TERRAFORM), "apply", "-no-color", "-input=false", "-auto-approve", f"-state=run{n}.tfstate", f"-var-file=run{n}.tfvars.json"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        message = " ".join((done.stdout + done.stderr).split())
-        if done.returncode != 0:
-            return done.returncode, message, None
-        shown = subprocess.run(
-            [str(TERRAFORM), "output", "-no-color", "-json", f"-state=run{n}.tfstate"],
-            cwd=root,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return 0, message, {name: body["value"] for name, body in json.loads(shown.stdout).items()}
-
-    return apply
+    return variables_root(root)
 
 
 def mirror_refused(mirror_root, expected, **variables):

@@ -488,3 +488,39 @@ def _skip_string(text, i):
         else:
             i += 1
     return i + 1
+
+
+def variables_root(root):
+    """Initialises `root` (a directory of .tf files with no resources, so no provider to
+    download) with the real Terraform CLI, and returns apply(**variables): each call applies it
+    with those variables into a state of its own, returning (exit code, the output as one line,
+    the outputs' values or None)."""
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
+    subprocess.run([str(TERRAFORM), "init", "-no-color"], cwd=root, env=env, check=True, capture_output=True)
+    runs = iter(range(1000))
+
+    def apply(**variables):
+        n = next(runs)
+        (root / f"run{n}.tfvars.json").write_text(json.dumps(variables))
+        done = subprocess.run(
+            [str(TERRAFORM), "apply", "-no-color", "-input=false", "-auto-approve", f"-state=run{n}.tfstate", f"-var-file=run{n}.tfvars.json"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        message = " ".join((done.stdout + done.stderr).split())
+        if done.returncode != 0:
+            return done.returncode, message, None
+        shown = subprocess.run(
+            [str(TERRAFORM), "output", "-no-color", "-json", f"-state=run{n}.tfstate"],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return 0, message, {name: body["value"] for name, body in json.loads(shown.stdout).items()}
+
+    return apply
+
