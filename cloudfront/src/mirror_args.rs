@@ -44,15 +44,13 @@ impl MirrorArgs {
             (env_vars::TIMEOUT_SECS, self.mirror_timeout),
             (env_vars::MAX_PACKAGE_BYTES, self.mirror_max_package_bytes),
         ];
-        let mut config = MirrorConfig::from_env(|name| {
+        let config = MirrorConfig::from_env(|name| {
             settings
                 .iter()
                 .find(|(variable, _)| *variable == name)
                 .and_then(|(_, value)| value.clone())
         })
         .map_err(|e| anyhow::anyhow!("provider mirror settings: {e}"))?;
-        config.versions_ttl = proxy.versions_ttl;
-        config.ca_bundle = proxy.ca_bundle.clone();
-        Ok(config)
+        Ok(config.with_proxy_settings(proxy))
     }
 }

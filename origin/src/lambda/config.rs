@@ -52,10 +52,9 @@ impl OriginConfig {
             None => crate::DEFAULT_MAX_UPLOAD_BYTES,
         };
         let proxy = ProxyConfig::from_env(|name| std::env::var(name).ok())?;
-        let mut mirror = MirrorConfig::from_env(|name| std::env::var(name).ok())
-            .map_err(|e| format!("provider mirror settings: {e}"))?;
-        mirror.versions_ttl = proxy.versions_ttl;
-        mirror.ca_bundle = proxy.ca_bundle.clone();
+        let mirror = MirrorConfig::from_env(|name| std::env::var(name).ok())
+            .map_err(|e| format!("provider mirror settings: {e}"))?
+            .with_proxy_settings(&proxy);
         Ok(OriginConfig {
             storage: crate::aws::AwsStorageConfig {
                 s3_bucket: required("TFREG_S3_BUCKET")?,

@@ -226,6 +226,14 @@ impl MirrorConfig {
         Ok(config)
     }
 
+    /// Takes the settings the mirror shares with the module proxy: how long an upstream
+    /// version list is reused, and the extra trusted certificates.
+    pub fn with_proxy_settings(mut self, proxy: &crate::proxy::ProxyConfig) -> Self {
+        self.versions_ttl = proxy.versions_ttl;
+        self.ca_bundle = proxy.ca_bundle.clone();
+        self
+    }
+
     pub fn upstream(&self, hostname: &str) -> Option<&MirrorUpstream> {
         self.upstreams.iter().find(|u| u.hostname == hostname)
     }
